@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.models import Course, User
+from accounts.selectors import courses_for_staff, enrolments_for_student, home_url_name
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "accounts/landing.html")
+    return redirect(home_url_name(_user(request)))
+
+
+@login_required
+def welcome(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/welcome.html")
+
+
+@login_required
+def course_list(request: HttpRequest) -> HttpResponse:
+    courses = courses_for_staff(_user(request)).order_by("archived_at", "name")
+    return render(request, "accounts/course_list.html", {"courses": courses})
+
+
+@login_required
+def my_courses(request: HttpRequest) -> HttpResponse:
+    enrolments = enrolments_for_student(_user(request)).order_by("course__name")
+    return render(request, "accounts/my_courses.html", {"enrolments": enrolments})
+
+
+@login_required
+def admin_home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not user.is_site_admin:
+        return render(request, "403.html", status=403)
+    return render(
+        request,
+        "accounts/admin_home.html",
+        {"courses": Course.objects.order_by("archived_at", "name"), "user_count": User.objects.count()},
+    )

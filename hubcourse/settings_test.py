@@ -1,0 +1,32 @@
+"""Settings for the test suite: the normal settings in ``test`` mode.
+
+The sandbox that stands in for Docker Hub and GitHub listens on a port chosen here, before
+Django starts, because django-allauth reads GITHUB_URL once at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+os.environ.setdefault("HUBCOURSE_ENV", "test")
+os.environ.setdefault("TEST_SANDBOX_PORT", str(_free_port()))
+os.environ["SANDBOX_URL"] = f"http://127.0.0.1:{os.environ['TEST_SANDBOX_PORT']}"
+for _name in ("DOCKERHUB_API_URL", "DOCKERHUB_WEB_URL", "GITHUB_URL", "GITHUB_API_URL"):
+    os.environ.pop(_name, None)  # always the sandbox in tests, whatever the shell says
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Each test process gets its own scratch folder for the embedded broker, cache and governor.
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="hubcourse-test-"))
+
+from hubcourse.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,79 @@
+"""Shared fixtures: the named cast (instructor, TA, student, outsider) and the sandbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from accounts.models import Course, CourseRole, Enrolment, User
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def course(db: Any) -> Course:
+    return Course.objects.create(name="Docker 101", slug="docker-101")
+
+
+@pytest.fixture
+def instructor(course: Course) -> User:
+    user = User.objects.create_user("ines.instructor@example.edu", PASSWORD, first_name="Ines")
+    CourseRole.objects.create(course=course, user=user, role=CourseRole.Role.INSTRUCTOR)
+    return user
+
+
+@pytest.fixture
+def ta(course: Course) -> User:
+    user = User.objects.create_user("tom.ta@example.edu", PASSWORD, first_name="Tom")
+    CourseRole.objects.create(course=course, user=user, role=CourseRole.Role.TA)
+    return user
+
+
+@pytest.fixture
+def student(course: Course) -> User:
+    user = User.objects.create_user("sam.student@example.edu", PASSWORD, first_name="Sam")
+    Enrolment.objects.create(
+        course=course, identifier="sam.student@example.edu", name="Sam Student", user=user
+    )
+    return user
+
+
+@pytest.fixture
+def outsider(db: Any) -> User:
+    return User.objects.create_user("olga.outsider@example.edu", PASSWORD)
+
+
+@pytest.fixture
+def site_admin(db: Any) -> User:
+    return User.objects.create_superuser("ada.admin@example.edu", PASSWORD)
+
+
+@pytest.fixture
+def sandbox_url() -> str:
+    from django.conf import settings
+
+    return str(settings.SANDBOX_URL)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never reach the internet: only loopback connections are allowed."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not (
+            host.startswith("127.") or host.startswith("/")
+        ):
+            raise RuntimeError(f"Test tried to reach {host!r}; tests may only talk to loopback.")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield

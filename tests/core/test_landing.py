@@ -1,0 +1,67 @@
+"""Login, logout, and the landing page sending each role to its place."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_visitors_see_the_welcome_page_with_a_sign_in_link(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Sign in" in response.content
+
+
+@pytest.mark.parametrize(
+    ("who", "place"),
+    [
+        ("instructor", "/courses/"),
+        ("ta", "/courses/"),
+        ("student", "/me/"),
+        ("outsider", "/welcome/"),
+        ("site_admin", "/admin/"),
+    ],
+)
+def test_the_landing_page_sends_each_role_to_its_place(client, request, who, place):
+    client.force_login(request.getfixturevalue(who))
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.url == place
+    assert client.get(place).status_code == 200
+
+
+def test_a_user_signs_in_with_email_and_password_and_out_again(client, instructor):
+    response = client.post(
+        "/accounts/login/", {"login": instructor.email, "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/courses/"
+    assert b"Docker 101" in response.content
+    client.post("/accounts/logout/")
+    assert client.get("/courses/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_with_a_message(client, instructor):
+    response = client.post("/accounts/login/", {"login": instructor.email, "password": "nope"})
+    assert response.status_code == 200
+    assert b"not correct" in response.content
+
+
+def test_the_organisation_page_is_for_site_admins_only(client, instructor):
+    client.force_login(instructor)
+    assert client.get("/admin/").status_code == 403
+
+
+def test_pages_need_a_signed_in_user(client):
+    for url in ("/courses/", "/me/", "/admin/", "/welcome/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
+
+
+def test_the_github_sign_in_points_at_the_configured_server(client, settings):
+    response = client.post("/accounts/github/login/")
+    assert response.status_code == 302
+    assert response.url.startswith(f"{settings.GITHUB_URL}/login/oauth/authorize?")
