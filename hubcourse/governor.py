@@ -320,7 +320,7 @@ class RedisStore:
     """Shared by every worker on every machine; each operation is one atomic Lua script."""
 
     def __init__(self, url: str, *, prefix: str = "hubcourse:governor:") -> None:
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, decode_responses=True)
         self.prefix = prefix
         self._acquire = self.client.register_script(_ACQUIRE_LUA)
         self._learn = self.client.register_script(_LEARN_LUA)
@@ -362,8 +362,7 @@ class RedisStore:
         )
 
     def state(self, key: str) -> State:
-        raw = self.client.hgetall(self.prefix + key)
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        fields: dict[str, str] = self.client.hgetall(self.prefix + key)  # type: ignore[assignment]
         return State(
             limit=int(fields["limit"]) if "limit" in fields else None,
             remaining=int(fields["remaining"]) if "remaining" in fields else None,
