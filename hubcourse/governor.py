@@ -79,10 +79,12 @@ def decide(state: State, now: float, policy: Policy) -> tuple[bool, float]:
     margin = reserved(limit)
     usable = max(1, limit - margin)
     earliest = max(now, state.paused_until)
-    if state.reset is not None and state.remaining is not None and state.reset > earliest:
+    # Slots up to ``tat`` are already promised; the budget left is spread over what follows.
+    base = max(earliest, state.tat)
+    if state.reset is not None and state.remaining is not None and state.reset > base:
         budget = state.remaining - margin
         if budget > 0:
-            interval = (state.reset - earliest) / budget
+            interval = (state.reset - base) / budget
         else:
             # This window's budget is spent: the next call goes out when the window resets.
             earliest = state.reset
@@ -238,11 +240,11 @@ local f = redis.call('HMGET', key, 'limit', 'remaining', 'reset', 'tat', 'paused
 local s = {limit = num(f[1]), remaining = num(f[2]), reset = num(f[3]),
            tat = num(f[4]) or 0, paused = num(f[5]) or 0}
 local function save(ttl)
-  redis.call('HSET', key, 'tat', string.format('%.6f', s.tat),
-             'paused', string.format('%.6f', s.paused))
+  redis.call('HSET', key, 'tat', string.format('%.17g', s.tat),
+             'paused', string.format('%.17g', s.paused))
   for _, name in ipairs({'limit', 'remaining', 'reset'}) do
     if s[name] == nil then redis.call('HDEL', key, name)
-    elseif name == 'reset' then redis.call('HSET', key, name, string.format('%.6f', s[name]))
+    elseif name == 'reset' then redis.call('HSET', key, name, string.format('%.17g', s[name]))
     else redis.call('HSET', key, name, string.format('%d', s[name])) end
   end
   redis.call('EXPIRE', key, ttl)
@@ -262,11 +264,12 @@ local limit = s.limit or default_limit
 local margin = math.max(1, math.floor(limit / 20))
 local usable = math.max(1, limit - margin)
 local earliest = math.max(now, s.paused)
+local base = math.max(earliest, s.tat)
 local interval
-if s.reset ~= nil and s.remaining ~= nil and s.reset > earliest then
+if s.reset ~= nil and s.remaining ~= nil and s.reset > base then
   local budget = s.remaining - margin
   if budget > 0 then
-    interval = (s.reset - earliest) / budget
+    interval = (s.reset - base) / budget
   else
     earliest = s.reset
     interval = window / usable
@@ -277,7 +280,7 @@ end
 local tolerance = interval * (burst - 1)
 local slot = math.max(earliest, s.tat - tolerance)
 if slot - now > max_wait then
-  return {0, string.format('%.6f', slot)}
+  return {0, string.format('%.17g', slot)}
 end
 s.tat = math.max(s.tat, slot) + interval
 if s.reset ~= nil and slot >= s.reset then
@@ -287,7 +290,7 @@ elseif s.remaining ~= nil then
   s.remaining = s.remaining - 1
 end
 save(ttl)
-return {1, string.format('%.6f', slot)}
+return {1, string.format('%.17g', slot)}
 """
 )
 
