@@ -11,9 +11,7 @@ from django.utils import timezone
 class _EmailUserManager(UserManager["User"]):
     """Users sign in by email; there is no username."""
 
-    def _create_user_by_email(
-        self, email: str, password: str | None, **extra: Any
-    ) -> User:
+    def _create_user_by_email(self, email: str, password: str | None, **extra: Any) -> User:
         if not email:
             raise ValueError("A user needs an email address.")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -45,7 +43,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects: ClassVar[_EmailUserManager] = _EmailUserManager()  # type: ignore[assignment]
+    objects: ClassVar[_EmailUserManager] = _EmailUserManager()
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email

@@ -44,5 +44,8 @@ def admin_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/admin_home.html",
-        {"courses": Course.objects.order_by("archived_at", "name"), "user_count": User.objects.count()},
+        {
+            "courses": Course.objects.order_by("archived_at", "name"),
+            "user_count": User.objects.count(),
+        },
     )

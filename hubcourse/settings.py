@@ -57,7 +57,9 @@ elif PRODUCTION and len(SECRET_KEY) < 50:
 DEBUG = env_bool("DEBUG", default=HUBCOURSE_ENV == "development")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS is required in production (comma-separated host names).")
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is required in production (comma-separated host names)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public address of this hubcourse, used in links sent by email and in webhook URLs.
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
@@ -162,7 +164,9 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 # --- Caches and Redis --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"REDIS_URL must start with redis:// or rediss:// (got {REDIS_URL!r}).")
+    raise ImproperlyConfigured(
+        f"REDIS_URL must start with redis:// or rediss:// (got {REDIS_URL!r})."
+    )
 CACHES: dict[str, dict[str, Any]] = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

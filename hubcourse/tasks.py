@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import before_task_publish, beat_init
+from celery.signals import beat_init, before_task_publish
 from django.utils import timezone
 
 from hubcourse.models import Heartbeat
@@ -15,7 +15,9 @@ def record_heartbeat(name: str, detail: str = "") -> None:
     )
 
 
-@shared_task(name=HEARTBEAT_TASK, acks_late=False, time_limit=30, ignore_result=True)
+@shared_task(
+    name=HEARTBEAT_TASK, acks_late=False, soft_time_limit=20, time_limit=30, ignore_result=True
+)
 def heartbeat() -> None:
     """Proves a worker is consuming tasks; beat sends it every few seconds."""
     record_heartbeat("worker")

@@ -44,16 +44,11 @@ def test_it_answers_503_when_beat_is_stale(client):
 
 
 def test_it_answers_503_when_the_broker_is_unreachable(client, settings):
-    from hubcourse.celery import app
-
     _beat("worker", 1)
     _beat("beat", 1)
-    previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = previous
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from hubcourse.secrets import EncryptedTextField, SecretDecryptError, SecretValue, decrypt, encrypt
 from hubcourse.models import Heartbeat
+from hubcourse.secrets import EncryptedTextField, SecretDecryptError, SecretValue, decrypt, encrypt
 
 OLD = Fernet.generate_key().decode()
 NEW = Fernet.generate_key().decode()
@@ -68,6 +68,7 @@ def test_rotate_secrets_moves_every_secret_to_the_newest_key(settings, monkeypat
 
     class ScratchSecret(models.Model):
         token = EncryptedTextField(blank=True)
+        objects: models.Manager[ScratchSecret]
 
         class Meta:
             app_label = "hubcourse"
@@ -79,7 +80,7 @@ def test_rotate_secrets_moves_every_secret_to_the_newest_key(settings, monkeypat
         lambda: [(ScratchSecret, "token")],
     )
     settings.FERNET_KEYS = [NEW, OLD]
-    call_command("rotate_secrets", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("rotate_secrets", stdout=open("/dev/null", "w"))
     settings.FERNET_KEYS = [NEW]
     assert ScratchSecret.objects.get(pk=1).token.reveal() == "ghp_one"
     assert ScratchSecret.objects.get(pk=2).token == ""

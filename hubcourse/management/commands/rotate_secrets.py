@@ -33,4 +33,6 @@ class Command(BaseCommand):
                         total += 1
         except SecretDecryptError as exc:
             raise CommandError(f"Nothing was changed: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} secret(s) under the newest key."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Re-encrypted {total} secret(s) under the newest key.")
+        )

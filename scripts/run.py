@@ -1,0 +1,200 @@
+"""`make run`: hubcourse on the embedded default, with the sandbox and a demo course.
+
+Starts the sandbox (a local Docker Hub + GitHub), migrates, creates the demo accounts and
+course, then runs the web server, a Celery worker and Celery beat in the foreground.
+Ctrl-C stops all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+WEB_PORT = int(os.environ.get("HUBCOURSE_PORT", "8000"))
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8765"))
+COLOURS = {"sandbox": "35", "web": "36", "worker": "33", "beat": "32"}
+
+
+def _pump(name: str, stream: IO[str]) -> None:
+    prefix = f"\033[{COLOURS.get(name, '0')}m{name:>7}\033[0m | "
+    for line in stream:
+        sys.stdout.write(prefix + line)
+        sys.stdout.flush()
+
+
+def _start(
+    name: str, argv: list[str], env: dict[str, str], *, pump: bool = True
+) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        # Own process group: Ctrl-C reaches us, and we stop the children in order.
+        start_new_session=True,
+    )
+    if pump:
+        assert process.stdout is not None
+        threading.Thread(target=_pump, args=(name, process.stdout), daemon=True).start()
+    return process
+
+
+def _wait_for(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own loopback URL)
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers; /healthz is 503 until the worker reports
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _stop(processes: dict[str, subprocess.Popen[str]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    process = _start(
+        "sandbox",
+        [
+            PY,
+            "-m",
+            "sandbox",
+            "--port",
+            str(SANDBOX_PORT),
+            "--seed",
+            "demo",
+            "--data-file",
+            str(var / "sandbox.json"),
+        ],
+        env,
+        pump=False,
+    )
+    assert process.stdout is not None
+    # The sandbox's first line is JSON with what its seed created (credentials, students).
+    first = process.stdout.readline()
+    try:
+        seeded: dict[str, Any] = json.loads(first)
+    except json.JSONDecodeError:
+        process.kill()
+        sys.exit(f"The sandbox did not start:\n{first}{process.stdout.read()}")
+    threading.Thread(target=_pump, args=("sandbox", process.stdout), daemon=True).start()
+    return process, seeded
+
+
+def main() -> int:
+    env = {**os.environ, "HUBCOURSE_ENV": os.environ.get("HUBCOURSE_ENV", "development")}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["SANDBOX_URL"] = f"http://127.0.0.1:{SANDBOX_PORT}"
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+    var = Path(env.get("VAR_DIR", ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+
+    processes: dict[str, subprocess.Popen[str]] = {}
+    try:
+        sandbox, seeded = _start_sandbox(env, var)
+        processes["sandbox"] = sandbox
+        seed_file = var / "sandbox-seed.json"
+        seed_file.write_text(json.dumps(seeded, indent=2))
+        token = seeded.get("org_token") or seeded.get("token")
+        if token and "DOCKERHUB_TOKEN" not in os.environ:
+            env["DOCKERHUB_TOKEN"] = str(token)
+        if seeded.get("org") and "DOCKERHUB_ORG" not in os.environ:
+            env["DOCKERHUB_ORG"] = str(seeded["org"])
+            env["DOCKERHUB_USERNAME"] = str(seeded["org"])
+
+        subprocess.run(
+            [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+        subprocess.run(
+            [PY, "manage.py", "demo_setup", "--sandbox-seed", str(seed_file)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        processes["web"] = _start(
+            "web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env
+        )
+        processes["worker"] = _start(
+            "worker",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "hubcourse",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--hostname",
+                "worker@%h",
+            ],
+            env,
+        )
+        processes["beat"] = _start(
+            "beat",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "hubcourse",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(var / "celerybeat-schedule"),
+            ],
+            env,
+        )
+        if _wait_for(f"http://127.0.0.1:{WEB_PORT}/healthz", 60):
+            print(
+                f"\n  hubcourse is running: open http://127.0.0.1:{WEB_PORT}/\n"
+                f"  sandbox (Docker Hub + GitHub stand-in): http://127.0.0.1:{SANDBOX_PORT}/_sandbox/\n"
+                "  demo accounts are printed above. Press Ctrl-C to stop everything.\n",
+                flush=True,
+            )
+        while True:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(
+                        f"\n{name} stopped (exit {process.returncode}); stopping the rest.",
+                        flush=True,
+                    )
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        _stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
