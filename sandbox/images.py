@@ -387,13 +387,20 @@ def _source_exists(source: str, context_files: list[str]) -> bool:
     return False
 
 
-def evaluate_build(files: dict[str, str], dockerfile_path: str, context: str) -> BuildVerdict:
+def evaluate_build(
+    files: dict[str, str],
+    dockerfile_path: str,
+    context: str,
+    *,
+    dockerfile_from_root: bool = False,
+) -> BuildVerdict:
     """Decide whether a build of ``files`` would succeed, with a BuildKit-like log.
 
     ``context`` is the build context directory in the repository ("/" is the root) and
     ``dockerfile_path`` is relative to it, as in Docker Hub's build rules ("Dockerfile
-    location"). The digest depends only on the inputs, so a rebuild of the same commit
-    yields the same digest.
+    location"); with ``dockerfile_from_root`` it is relative to the repository root instead,
+    as ``docker build -f`` and ``docker/build-push-action``'s ``file`` are. The digest depends
+    only on the inputs, so a rebuild of the same commit yields the same digest.
     """
     context_dir = _normalise_dir(context)
     prefix = f"{context_dir}/" if context_dir else ""
@@ -405,7 +412,7 @@ def evaluate_build(files: dict[str, str], dockerfile_path: str, context: str) ->
         log.append(f'ERROR: unable to prepare context: path "{context_dir}" not found')
         return BuildVerdict(ok=False, log=log)
     relative = _normalise_dir(name)
-    dockerfile = files.get(prefix + relative)
+    dockerfile = files.get(relative if dockerfile_from_root else prefix + relative)
     if dockerfile is None:
         log.append(
             f"#1 ERROR: failed to read dockerfile: open {relative}: no such file or directory"

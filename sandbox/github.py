@@ -1,0 +1,1235 @@
+"""The sandbox GitHub: OAuth web flow and the REST routes hubcourse uses.
+
+Registered twice, at ``/`` (api.github.com's layout) and at ``/api/v3`` (GitHub Enterprise's,
+which django-allauth derives from ``GITHUB_URL``). Every API answer carries GitHub's headers
+(``x-ratelimit-*``, ``x-github-request-id``, ``x-oauth-scopes``); errors are
+``{"message", "documentation_url", "status"}`` with GitHub's status codes.
+
+Reference: https://docs.github.com/en/rest (routes) and
+https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps (OAuth).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import posixpath
+import re
+import secrets
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+)
+from nacl.public import PublicKey
+
+from sandbox import actions, github_json, github_state
+from sandbox.github_state import GitHubStateError
+
+if TYPE_CHECKING:
+    from sandbox.world import World
+
+DOCS = "https://docs.github.com/rest"
+API_VERSION = "2022-11-28"
+UNAUTHENTICATED_LIMIT = 60
+OAUTH_CODE_TTL_S = 600
+SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+bp = Blueprint("github", __name__)
+
+
+class GitHubError(Exception):
+    """An answer in GitHub's error shape; raised by views, rendered by the app's handler."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        documentation_url: str = DOCS,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.documentation_url = documentation_url
+        self.headers = headers or {}
+
+
+def not_found(message: str = "Not Found") -> GitHubError:
+    return GitHubError(404, message)
+
+
+def _error_response(error: GitHubError) -> Response:
+    body: dict[str, Any] = {"message": error.message, "documentation_url": error.documentation_url}
+    if error.errors is not None:
+        body["errors"] = error.errors
+    body["status"] = str(error.status)
+    response = jsonify(body)
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def world() -> World:
+    found: World = current_app.extensions["sandbox_world"]
+    return found
+
+
+def urls() -> github_json.Urls:
+    """Links in answers keep the layout the request used (``/`` or ``/api/v3``)."""
+    base = github_state.base_url(world())
+    prefix = "/api/v3" if request.path.startswith("/api/v3/") or request.path == "/api/v3" else ""
+    return github_json.Urls(base, api_prefix=prefix)
+
+
+# -- authentication, rate limits, common headers ---------------------------------------
+
+
+def _token_from_header() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip()
+    if header:
+        raise GitHubError(401, "Bad credentials")
+    return None
+
+
+def _is_api_request() -> bool:
+    path = request.path.removeprefix("/api/v3")
+    return not path.startswith("/login/oauth")
+
+
+@bp.before_request
+def authenticate_and_limit() -> Response | None:
+    if not _is_api_request():
+        return None
+    the_world = world()
+    g.gh_user = None
+    g.gh_token = None
+    try:
+        token = _token_from_header()
+        if token is not None:
+            found = github_state.user_for_token(the_world, token)
+            if found is None:
+                raise GitHubError(401, "Bad credentials")
+            g.gh_user, g.gh_token = found
+        _apply_secondary_limit(the_world)
+        if request.path.removeprefix("/api/v3").rstrip("/") != "/rate_limit":
+            _apply_primary_limit(the_world)
+    except GitHubError as error:
+        return _error_response(error)
+    return None
+
+
+def _rate_key() -> tuple[str, int, str]:
+    """(state key, limit, what the 403 message names) for the current caller."""
+    the_world = world()
+    if g.gh_user is not None:
+        user = g.gh_user
+        return f"user:{user['id']}", the_world.config.github_rate_limit, f"user ID {user['id']}"
+    address = request.remote_addr or "unknown"
+    return f"ip:{address}", UNAUTHENTICATED_LIMIT, address
+
+
+def _rate_window(the_world: World, key: str) -> dict[str, Any]:
+    now = the_world.now()
+    window: dict[str, Any] | None = the_world.github["rate"].get(key)
+    if window is None or now >= window["reset"]:
+        window = {"reset": math.ceil(now + 3600), "used": 0}
+        the_world.github["rate"][key] = window
+    return window
+
+
+def _apply_primary_limit(the_world: World) -> None:
+    key, limit, who = _rate_key()
+    with the_world.lock:
+        window = _rate_window(the_world, key)
+        if limit > 0 and window["used"] >= limit:
+            g.gh_rate = (limit, 0, window["reset"], window["used"])
+            the_world.record_rate_limited("github")
+            message = f"API rate limit exceeded for {who}."
+            if g.gh_user is None:
+                message += (
+                    " (But here's the good news: Authenticated requests get a higher rate limit."
+                    " Check out the documentation for more details.)"
+                )
+            raise GitHubError(
+                403,
+                message,
+                documentation_url="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+            )
+        window["used"] += 1
+        g.gh_rate = (limit, max(0, limit - window["used"]), window["reset"], window["used"])
+
+
+def _apply_secondary_limit(the_world: World) -> None:
+    with the_world.lock:
+        secondary = the_world.github["secondary"]
+        if secondary["remaining"] <= 0:
+            return
+        secondary["remaining"] -= 1
+        status = int(secondary["status"])
+        retry_after = int(secondary["retry_after"])
+        the_world.record_rate_limited("github")
+    raise GitHubError(
+        status,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+        f"again. If you reach out to GitHub Support for help, please include the request ID "
+        f"{_request_id()}.",
+        documentation_url=(
+            "https://docs.github.com/free-pro-team@latest/rest/overview/"
+            "rate-limits-for-the-rest-api#about-secondary-rate-limits"
+        ),
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _request_id() -> str:
+    if "gh_request_id" not in g:
+        parts = [secrets.token_hex(2).upper(), secrets.token_hex(2).upper()]
+        parts += [
+            secrets.token_hex(3).upper(),
+            secrets.token_hex(3).upper(),
+            secrets.token_hex(4).upper(),
+        ]
+        g.gh_request_id = ":".join(parts)
+    request_id: str = g.gh_request_id
+    return request_id
+
+
+@bp.after_request
+def github_headers(response: Response) -> Response:
+    if not _is_api_request():
+        return response
+    response.headers["X-GitHub-Api-Version-Selected"] = API_VERSION
+    response.headers["X-GitHub-Media-Type"] = "github.v3; format=json"
+    response.headers["X-GitHub-Request-Id"] = _request_id()
+    rate = g.get("gh_rate")
+    if rate is not None:
+        limit, remaining, reset, used = rate
+        response.headers["X-RateLimit-Limit"] = str(limit)
+        response.headers["X-RateLimit-Remaining"] = str(remaining)
+        response.headers["X-RateLimit-Reset"] = str(reset)
+        response.headers["X-RateLimit-Used"] = str(used)
+        response.headers["X-RateLimit-Resource"] = "core"
+    token = g.get("gh_token")
+    if token is not None:
+        response.headers["X-OAuth-Scopes"] = ", ".join(token["scopes"])
+        accepted = g.get("gh_accepted_scopes")
+        response.headers["X-Accepted-OAuth-Scopes"] = ", ".join(accepted or ())
+    return response
+
+
+def require_user() -> dict[str, Any]:
+    if g.get("gh_user") is None:
+        raise GitHubError(401, "Requires authentication")
+    user: dict[str, Any] = g.gh_user
+    return user
+
+
+def _has_scope(needed: tuple[str, ...]) -> bool:
+    g.gh_accepted_scopes = needed
+    token = g.get("gh_token")
+    return token is not None and any(scope in token["scopes"] for scope in needed)
+
+
+def repo_for_read(owner: str, name: str) -> dict[str, Any]:
+    """The repository if the caller may see it; private ones are 404 to everyone else."""
+    repo = github_state.get_repo(world(), f"{owner}/{name}")
+    if repo is None:
+        raise not_found()
+    if repo["private"]:
+        user = g.get("gh_user")
+        if (
+            user is None
+            or user["login"].lower() != repo["owner"].lower()
+            or not _has_scope(("repo",))
+        ):
+            raise not_found()
+    return repo
+
+
+def repo_for_write(owner: str, name: str, scopes: tuple[str, ...] = ("repo",)) -> dict[str, Any]:
+    """The repository if the caller owns it and the token has a scope in ``scopes``."""
+    user = require_user()
+    repo = repo_for_read(owner, name)
+    if user["login"].lower() != repo["owner"].lower():
+        # GitHub answers 404, not 403, so as not to reveal what a token cannot touch.
+        raise not_found()
+    if not repo["private"] and "public_repo" not in scopes and "repo" in scopes:
+        scopes = (*scopes, "public_repo")
+    if not _has_scope(scopes):
+        raise not_found()
+    return repo
+
+
+def json_body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        raise GitHubError(400, "Problems parsing JSON")
+    return body
+
+
+def invalid(message: str) -> GitHubError:
+    return GitHubError(422, f"Invalid request.\n\n{message}")
+
+
+def paginate(items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """GitHub's ``page``/``per_page`` (max 100) with an absolute ``Link`` header."""
+    try:
+        per_page = min(100, max(1, int(request.args.get("per_page", 30))))
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        per_page, page = 30, 1
+    last = max(1, math.ceil(len(items) / per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+
+    def link(number: int) -> str:
+        query = request.args.to_dict()
+        query.update({"per_page": str(per_page), "page": str(number)})
+        base = github_state.base_url(world()) + request.path
+        return f"<{base}?{urllib.parse.urlencode(query)}>"
+
+    rels = []
+    if page > 1:
+        rels += [f'{link(min(page - 1, last))}; rel="prev"', f'{link(1)}; rel="first"']
+    if page < last:
+        rels += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
+    return chunk, ({"Link": ", ".join(rels)} if rels else {})
+
+
+def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+@bp.get("/user")
+def get_authenticated_user() -> Response:
+    user = require_user()
+    with world().lock:
+        return answer(github_json.private_user(world(), urls(), user))
+
+
+@bp.get("/user/emails")
+def list_emails() -> Response:
+    user = require_user()
+    if not _has_scope(("user", "user:email")):
+        raise not_found()
+    emails, headers = paginate(list(user["emails"]))
+    return answer(emails, headers=headers)
+
+
+@bp.get("/users/<login>")
+def get_user(login: str) -> Response:
+    user = github_state.get_user(world(), login)
+    if user is None:
+        raise not_found()
+    data = {
+        **github_json.simple_user(urls(), user),
+        "name": user.get("name"),
+        "email": None,
+        "created_at": github_json.iso(user["created_at"]),
+        "updated_at": github_json.iso(user["updated_at"]),
+    }
+    return answer(data)
+
+
+@bp.get("/user/repos")
+def list_my_repos() -> Response:
+    user = require_user()
+    visibility = request.args.get("visibility", "all")
+    if visibility not in ("all", "public", "private"):
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Search", "field": "visibility", "code": "invalid"}],
+        )
+    the_world = world()
+    with the_world.lock:
+        repos = [
+            repo
+            for repo in the_world.github["repos"].values()
+            if repo["owner"].lower() == user["login"].lower()
+            and (visibility == "all" or repo["private"] == (visibility == "private"))
+        ]
+        sort = request.args.get("sort", "full_name")
+        if sort == "full_name":
+            repos.sort(key=lambda repo: f"{repo['owner']}/{repo['name']}".lower())
+        else:
+            field = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at"}.get(
+                sort, "updated_at"
+            )
+            repos.sort(key=lambda repo: repo[field], reverse=True)
+        if request.args.get("direction") == ("desc" if sort == "full_name" else "asc"):
+            repos.reverse()
+        page, headers = paginate(repos)
+        body = [
+            github_json.full_repo(the_world, urls(), repo, viewer=user["login"]) for repo in page
+        ]
+    return answer(body, headers=headers)
+
+
+@bp.get("/rate_limit")
+def rate_limit() -> Response:
+    the_world = world()
+    key, limit, _ = _rate_key()
+    with the_world.lock:
+        window = _rate_window(the_world, key)
+        core = {
+            "limit": limit,
+            "used": window["used"],
+            "remaining": max(0, limit - window["used"]),
+            "reset": window["reset"],
+        }
+    g.gh_rate = (core["limit"], core["remaining"], core["reset"], core["used"])
+    return answer({"resources": {"core": core}, "rate": core})
+
+
+# -- repositories, branches, commits -----------------------------------------------------
+
+
+@bp.get("/repos/<owner>/<name>")
+def get_repo(owner: str, name: str) -> Response:
+    repo = repo_for_read(owner, name)
+    viewer = g.gh_user["login"] if g.get("gh_user") else None
+    with world().lock:
+        return answer(github_json.full_repo(world(), urls(), repo, viewer=viewer))
+
+
+@bp.get("/repos/<owner>/<name>/branches")
+def list_branches(owner: str, name: str) -> Response:
+    repo = repo_for_read(owner, name)
+    full_name = github_state.full_name_of(repo)
+    with world().lock:
+        items = [
+            github_json.short_branch(urls(), full_name, branch, sha)
+            for branch, sha in sorted(repo["branches"].items())
+        ]
+    page, headers = paginate(items)
+    return answer(page, headers=headers)
+
+
+@bp.get("/repos/<owner>/<name>/branches/<path:branch>")
+def get_branch(owner: str, name: str, branch: str) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        sha = repo["branches"].get(branch)
+        if sha is None:
+            raise not_found("Branch not found")
+        commit = repo["commits"][sha]
+        full_name = github_state.full_name_of(repo)
+        return answer(
+            github_json.branch_with_protection(world(), urls(), full_name, branch, commit)
+        )
+
+
+@bp.get("/repos/<owner>/<name>/commits/<path:ref>")
+def get_commit(owner: str, name: str, ref: str) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        if not repo["branches"]:
+            raise GitHubError(409, "Git Repository is empty.")
+        sha = github_state.resolve_ref(repo, ref)
+        if sha is None:
+            raise GitHubError(422, f"No commit found for SHA: {ref}")
+        full_name = github_state.full_name_of(repo)
+        return answer(github_json.rest_commit(world(), urls(), full_name, repo["commits"][sha]))
+
+
+# -- contents --------------------------------------------------------------------------------
+
+
+def _encode(content: str) -> str:
+    # GitHub wraps base64 content at 60 characters with "\n", as the real API does.
+    raw = base64.b64encode(content.encode()).decode()
+    return "".join(raw[i : i + 60] + "\n" for i in range(0, len(raw), 60))
+
+
+def _tree_at(repo: dict[str, Any], ref: str | None) -> tuple[dict[str, str], str]:
+    if not repo["branches"]:
+        raise not_found("This repository is empty.")
+    sha = github_state.resolve_ref(repo, ref)
+    if sha is None:
+        raise not_found(f"No commit found for the ref {ref}")
+    tree: dict[str, str] = repo["commits"][sha]["tree"]
+    return tree, sha
+
+
+@bp.get("/repos/<owner>/<name>/contents", defaults={"path": ""})
+@bp.get("/repos/<owner>/<name>/contents/<path:path>")
+def get_contents(owner: str, name: str, path: str) -> Response:
+    repo = repo_for_read(owner, name)
+    ref = request.args.get("ref") or repo["default_branch"]
+    path = path.strip("/")
+    full_name = github_state.full_name_of(repo)
+    the_urls = urls()
+    with world().lock:
+        tree, _ = _tree_at(repo, ref)
+        if path in tree:
+            blob = tree[path]
+            content = repo["blobs"][blob]
+            body = {
+                **github_json.content_links(the_urls, full_name, path, ref, blob, "file"),
+                "size": len(content.encode()),
+                "content": _encode(content),
+                "encoding": "base64",
+            }
+            return answer(body)
+        prefix = f"{path}/" if path else ""
+        children: dict[str, str] = {}
+        for file_path in tree:
+            if not file_path.startswith(prefix):
+                continue
+            rest = file_path[len(prefix) :]
+            child, _, deeper = rest.partition("/")
+            children[child] = "dir" if deeper else "file"
+        if not children:
+            raise not_found()
+        listing = []
+        for child, kind in sorted(children.items()):
+            child_path = prefix + child
+            if kind == "file":
+                sha = tree[child_path]
+                size = len(repo["blobs"][sha].encode())
+            else:
+                subtree = {p: s for p, s in tree.items() if p.startswith(child_path + "/")}
+                sha = github_state._tree_sha(subtree)
+                size = 0
+            listing.append(
+                {
+                    **github_json.content_links(the_urls, full_name, child_path, ref, sha, kind),
+                    "size": size,
+                }
+            )
+        return answer(listing)
+
+
+def _decode_content(value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid("For 'properties/content', nil is not a string.")
+    try:
+        return base64.b64decode(value.encode(), validate=False).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid("content is not valid Base64") from exc
+
+
+def _check_write(repo: dict[str, Any], path: str) -> None:
+    if path.startswith(".github/workflows/") and not _has_scope(("workflow",)):
+        # Without the workflow scope GitHub refuses workflow files with a 404.
+        raise not_found()
+
+
+@bp.put("/repos/<owner>/<name>/contents/<path:path>")
+def put_contents(owner: str, name: str, path: str) -> Response:
+    repo = repo_for_write(owner, name)
+    body = json_body()
+    path = path.strip("/")
+    if not isinstance(body.get("message"), str) or not body["message"]:
+        raise invalid('"message" wasn\'t supplied.')
+    if "content" not in body:
+        raise invalid('"content" wasn\'t supplied.')
+    content = _decode_content(body["content"])
+    _check_write(repo, path)
+    user = require_user()
+    the_world = world()
+    with the_world.lock:
+        branch = body.get("branch") or repo["default_branch"]
+        if repo["branches"] and branch not in repo["branches"]:
+            raise not_found(f"Branch {branch} not found")
+        head = repo["branches"].get(branch)
+        current = repo["commits"][head]["tree"].get(path) if head else None
+        given = body.get("sha")
+        if current is not None and not given:
+            raise invalid('"sha" wasn\'t supplied.')
+        if current is not None and given != current:
+            raise GitHubError(409, f"{path} does not match {given}")
+        if current is None and given:
+            raise GitHubError(409, f"{path} does not match {given}")
+        full_name = github_state.full_name_of(repo)
+        try:
+            sha = github_state.push(
+                the_world, full_name, branch, {path: content}, body["message"], user["login"]
+            )
+        except GitHubStateError as error:
+            raise GitHubError(error.status, error.message) from error
+        commit = repo["commits"][sha]
+        blob = commit["tree"][path]
+        the_urls = urls()
+        result = {
+            "content": {
+                **github_json.content_links(the_urls, full_name, path, branch, blob, "file"),
+                "size": len(content.encode()),
+            },
+            "commit": github_json.git_commit(the_urls, full_name, commit),
+        }
+    return answer(result, status=200 if current is not None else 201)
+
+
+@bp.delete("/repos/<owner>/<name>/contents/<path:path>")
+def delete_contents(owner: str, name: str, path: str) -> Response:
+    repo = repo_for_write(owner, name)
+    body = json_body()
+    path = path.strip("/")
+    if not isinstance(body.get("message"), str) or not body["message"]:
+        raise invalid('"message" wasn\'t supplied.')
+    if not body.get("sha"):
+        raise invalid('"sha" wasn\'t supplied.')
+    _check_write(repo, path)
+    user = require_user()
+    the_world = world()
+    with the_world.lock:
+        branch = body.get("branch") or repo["default_branch"]
+        head = repo["branches"].get(branch)
+        if head is None:
+            raise not_found(f"Branch {branch} not found")
+        current = repo["commits"][head]["tree"].get(path)
+        if current is None:
+            raise not_found()
+        if body["sha"] != current:
+            raise GitHubError(409, f"{path} does not match {body['sha']}")
+        full_name = github_state.full_name_of(repo)
+        sha = github_state.push(
+            the_world, full_name, branch, {path: None}, body["message"], user["login"]
+        )
+        commit = github_json.git_commit(urls(), full_name, repo["commits"][sha])
+    return answer({"content": None, "commit": commit})
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+HOOK_SCOPES = ("admin:repo_hook", "write:repo_hook", "read:repo_hook", "repo")
+KNOWN_EVENTS = {
+    "*",
+    "push",
+    "ping",
+    "workflow_run",
+    "workflow_job",
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "pull_request",
+    "release",
+    "repository",
+    "status",
+}
+
+
+def _last_response(hook: dict[str, Any]) -> dict[str, Any]:
+    deliveries = hook.get("deliveries") or []
+    if not deliveries:
+        return {"code": None, "status": "unused", "message": None}
+    wanted = deliveries[-1]["id"]
+    for delivery in world().deliveries:
+        if delivery["id"] == wanted:
+            code = delivery.get("response_status")
+            if delivery["status"] == "delivered":
+                return {"code": code, "status": "active", "message": "OK"}
+            if delivery["status"] in ("scheduled",):
+                return {"code": None, "status": "unused", "message": None}
+            return {"code": code, "status": "failed", "message": delivery.get("error") or "failed"}
+    return {"code": None, "status": "unused", "message": None}
+
+
+def _hook_json(repo: dict[str, Any], hook: dict[str, Any]) -> dict[str, Any]:
+    return github_json.hook(urls(), github_state.full_name_of(repo), hook, _last_response(hook))
+
+
+def _validate_hook_fields(body: dict[str, Any], hook: dict[str, Any] | None) -> dict[str, Any]:
+    config = body.get("config", hook["config"] if hook else None)
+    if not isinstance(config, dict):
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Hook", "code": "custom", "message": "Config must contain url"}],
+        )
+    config = {**(hook["config"] if hook else {}), **config}
+    url = config.get("url")
+    parsed = urllib.parse.urlparse(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        message = "Config must contain url" if not url else "Config url is not supported"
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Hook", "code": "custom", "message": message}],
+        )
+    content_type = config.get("content_type", "form")
+    if content_type not in ("json", "form"):
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[
+                {"resource": "Hook", "code": "custom", "message": "Content type is not supported"}
+            ],
+        )
+    events = body.get("events", hook["events"] if hook else ["push"])
+    for key in ("add_events", "remove_events"):
+        if isinstance(body.get(key), list) and hook:
+            events = list(events)
+            for event in body[key]:
+                if key == "add_events" and event not in events:
+                    events.append(event)
+                if key == "remove_events" and event in events:
+                    events.remove(event)
+    if not isinstance(events, list) or not events or any(e not in KNOWN_EVENTS for e in events):
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[
+                {"resource": "Hook", "code": "custom", "message": "Hook events are not supported"}
+            ],
+        )
+    active = body.get("active", hook["active"] if hook else True)
+    return {
+        "config": {
+            "url": url,
+            "content_type": content_type,
+            "insecure_ssl": str(config.get("insecure_ssl", "0")),
+            "secret": config.get("secret") or None,
+        },
+        "events": events,
+        "active": bool(active),
+    }
+
+
+@bp.get("/repos/<owner>/<name>/hooks")
+def list_hooks(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name, HOOK_SCOPES)
+    with world().lock:
+        hooks = [_hook_json(repo, hook) for hook in repo["hooks"].values()]
+    page, headers = paginate(hooks)
+    return answer(page, headers=headers)
+
+
+@bp.post("/repos/<owner>/<name>/hooks")
+def create_hook(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"))
+    body = json_body()
+    if body.get("name", "web") != "web":
+        raise GitHubError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Hook", "code": "invalid", "field": "name"}],
+        )
+    fields = _validate_hook_fields(body, None)
+    the_world = world()
+    with the_world.lock:
+        if any(hook["config"]["url"] == fields["config"]["url"] for hook in repo["hooks"].values()):
+            raise GitHubError(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "Hook",
+                        "code": "custom",
+                        "message": "Hook already exists on this repository",
+                    }
+                ],
+            )
+        number = the_world.next_int("github.hook", start=400000000)
+        now = the_world.now()
+        hook = {"id": number, **fields, "created_at": now, "updated_at": now, "deliveries": []}
+        repo["hooks"][str(number)] = hook
+        the_world.count("github.hooks")
+        # A new hook gets a ping, as on GitHub.
+        _send_ping(repo, hook)
+        body_json = _hook_json(repo, hook)
+    return answer(body_json, status=201, headers={"Location": body_json["url"]})
+
+
+def _find_hook(repo: dict[str, Any], hook_id: int) -> dict[str, Any]:
+    hook: dict[str, Any] | None = repo["hooks"].get(str(hook_id))
+    if hook is None:
+        raise not_found()
+    return hook
+
+
+@bp.get("/repos/<owner>/<name>/hooks/<int:hook_id>")
+def get_hook(owner: str, name: str, hook_id: int) -> Response:
+    repo = repo_for_write(owner, name, HOOK_SCOPES)
+    with world().lock:
+        return answer(_hook_json(repo, _find_hook(repo, hook_id)))
+
+
+@bp.patch("/repos/<owner>/<name>/hooks/<int:hook_id>")
+def update_hook(owner: str, name: str, hook_id: int) -> Response:
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"))
+    body = json_body()
+    the_world = world()
+    with the_world.lock:
+        hook = _find_hook(repo, hook_id)
+        fields = _validate_hook_fields(body, hook)
+        if "secret" not in (body.get("config") or {}):
+            fields["config"]["secret"] = hook["config"].get("secret")
+        hook.update(fields)
+        hook["updated_at"] = the_world.now()
+        return answer(_hook_json(repo, hook))
+
+
+@bp.delete("/repos/<owner>/<name>/hooks/<int:hook_id>")
+def delete_hook(owner: str, name: str, hook_id: int) -> Response:
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    with world().lock:
+        _find_hook(repo, hook_id)
+        del repo["hooks"][str(hook_id)]
+    return Response(status=204)
+
+
+def _send_ping(repo: dict[str, Any], hook: dict[str, Any]) -> None:
+    the_world = world()
+    the_urls = github_json.Urls(github_state.base_url(the_world), api_prefix="/api/v3")
+    full_name = github_state.full_name_of(repo)
+    user = g.get("gh_user")
+    payload = {
+        "zen": "Keep it logically awesome.",
+        "hook_id": hook["id"],
+        "hook": github_json.hook(the_urls, full_name, hook, _last_response(hook)),
+        "repository": github_json.webhook_repo(the_world, the_urls, repo, push=False),
+        "sender": github_json.simple_user(the_urls, user) if user else None,
+    }
+    github_state.send_hook(the_world, repo, hook, "ping", payload)
+
+
+@bp.post("/repos/<owner>/<name>/hooks/<int:hook_id>/pings")
+def ping_hook(owner: str, name: str, hook_id: int) -> Response:
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    with world().lock:
+        _send_ping(repo, _find_hook(repo, hook_id))
+    return Response(status=204)
+
+
+@bp.post("/repos/<owner>/<name>/hooks/<int:hook_id>/tests")
+def test_push_hook(owner: str, name: str, hook_id: int) -> Response:
+    """Redeliver a push event for the default branch's head (GitHub's "test" hook)."""
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    the_world = world()
+    with the_world.lock:
+        hook = _find_hook(repo, hook_id)
+        head = repo["branches"].get(repo["default_branch"])
+        if head is not None and ("push" in hook["events"] or "*" in hook["events"]):
+            the_urls = github_json.Urls(github_state.base_url(the_world), api_prefix="/api/v3")
+            parents = repo["commits"][head]["parents"]
+            payload = github_json.push_payload(
+                the_world,
+                the_urls,
+                repo,
+                repo["default_branch"],
+                parents[0] if parents else None,
+                head,
+                require_user()["login"],
+            )
+            github_state.send_hook(the_world, repo, hook, "push", payload)
+    return Response(status=204)
+
+
+# -- Actions secrets -------------------------------------------------------------------------
+
+
+@bp.get("/repos/<owner>/<name>/actions/secrets/public-key")
+def secrets_public_key(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name)
+    key = repo["secret_key"]
+    return answer({"key_id": key["key_id"], "key": key["public"]})
+
+
+def _secret_json(name: str, secret: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "created_at": github_json.iso(secret["created_at"]),
+        "updated_at": github_json.iso(secret["updated_at"]),
+    }
+
+
+@bp.get("/repos/<owner>/<name>/actions/secrets")
+def list_secrets(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name)
+    with world().lock:
+        items = [_secret_json(key, value) for key, value in sorted(repo["secrets"].items())]
+    page, headers = paginate(items)
+    return answer({"total_count": len(items), "secrets": page}, headers=headers)
+
+
+@bp.get("/repos/<owner>/<name>/actions/secrets/<secret_name>")
+def get_secret(owner: str, name: str, secret_name: str) -> Response:
+    repo = repo_for_write(owner, name)
+    with world().lock:
+        secret = repo["secrets"].get(secret_name.upper())
+        if secret is None:
+            raise not_found()
+        return answer(_secret_json(secret_name.upper(), secret))
+
+
+@bp.put("/repos/<owner>/<name>/actions/secrets/<secret_name>")
+def put_secret(owner: str, name: str, secret_name: str) -> Response:
+    repo = repo_for_write(owner, name)
+    body = json_body()
+    upper = secret_name.upper()
+    if not SECRET_NAME_RE.match(secret_name) or upper.startswith("GITHUB_"):
+        raise GitHubError(
+            422,
+            "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or "
+            "underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or "
+            "underscores (_). Secret names must not start with the GITHUB_ prefix.",
+        )
+    value = body.get("encrypted_value")
+    key_id = body.get("key_id")
+    if not isinstance(value, str) or not isinstance(key_id, str):
+        raise invalid("encrypted_value and key_id are required")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise GitHubError(422, "Bad request - encrypted_value is not valid Base64") from exc
+    # A sealed box is at least an ephemeral public key plus a MAC.
+    if len(raw) < len(bytes(PublicKey(base64.b64decode(repo["secret_key"]["public"])))) + 16:
+        raise GitHubError(422, "Bad request - encrypted_value is not a sealed box")
+    the_world = world()
+    with the_world.lock:
+        if key_id != repo["secret_key"]["key_id"]:
+            raise GitHubError(422, "Bad request - key_id does not match the repository public key")
+        now = the_world.now()
+        existing = repo["secrets"].get(upper)
+        repo["secrets"][upper] = {
+            "encrypted_value": value,
+            "key_id": key_id,
+            "created_at": existing["created_at"] if existing else now,
+            "updated_at": now,
+        }
+        if existing is None:
+            the_world.count("github.secrets")
+    return Response(status=204 if existing else 201)
+
+
+@bp.delete("/repos/<owner>/<name>/actions/secrets/<secret_name>")
+def delete_secret(owner: str, name: str, secret_name: str) -> Response:
+    repo = repo_for_write(owner, name)
+    with world().lock:
+        if repo["secrets"].pop(secret_name.upper(), None) is None:
+            raise not_found()
+    return Response(status=204)
+
+
+# -- Actions runs and jobs ----------------------------------------------------------------
+
+
+def _run_or_404(repo: dict[str, Any], run_id: int) -> dict[str, Any]:
+    run: dict[str, Any] | None = repo["runs"].get(str(run_id))
+    if run is None:
+        raise not_found()
+    return run
+
+
+@bp.get("/repos/<owner>/<name>/actions/workflows")
+def list_workflows(owner: str, name: str) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        items = [actions.workflow_json(urls(), repo, entry) for entry in repo["workflows"].values()]
+    page, headers = paginate(items)
+    return answer({"total_count": len(items), "workflows": page}, headers=headers)
+
+
+def _runs_answer(repo: dict[str, Any], runs: list[dict[str, Any]]) -> Response:
+    page, headers = paginate(runs)
+    the_world = world()
+    body = {
+        "total_count": len(runs),
+        "workflow_runs": [actions.run_json(the_world, urls(), repo, run) for run in page],
+    }
+    return answer(body, headers=headers)
+
+
+@bp.get("/repos/<owner>/<name>/actions/runs")
+def list_runs(owner: str, name: str) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        return _runs_answer(repo, actions.filter_runs(repo, request.args.to_dict()))
+
+
+@bp.get("/repos/<owner>/<name>/actions/workflows/<workflow>/runs")
+def list_workflow_runs(owner: str, name: str, workflow: str) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        entry = next(
+            (
+                item
+                for item in repo["workflows"].values()
+                if str(item["id"]) == workflow or posixpath.basename(item["path"]) == workflow
+            ),
+            None,
+        )
+        if entry is None:
+            raise not_found()
+        runs = [
+            run
+            for run in actions.filter_runs(repo, request.args.to_dict())
+            if run["workflow_id"] == entry["id"]
+        ]
+        return _runs_answer(repo, runs)
+
+
+@bp.get("/repos/<owner>/<name>/actions/runs/<int:run_id>")
+def get_run(owner: str, name: str, run_id: int) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        return answer(actions.run_json(world(), urls(), repo, _run_or_404(repo, run_id)))
+
+
+@bp.get("/repos/<owner>/<name>/actions/runs/<int:run_id>/jobs")
+def list_run_jobs(owner: str, name: str, run_id: int) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        run = _run_or_404(repo, run_id)
+        jobs = [
+            actions.job_json(urls(), repo, run, repo["jobs"][str(job_id)])
+            for job_id in run["job_ids"]
+        ]
+    page, headers = paginate(jobs)
+    return answer({"total_count": len(jobs), "jobs": page}, headers=headers)
+
+
+def _job_or_404(repo: dict[str, Any], job_id: int) -> dict[str, Any]:
+    job: dict[str, Any] | None = repo["jobs"].get(str(job_id))
+    if job is None:
+        raise not_found()
+    return job
+
+
+@bp.get("/repos/<owner>/<name>/actions/jobs/<int:job_id>")
+def get_job(owner: str, name: str, job_id: int) -> Response:
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        job = _job_or_404(repo, job_id)
+        return answer(actions.job_json(urls(), repo, repo["runs"][str(job["run_id"])], job))
+
+
+@bp.get("/repos/<owner>/<name>/actions/jobs/<int:job_id>/logs")
+def download_job_logs(owner: str, name: str, job_id: int) -> Response:
+    """A 302 to a short-lived plain-text download, as GitHub does."""
+    require_user()
+    repo = repo_for_read(owner, name)
+    with world().lock:
+        job = _job_or_404(repo, job_id)
+        if job["status"] != "completed":
+            raise not_found()
+        ticket = secrets.token_urlsafe(16)
+        job["log_ticket"] = ticket
+    base = github_state.base_url(world())
+    location = f"{base}/_sandbox/github/job-logs/{repo['id']}/{job_id}?sig={ticket}"
+    response = Response(status=302)
+    response.headers["Location"] = location
+    return response
+
+
+# -- OAuth web flow --------------------------------------------------------------------------
+
+CONSENT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Authorize {{ app_name }} · Sandbox GitHub</title>
+<style>
+ body{font-family:system-ui,sans-serif;background:#f6f8fa;margin:0;color:#1f2328}
+ main{max-width:28rem;margin:3rem auto;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1.5rem}
+ h1{font-size:1.25rem} .users button{margin:.2rem} .error{color:#d1242f}
+ button{padding:.4rem .9rem;border-radius:6px;border:1px solid #d0d7de;background:#f6f8fa;cursor:pointer}
+ button.primary{background:#1f883d;color:#fff;border-color:#1f883d}
+ input{padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}
+ small{color:#59636e}
+</style></head><body><main>
+<h1>Authorize {{ app_name }}</h1>
+<p>{{ app_name }} wants to access your sandbox GitHub account{% if scope %} (scopes: <code>{{ scope }}</code>){% endif %}.</p>
+{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+<form method="post">
+ {% for key, value in params.items() %}<input type="hidden" name="{{ key }}" value="{{ value }}">{% endfor %}
+ {% if users %}<p>Sign in as:</p><div class="users">
+ {% for user in users %}<button type="submit" name="login" value="{{ user.login }}">{{ user.login }}</button>{% endfor %}
+ </div><p>or type a login:</p>{% endif %}
+ <label for="login-field">Sandbox GitHub login</label>
+ <input id="login-field" name="login_typed" autocomplete="username" placeholder="octocat">
+ <small>A login the sandbox does not know yet creates that user.</small>
+ <p><button class="primary" type="submit" name="decision" value="authorize">Authorize {{ app_name }}</button>
+ <button type="submit" name="decision" value="cancel">Cancel</button></p>
+</form></main></body></html>
+"""
+
+OAUTH_PARAMS = (
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "response_type",
+    "login",
+    "allow_signup",
+)
+
+
+def _oauth_app(client_id: str) -> dict[str, Any] | None:
+    app: dict[str, Any] | None = world().github["oauth_apps"].get(client_id)
+    return app
+
+
+def _redirect_with(redirect_uri: str, params: dict[str, str]) -> Response:
+    parsed = urllib.parse.urlparse(redirect_uri)
+    query = urllib.parse.parse_qsl(parsed.query)
+    query += [(key, value) for key, value in params.items() if value]
+    target = urllib.parse.urlunparse(parsed._replace(query=urllib.parse.urlencode(query)))
+    response: Response = redirect(target, code=302)  # type: ignore[assignment]
+    return response
+
+
+@bp.route("/login/oauth/authorize", methods=["GET", "POST"])
+def oauth_authorize() -> Response | str:
+    source = request.values
+    client_id = source.get("client_id", "")
+    if not client_id:
+        return Response("Not Found", status=404, mimetype="text/plain")
+    the_world = world()
+    with the_world.lock:
+        app = _oauth_app(client_id)
+        if app is None:
+            # An app the sandbox has not been told about is registered on first use, so a
+            # hubcourse with any client id works; its secret is bound at the first exchange.
+            app = github_state.create_oauth_app(
+                the_world, client_id, name="OAuth app", secret_on_first_use=True
+            )
+        users = sorted(the_world.github["users"].values(), key=lambda user: user["login"].lower())
+    redirect_uri = source.get("redirect_uri") or app.get("callback_url") or ""
+    callback = app.get("callback_url")
+    if not redirect_uri or (callback and not redirect_uri.startswith(callback)):
+        return Response(
+            "The redirect_uri MUST match the registered callback URL for this application.",
+            status=400,
+            mimetype="text/plain",
+        )
+    params = {key: source[key] for key in OAUTH_PARAMS if key in source and key != "login"}
+    params["redirect_uri"] = redirect_uri
+    scope = source.get("scope", "")
+    if request.method == "GET":
+        return render_template_string(
+            CONSENT_PAGE, app_name=app["name"], users=users, params=params, scope=scope, error=None
+        )
+    state = source.get("state", "")
+    if source.get("decision") == "cancel":
+        return _redirect_with(
+            redirect_uri,
+            {
+                "error": "access_denied",
+                "error_description": "The user has denied your application access.",
+                "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
+                "state": state,
+            },
+        )
+    login = (source.get("login_typed") or source.get("login") or "").strip()
+    error = None
+    user = github_state.get_user(the_world, login) if login else None
+    if not login:
+        error = "Pick a user or type a login."
+    elif user is None:
+        try:
+            github_state.create_user(the_world, login)
+            user = github_state.get_user(the_world, login)
+        except GitHubStateError as exc:
+            error = exc.message
+    if error or user is None:
+        return render_template_string(
+            CONSENT_PAGE, app_name=app["name"], users=users, params=params, scope=scope, error=error
+        )
+    code = secrets.token_hex(10)
+    with the_world.lock:
+        the_world.github["oauth_codes"][code] = {
+            "client_id": client_id,
+            "login": user["login"].lower(),
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "expires_at": the_world.now() + OAUTH_CODE_TTL_S,
+        }
+    return _redirect_with(redirect_uri, {"code": code, "state": state})
+
+
+def _token_answer(fields: dict[str, str]) -> Response:
+    """JSON when the client asks for it, else form-encoded: GitHub's default."""
+    accept = request.headers.get("Accept", "")
+    if "application/json" in accept:
+        return jsonify(fields)
+    if "application/xml" in accept:
+        items = "".join(f"<{key}>{value}</{key}>" for key, value in fields.items())
+        return Response(f"<OAuth>{items}</OAuth>", mimetype="application/xml")
+    return Response(urllib.parse.urlencode(fields), mimetype="application/x-www-form-urlencoded")
+
+
+def _oauth_error(error: str, description: str) -> Response:
+    # GitHub answers token errors with 200 and the error in the body.
+    return _token_answer(
+        {
+            "error": error,
+            "error_description": description,
+            "error_uri": f"https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#{error.replace('_', '-')}",
+        }
+    )
+
+
+@bp.post("/login/oauth/access_token")
+def oauth_access_token() -> Response:
+    values = request.values if request.form or request.args else json_body()
+    client_id = str(values.get("client_id", ""))
+    client_secret = str(values.get("client_secret", ""))
+    code = str(values.get("code", ""))
+    the_world = world()
+    with the_world.lock:
+        app = _oauth_app(client_id)
+        if app is None:
+            return _oauth_error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            )
+        if not app["client_secret"] and client_secret:
+            app["client_secret"] = client_secret
+        if not client_secret or not secrets.compare_digest(app["client_secret"], client_secret):
+            return _oauth_error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            )
+        grant = the_world.github["oauth_codes"].pop(code, None)
+        if (
+            grant is None
+            or grant["client_id"] != client_id
+            or grant["expires_at"] < the_world.now()
+        ):
+            return _oauth_error("bad_verification_code", "The code passed is incorrect or expired.")
+        redirect_uri = values.get("redirect_uri")
+        if redirect_uri and redirect_uri != grant["redirect_uri"]:
+            return _oauth_error(
+                "redirect_uri_mismatch",
+                "The redirect_uri MUST match the registered callback URL for this application.",
+            )
+        scopes = [scope for scope in re.split(r"[\s,]+", grant["scope"]) if scope]
+        token = github_state.issue_token(
+            the_world, grant["login"], scopes=scopes, kind="oauth", client_id=client_id
+        )
+    the_world.save()
+    return _token_answer({"access_token": token, "token_type": "bearer", "scope": ",".join(scopes)})
+
+
+def install(app: Flask, the_world: World) -> None:
+    app.register_blueprint(bp)
+    app.register_blueprint(bp, url_prefix="/api/v3", name="github_api_v3")
+    app.register_error_handler(GitHubError, _error_response)
