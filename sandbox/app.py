@@ -52,17 +52,16 @@ class RateLimiter:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.windows: dict[str, list[float]] = {}
 
     def hit(self, key: str) -> tuple[int, int, int, bool]:
         """Count one request; return (limit, remaining, reset unix time, allowed)."""
         limit = self.world.config.rate_limit
         now = self.world.now()
         with self.world.lock:
-            window = self.windows.get(key)
+            window = self.world.rate_windows.get(key)
             if window is None or now >= window[0] + 60:
                 window = [now, 0.0]
-                self.windows[key] = window
+                self.world.rate_windows[key] = window
             reset = math.ceil(window[0] + 60)
             if limit <= 0:
                 return 0, 0, reset, True

@@ -75,6 +75,8 @@ class World:
         self.github: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
         self.stats: dict[str, Any] = empty_stats()
+        # Rate-limit windows per credential (app.RateLimiter); not persisted, cleared on reset.
+        self.rate_windows: dict[str, list[float]] = {}
         self.deliveries: collections.deque[dict[str, Any]] = collections.deque(
             maxlen=RECENT_DELIVERIES
         )
@@ -126,6 +128,7 @@ class World:
             self._generation += 1
             self._queue.clear()
             self.deliveries.clear()
+            self.rate_windows.clear()
             self._blank_state()
             result: dict[str, Any] = {}
             if seed == "demo":
