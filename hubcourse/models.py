@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class Heartbeat(models.Model):
@@ -12,3 +13,46 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditEvent(models.Model):
+    """A change hubcourse made (or tried to make) outside: on Docker Hub or GitHub.
+
+    Who asked (a person, or nobody for the engine's own work), what, on what, when, and how
+    it ended. Messages are for people and never hold a secret.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Done"
+        NOOP = "noop", "Already so"
+        ERROR = "error", "Failed"
+
+    course = models.ForeignKey(
+        "accounts.Course", on_delete=models.CASCADE, null=True, blank=True, related_name="audit"
+    )
+    enrolment = models.ForeignKey(
+        "accounts.Enrolment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit",
+    )
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service = models.CharField(max_length=20)  # "Docker Hub", "GitHub"
+    action = models.CharField(max_length=60)  # e.g. "repository.create"
+    target = models.CharField(max_length=300)  # e.g. "revelare/docker101-ada"
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["course", "-created_at"], name="audit_course_recent"),
+            models.Index(fields=["enrolment", "-created_at"], name="audit_enrolment_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}: {self.outcome}"

@@ -87,6 +87,7 @@ class Command(BaseCommand):
                 identifier=student.get("email") or student["docker_id"],
                 defaults={
                     "name": student.get("name", ""),
+                    "email": student.get("email", ""),
                     "docker_id": student.get("docker_id", ""),
                     "github_repo": student.get("github_repo", ""),
                 },
