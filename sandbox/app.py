@@ -115,7 +115,9 @@ def create_app(world: World) -> Flask:
                 response = jsonify({"detail": "Rate limit exceeded", "error": False})
                 response.status_code = 429
                 # Seconds to wait, as the current docs say (the notes, section 10).
-                response.headers["Retry-After"] = str(max(1, reset - int(world.now())))
+                response.headers["Retry-After"] = str(
+                    max(1, min(60, math.ceil(reset - world.now())))
+                )
                 return response
         if world.chance(config.timeout_rate):
             world.record_fault("timeouts")
