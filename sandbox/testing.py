@@ -51,9 +51,12 @@ class RunningSandbox:
 
 
 def start_sandbox(
-    config: SandboxConfig | None = None, seed: str | None = "empty"
+    config: SandboxConfig | None = None, seed: str | None = "empty", *, port: int = 0
 ) -> RunningSandbox:
-    """Serve a fresh sandbox on 127.0.0.1 and a free port, threaded, in a daemon thread.
+    """Serve a fresh sandbox on 127.0.0.1 and ``port`` (0: a free one), threaded, in a thread.
+
+    hubcourse's own tests need a port fixed before Django starts (allauth reads GITHUB_URL
+    at import), hence ``port``.
 
     With a ``data_file`` that exists, its state is loaded instead of seeding.
     """
@@ -61,7 +64,7 @@ def start_sandbox(
     config.host = "127.0.0.1"
     world = World(config)
     app = create_app(world)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
     config.port = server.server_port
     url = f"http://127.0.0.1:{server.server_port}"
     if config.public_url is None:
