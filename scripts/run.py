@@ -120,12 +120,17 @@ def main() -> int:
         processes["sandbox"] = sandbox
         seed_file = var / "sandbox-seed.json"
         seed_file.write_text(json.dumps(seeded, indent=2))
-        token = seeded.get("org_token") or seeded.get("token")
-        if token and "DOCKERHUB_TOKEN" not in os.environ:
-            env["DOCKERHUB_TOKEN"] = str(token)
-        if seeded.get("org") and "DOCKERHUB_ORG" not in os.environ:
-            env["DOCKERHUB_ORG"] = str(seeded["org"])
-            env["DOCKERHUB_USERNAME"] = str(seeded["org"])
+        # Point hubcourse at the sandbox's organisation and tokens, unless told otherwise.
+        hub = seeded.get("dockerhub", {})
+        github = seeded.get("github", {}).get("instructor", {})
+        for name, value in (
+            ("DOCKERHUB_ORG", hub.get("org")),
+            ("DOCKERHUB_USERNAME", hub.get("org")),
+            ("DOCKERHUB_TOKEN", hub.get("org_token")),
+            ("GITHUB_TOKEN", github.get("token")),
+        ):
+            if value and name not in os.environ:
+                env[name] = str(value)
 
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True

@@ -53,11 +53,47 @@ def site_admin(db: Any) -> User:
     return User.objects.create_superuser("ada.admin@example.edu", PASSWORD)
 
 
-@pytest.fixture
-def sandbox_url() -> str:
-    from django.conf import settings
+# The sandbox's runtime settings at the start of every test; a test may change them.
+SANDBOX_DEFAULTS: dict[str, Any] = {
+    "latency_ms": 0,
+    # Well above Docker Hub's 180/min so tests stay quick; rate-limit tests lower it.
+    "rate_limit": 6000,
+    "github_rate_limit": 100000,
+    "fault_rate": 0.0,
+    "timeout_rate": 0.0,
+    "drop_webhook_rate": 0.0,
+    "webhooks_enabled": True,
+    "build_delay": 0.05,
+}
 
-    return str(settings.SANDBOX_URL)
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[Any]:
+    from sandbox.config import SandboxConfig
+    from sandbox.testing import start_sandbox
+
+    # The port was fixed by hubcourse.settings_test before Django (and allauth) started.
+    port = int(os.environ["TEST_SANDBOX_PORT"])
+    running = start_sandbox(SandboxConfig(random_seed=7), seed="empty", port=port)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: Any, settings: Any) -> Iterator[Any]:
+    """A running sandbox (Docker Hub + GitHub) reset to the empty seed, with hubcourse's
+    settings pointing at its organisation and tokens. ``sandbox.seeded`` holds them."""
+    errors = _sandbox_server.world.config.update(SANDBOX_DEFAULTS)
+    assert not errors, errors
+    seeded = _sandbox_server.reset("empty")
+    hub = seeded["dockerhub"]
+    settings.DOCKERHUB_ORG = hub["org"]
+    settings.DOCKERHUB_USERNAME = hub["org"]
+    settings.DOCKERHUB_TOKEN = hub["org_token"]
+    settings.GITHUB_TOKEN = seeded["github"]["instructor"]["token"]
+    assert _sandbox_server.url == settings.SANDBOX_URL == settings.DOCKERHUB_API_URL
+    yield _sandbox_server
+    _sandbox_server.world.wait_idle(timeout=5)
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +105,10 @@ def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     def guarded(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not (
-            host.startswith("127.") or host.startswith("/")
+        if (
+            isinstance(host, str)
+            and host not in ("127.0.0.1", "localhost", "::1")
+            and not (host.startswith("127.") or host.startswith("/"))
         ):
             raise RuntimeError(f"Test tried to reach {host!r}; tests may only talk to loopback.")
         return real_connect(self, address)
