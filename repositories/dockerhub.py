@@ -334,8 +334,10 @@ class DockerHubClient:
         secret: str,
         *,
         governor: Governor = GOVERNOR,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
         self.identifier = identifier
         self._secret = secret
         self._governor = governor
@@ -450,7 +452,7 @@ class DockerHubClient:
     ) -> Iterator[_V]:
         """Follow Django-REST-style pages (``{count, next, results}``) to the end."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        query.setdefault("page_size", PAGE_SIZE)
+        query.setdefault("page_size", self.page_size)
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
@@ -470,6 +472,7 @@ class DockerHubClient:
     ) -> Iterator[_V]:
         """Follow Tastypie pages (``{meta: {next}, objects}``) of the build API to the end."""
         query: dict[str, Any] = dict(params)
+        query.setdefault("limit", self.page_size)
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
@@ -872,11 +875,11 @@ class DockerHubClient:
                 "GET",
                 f"/v2/auditlogs/{_seg(account)}",
                 operation=operation,
-                params={**params, "page": page, "page_size": PAGE_SIZE},
+                params={**params, "page": page, "page_size": self.page_size},
             )
             logs = _parse(_AuditLogPage, _json(response, operation), operation).logs
             entries.extend(logs)
-            if len(logs) < PAGE_SIZE:
+            if len(logs) < self.page_size:
                 return entries
         raise UnexpectedResponse(SERVICE, operation, None, f"more than {MAX_PAGES} pages")
 
