@@ -393,7 +393,9 @@ class JobRunner:
                 spec = {"run": str(spec)}
             name = self._step_name(spec, index)
             if failed:
-                steps.append(self._step_record(name, "completed", "skipped"))
+                skipped = self._step_record(name, "completed", "skipped")
+                skipped["number"] = len(steps) + 1
+                steps.append(skipped)
                 continue
             if not self._step(steps, name, lambda spec=spec: self._execute(spec)):
                 failed = True
