@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 
 from werkzeug.serving import make_server
 
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     # One JSON line with what the seed made, so scripts (make run) can read the credentials.
     print(json.dumps({"sandbox": config.public_url, "seed": config.seed, **seeded}), flush=True)
     log.info("serving on %s (control page: %s/_sandbox/)", config.public_url, config.public_url)
+    # `make run` and supervisors stop us with SIGTERM: shut down cleanly so the data file is flushed.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

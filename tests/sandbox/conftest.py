@@ -94,7 +94,7 @@ def running_sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def hub(running_sandbox: RunningSandbox) -> Iterator[Hub]:
+def hub(running_sandbox: RunningSandbox) -> Hub:
     world = running_sandbox.world
     # Each test starts from the same world and the same settings.
     world.config.update(
@@ -108,6 +108,6 @@ def hub(running_sandbox: RunningSandbox) -> Iterator[Hub]:
             "build_delay": 0.02,
         }
     )
+    # reset() also drops build phases still scheduled by the previous test.
     seeded = running_sandbox.reset("empty")
-    yield Hub(url=running_sandbox.url, world=world, seeded=seeded)
-    world.wait_idle(5)
+    return Hub(url=running_sandbox.url, world=world, seeded=seeded)
