@@ -167,6 +167,17 @@ def _dockerhub_checks(connection: Connection) -> list[CheckResult]:
                 "Check the organisation name (DOCKERHUB_ORG or the course's setting).",
             ),
         ]
+    except Forbidden:
+        return [
+            *results,
+            CheckResult(
+                "Organisation",
+                False,
+                f"{connection.dockerhub_identifier} is not a member of {org}.",
+                f"Add {connection.dockerhub_identifier} to {org} as an Owner, or log in with "
+                "the organisation's access token.",
+            ),
+        ]
     except ExternalServiceError as error:
         return [*results, _from_error("Organisation", error)]
     results.append(

@@ -1,0 +1,268 @@
+"""The connection doctor against the sandbox over HTTP, and the ``hub_doctor`` command."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from hubcourse import http
+from repositories import dockerhub as dockerhub_client
+from repositories.doctor import ACTIONS, AUTOBUILD, CheckResult, Connection, run_checks
+from sandbox import dockerhub, github_state
+from sandbox.config import SandboxConfig
+from sandbox.testing import RunningSandbox, start_sandbox
+
+pytestmark = pytest.mark.integration
+
+TEAM = "students"
+
+
+@pytest.fixture
+def sb() -> Iterator[RunningSandbox]:
+    # A sandbox per test: a new address is a new governor key, so no test waits on another's pace.
+    running = start_sandbox(SandboxConfig(build_delay=0.05, rate_limit=0), seed="empty")
+    dockerhub_client.clear_token_cache()
+    try:
+        with running.world.lock:
+            org = running.world.dockerhub["orgs"][running.seeded["dockerhub"]["org"]]
+            dockerhub._new_group(running.world, org, TEAM, "The class")
+        yield running
+    finally:
+        running.stop()
+        http.close_session()
+        dockerhub_client.clear_token_cache()
+
+
+def _connection(sb: RunningSandbox, **changes: Any) -> Connection:
+    seed = sb.seeded
+    values: dict[str, Any] = {
+        "dockerhub_url": sb.url,
+        "dockerhub_identifier": seed["dockerhub"]["owner"],
+        "dockerhub_secret": seed["dockerhub"]["owner_token"],
+        "organisation": seed["dockerhub"]["org_display_name"],
+        "team": TEAM,
+        "github_api_url": f"{sb.url}/api/v3",
+        "github_token": seed["github"]["instructor"]["token"],
+    }
+    values.update(changes)
+    return Connection(**values)
+
+
+def _by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {result.name: result for result in results}
+
+
+def _member_with_token(sb: RunningSandbox, username: str, role: str) -> str:
+    dockerhub.create_user(sb.world, username, "a-password")
+    token = dockerhub.create_pat(sb.world, username, "doctor")
+    org = sb.world.dockerhub["orgs"][sb.seeded["dockerhub"]["org"]]
+    dockerhub._add_member(sb.world, org, username, role, sb.seeded["dockerhub"]["owner"])
+    return token
+
+
+def test_an_owner_with_a_complete_setup_passes_every_check(sb):
+    results = run_checks(_connection(sb, build_backend=AUTOBUILD))
+
+    assert [result.name for result in results] == [
+        "Docker Hub reachable",
+        "Docker Hub login",
+        "Organisation",
+        "Docker Hub role",
+        "Docker Hub team",
+        "GitHub token",
+        "GitHub token scopes",
+    ]
+    assert all(result.ok for result in results), results
+    checks = _by_name(results)
+    assert checks["Docker Hub role"].message == "revelareowner is an Owner of Revelare."
+    assert checks["Docker Hub team"].message == "The team students exists in Revelare (0 members)."
+
+
+def test_the_organisation_token_is_enough_for_github_actions(sb):
+    seed = sb.seeded["dockerhub"]
+    connection = _connection(
+        sb,
+        dockerhub_identifier=seed["org"],
+        dockerhub_secret=seed["org_token"],
+        build_backend=ACTIONS,
+    )
+
+    results = run_checks(connection)
+
+    assert all(result.ok for result in results), results
+
+
+def test_the_organisation_token_cannot_run_automated_builds(sb):
+    seed = sb.seeded["dockerhub"]
+    connection = _connection(
+        sb,
+        dockerhub_identifier=seed["org"],
+        dockerhub_secret=seed["org_token"],
+        build_backend=AUTOBUILD,
+    )
+
+    role = _by_name(run_checks(connection))["Docker Hub role"]
+
+    assert not role.ok
+    assert "cannot set up Docker Hub automated builds" in role.message
+    assert "GitHub Actions" in role.hint
+
+
+def test_a_member_who_is_not_an_owner_fails_the_role_check(sb):
+    token = _member_with_token(sb, "tina2024", "member")
+
+    role = _by_name(
+        run_checks(_connection(sb, dockerhub_identifier="tina2024", dockerhub_secret=token))
+    )["Docker Hub role"]
+
+    assert not role.ok
+    assert role.message == (
+        "tina2024 is a Member of Revelare; inviting students and setting up automated builds "
+        "need an Owner."
+    )
+    assert "Make tina2024 an Owner of Revelare" in role.hint
+
+
+def test_an_account_outside_the_organisation_fails_the_role_check(sb):
+    dockerhub.create_user(sb.world, "outsider1", "a-password")
+    token = dockerhub.create_pat(sb.world, "outsider1", "doctor")
+
+    checks = _by_name(
+        run_checks(_connection(sb, dockerhub_identifier="outsider1", dockerhub_secret=token))
+    )
+
+    # Docker Hub may refuse the organisation itself or only its member list to an outsider.
+    first_failure = next(result for result in checks.values() if not result.ok)
+    assert first_failure.name in ("Organisation", "Docker Hub role")
+    assert first_failure.message == "outsider1 is not a member of Revelare."
+
+
+def test_a_refused_token_stops_the_docker_hub_checks_at_the_login(sb):
+    results = run_checks(_connection(sb, dockerhub_secret="dckr_pat_wrong"))
+
+    names = [result.name for result in results]
+    assert names[:2] == ["Docker Hub reachable", "Docker Hub login"]
+    assert "Organisation" not in names
+    login = _by_name(results)["Docker Hub login"]
+    assert not login.ok
+    assert login.message == "Docker Hub refused the token for revelareowner."
+    assert "dckr_pat_wrong" not in login.message + login.hint
+
+
+def test_missing_credentials_are_reported_without_calling_docker_hub(sb):
+    results = run_checks(_connection(sb, dockerhub_secret=""))
+
+    login = _by_name(results)["Docker Hub login"]
+    assert not login.ok
+    assert "DOCKERHUB_TOKEN" in login.hint
+    assert "dockerhub" not in sb.world.stats["requests"]
+
+
+def test_an_unknown_organisation_is_named(sb):
+    results = run_checks(_connection(sb, organisation="nosuchorg"))
+
+    org = _by_name(results)["Organisation"]
+    assert not org.ok
+    assert org.message.startswith("Docker Hub has no organisation named nosuchorg")
+    assert "Docker Hub role" not in _by_name(results)
+
+
+def test_a_missing_team_is_named(sb):
+    team = _by_name(run_checks(_connection(sb, team="teachers")))["Docker Hub team"]
+
+    assert not team.ok
+    assert team.message == "Revelare has no team named teachers."
+
+
+def test_an_unreachable_docker_hub_says_so(sb):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    results = run_checks(_connection(sb, dockerhub_url=closed))
+
+    reachable = _by_name(results)["Docker Hub reachable"]
+    assert not reachable.ok
+    assert reachable.message.startswith("Could not reach Docker Hub")
+    assert closed in reachable.hint
+
+
+def test_a_revoked_github_token_fails(sb):
+    github = _by_name(run_checks(_connection(sb, github_token="ghp_revoked")))["GitHub token"]
+
+    assert not github.ok
+    assert "refused the token" in github.message
+
+
+def test_a_github_token_without_the_workflow_scope_fails_for_github_actions(sb):
+    token = github_state.issue_token(
+        sb.world, "revelare-instructor", scopes=["repo", "admin:repo_hook"], kind="pat"
+    )
+
+    for_actions = _by_name(run_checks(_connection(sb, github_token=token, build_backend=ACTIONS)))
+    for_autobuild = _by_name(
+        run_checks(_connection(sb, github_token=token, build_backend=AUTOBUILD))
+    )
+
+    scopes = for_actions["GitHub token scopes"]
+    assert not scopes.ok
+    assert scopes.message == (
+        "The token lacks the workflow scope (to commit the GitHub Actions workflow)."
+    )
+    assert for_autobuild["GitHub token scopes"].ok
+
+
+def test_no_github_token_is_fine_because_students_sign_in(sb):
+    results = run_checks(_connection(sb, github_token=""))
+
+    github = _by_name(results)["GitHub token"]
+    assert github.ok
+    assert "GitHub token scopes" not in _by_name(results)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def _point_settings_at(settings: Any, sb: RunningSandbox, **overrides: str) -> None:
+    seed = sb.seeded
+    settings.DOCKERHUB_API_URL = sb.url
+    settings.DOCKERHUB_ORG = seed["dockerhub"]["org_display_name"]
+    settings.DOCKERHUB_USERNAME = seed["dockerhub"]["owner"]
+    settings.DOCKERHUB_TOKEN = seed["dockerhub"]["owner_token"]
+    settings.GITHUB_API_URL = f"{sb.url}/api/v3"
+    settings.GITHUB_TOKEN = seed["github"]["instructor"]["token"]
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+
+
+def test_the_command_prints_every_check_and_succeeds(sb, settings):
+    _point_settings_at(settings, sb)
+    out = io.StringIO()
+
+    call_command("hub_doctor", "--team", TEAM, stdout=out, no_color=True)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"ok   Docker Hub reachable: Docker Hub answered at {sb.url}."
+    assert "ok   Docker Hub team: The team students exists in Revelare (0 members)." in lines
+    assert lines[-1] == "Everything hubcourse needs is in place."
+
+
+def test_the_command_exits_1_and_says_what_to_do_when_a_check_fails(sb, settings):
+    _point_settings_at(settings, sb, DOCKERHUB_TOKEN="dckr_pat_wrong")
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as caught:
+        call_command("hub_doctor", stdout=out, no_color=True)
+
+    assert caught.value.returncode == 1
+    assert str(caught.value) == "1 check failed."
+    text = out.getvalue()
+    assert "FAIL Docker Hub login: Docker Hub refused the token for revelareowner." in text
+    assert "     What to do: Create a new token" in text
+    assert "dckr_pat_wrong" not in text
