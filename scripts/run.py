@@ -106,7 +106,14 @@ def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str
     return process, seeded
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # `kill` or a closed terminal stops everything as Ctrl-C does.
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     env = {**os.environ, "HUBCOURSE_ENV": os.environ.get("HUBCOURSE_ENV", "development")}
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["SANDBOX_URL"] = f"http://127.0.0.1:{SANDBOX_PORT}"
