@@ -174,11 +174,11 @@ def tag_view(w: World, repo: dict[str, Any], tag: dict[str, Any]) -> dict[str, A
     image = {
         "architecture": "amd64",
         "features": "",
-        "variant": None,
+        "variant": "",
         "digest": tag["digest"],
         "os": "linux",
         "os_features": "",
-        "os_version": None,
+        "os_version": "",
         "size": tag["full_size"],
         "status": "active",
         "last_pulled": None,
@@ -195,7 +195,7 @@ def tag_view(w: World, repo: dict[str, Any], tag: dict[str, Any]) -> dict[str, A
         "name": tag["name"],
         "repository": repo["id"],
         "full_size": tag["full_size"],
-        "v2": True,
+        "v2": "true",  # the spec types it as a string
         "tag_status": "active",
         "tag_last_pulled": None,
         "tag_last_pushed": pushed,
