@@ -180,7 +180,7 @@ def fix_undocumented_429_and_401(spec: Spec) -> None:
         },
     }
     for item in spec["paths"].values():
-        for method, operation in item.items():
+        for operation in item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("429", copy.deepcopy(error))
                 operation["responses"].setdefault("401", copy.deepcopy(error))
