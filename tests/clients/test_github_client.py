@@ -19,6 +19,7 @@ from repositories.github import GitHubClient
 from sandbox import github_state
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, start_sandbox
+from tests.clients.dockerhub_sandbox import Journal
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,16 @@ jobs:
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSandbox]:
     with start_sandbox(SandboxConfig(build_delay=0.05), seed="empty") as sandbox:
+        sandbox.server.app = Journal(sandbox.server.app)
         yield sandbox
+
+
+@pytest.fixture
+def journal(running: RunningSandbox) -> Journal:
+    recorder = running.server.app
+    assert isinstance(recorder, Journal)
+    recorder.received.clear()
+    return recorder
 
 
 @pytest.fixture
@@ -100,29 +110,16 @@ def test_whoami_names_the_user_and_the_scopes_the_token_lists(client, login):
     assert client.get_authenticated_user() == identity.user
 
 
-def test_it_sends_githubs_media_type_api_version_and_a_bearer_token(gh, client):
-    seen: dict[str, str] = {}
+def test_it_sends_githubs_media_type_api_version_and_a_bearer_token(gh, client, journal):
+    client.whoami()
 
-    def spy(environ: dict[str, Any], start_response: Any) -> Any:
-        seen.update(
-            accept=environ.get("HTTP_ACCEPT", ""),
-            version=environ.get("HTTP_X_GITHUB_API_VERSION", ""),
-            auth=environ.get("HTTP_AUTHORIZATION", ""),
-            agent=environ.get("HTTP_USER_AGENT", ""),
-        )
-        return app(environ, start_response)
-
-    app = gh.server.app
-    gh.server.app = spy
-    try:
-        client.whoami()
-    finally:
-        gh.server.app = app
-
-    assert seen["accept"] == "application/vnd.github+json"
-    assert seen["version"] == "2022-11-28"
-    assert seen["auth"] == f"Bearer {gh.seeded['github']['instructor']['token']}"
-    assert seen["agent"].startswith("hubcourse/")
+    (received,) = journal.calls("GET", "/api/v3/user")
+    assert received.headers["Accept"] == "application/vnd.github+json"
+    assert received.headers["X-Github-Api-Version"] == "2022-11-28"
+    assert (
+        received.headers["Authorization"] == f"Bearer {gh.seeded['github']['instructor']['token']}"
+    )
+    assert received.headers["User-Agent"].startswith("hubcourse/")
 
 
 def test_rate_limit_reports_the_core_budget(client):
@@ -220,7 +217,7 @@ def test_get_file_refuses_a_directory(gh, client, login, repo):
         client.get_file(login, REPO, "app")
 
 
-def test_create_or_update_file_creates_then_skips_then_updates(gh, client, login, repo):
+def test_create_or_update_file_creates_then_skips_then_updates(gh, client, login, repo, journal):
     path = ".github/workflows/docker.yml"
     stored = github_state.get_repo(gh.world, f"{login}/{REPO}")
 
@@ -239,6 +236,13 @@ def test_create_or_update_file_creates_then_skips_then_updates(gh, client, login
         "201": 1,
         "200": 1,
     }
+    first, second = journal.calls("PUT", f"/api/v3/repos/{login}/{REPO}/contents/{path}")
+    assert first.body == {"message": "Add workflow", "content": base64.b64encode(b"one\n").decode()}
+    assert second.body == {
+        "message": "Change workflow",
+        "content": base64.b64encode(b"two\n").decode(),
+        "sha": created.content_sha,
+    }
 
 
 def test_create_or_update_file_writes_into_an_empty_repository(gh, client, login):
@@ -253,7 +257,7 @@ def test_create_or_update_file_writes_into_an_empty_repository(gh, client, login
 # -- webhooks ----------------------------------------------------------------------------------
 
 
-def test_create_webhook_sends_a_json_push_hook_with_its_secret(gh, client, login, repo):
+def test_create_webhook_sends_a_json_push_hook_with_its_secret(gh, client, login, repo, journal):
     hook = client.create_webhook(
         login, REPO, url="http://127.0.0.1:9/hooks/github", secret="hook-secret"
     )
@@ -266,6 +270,18 @@ def test_create_webhook_sends_a_json_push_hook_with_its_secret(gh, client, login
     assert stored["config"]["secret"] == "hook-secret"
     assert stored["config"]["content_type"] == "json"
     assert _requests(gh, "POST", "/repos/<owner>/<name>/hooks") == {"201": 1}
+    (received,) = journal.calls("POST", f"/api/v3/repos/{login}/{REPO}/hooks")
+    assert received.body == {
+        "name": "web",
+        "active": True,
+        "events": ["push"],
+        "config": {
+            "url": "http://127.0.0.1:9/hooks/github",
+            "content_type": "json",
+            "secret": "hook-secret",
+            "insecure_ssl": "0",
+        },
+    }
 
 
 def test_creating_a_hook_that_already_exists_returns_the_existing_one(gh, client, login, repo):
@@ -300,7 +316,9 @@ def test_a_validation_error_carries_githubs_reasons(client, login, repo):
 # -- Actions secrets ---------------------------------------------------------------------------
 
 
-def test_set_actions_secret_seals_the_value_with_the_repository_key(gh, client, login, repo):
+def test_set_actions_secret_seals_the_value_with_the_repository_key(
+    gh, client, login, repo, journal
+):
     created = client.set_actions_secret(login, REPO, "DOCKERHUB_TOKEN", "dckr_oat_secret")
     replaced = client.set_actions_secret(login, REPO, "DOCKERHUB_TOKEN", "dckr_oat_newer")
 
@@ -311,6 +329,9 @@ def test_set_actions_secret_seals_the_value_with_the_repository_key(gh, client, 
     sealed = base64.b64decode(stored["secrets"]["DOCKERHUB_TOKEN"]["encrypted_value"])
     assert SealedBox(private).decrypt(sealed) == b"dckr_oat_newer"
     assert stored["secrets"]["DOCKERHUB_TOKEN"]["key_id"] == stored["secret_key"]["key_id"]
+    puts = journal.calls("PUT", f"/api/v3/repos/{login}/{REPO}/actions/secrets/DOCKERHUB_TOKEN")
+    assert [sorted(put.body) for put in puts] == [["encrypted_value", "key_id"]] * 2
+    assert "dckr_oat" not in str([put.body for put in puts])
     secret = client.get_actions_secret(login, REPO, "DOCKERHUB_TOKEN")
     assert secret.name == "DOCKERHUB_TOKEN"
     assert secret.updated_at >= secret.created_at
