@@ -647,11 +647,7 @@ class GitHubClient:
 
     def job_log_url(self, owner: str, repo: str, job_id: int) -> str:
         """A short-lived URL (about a minute on GitHub) of a job's plain-text log."""
-        # Reference: https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run
-        operation = f"find the log of job {job_id} of {owner}/{repo}"
-        response = self._request(
-            "GET", f"/repos/{_q(owner)}/{_q(repo)}/actions/jobs/{job_id}/logs", operation=operation
-        )
+        response = self._job_log(owner, repo, job_id)
         # GitHub answers 302 to the log's storage URL. The helper follows redirects for GET,
         # so the URL is in the first hop (or is the final URL when nothing was redirected).
         for hop in response.history:
@@ -659,6 +655,18 @@ class GitHubClient:
             if location:
                 return urllib.parse.urljoin(hop.url, location)
         return response.url
+
+    def job_log(self, owner: str, repo: str, job_id: int) -> str:
+        """A finished job's plain-text log. ``NotFound`` while the job is still running."""
+        return self._job_log(owner, repo, job_id).text
+
+    def _job_log(self, owner: str, repo: str, job_id: int) -> requests.Response:
+        # Reference: https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run
+        return self._request(
+            "GET",
+            f"/repos/{_q(owner)}/{_q(repo)}/actions/jobs/{job_id}/logs",
+            operation=f"read the log of job {job_id} of {owner}/{repo}",
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -372,6 +372,10 @@ def test_workflow_runs_are_listed_filtered_read_and_their_jobs_listed(gh, client
     assert jobs[0].run_id == run.id
     assert jobs[0].conclusion == "success"
     assert [step.name for step in jobs[0].steps][:2] == ["Set up job", "Run actions/checkout@v4"]
+    log_url = client.job_log_url(login, REPO, jobs[0].id)
+    assert log_url.startswith(f"{gh.url}/_sandbox/github/job-logs/")
+    log = client.job_log(login, REPO, jobs[0].id)
+    assert "[command]echo building" in log
 
 
 def test_list_workflow_runs_stops_at_the_limit(gh, client, login, repo):
