@@ -190,17 +190,15 @@ def _require_admin(image: str) -> dict[str, Any]:
 
 
 def _source(uuid: str) -> dict[str, Any]:
-    source = builds(world())["sources"].get(uuid)
+    source: dict[str, Any] | None = builds(world())["sources"].get(uuid)
     if source is None:
         raise HubError(404, "Not found")
     return source
 
 
 def _source_for_image(w: World, image: str) -> dict[str, Any] | None:
-    for source in builds(w)["sources"].values():
-        if source["image"] == image:
-            return source
-    return None
+    sources: dict[str, dict[str, Any]] = builds(w)["sources"]
+    return next((s for s in sources.values() if s["image"] == image), None)
 
 
 # -- build settings --------------------------------------------------------------------------
@@ -488,7 +486,7 @@ def list_actions() -> Response:
 
 
 def _action(uuid: str) -> dict[str, Any]:
-    action = builds(world())["actions"].get(uuid)
+    action: dict[str, Any] | None = builds(world())["actions"].get(uuid)
     if action is None:
         raise HubError(404, "Not found")
     return action

@@ -196,7 +196,7 @@ def accept_invite(w: World, invite_id: str) -> dict[str, Any]:
     """The invitee clicks the emailed link: they become a member (and join the invite's team)."""
     with w.lock:
         for org in w.dockerhub["orgs"].values():
-            invite = org["invites"].get(invite_id)
+            invite: dict[str, Any] | None = org["invites"].get(invite_id)
             if invite is None:
                 continue
             if invite["status"] != "pending" or _invite_expired(w, invite):
@@ -373,10 +373,8 @@ def _new_group(w: World, org: dict[str, Any], name: str, description: str) -> di
 
 
 def group_by_id(org: dict[str, Any], group_id: int) -> dict[str, Any] | None:
-    for group in org["groups"].values():
-        if group["id"] == group_id:
-            return group
-    return None
+    groups: dict[str, dict[str, Any]] = org["groups"]
+    return next((g for g in groups.values() if g["id"] == group_id), None)
 
 
 # -- auth routes ----------------------------------------------------------------------------
@@ -753,17 +751,21 @@ def bulk_invite() -> Response:
 def _pending_invite(
     w: World, org: dict[str, Any], invitee: str, username: str | None
 ) -> dict[str, Any] | None:
-    for invite in org["invites"].values():
-        if invite_status(w, invite) != "pending":
-            continue
-        if invite["invitee"].lower() in (invitee.lower(), (username or "").lower()):
-            return invite
-    return None
+    invites: dict[str, dict[str, Any]] = org["invites"]
+    names = (invitee.lower(), (username or "").lower())
+    return next(
+        (
+            i
+            for i in invites.values()
+            if invite_status(w, i) == "pending" and i["invitee"].lower() in names
+        ),
+        None,
+    )
 
 
 def _find_invite(invite_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     for org in hub()["orgs"].values():
-        invite = org["invites"].get(invite_id)
+        invite: dict[str, Any] | None = org["invites"].get(invite_id)
         if invite is not None:
             return org, invite
     raise common.not_found("invite not found")
@@ -856,7 +858,7 @@ def create_group(org_name: str) -> Response:
 
 
 def _get_group(org: dict[str, Any], group_name: str) -> dict[str, Any]:
-    group = org["groups"].get(group_name)
+    group: dict[str, Any] | None = org["groups"].get(group_name)
     if group is None:
         raise common.not_found("group not found")
     return group

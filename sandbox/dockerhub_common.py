@@ -241,7 +241,7 @@ ROLE_NAMES = {"owner": "Owner", "editor": "Editor", "member": "Member"}
 
 
 def get_org(name: str) -> dict[str, Any]:
-    org = hub()["orgs"].get(name.lower())
+    org: dict[str, Any] | None = hub()["orgs"].get(name.lower())
     if org is None:
         raise not_found()
     return org

@@ -83,7 +83,7 @@ def _level(identity: Identity | None, repo: dict[str, Any]) -> str | None:
 def get_repo(
     namespace: str, name: str, identity: Identity | None, need: str = "read"
 ) -> dict[str, Any]:
-    repo = hub()["repos"].get(f"{namespace.lower()}/{name.lower()}")
+    repo: dict[str, Any] | None = hub()["repos"].get(f"{namespace.lower()}/{name.lower()}")
     if repo is None:
         raise common.not_found()
     rights = access(identity, repo)
@@ -455,7 +455,7 @@ def set_privacy(namespace: str, repository: str) -> Response:
 
 
 def _org_of(repo: dict[str, Any]) -> dict[str, Any]:
-    org = hub()["orgs"].get(repo["namespace"])
+    org: dict[str, Any] | None = hub()["orgs"].get(repo["namespace"])
     if org is None:
         raise HubError(
             400, "Team permissions exist only on organization repositories.", message="bad request"
