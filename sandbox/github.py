@@ -347,14 +347,8 @@ def get_user(login: str) -> Response:
     user = github_state.get_user(world(), login)
     if user is None:
         raise not_found()
-    data = {
-        **github_json.simple_user(urls(), user),
-        "name": user.get("name"),
-        "email": None,
-        "created_at": github_json.iso(user["created_at"]),
-        "updated_at": github_json.iso(user["updated_at"]),
-    }
-    return answer(data)
+    with world().lock:
+        return answer(github_json.public_user(world(), urls(), user))
 
 
 @bp.get("/user/repos")
@@ -405,7 +399,20 @@ def rate_limit() -> Response:
             "reset": window["reset"],
         }
     g.gh_rate = (core["limit"], core["remaining"], core["reset"], core["used"])
-    return answer({"resources": {"core": core}, "rate": core})
+    # The sandbox limits only "core"; the other resources are reported at their full quota.
+    reset = core["reset"]
+    resources = {
+        "core": core,
+        "search": {"limit": 30, "used": 0, "remaining": 30, "reset": reset},
+        "graphql": {"limit": 5000, "used": 0, "remaining": 5000, "reset": reset},
+        "actions_runner_registration": {
+            "limit": 10000,
+            "used": 0,
+            "remaining": 10000,
+            "reset": reset,
+        },
+    }
+    return answer({"resources": resources, "rate": core})
 
 
 # -- repositories, branches, commits -----------------------------------------------------
@@ -919,7 +926,10 @@ def put_secret(owner: str, name: str, secret_name: str) -> Response:
         }
         if existing is None:
             the_world.count("github.secrets")
-    return Response(status=204 if existing else 201)
+    if existing:
+        return Response(status=204)
+    # A new secret answers 201 with an empty JSON object, an update 204 with no body.
+    return answer({}, status=201)
 
 
 @bp.delete("/repos/<owner>/<name>/actions/secrets/<secret_name>")

@@ -63,31 +63,43 @@ def simple_user(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def private_user(world: World, urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
-    """``GET /user`` for the token's owner (the private-user shape)."""
-    repos = [
+def _owned_repos(world: World, user: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
         repo
         for repo in world.github["repos"].values()
         if repo["owner"].lower() == user["login"].lower()
     ]
-    private_count = sum(1 for repo in repos if repo["private"])
+
+
+def public_user(world: World, urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
+    """``GET /users/{username}``: the public-user shape (no private counts, email hidden)."""
+    public_repos = sum(1 for repo in _owned_repos(world, user) if not repo["private"])
     return {
         **simple_user(urls, user),
         "name": user.get("name"),
         "company": None,
         "blog": "",
         "location": None,
-        "email": user.get("email"),
+        "email": None,
         "hireable": None,
         "bio": None,
         "twitter_username": None,
-        "notification_email": user.get("email"),
-        "public_repos": len(repos) - private_count,
+        "public_repos": public_repos,
         "public_gists": 0,
         "followers": 0,
         "following": 0,
         "created_at": iso(user["created_at"]),
         "updated_at": iso(user["updated_at"]),
+    }
+
+
+def private_user(world: World, urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
+    """``GET /user`` for the token's owner (the private-user shape)."""
+    private_count = sum(1 for repo in _owned_repos(world, user) if repo["private"])
+    return {
+        **public_user(world, urls, user),
+        "email": user.get("email"),
+        "notification_email": user.get("email"),
         "private_gists": 0,
         "total_private_repos": private_count,
         "owned_private_repos": private_count,
@@ -211,7 +223,6 @@ def full_repo(
         "watchers": 0,
         "subscribers_count": 1,
         "network_count": 0,
-        "temp_clone_token": None,
     }
     if viewer is not None:
         data["permissions"] = {
