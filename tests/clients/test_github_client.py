@@ -95,7 +95,14 @@ def repo(gh: RunningSandbox, login: str) -> dict[str, Any]:
 def _requests(gh: RunningSandbox, method: str, rule_suffix: str) -> dict[str, int]:
     """The sandbox's counts by status for one route (as the API v3 layout registered it)."""
     routes = gh.world.stats["requests"].get("github", {})
-    return routes.get(f"{method} /api/v3{rule_suffix}", {})
+    return dict(routes.get(f"{method} /api/v3{rule_suffix}", {}))
+
+
+def _stored(gh: RunningSandbox, login: str) -> dict[str, Any]:
+    """The sandbox's own record of the test repository."""
+    stored = github_state.get_repo(gh.world, f"{login}/{REPO}")
+    assert stored is not None
+    return stored
 
 
 # -- identity and budget ---------------------------------------------------------------------
@@ -219,7 +226,7 @@ def test_get_file_refuses_a_directory(gh, client, login, repo):
 
 def test_create_or_update_file_creates_then_skips_then_updates(gh, client, login, repo, journal):
     path = ".github/workflows/docker.yml"
-    stored = github_state.get_repo(gh.world, f"{login}/{REPO}")
+    stored = _stored(gh, login)
 
     created = client.create_or_update_file(login, REPO, path, "one\n", message="Add workflow")
     again = client.create_or_update_file(login, REPO, path, "one\n", message="Add workflow")
@@ -266,7 +273,7 @@ def test_create_webhook_sends_a_json_push_hook_with_its_secret(gh, client, login
     assert hook.config.content_type == "json"
     assert hook.events == ("push",)
     assert hook.active
-    stored = github_state.get_repo(gh.world, f"{login}/{REPO}")["hooks"][str(hook.id)]
+    stored = _stored(gh, login)["hooks"][str(hook.id)]
     assert stored["config"]["secret"] == "hook-secret"
     assert stored["config"]["content_type"] == "json"
     assert _requests(gh, "POST", "/repos/<owner>/<name>/hooks") == {"201": 1}
@@ -324,7 +331,7 @@ def test_set_actions_secret_seals_the_value_with_the_repository_key(
 
     assert created is True
     assert replaced is False
-    stored = github_state.get_repo(gh.world, f"{login}/{REPO}")
+    stored = _stored(gh, login)
     private = PrivateKey(base64.b64decode(stored["secret_key"]["private"]))
     sealed = base64.b64decode(stored["secrets"]["DOCKERHUB_TOKEN"]["encrypted_value"])
     assert SealedBox(private).decrypt(sealed) == b"dckr_oat_newer"
@@ -451,6 +458,7 @@ def test_after_a_rate_limit_the_governor_holds_the_next_call_back_without_sendin
 
 def test_a_spent_primary_limit_is_rate_limited_until_the_reset(gh, client, login, repo):
     user = github_state.get_user(gh.world, login)
+    assert user is not None
     reset = int(time.time()) + 900
     gh.world.github["rate"][f"user:{user['id']}"] = {"reset": reset, "used": 5000}
 
