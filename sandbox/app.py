@@ -7,16 +7,14 @@ timeout). After every request: Docker Hub rate-limit headers and request statist
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import time
-from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import autobuild, control, dockerhub, dockerhub_common
+from sandbox import actions, autobuild, control, dockerhub, dockerhub_common, github, github_control
 from sandbox.world import World
 
 log = logging.getLogger(__name__)
@@ -70,25 +68,6 @@ class RateLimiter:
                 window[1] += 1
             remaining = max(0, limit - int(window[1]))
             return limit, remaining, reset, allowed
-
-
-def _github_modules() -> list[Any]:
-    """The GitHub side's modules; each exposes ``install(app, world)``.
-
-    ``install`` registers the module's blueprints (``github`` twice: at ``/`` and at ``/api/v3``,
-    django-allauth's GitHub Enterprise layout) and its event subscriptions.
-    """
-    modules = []
-    for name in ("github", "github_control", "actions"):
-        try:
-            modules.append(importlib.import_module(f"sandbox.{name}"))
-        except ModuleNotFoundError as exc:
-            # Only while the GitHub side is being written alongside: a missing module of our
-            # own is tolerated, any other import error is a bug and raises.
-            if exc.name != f"sandbox.{name}":
-                raise
-            log.warning("sandbox.%s is not there yet: its routes are off", name)
-    return modules
 
 
 def create_app(world: World) -> Flask:
@@ -167,6 +146,8 @@ def create_app(world: World) -> Flask:
     app.register_blueprint(autobuild.bp)
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     autobuild.install(world)
-    for module in _github_modules():
-        module.install(app, world)
+    # The GitHub side registers its own blueprints (at "/" and "/api/v3") and subscriptions.
+    github.install(app, world)
+    github_control.install(app, world)
+    actions.install(app, world)
     return app

@@ -55,17 +55,6 @@ def empty_stats() -> dict[str, Any]:
     }
 
 
-def _github_empty_state() -> dict[str, Any]:
-    try:
-        from sandbox import github_state
-    except ModuleNotFoundError as exc:
-        # Only while the GitHub side is being written alongside (see app._github_modules).
-        if exc.name != "sandbox.github_state":
-            raise
-        return {}
-    return github_state.empty_state()
-
-
 class World:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
@@ -105,10 +94,10 @@ class World:
 
     def _blank_state(self) -> None:
         # Imported here: the service modules import this one for their type hints.
-        from sandbox import dockerhub
+        from sandbox import dockerhub, github_state
 
         self.dockerhub = dockerhub.empty_state()
-        self.github = _github_empty_state()
+        self.github = github_state.empty_state()
         self.meta = {
             "version": STATE_VERSION,
             "jwt_secret": secrets.token_hex(32),
