@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_the_sandbox_page_shows_github_repositories_and_pushes_from_a_form(gh: G
         timeout=5,
     )
     assert pushed.status_code == 302
-    assert "pushed" in requests.utils.unquote(pushed.headers["Location"])
+    assert "pushed" in urllib.parse.unquote(pushed.headers["Location"])
     content = gh.api("GET", "/repos/alice/docker-class/contents/app.py").json()
     assert base64.b64decode(content["content"]) == b"print(1)\n"
 

@@ -207,7 +207,7 @@ def test_user_repos_paginate_with_an_absolute_link_header(
     assert links["next"]["url"].startswith(f"{gh.url}/api/v3/user/repos?")
     assert "page=3" in links["last"]["url"]
     seen = [repo["name"] for repo in first.json()]
-    url = links["next"]["url"]
+    url: str | None = links["next"]["url"]
     while url:
         page = gh.api("GET", url.removeprefix(gh.url), alice["token"], prefix="")
         seen += [repo["name"] for repo in page.json()]
