@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from hubcourse import http
-from repositories import dockerhub as dockerhub_client
 from repositories.doctor import ACTIONS, AUTOBUILD, CheckResult, Connection, run_checks
 from sandbox import dockerhub, github_state
-from sandbox.config import SandboxConfig
-from sandbox.testing import RunningSandbox, start_sandbox
+from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +20,12 @@ TEAM = "students"
 
 
 @pytest.fixture
-def sb() -> Iterator[RunningSandbox]:
-    # A sandbox per test: a new address is a new governor key, so no test waits on another's pace.
-    running = start_sandbox(SandboxConfig(build_delay=0.05, rate_limit=0), seed="empty")
-    dockerhub_client.clear_token_cache()
-    try:
-        with running.world.lock:
-            org = running.world.dockerhub["orgs"][running.seeded["dockerhub"]["org"]]
-            dockerhub._new_group(running.world, org, TEAM, "The class")
-        yield running
-    finally:
-        running.stop()
-        http.close_session()
-        dockerhub_client.clear_token_cache()
+def sb(sandbox: RunningSandbox) -> RunningSandbox:
+    """The shared sandbox (reset by the ``sandbox`` fixture) with the course team created."""
+    with sandbox.world.lock:
+        org = sandbox.world.dockerhub["orgs"][sandbox.seeded["dockerhub"]["org"]]
+        dockerhub._new_group(sandbox.world, org, TEAM, "The class")
+    return sandbox
 
 
 def _connection(sb: RunningSandbox, **changes: Any) -> Connection:

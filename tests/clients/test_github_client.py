@@ -17,8 +17,7 @@ from hubcourse.governor import Governor, SQLiteStore
 from repositories import github
 from repositories.github import GitHubClient
 from sandbox import github_state
-from sandbox.config import SandboxConfig
-from sandbox.testing import RunningSandbox, start_sandbox
+from sandbox.testing import RunningSandbox
 from tests.clients.dockerhub_sandbox import Journal
 
 pytestmark = pytest.mark.integration
@@ -38,28 +37,22 @@ jobs:
 """
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSandbox]:
-    with start_sandbox(SandboxConfig(build_delay=0.05), seed="empty") as sandbox:
-        sandbox.server.app = Journal(sandbox.server.app)
+@pytest.fixture
+def gh(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The shared sandbox (reset by the ``sandbox`` fixture), recording what it receives."""
+    app = sandbox.server.app
+    sandbox.server.app = Journal(app)
+    try:
         yield sandbox
+    finally:
+        sandbox.server.app = app
 
 
 @pytest.fixture
-def journal(running: RunningSandbox) -> Journal:
-    recorder = running.server.app
+def journal(gh: RunningSandbox) -> Journal:
+    recorder = gh.server.app
     assert isinstance(recorder, Journal)
-    recorder.received.clear()
     return recorder
-
-
-@pytest.fixture
-def gh(running: RunningSandbox) -> RunningSandbox:
-    running.world.config.fault_rate = 0.0
-    running.world.config.timeout_rate = 0.0
-    running.world.config.github_rate_limit = 5000
-    running.reset("empty")
-    return running
 
 
 @pytest.fixture
@@ -129,7 +122,8 @@ def test_it_sends_githubs_media_type_api_version_and_a_bearer_token(gh, client, 
     assert received.headers["User-Agent"].startswith("hubcourse/")
 
 
-def test_rate_limit_reports_the_core_budget(client):
+def test_rate_limit_reports_the_core_budget(gh, client):
+    gh.world.config.github_rate_limit = 5000
     client.whoami()
 
     status = client.rate_limit()
@@ -457,6 +451,7 @@ def test_after_a_rate_limit_the_governor_holds_the_next_call_back_without_sendin
 
 
 def test_a_spent_primary_limit_is_rate_limited_until_the_reset(gh, client, login, repo):
+    gh.world.config.github_rate_limit = 5000
     user = github_state.get_user(gh.world, login)
     assert user is not None
     reset = int(time.time()) + 900
