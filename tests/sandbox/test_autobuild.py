@@ -317,3 +317,39 @@ def test_a_build_of_a_missing_github_repository_fails_with_a_log(hub: Hub) -> No
     assert hub.world.wait_idle(10)
     build = history(hub, "orphan")[0]
     assert build["state"] == "Failed" and "not found" in build["logs"]
+
+
+def test_the_demo_class_builds_end_to_end_over_http(hub: Hub) -> None:
+    seeded = requests.post(f"{hub.url}/_sandbox/reset", json={"seed": "demo"}, timeout=5).json()
+    hub.seeded = seeded
+    owner = hub.owner()
+    good = next(s for s in seeded["students"] if s["problem"] is None)
+    broken = next(s for s in seeded["students"] if s["problem"] == "missing-dockerfile")
+    for student in (good, broken):
+        name = f"{student['docker_id']}-docker"
+        assert hub.create_repo(name, owner).status_code == 201
+        owner_login, repo_name = student["github_repo"].split("/")
+        created = requests.post(
+            f"{hub.url}/api/build/v1/source/",
+            json={
+                "image": f"{hub.org}/{name}",
+                "provider": "github",
+                "owner": owner_login,
+                "repository": repo_name,
+                "build_settings": [RULE],
+            },
+            headers=owner,
+            timeout=5,
+        )
+        assert created.status_code == 201
+        pushed = requests.post(
+            f"{hub.url}/_sandbox/github/repos/{student['github_repo']}/push",
+            json={"files": {"app.py": "print('v2')\n"}, "message": "v2"},
+            timeout=5,
+        )
+        assert pushed.status_code == 201, pushed.text
+    idle = requests.post(f"{hub.url}/_sandbox/wait-idle", json={"timeout": 10}, timeout=15).json()
+    assert idle == {"idle": True}
+    assert history(hub, f"{good['docker_id']}-docker")[0]["state"] == "Success"
+    failed = history(hub, f"{broken['docker_id']}-docker")[0]
+    assert failed["state"] == "Failed" and "DockerfileVolume" in failed["logs"]
