@@ -9,13 +9,23 @@ wrong, which step, a sentence a person can act on, and when it is tried again.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Enrolment
+from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from accounts.onboarding import Progress, compute_state
-from hubcourse.errors import ExternalServiceError
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import ExternalServiceError, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from repositories.dockerhub import DockerHubClient, InviteResult, Team
+
+# Step names, as stored in Enrolment.error_step and shown on the board.
+STEP_PREFLIGHT = "preflight"
+STEP_INVITE = "invite"
+STEP_TEAM = "team"
 
 # Stored messages stay short enough for the board; the audit log keeps the same text.
 _MESSAGE_MAX = 1000
@@ -117,11 +127,271 @@ def enrolment_is_blocked(enrolment: Enrolment) -> bool:
 
 def enrolment_reset_for_retry(*, enrolment_id: int) -> Progress | None:
     """An instructor's retry: clear the error (and a failed pre-flight, so it runs again)."""
-    from accounts.models import PreflightState
-
     with transaction.atomic():
         Enrolment.objects.filter(pk=enrolment_id, preflight_state=PreflightState.FAILED).update(
             preflight_state=PreflightState.NOT_RUN
         )
         return enrolment_clear_error(enrolment_id=enrolment_id)
 
+
+# -- course-level Docker Hub steps ------------------------------------------------------------
+
+DOCKER_HUB = "Docker Hub"
+
+
+def _is_already_exists(error: Invalid) -> bool:
+    # Docker Hub answers a duplicate name with 400 and prose, not 409 (notes §2).
+    return error.status in (400, 409) and "already exist" in str(error).lower()
+
+
+def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course | None:
+    """The course team and the instructors' team exist on Docker Hub; their ids are stored.
+
+    One list call reads every team; only missing ones are created. A concurrent creator
+    makes Docker Hub answer "already exists": that is success once the team is read back.
+    """
+    from repositories.services import dockerhub_client_for
+
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return None
+    client = dockerhub_client_for(course)
+    teams = {team.name.lower(): team for team in client.list_teams(course.organisation)}
+    ids: dict[str, int] = {}
+    for field, name in (("team_id", course.team), ("instructors_team_id", course.instructors_team)):
+        team = teams.get(name.lower())
+        if team is None:
+            team = _create_team(client, course, name, actor=actor)
+        ids[field] = team.id
+    Course.objects.filter(pk=course_id).update(**ids)
+    course.refresh_from_db()
+    return course
+
+
+def _create_team(
+    client: DockerHubClient,
+    course: Course,
+    name: str,
+    *,
+    enrolment: Enrolment | None = None,
+    actor: User | None = None,
+) -> Team:
+    target = f"{course.organisation}/{name}"
+    try:
+        team = client.create_team(course.organisation, name, f"hubcourse: {course.name}")
+    except Invalid as error:
+        if not _is_already_exists(error):
+            raise
+        team = client.get_team(course.organisation, name)
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.create",
+            target=target,
+            outcome=Outcome.NOOP,
+            course=course,
+            enrolment=enrolment,
+            actor=actor,
+            message="the team already existed",
+        )
+        return team
+    audit_record(
+        service=DOCKER_HUB,
+        action="team.create",
+        target=target,
+        outcome=Outcome.OK,
+        course=course,
+        enrolment=enrolment,
+        actor=actor,
+    )
+    return team
+
+
+def invite_candidates(course: Course) -> list[Enrolment]:
+    """Students the course should invite now: checked, not blocked, not invited, not members."""
+    return list(
+        course.enrolments.exclude(docker_id="")
+        .filter(
+            preflight_state__in=(PreflightState.PASSED, PreflightState.WARNING),
+            member_at__isnull=True,
+            invite_state__in=(InviteState.NONE, InviteState.EXPIRED, InviteState.CANCELLED),
+        )
+        .exclude(error_permanent=True)
+        .order_by("pk")
+    )
+
+
+def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
+    """Invite every student who should be invited, in bulk; returns how many were invited.
+
+    One ``POST /v2/invites/bulk`` per 1000 students (the client splits), never one call per
+    student. Invites go to the course team, so a student who accepts lands in it with no
+    further call. With one team per student, the course team carries no repository
+    permission and each student is added to their own team after accepting (one call each):
+    Docker Hub's bulk invite takes a single team, and one bulk call per student team would
+    be one call per student anyway, before anyone has accepted.
+
+    An expired invite with a known id is re-sent instead (``PATCH .../resend``: one call
+    each, but it keeps the one invite the student already has a link to).
+
+    The course row is locked for the duration, so two workers never invite the same class
+    at once; Docker Hub itself answers a repeat invite with the pending one.
+    """
+    from repositories.services import dockerhub_client_for
+
+    with transaction.atomic():
+        course = Course.objects.select_for_update().filter(pk=course_id).first()
+        if course is None:
+            return 0
+        candidates = invite_candidates(course)
+        if not candidates:
+            return 0
+        client = dockerhub_client_for(course)
+        now = timezone.now()
+        fresh: list[Enrolment] = []
+        for enrolment in candidates:
+            if enrolment.invite_state == InviteState.EXPIRED and enrolment.invite_id:
+                _resend_invite(client, course, enrolment, actor=actor)
+            else:
+                fresh.append(enrolment)
+        if not fresh:
+            return len(candidates)
+        by_docker_id = {e.docker_id.lower(): e for e in fresh}
+        results = client.bulk_invite(
+            course.organisation, [e.docker_id for e in fresh], team=course.team
+        )
+        invited = 0
+        for result in results:
+            invitee = by_docker_id.get(result.invitee.lower())
+            if invitee is not None:
+                invited += _record_invite_result(invitee, result, now)
+        audit_record(
+            service=DOCKER_HUB,
+            action="invite.bulk",
+            target=f"{course.organisation}/{course.team}",
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+            message=f"invited {invited} of {len(fresh)} student(s) in one request",
+        )
+    for enrolment in fresh:
+        enrolment_refresh_state(enrolment_id=enrolment.pk)
+    return invited
+
+
+def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.datetime) -> int:
+    if result.status == "invited":
+        Enrolment.objects.filter(pk=enrolment.pk).update(
+            invite_state=InviteState.PENDING,
+            invite_id=result.invite.id if result.invite else "",
+            invited_at=(result.invite.created_at if result.invite else None) or now,
+            docker_id_verified_at=enrolment.docker_id_verified_at or now,
+            updated_at=now,
+        )
+        enrolment_clear_error(enrolment_id=enrolment.pk, step=STEP_INVITE)
+        return 1
+    if result.status == "existing_org_member":
+        Enrolment.objects.filter(pk=enrolment.pk).update(
+            invite_state=InviteState.ACCEPTED,
+            member_at=enrolment.member_at or now,
+            docker_id_verified_at=enrolment.docker_id_verified_at or now,
+            updated_at=now,
+        )
+        enrolment_clear_error(enrolment_id=enrolment.pk, step=STEP_INVITE)
+        return 0
+    if result.status == "invalid_email_or_docker_id":
+        message = (
+            f"Docker Hub does not know the Docker ID {enrolment.docker_id}. Check its "
+            "spelling on your Docker Hub profile and correct it in hubcourse."
+        )
+    else:
+        message = f"Docker Hub did not invite {enrolment.docker_id}: {result.status}."
+    enrolment_record_error(
+        enrolment_id=enrolment.pk, step=STEP_INVITE, error=message, permanent=True
+    )
+    audit_record(
+        service=DOCKER_HUB,
+        action="invite.send",
+        target=enrolment.docker_id,
+        outcome=Outcome.ERROR,
+        enrolment=enrolment,
+        message=message,
+    )
+    return 0
+
+
+def _resend_invite(
+    client: DockerHubClient, course: Course, enrolment: Enrolment, *, actor: User | None
+) -> None:
+    try:
+        client.resend_invite(enrolment.invite_id)
+    except NotFound:
+        # The invite is gone on Docker Hub's side: forget it, the next pass invites afresh.
+        Enrolment.objects.filter(pk=enrolment.pk).update(
+            invite_state=InviteState.NONE, invite_id="", invited_at=None
+        )
+        return
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        invite_state=InviteState.PENDING, invited_at=timezone.now()
+    )
+    audit_record(
+        service=DOCKER_HUB,
+        action="invite.resend",
+        target=enrolment.docker_id,
+        outcome=Outcome.OK,
+        course=course,
+        enrolment=enrolment,
+        actor=actor,
+        message="the invite had expired after 14 days",
+    )
+
+
+def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None) -> bool:
+    """Team-per-student policy: the student's own team exists, and holds them once a member.
+
+    The team is created before the invite is accepted (it needs no membership), so the
+    repository permission can be granted at once; adding the student waits for acceptance
+    (Docker Hub refuses non-members). Returns True when the student is in their team.
+    """
+    from repositories.models import StudentRepository
+    from repositories.services import dockerhub_client_for, repository_row
+
+    with transaction.atomic():
+        enrolment = (
+            Enrolment.objects.select_for_update().select_related("course").filter(pk=enrolment_id)
+        ).first()
+        if enrolment is None or not enrolment.docker_id:
+            return False
+        course = enrolment.course
+        if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+            return bool(enrolment.team_at)
+        repository = repository_row(enrolment)
+        client = dockerhub_client_for(course)
+        name = course.student_team_name(enrolment.docker_id)
+        if repository.student_team_id is None or repository.student_team != name:
+            try:
+                team = client.get_team(course.organisation, name)
+            except NotFound:
+                team = _create_team(client, course, name, enrolment=enrolment, actor=actor)
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                student_team=team.name, student_team_id=team.id
+            )
+        if enrolment.team_at is not None:
+            return True
+        if enrolment.member_at is None:
+            return False
+        members = {m.username.lower() for m in client.list_team_members(course.organisation, name)}
+        outcome = Outcome.NOOP
+        if enrolment.docker_id.lower() not in members:
+            client.add_team_member(course.organisation, name, enrolment.docker_id)
+            outcome = Outcome.OK
+        Enrolment.objects.filter(pk=enrolment_id).update(team_at=timezone.now())
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.add_member",
+            target=f"{course.organisation}/{name}: {enrolment.docker_id}",
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+        )
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TEAM)
+    return True

@@ -223,6 +223,17 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "hubcourse.tasks.heartbeat", "schedule": timedelta(seconds=15)},
+    # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
+    # which is what makes a lost message or a killed worker harmless.
+    "reconcile-active-courses": {
+        "task": "accounts.reconcile_active_courses",
+        "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
+    },
+    # Invites run out after 14 days; an hourly look is plenty.
+    "resend-expired-invites": {
+        "task": "accounts.resend_expired_invites",
+        "schedule": timedelta(hours=1),
+    },
 }
 # A heartbeat older than this makes /healthz answer 503.
 HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("HEARTBEAT_MAX_AGE", 90, minimum=20))

@@ -9,11 +9,18 @@ never bypassed and the rate-limit governor keys on the identity actually used.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import Course
+from accounts.models import Course, Enrolment, User
+from accounts.services import enrolment_clear_error
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import Invalid, NotFound
 from hubcourse.secrets import SecretValue
-from repositories.dockerhub import DockerHubClient
+from repositories.dockerhub import SERVICE as DOCKER_HUB
+from repositories.dockerhub import DockerHubClient, Permission
 from repositories.github import GitHubClient
+from repositories.models import StudentRepository
 
 
 def _revealed(value: SecretValue | str) -> str:
@@ -44,3 +51,184 @@ def github_token_for(course: Course) -> str:
 def github_client_for(course: Course) -> GitHubClient:
     """The course's GitHub client; ``ValueError`` when neither course nor site has a token."""
     return GitHubClient(github_token_for(course), api_url=str(settings.GITHUB_API_URL))
+
+
+# -- per-student Docker Hub steps ---------------------------------------------------------------
+
+STEP_REPOSITORY = "repository"
+STEP_PERMISSIONS = "permissions"
+
+
+def _is_already_exists(error: Invalid) -> bool:
+    # Docker Hub answers a duplicate name with 400 and prose, not 409 (notes §2).
+    return error.status in (400, 409) and "already exist" in str(error).lower()
+
+
+def _locked_enrolment(enrolment_id: int) -> Enrolment | None:
+    """The enrolment, locked for this transaction: two workers never run one student's step
+    at once (PostgreSQL row lock; SQLite serialises writers anyway)."""
+    return (
+        Enrolment.objects.select_for_update()
+        .select_related("course")
+        .filter(pk=enrolment_id)
+        .first()
+    )
+
+
+def repository_row(enrolment: Enrolment) -> StudentRepository:
+    """The student's repository row with the desired namespace and name, made when missing."""
+    course = enrolment.course
+    repository, _ = StudentRepository.objects.get_or_create(
+        enrolment=enrolment,
+        defaults={
+            "namespace": course.organisation.lower(),
+            "name": course.repository_name(enrolment.docker_id),
+        },
+    )
+    return repository
+
+
+def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> StudentRepository | None:
+    """The student's Docker Hub repository exists, with the course's privacy.
+
+    Reads before writing: an existing repository (made by an earlier attempt whose answer
+    was lost, or by hand) is adopted, never created twice; "already exists" from a
+    concurrent creator is success once read back.
+    """
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment is None or not enrolment.docker_id:
+            return None
+        course = enrolment.course
+        repository = repository_row(enrolment)
+        if repository.created_at is not None and repository.is_private == course.repo_private:
+            return repository
+        client = dockerhub_client_for(course)
+        target = repository.full_name
+        try:
+            hub = client.get_repository(repository.namespace, repository.name)
+            outcome, message = Outcome.NOOP, "the repository already existed"
+        except NotFound:
+            try:
+                hub = client.create_repository(
+                    repository.namespace,
+                    repository.name,
+                    description=f"{course.name}: {enrolment.docker_id}"[:100],
+                    is_private=course.repo_private,
+                )
+                outcome, message = Outcome.OK, ""
+            except Invalid as error:
+                if not _is_already_exists(error):
+                    raise
+                hub = client.get_repository(repository.namespace, repository.name)
+                outcome, message = Outcome.NOOP, "created concurrently; adopted"
+        audit_record(
+            service=DOCKER_HUB,
+            action="repository.create",
+            target=target,
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+            message=message,
+        )
+        if hub.is_private != course.repo_private:
+            client.set_repository_privacy(
+                repository.namespace, repository.name, is_private=course.repo_private
+            )
+            audit_record(
+                service=DOCKER_HUB,
+                action="repository.privacy",
+                target=target,
+                outcome=Outcome.OK,
+                enrolment=enrolment,
+                actor=actor,
+                message="made private" if course.repo_private else "made public",
+            )
+        StudentRepository.objects.filter(pk=repository.pk).update(
+            created_at=repository.created_at or hub.date_registered or timezone.now(),
+            is_private=course.repo_private,
+        )
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_REPOSITORY)
+    repository.refresh_from_db()
+    return repository
+
+
+def desired_permissions(course: Course, repository: StudentRepository) -> dict[int, Permission]:
+    """Team id -> permission the repository should grant (needs the team ids observed)."""
+    wanted: dict[int, Permission] = {}
+    if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+        if repository.student_team_id is not None:
+            wanted[repository.student_team_id] = "read"
+    elif course.team_id is not None:
+        wanted[course.team_id] = "read"
+    if course.instructors_team_id is not None:
+        wanted[course.instructors_team_id] = "admin"
+    return wanted
+
+
+def repository_grant_permissions(
+    *, enrolment_id: int, actor: User | None = None
+) -> StudentRepository | None:
+    """The course's teams hold the permissions the access policy asks for on the repository.
+
+    Lists the repository's team permissions first and grants or changes only what differs.
+    Returns None (and does nothing) while the repository or a team id is not known yet.
+    """
+    from accounts.services import course_ensure_teams
+
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment is None:
+            return None
+        course = enrolment.course
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is None or repository.created_at is None:
+            return None
+        if course.team_id is None or course.instructors_team_id is None:
+            course = course_ensure_teams(course_id=course.pk, actor=actor) or course
+        wanted = desired_permissions(course, repository)
+        if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT and (
+            repository.student_team_id is None
+        ):
+            return None
+        client = dockerhub_client_for(course)
+        current = {
+            p.group_id: p.permission
+            for p in client.list_team_permissions(repository.namespace, repository.name)
+        }
+        for team_id, permission in wanted.items():
+            have = current.get(team_id)
+            if have == permission:
+                continue
+            if have is None:
+                try:
+                    client.grant_team_permission(
+                        repository.namespace, repository.name, team_id, permission
+                    )
+                except Invalid as error:
+                    if not _is_already_exists(error):
+                        raise
+                    client.change_team_permission(
+                        repository.namespace, repository.name, team_id, permission
+                    )
+            else:
+                client.change_team_permission(
+                    repository.namespace, repository.name, team_id, permission
+                )
+            audit_record(
+                service=DOCKER_HUB,
+                action="permission.grant" if have is None else "permission.change",
+                target=f"{repository.full_name}: team {team_id}",
+                outcome=Outcome.OK,
+                enrolment=enrolment,
+                actor=actor,
+                message=f"{permission}" + (f" (was {have})" if have else ""),
+            )
+        now = timezone.now()
+        StudentRepository.objects.filter(pk=repository.pk).update(
+            permission_granted_at=repository.permission_granted_at or now,
+            instructors_permission_at=repository.instructors_permission_at or now,
+        )
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_PERMISSIONS)
+    repository.refresh_from_db()
+    return repository

@@ -1,0 +1,126 @@
+"""Course-level Celery tasks: teams, the bulk invite, and the reconcile passes.
+
+The periodic full reconcile is what makes lost messages harmless: it observes each active
+course in bulk, plans from the database and re-enqueues whatever is unfinished.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from accounts.models import Course, User
+from accounts.services import course_ensure_teams, course_invite_students
+from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
+
+log = logging.getLogger(__name__)
+
+COURSE_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "soft_time_limit": 150,
+    "time_limit": 200,
+    "ignore_result": True,
+    "max_retries": 20,
+}
+
+
+def _actor(actor_id: int | None) -> User | None:
+    return User.objects.filter(pk=actor_id).first() if actor_id else None
+
+
+def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -> Exception:
+    """The retry for a course-level task, and the course's sync error for the board."""
+    from repositories.tasks import backoff
+
+    Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+    if isinstance(error, RateLimited):
+        countdown = int(min(error.seconds_to_wait(), settings.CELERY_MAX_COUNTDOWN)) + 1
+    else:
+        countdown = backoff(task.request.retries or 0)
+    retry: Exception = task.retry(countdown=countdown)
+    return retry
+
+
+@shared_task(name="accounts.course.ensure_teams", **COURSE_OPTIONS)
+def course_ensure_teams_task(
+    self: Task[Any, Any], course_id: int, actor_id: int | None = None
+) -> None:
+    try:
+        course_ensure_teams(course_id=course_id, actor=_actor(actor_id))
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="accounts.course.invite", **COURSE_OPTIONS)
+def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | None = None) -> None:
+    try:
+        course_invite_students(course_id=course_id, actor=_actor(actor_id))
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="accounts.course.reconcile", **COURSE_OPTIONS)
+def reconcile_course_task(
+    self: Task[Any, Any], course_id: int, follow_up: bool = True, actor_id: int | None = None
+) -> None:
+    """Observe the course in bulk, plan from the rows, and enqueue what is unfinished."""
+    from repositories.reconcile import apply_plan, plan_course
+
+    course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
+    if course is None:
+        return
+    try:
+        plan = plan_course(course, observe=True)
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+        return
+    apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
+
+
+@shared_task(name="accounts.reconcile_active_courses", acks_late=True, ignore_result=True)
+def reconcile_active_courses() -> None:
+    """Beat: a full reconcile of every active course, one task each."""
+    for course_id in Course.objects.filter(archived_at__isnull=True).values_list("pk", flat=True):
+        reconcile_course_task.delay(course_id)
+
+
+@shared_task(name="accounts.course.resend_expired_invites", **COURSE_OPTIONS)
+def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
+    """Notice invites that ran out (14 days) and send them again, in one pass per course."""
+    from repositories.reconcile import observe_course
+
+    course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
+    if course is None:
+        return
+    try:
+        observe_course(course)
+        course_invite_students(course_id=course_id)
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="accounts.resend_expired_invites", acks_late=True, ignore_result=True)
+def resend_expired_invites() -> None:
+    """Beat: look for expired invites in courses that still have students waiting."""
+    from accounts.models import InviteState
+
+    courses = (
+        Course.objects.filter(archived_at__isnull=True)
+        .filter(enrolments__invite_state__in=(InviteState.PENDING, InviteState.EXPIRED))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for course_id in courses:
+        resend_expired_invites_task.delay(course_id)

@@ -1,0 +1,186 @@
+"""Celery tasks for one student's onboarding steps: thin, idempotent, retried with care.
+
+Each task takes ids, re-fetches, returns quietly when the enrolment is gone or stopped by
+a permanent error, and calls one service. The outcome of an outside failure is recorded on
+the enrolment through ``accounts.services``: a permanent error stops the student's chain
+(every later step sees it and returns), a transient one retries with exponential backoff,
+and a rate limit waits exactly as long as Docker Hub or GitHub (or our own governor) says,
+capped by ``CELERY_MAX_COUNTDOWN``. When retries run out the periodic reconcile picks the
+step up again from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Enrolment, PreflightState, User
+from accounts.services import (
+    enrolment_is_blocked,
+    enrolment_join_student_team,
+    enrolment_record_error,
+)
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import PermanentError, RateLimited, TransientError
+from repositories import reconcile
+from repositories.services import repository_ensure, repository_grant_permissions
+
+# Backoff for transient failures: 10 s, 20 s, 40 s ... with jitter, at most MAX_RETRIES.
+BACKOFF_BASE = 10
+MAX_RETRIES = 6
+# Waiting on a rate limit is not a failure: allow many more of those.
+MAX_RATE_LIMIT_RETRIES = 50
+
+STEP_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "soft_time_limit": 120,
+    "time_limit": 180,
+    "ignore_result": True,
+    "max_retries": MAX_RATE_LIMIT_RETRIES,
+}
+
+
+def backoff(retries: int) -> int:
+    countdown = BACKOFF_BASE * 2**retries + random.randint(0, BACKOFF_BASE)
+    return int(min(countdown, settings.CELERY_MAX_COUNTDOWN))
+
+
+def run_step(
+    task: Task[Any, Any], step: str, enrolment_id: int, action: Callable[[], object]
+) -> None:
+    """Run one step's service for a student and record how it ended."""
+    enrolment = Enrolment.objects.filter(pk=enrolment_id).first()
+    if enrolment is None or enrolment_is_blocked(enrolment):
+        return
+    if step != reconcile.STEP_PREFLIGHT and enrolment.preflight_state not in (
+        PreflightState.PASSED,
+        PreflightState.WARNING,
+    ):
+        # Nothing is written outside before the pre-flight checks pass.
+        return
+    try:
+        action()
+    except RateLimited as error:
+        wait = error.seconds_to_wait() + random.uniform(0, 2)
+        countdown = int(min(wait, settings.CELERY_MAX_COUNTDOWN)) + 1
+        enrolment_record_error(
+            enrolment_id=enrolment_id,
+            step=step,
+            error=error,
+            retry_at=timezone.now() + dt.timedelta(seconds=countdown),
+        )
+        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
+    except TransientError as error:
+        retries = task.request.retries or 0
+        if retries >= MAX_RETRIES:
+            # Give up for now; the periodic reconcile tries again from the database.
+            enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
+            return
+        countdown = backoff(retries)
+        enrolment_record_error(
+            enrolment_id=enrolment_id,
+            step=step,
+            error=error,
+            retry_at=timezone.now() + dt.timedelta(seconds=countdown),
+        )
+        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
+    except PermanentError as error:
+        enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
+        audit_record(
+            service=error.service,
+            action=f"{step}.failed",
+            target=enrolment.docker_id or enrolment.identifier,
+            outcome=Outcome.ERROR,
+            enrolment=enrolment,
+            message=error,
+        )
+
+
+def _actor(actor_id: int | None) -> User | None:
+    return User.objects.filter(pk=actor_id).first() if actor_id else None
+
+
+@shared_task(name="repositories.step.preflight", **STEP_OPTIONS)
+def preflight_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    from builds.preflight import preflight_run
+
+    run_step(
+        self,
+        reconcile.STEP_PREFLIGHT,
+        enrolment_id,
+        lambda: preflight_run(enrolment_id=enrolment_id),
+    )
+
+
+@shared_task(name="repositories.step.team", **STEP_OPTIONS)
+def team_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    run_step(
+        self,
+        reconcile.STEP_TEAM,
+        enrolment_id,
+        lambda: enrolment_join_student_team(enrolment_id=enrolment_id, actor=_actor(actor_id)),
+    )
+
+
+@shared_task(name="repositories.step.repository", **STEP_OPTIONS)
+def repository_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    run_step(
+        self,
+        reconcile.STEP_REPOSITORY,
+        enrolment_id,
+        lambda: repository_ensure(enrolment_id=enrolment_id, actor=_actor(actor_id)),
+    )
+
+
+@shared_task(name="repositories.step.permissions", **STEP_OPTIONS)
+def permissions_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    run_step(
+        self,
+        reconcile.STEP_PERMISSIONS,
+        enrolment_id,
+        lambda: repository_grant_permissions(enrolment_id=enrolment_id, actor=_actor(actor_id)),
+    )
+
+
+@shared_task(name="repositories.step.build", **STEP_OPTIONS)
+def build_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    from builds.services import build_configure
+
+    run_step(
+        self, reconcile.STEP_BUILD, enrolment_id, lambda: build_configure(enrolment_id=enrolment_id)
+    )
+
+
+@shared_task(name="repositories.step.first_build", **STEP_OPTIONS)
+def first_build_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    from builds.services import build_trigger_first
+
+    run_step(
+        self,
+        reconcile.STEP_FIRST_BUILD,
+        enrolment_id,
+        lambda: build_trigger_first(enrolment_id=enrolment_id),
+    )
+
+
+@shared_task(name="repositories.step.done", acks_late=True, ignore_result=True)
+def pipeline_done(enrolment_id: int) -> None:
+    """The end of a student's chain: let the next pass queue them again if needed."""
+    reconcile.pipeline_release(enrolment_id)
+
+
+STEP_TASKS: dict[str, Any] = {
+    reconcile.STEP_PREFLIGHT: preflight_step,
+    reconcile.STEP_TEAM: team_step,
+    reconcile.STEP_REPOSITORY: repository_step,
+    reconcile.STEP_PERMISSIONS: permissions_step,
+    reconcile.STEP_BUILD: build_step,
+    reconcile.STEP_FIRST_BUILD: first_build_step,
+}
