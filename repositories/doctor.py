@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from django.conf import settings
 
@@ -31,8 +31,12 @@ from hubcourse.errors import (
     NotFound,
     ServiceTimeout,
 )
+from hubcourse.secrets import SecretValue
 from repositories.dockerhub import DockerHubClient
 from repositories.github import GitHubClient, TokenIdentity
+
+if TYPE_CHECKING:
+    from accounts.models import Course
 
 BuildBackend = Literal["dockerhub-autobuild", "github-actions"]
 AUTOBUILD: BuildBackend = "dockerhub-autobuild"
@@ -81,6 +85,25 @@ class Connection:
             build_backend=build_backend,
             github_api_url=settings.GITHUB_API_URL,
             github_token=settings.GITHUB_TOKEN,
+        )
+
+    @classmethod
+    def for_course(cls, course: Course) -> Connection:
+        """The course's own credentials; where it has none, the site-wide ones (settings)."""
+        secret = _reveal(course.dockerhub_token)
+        if secret:
+            identifier = course.dockerhub_username or course.organisation
+        else:
+            identifier, secret = settings.DOCKERHUB_USERNAME, settings.DOCKERHUB_TOKEN
+        return cls(
+            dockerhub_url=settings.DOCKERHUB_API_URL,
+            dockerhub_identifier=identifier,
+            dockerhub_secret=secret,
+            organisation=course.organisation,
+            team=course.team,
+            build_backend=cast(BuildBackend, course.build_backend),
+            github_api_url=settings.GITHUB_API_URL,
+            github_token=_reveal(course.github_token) or settings.GITHUB_TOKEN,
         )
 
     @property
@@ -382,6 +405,13 @@ def _scope_check(identity: TokenIdentity, connection: Connection) -> CheckResult
 def _from_error(name: str, error: ExternalServiceError) -> CheckResult:
     hint = "Try again in a few minutes." if not error.permanent else ""
     return CheckResult(name, False, f"{error}.", hint)
+
+
+def _reveal(value: object) -> str:
+    # An encrypted field reads back as a SecretValue, or as a plain str before it is saved.
+    if isinstance(value, SecretValue):
+        return value.reveal()
+    return str(value or "")
 
 
 def _article(word: str) -> str:

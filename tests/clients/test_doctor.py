@@ -255,3 +255,47 @@ def test_the_command_exits_1_and_says_what_to_do_when_a_check_fails(sb, settings
     assert "FAIL Docker Hub login: Docker Hub refused the token for revelareowner." in text
     assert "     What to do: Create a new token" in text
     assert "dckr_pat_wrong" not in text
+
+
+def test_the_command_checks_a_courses_own_credentials(sb, settings, db):
+    from accounts.models import Course
+
+    seed = sb.seeded["dockerhub"]
+    Course.objects.create(
+        name="Docker 101",
+        slug="docker-101",
+        organisation=seed["org_display_name"],
+        team=TEAM,
+        dockerhub_username=seed["owner"],
+        dockerhub_token=seed["owner_token"],
+        build_backend=AUTOBUILD,
+    )
+    # The site-wide Docker Hub token is wrong: only the course's own may be used.
+    _point_settings_at(settings, sb, DOCKERHUB_TOKEN="dckr_pat_wrong")
+    out = io.StringIO()
+
+    call_command("hub_doctor", "--course", "docker-101", stdout=out, no_color=True)
+
+    text = out.getvalue()
+    assert "ok   Docker Hub login: Logged in to Docker Hub as revelareowner." in text
+    assert "ok   Docker Hub role: revelareowner is an Owner of Revelare." in text
+
+
+def test_a_course_without_its_own_credentials_uses_the_site_wide_ones(sb, settings, db):
+    from accounts.models import Course
+
+    _point_settings_at(settings, sb)
+    course = Course.objects.create(name="Docker 102", slug="docker-102", team="ops")
+
+    connection = Connection.for_course(course)
+
+    assert connection.dockerhub_identifier == settings.DOCKERHUB_USERNAME
+    assert connection.dockerhub_secret == settings.DOCKERHUB_TOKEN
+    assert connection.github_token == settings.GITHUB_TOKEN
+    assert (connection.organisation, connection.team) == ("Revelare", "ops")
+    assert connection.build_backend == AUTOBUILD
+
+
+def test_an_unknown_course_is_an_error(sb, db):
+    with pytest.raises(CommandError, match="There is no course 'nope'"):
+        call_command("hub_doctor", "--course", "nope", stdout=io.StringIO())

@@ -19,6 +19,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--course",
+            metavar="SLUG",
+            help="Check this course's settings and credentials (others fall back to settings).",
+        )
         parser.add_argument("--org", help="Docker Hub organisation (default: DOCKERHUB_ORG).")
         parser.add_argument(
             "--team", help="Docker Hub team that must exist (default: DOCKERHUB_TEAM, if set)."
@@ -30,9 +35,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        connection = Connection.from_settings(
-            organisation=options["org"], team=options["team"], build_backend=options["backend"]
-        )
+        if options["course"]:
+            from accounts.models import Course
+
+            try:
+                course = Course.objects.get(slug=options["course"])
+            except Course.DoesNotExist as exc:
+                raise CommandError(f"There is no course {options['course']!r}.") from exc
+            connection = Connection.for_course(course)
+        else:
+            connection = Connection.from_settings(
+                organisation=options["org"], team=options["team"], build_backend=options["backend"]
+            )
         results = run_checks(connection)
         for result in results:
             mark = self.style.SUCCESS("ok  ") if result.ok else self.style.ERROR("FAIL")
