@@ -132,8 +132,10 @@ def main() -> int:
         github = seeded.get("github", {}).get("instructor", {})
         for name, value in (
             ("DOCKERHUB_ORG", hub.get("org")),
-            ("DOCKERHUB_USERNAME", hub.get("org")),
-            ("DOCKERHUB_TOKEN", hub.get("org_token")),
+            # An Owner's personal token: automated builds need an Owner (an organisation
+            # access token cannot configure them).
+            ("DOCKERHUB_USERNAME", hub.get("owner")),
+            ("DOCKERHUB_TOKEN", hub.get("owner_token")),
             ("GITHUB_TOKEN", github.get("token")),
         ):
             if value and name not in os.environ:

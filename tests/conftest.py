@@ -88,8 +88,10 @@ def sandbox(_sandbox_server: Any, settings: Any) -> Iterator[Any]:
     seeded = _sandbox_server.reset("empty")
     hub = seeded["dockerhub"]
     settings.DOCKERHUB_ORG = hub["org"]
-    settings.DOCKERHUB_USERNAME = hub["org"]
-    settings.DOCKERHUB_TOKEN = hub["org_token"]
+    # An Owner's personal access token, as the handout's instructor uses: automated builds
+    # need an Owner, and an organisation access token cannot configure them.
+    settings.DOCKERHUB_USERNAME = hub["owner"]
+    settings.DOCKERHUB_TOKEN = hub["owner_token"]
     settings.GITHUB_TOKEN = seeded["github"]["instructor"]["token"]
     assert _sandbox_server.url == settings.SANDBOX_URL == settings.DOCKERHUB_API_URL
     yield _sandbox_server
