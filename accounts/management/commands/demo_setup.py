@@ -47,13 +47,18 @@ class Command(BaseCommand):
                 # Somebody changed it; leave it and say so instead of printing a wrong one.
                 passwords[email] = "(changed since it was created)"
         instructor = User.objects.get(email="instructor@hubcourse.local")
+        seeded = self._seed(options.get("sandbox_seed"))
         course, _ = Course.objects.get_or_create(
-            slug="demo", defaults={"name": "Docker 101 (demo)"}
+            slug="demo",
+            defaults={
+                "name": "Docker 101 (demo)",
+                "organisation": seeded.get("dockerhub", {}).get("org", "revelare"),
+            },
         )
         CourseRole.objects.get_or_create(
             course=course, user=instructor, defaults={"role": CourseRole.Role.INSTRUCTOR}
         )
-        added = self._roster(course, options.get("sandbox_seed"))
+        added = self._roster(course, seeded)
 
         self.stdout.write("\nDemo accounts (sign in with email and password):")
         for email, _first, _last, is_admin in DEMO_ACCOUNTS:
@@ -73,13 +78,16 @@ class Command(BaseCommand):
         path.chmod(0o600)
         return stored
 
-    def _roster(self, course: Course, seed_file: Path | None) -> int:
+    def _seed(self, seed_file: Path | None) -> dict[str, Any]:
         if seed_file is None:
-            return 0
+            return {}
         try:
-            seeded = json.loads(seed_file.read_text())
+            seeded: dict[str, Any] = json.loads(seed_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise CommandError(f"Cannot read the sandbox seed {seed_file}: {exc}") from exc
+        return seeded
+
+    def _roster(self, course: Course, seeded: dict[str, Any]) -> int:
         added = 0
         for student in seeded.get("students", []):
             _, created = Enrolment.objects.get_or_create(
