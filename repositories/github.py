@@ -527,18 +527,13 @@ class GitHubClient:
     ) -> Webhook:
         """A JSON webhook to ``url`` signed with ``secret``; an existing hook to ``url`` is reused.
 
-        GitHub refuses a second hook with the same URL (422 "Hook already exists"); that means
-        the step already happened, so the existing hook is returned as it is.
+        GitHub refuses a second hook with the same URL (422 "Hook already exists"): the step
+        already happened, perhaps with an older secret or other events, which GitHub never
+        shows. So the existing hook is updated to what was asked, and returned.
         """
         # Reference: https://docs.github.com/en/rest/repos/webhooks#create-a-repository-webhook
         operation = f"create a webhook on {owner}/{repo}"
-        body = {
-            "name": "web",
-            "active": active,
-            "events": list(events),
-            # The default content type is form-encoded; hubcourse reads JSON.
-            "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
-        }
+        body = {"name": "web", **_hook_fields(url, secret, events, active)}
         try:
             response = self._request(
                 "POST", f"/repos/{_q(owner)}/{_q(repo)}/hooks", operation=operation, json=body
@@ -548,8 +543,31 @@ class GitHubClient:
                 raise
             for hook in self.list_webhooks(owner, repo):
                 if hook.config.url == url:
-                    return hook
+                    return self.update_webhook(
+                        owner, repo, hook.id, url=url, secret=secret, events=events, active=active
+                    )
             raise
+        return self._parse(Webhook, response, operation)
+
+    def update_webhook(
+        self,
+        owner: str,
+        repo: str,
+        hook_id: int,
+        *,
+        url: str,
+        secret: str,
+        events: tuple[str, ...] = ("push",),
+        active: bool = True,
+    ) -> Webhook:
+        # Reference: https://docs.github.com/en/rest/repos/webhooks#update-a-repository-webhook
+        operation = f"update webhook {hook_id} of {owner}/{repo}"
+        response = self._request(
+            "PATCH",
+            f"/repos/{_q(owner)}/{_q(repo)}/hooks/{hook_id}",
+            operation=operation,
+            json=_hook_fields(url, secret, events, active),
+        )
         return self._parse(Webhook, response, operation)
 
     def delete_webhook(self, owner: str, repo: str, hook_id: int) -> None:
@@ -680,10 +698,7 @@ class GitHubClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        url = path_or_url if "://" in path_or_url else f"{self.api_url}{path_or_url}"
-        if _origin(url) != self._origin:
-            # A Link header pointing elsewhere must not receive the token.
-            raise self._unexpected(operation, "a link led away from the GitHub API")
+        url = self._url(path_or_url)
         all_headers = {
             "Accept": MEDIA_TYPE,
             "X-GitHub-Api-Version": API_VERSION,
@@ -709,6 +724,14 @@ class GitHubClient:
             if not isinstance(error, Throttled):
                 self._governor.pause(self._key, error.retry_at)
             raise
+
+    def _url(self, path_or_url: str) -> str:
+        if "://" not in path_or_url:
+            return f"{self.api_url}{path_or_url}"
+        # Link headers are absolute and may name another host (a proxy, the sandbox's public
+        # URL): keep their path and query only, so the token only ever goes to api_url.
+        parts = urllib.parse.urlsplit(path_or_url)
+        return urllib.parse.urlunsplit((*self._origin, parts.path, parts.query, ""))
 
     def _paginate_pages(
         self, path: str, *, operation: str, params: Mapping[str, str] | None = None
@@ -772,6 +795,15 @@ def seal_secret(public_key: str, value: str) -> str:
     """
     box = SealedBox(PublicKey(base64.b64decode(public_key)))
     return base64.b64encode(box.encrypt(value.encode())).decode()
+
+
+def _hook_fields(url: str, secret: str, events: tuple[str, ...], active: bool) -> dict[str, Any]:
+    return {
+        "active": active,
+        "events": list(events),
+        # The default content type is form-encoded; hubcourse reads JSON.
+        "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
+    }
 
 
 def _q(segment: str) -> str:

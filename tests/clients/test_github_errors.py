@@ -18,6 +18,13 @@ from hubcourse.governor import Governor, SQLiteStore
 from repositories import github
 
 NOW = dt.datetime.now(dt.UTC)
+REPOSITORY = {
+    "name": "r",
+    "full_name": "o/r",
+    "owner": {"login": "o", "id": 1},
+    "private": False,
+    "html_url": "https://github.com/o/r",
+}
 
 
 def _response(
@@ -166,15 +173,24 @@ def client(tmp_path: Path) -> github.GitHubClient:
     return github.GitHubClient("ghp_secret", api_url="https://api.github.com", governor=governor)
 
 
-def test_a_next_link_to_another_host_is_refused_and_gets_no_token(client, monkeypatch):
-    first = _response(200, [], {"Link": '<https://evil.example/user/repos?page=2>; rel="next"'})
-    fake = FakeHTTP([first])
+def test_a_next_link_naming_another_host_is_followed_on_the_api_host(client, monkeypatch):
+    first = _response(
+        200,
+        [{**REPOSITORY, "id": 1}],
+        {"Link": '<https://elsewhere.example/user/repos?per_page=100&page=2>; rel="next"'},
+    )
+    second = _response(200, [{**REPOSITORY, "id": 2}])
+    fake = FakeHTTP([first, second])
     monkeypatch.setattr(http, "request", fake)
 
-    with pytest.raises(errors.UnexpectedResponse, match="led away"):
-        client.list_my_repositories()
+    listed = client.list_my_repositories()
 
-    assert [url for _, url, _ in fake.calls] == ["https://api.github.com/user/repos"]
+    assert [repo.id for repo in listed] == [1, 2]
+    # The token only ever goes to the API host.
+    assert [url for _, url, _ in fake.calls] == [
+        "https://api.github.com/user/repos",
+        "https://api.github.com/user/repos?per_page=100&page=2",
+    ]
 
 
 def test_an_answer_of_the_wrong_shape_is_an_unexpected_response(client, monkeypatch):
