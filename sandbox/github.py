@@ -32,6 +32,7 @@ from flask import (
     request,
 )
 from nacl.public import PublicKey
+from werkzeug.exceptions import HTTPException
 
 from sandbox import actions, github_json, github_state
 from sandbox.github_state import GitHubStateError
@@ -66,6 +67,7 @@ class GitHubError(Exception):
         self.errors = errors
         self.documentation_url = documentation_url
         self.headers = headers or {}
+        self.extra: dict[str, Any] = {}
 
 
 def not_found(message: str = "Not Found") -> GitHubError:
@@ -73,7 +75,8 @@ def not_found(message: str = "Not Found") -> GitHubError:
 
 
 def _error_response(error: GitHubError) -> Response:
-    body: dict[str, Any] = {"message": error.message, "documentation_url": error.documentation_url}
+    body: dict[str, Any] = {"message": error.message, **error.extra}
+    body["documentation_url"] = error.documentation_url
     if error.errors is not None:
         body["errors"] = error.errors
     body["status"] = str(error.status)
@@ -248,19 +251,47 @@ def _has_scope(needed: tuple[str, ...]) -> bool:
     return token is not None and any(scope in token["scopes"] for scope in needed)
 
 
+def _may_see(repo: dict[str, Any]) -> bool:
+    if not repo["private"]:
+        return True
+    user = g.get("gh_user")
+    return (
+        user is not None
+        and user["login"].lower() == repo["owner"].lower()
+        and _has_scope(("repo",))
+    )
+
+
+def _moved(repo: dict[str, Any]) -> GitHubError:
+    """GitHub's answer for a renamed repository's old name: 301 to ``/repositories/{id}``."""
+    prefix = "/api/v3/repos/" if request.path.startswith("/api/v3/") else "/repos/"
+    rest = request.path[len(prefix) :].split("/", 2)[2:]
+    location = f"{urls().api}/repositories/{repo['id']}" + (f"/{rest[0]}" if rest else "")
+    if request.query_string:
+        location += "?" + request.query_string.decode()
+    error = GitHubError(
+        301,
+        "Moved Permanently",
+        documentation_url=(
+            "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api"
+            "#follow-redirects"
+        ),
+        headers={"Location": location},
+    )
+    error.extra = {"url": location}
+    return error
+
+
 def repo_for_read(owner: str, name: str) -> dict[str, Any]:
     """The repository if the caller may see it; private ones are 404 to everyone else."""
     repo = github_state.get_repo(world(), f"{owner}/{name}")
     if repo is None:
+        moved = github_state.renamed_to(world(), f"{owner}/{name}")
+        if moved is not None and _may_see(moved):
+            raise _moved(moved)
         raise not_found()
-    if repo["private"]:
-        user = g.get("gh_user")
-        if (
-            user is None
-            or user["login"].lower() != repo["owner"].lower()
-            or not _has_scope(("repo",))
-        ):
-            raise not_found()
+    if not _may_see(repo):
+        raise not_found()
     return repo
 
 
@@ -424,6 +455,73 @@ def get_repo(owner: str, name: str) -> Response:
     viewer = g.gh_user["login"] if g.get("gh_user") else None
     with world().lock:
         return answer(github_json.full_repo(world(), urls(), repo, viewer=viewer))
+
+
+@bp.patch("/repos/<owner>/<name>")
+def update_repo(owner: str, name: str) -> Response:
+    """Rename, describe, change visibility or the default branch."""
+    repo = repo_for_write(owner, name)
+    body = json_body()
+    user = require_user()
+    the_world = world()
+    with the_world.lock:
+        new_name = body.get("name")
+        if new_name is not None and new_name != repo["name"]:
+            if not isinstance(new_name, str):
+                raise invalid("name must be a string")
+            try:
+                github_state.rename_repo(the_world, github_state.full_name_of(repo), new_name)
+            except GitHubStateError as error:
+                raise GitHubError(
+                    422,
+                    "Validation Failed",
+                    errors=[
+                        {
+                            "resource": "Repository",
+                            "code": "custom",
+                            "field": "name",
+                            "message": error.message,
+                        }
+                    ],
+                ) from error
+        if "description" in body:
+            repo["description"] = body["description"]
+        if isinstance(body.get("private"), bool):
+            repo["private"] = body["private"]
+        if "default_branch" in body:
+            branch = body["default_branch"]
+            if repo["branches"] and branch not in repo["branches"]:
+                raise GitHubError(
+                    422,
+                    "Validation Failed",
+                    errors=[
+                        {"resource": "Repository", "code": "invalid", "field": "default_branch"}
+                    ],
+                )
+            repo["default_branch"] = branch
+        repo["updated_at"] = the_world.now()
+        data = github_json.full_repo(the_world, urls(), repo, viewer=user["login"])
+    the_world.save()
+    return answer(data)
+
+
+BY_ID_METHODS = ["GET", "PATCH", "PUT", "POST", "DELETE"]
+
+
+@bp.route("/repositories/<int:repo_id>", methods=BY_ID_METHODS)
+@bp.route("/repositories/<int:repo_id>/<path:rest>", methods=BY_ID_METHODS)
+def by_id(repo_id: int, rest: str = "") -> Any:
+    """``/repositories/{id}/...``, where renamed repositories redirect: served as ``/repos/...``."""
+    repo = github_state.repo_by_id(world(), repo_id)
+    if repo is None or not _may_see(repo):
+        raise not_found()
+    target = f"/repos/{github_state.full_name_of(repo)}" + (f"/{rest}" if rest else "")
+    adapter = current_app.url_map.bind("sandbox")
+    try:
+        endpoint, args = adapter.match(target, method=request.method)
+    except HTTPException as exc:
+        raise not_found() from exc
+    return current_app.view_functions[endpoint](**args)
 
 
 @bp.get("/repos/<owner>/<name>/branches")

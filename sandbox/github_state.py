@@ -61,6 +61,8 @@ def empty_state() -> dict[str, Any]:
         "rate": {},
         # Forced secondary-limit answers the control API asked for.
         "secondary": {"remaining": 0, "status": 403, "retry_after": 60},
+        # Old "owner/name" (lower-cased) -> repository id, so old names answer 301 as on GitHub.
+        "renamed": {},
     }
 
 
@@ -284,6 +286,7 @@ def create_repo(
             "jobs": {},
         }
         world.github["repos"][full_name.lower()] = repo
+        world.github.setdefault("renamed", {}).pop(full_name.lower(), None)
         world.count("github.repos")
         sha = None
         if files:
@@ -298,6 +301,45 @@ def create_repo(
         "default_branch": default_branch,
         "sha": sha,
     }
+
+
+def repo_by_id(world: World, repo_id: int) -> dict[str, Any] | None:
+    with world.lock:
+        for repo in world.github["repos"].values():
+            if repo["id"] == repo_id:
+                found: dict[str, Any] = repo
+                return found
+    return None
+
+
+def renamed_to(world: World, full_name: str) -> dict[str, Any] | None:
+    """The repository once called ``full_name`` that now has another name, if any."""
+    repo_id = world.github.setdefault("renamed", {}).get(full_name.lower())
+    return repo_by_id(world, repo_id) if repo_id is not None else None
+
+
+def rename_repo(world: World, full_name: str, new_name: str) -> dict[str, Any]:
+    """Rename a repository; the old name keeps redirecting to it (until reused)."""
+    if not REPO_NAME_RE.match(new_name or "") or new_name in (".", ".."):
+        raise GitHubStateError("name is invalid: only ASCII letters, digits, '.', '-' and '_'")
+    with world.lock:
+        repo = get_repo(world, full_name)
+        if repo is None:
+            raise GitHubStateError("Not Found", status=404)
+        old = full_name_of(repo)
+        new = f"{repo['owner']}/{new_name}"
+        if new.lower() != old.lower() and new.lower() in world.github["repos"]:
+            raise GitHubStateError("name already exists on this account")
+        del world.github["repos"][old.lower()]
+        repo["name"] = new_name
+        repo["updated_at"] = world.now()
+        world.github["repos"][new.lower()] = repo
+        renamed = world.github.setdefault("renamed", {})
+        renamed.pop(new.lower(), None)
+        if old.lower() != new.lower():
+            renamed[old.lower()] = repo["id"]
+    world.save()
+    return repo
 
 
 def full_name_of(repo: dict[str, Any]) -> str:

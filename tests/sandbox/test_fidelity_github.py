@@ -225,6 +225,15 @@ def test_user_and_repository_reads_match_the_description(
         expect=422,
     )
     check.call("GET", "/rate_limit", "/rate_limit", token, expect=200)
+    check.call(
+        "PATCH",
+        "/repos/{owner}/{repo}",
+        "/repos/alice/docker-class",
+        token,
+        body={"name": "docker-course", "description": "Renamed"},
+        expect=200,
+    )
+    check.call("GET", "/repos/{owner}/{repo}", "/repos/alice/docker-class", token, expect=301)
 
 
 def test_contents_reads_and_writes_match_the_description(

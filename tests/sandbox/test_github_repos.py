@@ -226,3 +226,38 @@ def test_the_control_api_refuses_bad_names(gh: GitHub) -> None:
     assert "name is invalid" in bad.json()["error"]
     bad_user = requests.post(f"{gh.url}/_sandbox/github/users", json={"login": "-bad-"}, timeout=5)
     assert bad_user.status_code == 400
+
+
+def test_a_renamed_repository_answers_its_old_name_with_301(
+    gh: GitHub, alice: dict[str, Any]
+) -> None:
+    renamed = gh.api(
+        "PATCH", "/repos/alice/docker-class", alice["token"], json={"name": "docker-course"}
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["full_name"] == "alice/docker-course"
+    repo_id = renamed.json()["id"]
+
+    moved = gh.api("GET", "/repos/alice/docker-class", alice["token"], allow_redirects=False)
+    assert moved.status_code == 301
+    location = f"{gh.url}/api/v3/repositories/{repo_id}"
+    assert moved.headers["Location"] == location
+    assert moved.json()["url"] == location
+    followed = gh.api("GET", "/repos/alice/docker-class", alice["token"])
+    assert followed.json()["full_name"] == "alice/docker-course"
+    content = gh.api(
+        "GET", "/repos/alice/docker-class/contents/DockerfileVolume?ref=main", alice["token"]
+    )
+    assert content.status_code == 200
+    assert decoded(content.json()) == DOCKERFILE
+
+    # A new repository under the old name ends the redirect.
+    gh.create_repo("alice", "docker-class", {})
+    assert gh.api("GET", "/repos/alice/docker-class", allow_redirects=False).status_code == 200
+
+
+def test_renaming_onto_a_taken_name_is_422(gh: GitHub, alice: dict[str, Any]) -> None:
+    gh.create_repo("alice", "taken", {})
+    response = gh.api("PATCH", "/repos/alice/docker-class", alice["token"], json={"name": "taken"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
