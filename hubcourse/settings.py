@@ -223,6 +223,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "hubcourse.tasks.heartbeat", "schedule": timedelta(seconds=15)},
+    # Re-read only builds in flight and recently pushed repositories (their next_poll_at).
+    "poll-builds": {"task": "builds.poll_builds", "schedule": timedelta(seconds=10)},
+    "flag-stuck-builds": {"task": "builds.flag_stuck_builds", "schedule": timedelta(minutes=5)},
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.
     "reconcile-active-courses": {

@@ -9,5 +9,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("django-admin/", admin.site.urls),
+    path("hooks/", include("builds.urls")),
     path("", include("accounts.urls")),
 ]

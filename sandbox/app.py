@@ -14,13 +14,22 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import actions, autobuild, control, dockerhub, dockerhub_common, github, github_control
+from sandbox import (
+    actions,
+    autobuild,
+    control,
+    dockerhub,
+    dockerhub_common,
+    dockerhub_extra,
+    github,
+    github_control,
+)
 from sandbox.world import World
 
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIXES = ("/_sandbox", "/static")
-DOCKERHUB_PREFIXES = ("/v2/", "/api/build/", "/api/audit/")
+DOCKERHUB_PREFIXES = ("/v2/", "/api/build/", "/api/audit/", "/api/search/")
 GITHUB_DOCS = "https://docs.github.com/rest"
 
 
@@ -143,6 +152,7 @@ def create_app(world: World) -> Flask:
         return error_response(service, 500, "Internal Server Error")
 
     app.register_blueprint(dockerhub.bp)
+    app.register_blueprint(dockerhub_extra.bp)
     app.register_blueprint(autobuild.bp)
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     autobuild.install(world)

@@ -1,0 +1,223 @@
+"""``dockerhub-autobuild``: Docker Hub's automated builds, the course handout's way.
+
+Links the student's Docker Hub repository to their GitHub repository with one rule (branch
+``main``, Dockerfile ``DockerfileVolume``, context ``/`` by default) on the undocumented
+``api/build/v1`` routes (notes §11.1). Docker Hub then builds on every push to the branch.
+These routes need a signed-in Owner (a personal access token of an organisation owner), not
+an organisation access token, and Docker retires automated builds on 1 April 2027.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from accounts.models import Course, Enrolment
+from builds.backends.base import BuildInfo, ConfigureResult
+from builds.backends.common import (
+    ensure_dockerhub_webhook,
+    github_source,
+    image_name,
+    student_repository,
+)
+from builds.models import BuildState
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import ExternalServiceError, Invalid, NotFound, UnexpectedResponse
+from repositories.dockerhub import SERVICE as DOCKER_HUB
+from repositories.dockerhub import Build as HubBuild
+from repositories.dockerhub import BuildRule, BuildSetting, BuildSource, DockerHubClient
+from repositories.models import StudentRepository
+from repositories.services import dockerhub_client_for
+
+# Docker Cloud's action states (notes §11.1) in hubcourse's words.
+_STATES: dict[str, BuildState] = {
+    "pending": BuildState.QUEUED,
+    "in progress": BuildState.RUNNING,
+    "building": BuildState.RUNNING,
+    "canceling": BuildState.RUNNING,
+    "success": BuildState.SUCCESS,
+    "failed": BuildState.FAILED,
+    "error": BuildState.FAILED,
+    "canceled": BuildState.CANCELED,
+    "cancelled": BuildState.CANCELED,
+}
+# How many recent builds one read asks for: far more than a student pushes between polls.
+HISTORY = 25
+
+
+def course_rule(course: Course) -> BuildRule:
+    return BuildRule(
+        source_type="Branch",
+        source_name=course.build_branch,
+        tag=course.build_tag,
+        dockerfile=course.build_dockerfile,
+        build_context=course.build_context,
+        autobuild=True,
+        nocache=False,
+    )
+
+
+def _same_rule(setting: BuildRule, wanted: BuildRule) -> bool:
+    fields = ("source_type", "source_name", "tag", "dockerfile", "build_context", "autobuild")
+    return all(getattr(setting, f) == getattr(wanted, f) for f in fields)
+
+
+def map_state(state: str) -> BuildState:
+    # An unknown state is treated as still running: polling keeps looking, and the stuck
+    # sweep flags it if it never ends.
+    return _STATES.get(state.strip().lower(), BuildState.RUNNING)
+
+
+def build_info(build: HubBuild) -> BuildInfo:
+    return BuildInfo(
+        external_id=build.uuid,
+        state=map_state(build.state),
+        # The action list carries no creation date; a build starts when it leaves Pending.
+        created_at=build.start_date,
+        started_at=build.start_date,
+        finished_at=build.end_date if build.finished else None,
+        commit_sha=build.commit,
+        branch=build.source_branch,
+        tag=build.build_tag,
+    )
+
+
+class DockerHubAutobuild:
+    name = Course.BuildBackend.DOCKERHUB_AUTOBUILD.value
+
+    def _client(self, enrolment: Enrolment) -> DockerHubClient:
+        return dockerhub_client_for(enrolment.course)
+
+    def configure(self, enrolment: Enrolment) -> ConfigureResult:
+        course = enrolment.course
+        repository = student_repository(enrolment)
+        owner, repo = github_source(enrolment)
+        client = self._client(enrolment)
+        wanted = course_rule(course)
+        target = image_name(repository)
+        try:
+            source, changed = self._ensure_source(client, repository, owner, repo, wanted)
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="autobuild.configure",
+                target=target,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        audit_record(
+            service=DOCKER_HUB,
+            action="autobuild.configure",
+            target=target,
+            outcome=Outcome.OK if changed else Outcome.NOOP,
+            enrolment=enrolment,
+            message=(
+                f"Builds {owner}/{repo} branch {wanted.source_name} "
+                f"({wanted.dockerfile} in {wanted.build_context}) as tag {wanted.tag}."
+            ),
+        )
+        if repository.build_source_id != source.uuid:
+            StudentRepository.objects.filter(pk=repository.pk).update(build_source_id=source.uuid)
+        hook_added = ensure_dockerhub_webhook(client, enrolment, repository)
+        return ConfigureResult(changed=changed or hook_added, reference=source.uuid)
+
+    def _ensure_source(
+        self,
+        client: DockerHubClient,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+        wanted: BuildRule,
+    ) -> tuple[BuildSource, bool]:
+        """The build source with exactly the course's rule; (source, whether it changed)."""
+        source = client.get_build_source(repository.namespace, repository.name)
+        if source is None:
+            try:
+                created = client.create_build_source(
+                    repository.namespace,
+                    repository.name,
+                    github_owner=owner,
+                    github_repository=repo,
+                    rules=[wanted],
+                )
+            except Invalid:
+                # Another worker linked it between our read and our write: read it again.
+                source = client.get_build_source(repository.namespace, repository.name)
+                if source is None:
+                    raise
+            else:
+                return created, True
+        settings = client.list_build_settings(source)
+        linked = (source.owner.lower(), source.repository.lower()) == (owner.lower(), repo.lower())
+        if linked and len(settings) == 1 and _same_rule(settings[0], wanted):
+            return source, False
+        # Keep the first rule's uuid (an update, not a new rule), drop any others.
+        rules: list[BuildRule] = (
+            [BuildSetting(**{**settings[0].model_dump(), **wanted.model_dump()})]
+            if settings
+            else [wanted]
+        )
+        updated = client.update_build_source(
+            source, rules=rules, github_owner=owner, github_repository=repo
+        )
+        return updated, True
+
+    def trigger(self, enrolment: Enrolment) -> str | None:
+        repository = student_repository(enrolment)
+        client = self._client(enrolment)
+        target = image_name(repository)
+        try:
+            source = client.get_build_source(repository.namespace, repository.name)
+            if source is None:
+                raise NotFound(DOCKER_HUB, f"start a build of {target}", 404, "no automated build")
+            wanted = course_rule(enrolment.course)
+            rule = next(
+                (s for s in client.list_build_settings(source) if _same_rule(s, wanted)), None
+            )
+            if rule is None:
+                raise UnexpectedResponse(
+                    DOCKER_HUB,
+                    f"start a build of {target}",
+                    None,
+                    f"no build rule for branch {wanted.source_name}",
+                )
+            build_id = client.trigger_build(rule, target)
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="build.trigger",
+                target=target,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        audit_record(
+            service=DOCKER_HUB,
+            action="build.trigger",
+            target=target,
+            outcome=Outcome.OK,
+            enrolment=enrolment,
+            message=f"Started build {build_id} of branch {wanted.source_name}.",
+        )
+        return build_id
+
+    def builds_since(self, enrolment: Enrolment, since: dt.datetime | None) -> list[BuildInfo]:
+        repository = student_repository(enrolment)
+        builds = self._client(enrolment).list_builds(
+            repository.namespace, repository.name, limit=HISTORY
+        )
+        infos = [build_info(build) for build in builds]
+        if since is None:
+            return infos
+        # A pending build has no date yet: it is always new enough.
+        return [i for i in infos if i.created_at is None or i.created_at >= since]
+
+    def build_log(self, enrolment: Enrolment, external_id: str) -> str:
+        return self._client(enrolment).build_log(external_id)
+
+    def remove(self, enrolment: Enrolment) -> None:
+        # Unlinking needs the source's DELETE, which the Docker Hub client does not expose yet;
+        # deleting the Docker Hub repository (offboarding) removes its build source with it.
+        raise NotImplementedError("offboarding of automated builds is not written yet")

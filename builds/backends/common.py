@@ -1,0 +1,115 @@
+"""What both backends share: the student's rows, hook URLs and the Docker Hub push webhook."""
+
+from __future__ import annotations
+
+import posixpath
+
+from django.conf import settings
+from django.urls import reverse
+
+from accounts.models import Course, Enrolment
+from builds.backends.base import BuildNotReady
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import ExternalServiceError
+from repositories.dockerhub import SERVICE as DOCKER_HUB
+from repositories.dockerhub import DockerHubClient
+from repositories.models import StudentRepository
+
+# The name hubcourse gives its Docker Hub webhook pipeline, so it finds its own again.
+HOOK_NAME = "hubcourse"
+
+
+def student_repository(enrolment: Enrolment) -> StudentRepository:
+    """The student's Docker Hub repository row, once it exists on Docker Hub."""
+    repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+    if repository is None or repository.created_at is None:
+        raise BuildNotReady(f"{enrolment} has no Docker Hub repository yet")
+    return repository
+
+
+def github_source(enrolment: Enrolment) -> tuple[str, str]:
+    """(owner, name) of the student's GitHub repository."""
+    owner, _, name = enrolment.github_repo.strip().partition("/")
+    if not owner or not name or "/" in name:
+        raise BuildNotReady(f"{enrolment} has no GitHub repository in owner/name form")
+    return owner, name
+
+
+def image_name(repository: StudentRepository) -> str:
+    # Image references are lower case; Docker Hub namespaces are case-insensitive.
+    return f"{repository.namespace}/{repository.name}".lower()
+
+
+def dockerfile_path(course: Course) -> str:
+    """The Dockerfile's path from the repository root ("DockerfileVolume", "app/Dockerfile").
+
+    Docker Hub's rule reads the Dockerfile location relative to the build context.
+    """
+    context = context_dir(course)
+    return (
+        posixpath.join(context, course.build_dockerfile.strip().lstrip("/"))
+        if context
+        else (course.build_dockerfile.strip().lstrip("/"))
+    )
+
+
+def context_dir(course: Course) -> str:
+    """The build context as a repository-relative folder: "" for the root."""
+    clean = posixpath.normpath("/" + course.build_context.strip()).lstrip("/")
+    return "" if clean == "." else clean
+
+
+def site_url(path: str) -> str:
+    return str(settings.SITE_URL).rstrip("/") + path
+
+
+def dockerhub_hook_url(course: Course) -> str:
+    return site_url(reverse("builds:dockerhub-hook", args=[course.webhook_token]))
+
+
+def github_hook_url(course: Course) -> str:
+    return site_url(reverse("builds:github-hook", args=[course.webhook_token]))
+
+
+def ensure_dockerhub_webhook(
+    client: DockerHubClient, enrolment: Enrolment, repository: StudentRepository
+) -> bool:
+    """A push webhook on the Docker Hub repository to hubcourse; True when one was added.
+
+    Docker Hub signs nothing, so the URL carries the course's secret token and hubcourse takes
+    a delivery only as a hint to re-read the repository's builds through the API.
+    """
+    url = dockerhub_hook_url(enrolment.course)
+    target = image_name(repository)
+    try:
+        for pipeline in client.list_webhooks(repository.namespace, repository.name):
+            if any(hook.hook_url == url for hook in pipeline.webhooks):
+                _remember_hook(repository, pipeline.slug or pipeline.name)
+                return False
+        pipeline = client.create_webhook(repository.namespace, repository.name, HOOK_NAME, url)
+    except ExternalServiceError as error:
+        audit_record(
+            service=DOCKER_HUB,
+            action="webhook.create",
+            target=target,
+            outcome=Outcome.ERROR,
+            enrolment=enrolment,
+            message=error,
+        )
+        raise
+    _remember_hook(repository, pipeline.slug or pipeline.name)
+    audit_record(
+        service=DOCKER_HUB,
+        action="webhook.create",
+        target=target,
+        outcome=Outcome.OK,
+        enrolment=enrolment,
+        message="Docker Hub tells hubcourse about every push to this repository.",
+    )
+    return True
+
+
+def _remember_hook(repository: StudentRepository, slug: str) -> None:
+    if repository.dockerhub_webhook != slug:
+        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_webhook=slug)
+        repository.dockerhub_webhook = slug

@@ -1,0 +1,365 @@
+"""``github-actions``: a workflow in the student's repository builds and pushes the image.
+
+Docker's own migration path from automated builds: hubcourse commits
+``.github/workflows/hubcourse.yml`` (on push to the course branch: ``docker/login-action``
+with repository secrets, ``docker/build-push-action`` with the course's context and
+Dockerfile, pushing ``<org>/<repo>:<tag>``), stores the Docker Hub credentials as Actions
+secrets, adds a signed repository webhook to hubcourse (``push`` and ``workflow_run``) and
+reads build status from the Actions runs API.
+
+The secrets hold the course's Docker Hub credentials (its organisation access token, or the
+site's). A per-student organisation access token scoped to push one repository would limit
+what a student's workflow can reach; neither the Docker Hub client nor the sandbox offers
+``/v2/orgs/{org}/access-tokens`` yet, so this is the course token for now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.utils import timezone
+
+from accounts.models import Course, Enrolment
+from builds.backends.base import BuildInfo, ConfigureResult
+from builds.backends.common import (
+    context_dir,
+    dockerfile_path,
+    ensure_dockerhub_webhook,
+    github_hook_url,
+    github_source,
+    image_name,
+    student_repository,
+)
+from builds.models import BuildState
+from hubcourse import http
+from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import Conflict, ExternalServiceError, NotFound, TransientError
+from hubcourse.secrets import SecretValue
+from repositories.github import SERVICE as GITHUB
+from repositories.github import GitHubClient, WorkflowRun
+from repositories.models import StudentRepository
+from repositories.services import (
+    dockerhub_client_for,
+    dockerhub_credentials_for,
+    github_client_for,
+)
+
+WORKFLOW_PATH = ".github/workflows/hubcourse.yml"
+USERNAME_SECRET = "DOCKERHUB_USERNAME"  # noqa: S105 (a secret's name)
+TOKEN_SECRET = "DOCKERHUB_TOKEN"  # noqa: S105 (a secret's name, not a secret)
+HOOK_EVENTS = ("push", "workflow_run")
+# Runs read per poll: the student's recent pushes, newest first.
+HISTORY = 20
+# GitHub lists a run a few seconds after the push that starts it; until then the first
+# build is "not there yet", not "never".
+RUN_APPEARS_WITHIN = dt.timedelta(minutes=5)
+
+_QUEUED = frozenset({"queued", "requested", "waiting", "pending"})
+_CANCELED = frozenset({"cancelled", "skipped", "stale"})
+
+
+def workflow_text(course: Course, image: str) -> str:
+    """The workflow hubcourse commits; its content alone decides whether a commit is needed."""
+    context = context_dir(course)
+    branch = course.build_branch
+    return f"""\
+# Managed by hubcourse for the course {course.name}: every push to {branch} builds
+# {dockerfile_path(course)} and pushes it to Docker Hub as {image}:{course.build_tag}.
+# Changes here are overwritten when hubcourse reconciles the course.
+name: hubcourse
+on:
+  push:
+    branches: ["{branch}"]
+  workflow_dispatch:
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: docker/setup-buildx-action@v3
+      - uses: docker/login-action@v3
+        with:
+          username: ${{{{ secrets.{USERNAME_SECRET} }}}}
+          password: ${{{{ secrets.{TOKEN_SECRET} }}}}
+      - uses: docker/build-push-action@v6
+        with:
+          context: "./{context}"
+          file: "./{dockerfile_path(course)}"
+          push: true
+          tags: "{image}:{course.build_tag}"
+"""
+
+
+def map_run(run: WorkflowRun) -> BuildState:
+    status = (run.status or "").lower()
+    if status != "completed":
+        return BuildState.QUEUED if status in _QUEUED else BuildState.RUNNING
+    conclusion = (run.conclusion or "").lower()
+    if conclusion == "success":
+        return BuildState.SUCCESS
+    if conclusion in _CANCELED:
+        return BuildState.CANCELED
+    return BuildState.FAILED
+
+
+def build_info(run: WorkflowRun) -> BuildInfo:
+    state = map_run(run)
+    final = state in (BuildState.SUCCESS, BuildState.FAILED, BuildState.CANCELED)
+    return BuildInfo(
+        external_id=str(run.id),
+        state=state,
+        created_at=run.created_at,
+        started_at=run.run_started_at if state != BuildState.QUEUED else None,
+        finished_at=run.updated_at if final else None,
+        commit_sha=run.head_sha,
+        branch=run.head_branch or "",
+        log_url=run.html_url,
+    )
+
+
+def ensure_github_webhook_secret(course: Course) -> str:
+    """The course's GitHub webhook secret, generated and stored the first time."""
+    value = _reveal(course.github_webhook_secret)
+    if value:
+        return value
+    value = secrets.token_urlsafe(32)
+    # Only the first writer wins, so two workers never sign hooks with different secrets.
+    Course.objects.filter(pk=course.pk, github_webhook_secret="").update(
+        github_webhook_secret=value
+    )
+    course.refresh_from_db(fields=["github_webhook_secret"])
+    return _reveal(course.github_webhook_secret)
+
+
+def _reveal(value: SecretValue | str) -> str:
+    return value.reveal() if isinstance(value, SecretValue) else value
+
+
+class GitHubActions:
+    name = Course.BuildBackend.GITHUB_ACTIONS.value
+
+    def _client(self, enrolment: Enrolment) -> GitHubClient:
+        return github_client_for(enrolment.course)
+
+    def configure(self, enrolment: Enrolment) -> ConfigureResult:
+        course = enrolment.course
+        repository = student_repository(enrolment)
+        owner, repo = github_source(enrolment)
+        client = self._client(enrolment)
+        # Order matters: the workflow's commit is a push that starts a run, which needs the
+        # secrets, and hubcourse wants to hear about that run through its webhook.
+        secrets_changed = self._ensure_secrets(client, enrolment, repository, owner, repo)
+        hook_changed = self._ensure_hook(client, enrolment, repository, owner, repo)
+        sha, workflow_changed = self._ensure_workflow(client, enrolment, repository, owner, repo)
+        dockerhub_hook = ensure_dockerhub_webhook(
+            dockerhub_client_for(course), enrolment, repository
+        )
+        return ConfigureResult(
+            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook,
+            reference=sha,
+        )
+
+    def _audit(
+        self, enrolment: Enrolment, action: str, target: str, outcome: str, message: object
+    ) -> None:
+        audit_record(
+            service=GITHUB,
+            action=action,
+            target=target,
+            outcome=outcome,
+            enrolment=enrolment,
+            message=message if isinstance(message, BaseException) else str(message),
+        )
+
+    def _ensure_secrets(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> bool:
+        course = enrolment.course
+        target = f"{owner}/{repo}"
+        try:
+            if repository.secret_set_at is not None and (
+                course.dockerhub_token_set_at is None
+                or repository.secret_set_at >= course.dockerhub_token_set_at
+            ):
+                # GitHub never shows a secret's value: trust our record if both still exist.
+                client.get_actions_secret(owner, repo, USERNAME_SECRET)
+                client.get_actions_secret(owner, repo, TOKEN_SECRET)
+                return False
+        except NotFound:
+            pass  # someone deleted one: store both again
+        identifier, token = dockerhub_credentials_for(course)
+        try:
+            client.set_actions_secret(owner, repo, USERNAME_SECRET, identifier)
+            client.set_actions_secret(owner, repo, TOKEN_SECRET, token)
+        except ExternalServiceError as error:
+            self._audit(enrolment, "secret.set", target, Outcome.ERROR, error)
+            raise
+        now = timezone.now()
+        StudentRepository.objects.filter(pk=repository.pk).update(secret_set_at=now)
+        repository.secret_set_at = now
+        self._audit(
+            enrolment,
+            "secret.set",
+            target,
+            Outcome.OK,
+            f"Stored the Docker Hub login as Actions secrets {USERNAME_SECRET} and {TOKEN_SECRET}.",
+        )
+        return True
+
+    def _ensure_hook(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> bool:
+        course = enrolment.course
+        url = github_hook_url(course)
+        target = f"{owner}/{repo}"
+        try:
+            existing = next(
+                (h for h in client.list_webhooks(owner, repo) if h.config.url == url), None
+            )
+            if existing is not None and set(HOOK_EVENTS) <= set(existing.events):
+                hook_id, changed = existing.id, False
+            else:
+                if existing is not None:
+                    # Wrong events (an older hubcourse, a hand edit): replace it.
+                    client.delete_webhook(owner, repo, existing.id)
+                hook = client.create_webhook(
+                    owner,
+                    repo,
+                    url=url,
+                    secret=ensure_github_webhook_secret(course),
+                    events=HOOK_EVENTS,
+                )
+                hook_id, changed = hook.id, True
+        except ExternalServiceError as error:
+            self._audit(enrolment, "webhook.create", target, Outcome.ERROR, error)
+            raise
+        if repository.github_hook_id != hook_id:
+            StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=hook_id)
+            repository.github_hook_id = hook_id
+        if changed:
+            self._audit(
+                enrolment,
+                "webhook.create",
+                target,
+                Outcome.OK,
+                "GitHub tells hubcourse about pushes and workflow runs.",
+            )
+        return changed
+
+    def _ensure_workflow(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> tuple[str, bool]:
+        course = enrolment.course
+        target = f"{owner}/{repo}"
+        text = workflow_text(course, image_name(repository))
+        message = f"Build and push to Docker Hub on every push to {course.build_branch} (hubcourse)"
+        try:
+            try:
+                write = client.create_or_update_file(
+                    owner, repo, WORKFLOW_PATH, text, message=message, branch=course.build_branch
+                )
+            except Conflict:
+                # The file changed between our read and our write (another worker, the
+                # student): read again and write only if it still differs.
+                write = client.create_or_update_file(
+                    owner, repo, WORKFLOW_PATH, text, message=message, branch=course.build_branch
+                )
+        except ExternalServiceError as error:
+            self._audit(enrolment, "workflow.commit", target, Outcome.ERROR, error)
+            raise
+        changed = write.action != "unchanged"
+        sha = write.commit_sha or repository.workflow_sha or write.content_sha
+        if repository.workflow_sha != sha:
+            StudentRepository.objects.filter(pk=repository.pk).update(workflow_sha=sha)
+            repository.workflow_sha = sha
+        self._audit(
+            enrolment,
+            "workflow.commit",
+            f"{target}/{WORKFLOW_PATH}",
+            Outcome.OK if changed else Outcome.NOOP,
+            f"Workflow {write.action} on {course.build_branch}"
+            + (f" in commit {write.commit_sha[:7]}." if write.commit_sha else "."),
+        )
+        return sha, changed
+
+    def _runs(self, enrolment: Enrolment) -> list[WorkflowRun]:
+        owner, repo = github_source(enrolment)
+        runs = self._client(enrolment).list_workflow_runs(
+            owner, repo, branch=enrolment.course.build_branch, limit=HISTORY
+        )
+        return [run for run in runs if run.path in (None, WORKFLOW_PATH)]
+
+    def trigger(self, enrolment: Enrolment) -> str | None:
+        """The first build: the run the workflow's own commit started.
+
+        A run is only started by a push (or ``workflow_dispatch``, which the client does
+        not offer yet); committing the workflow is that push. Until GitHub lists the run,
+        this raises a transient error so the step is tried again shortly.
+        """
+        repository = student_repository(enrolment)
+        runs = self._runs(enrolment)
+        if runs:
+            return str(runs[0].id)
+        committed = StudentRepository.objects.filter(pk=repository.pk).values_list(
+            "build_configured_at", flat=True
+        )[0]
+        if committed is None or timezone.now() - committed < RUN_APPEARS_WITHIN:
+            owner, repo = github_source(enrolment)
+            raise TransientError(
+                GITHUB,
+                f"find the first workflow run of {owner}/{repo}",
+                None,
+                "GitHub has not listed the run yet",
+            )
+        # The workflow was already in place and nothing was pushed since: the first build
+        # comes with the student's next push.
+        return None
+
+    def builds_since(self, enrolment: Enrolment, since: dt.datetime | None) -> list[BuildInfo]:
+        infos = [build_info(run) for run in self._runs(enrolment)]
+        if since is None:
+            return infos
+        return [i for i in infos if i.created_at is None or i.created_at >= since]
+
+    def build_log(self, enrolment: Enrolment, external_id: str) -> str:
+        owner, repo = github_source(enrolment)
+        client = self._client(enrolment)
+        parts: list[str] = []
+        for job in client.list_workflow_jobs(owner, repo, int(external_id)):
+            if job.status != "completed":
+                continue
+            url = client.job_log_url(owner, repo, job.id)
+            # A short-lived signed URL on GitHub's storage: it carries no token of ours.
+            response = http.request(
+                "GET", url, service=GITHUB, operation=f"read the log of job {job.name}"
+            )
+            parts.append(response.text)
+        return "\n".join(parts)
+
+    def remove(self, enrolment: Enrolment) -> None:
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is None or repository.github_hook_id is None:
+            return
+        owner, repo = github_source(enrolment)
+        try:
+            self._client(enrolment).delete_webhook(owner, repo, repository.github_hook_id)
+        except NotFound:
+            pass  # already gone
+        StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=None)
+        self._audit(enrolment, "webhook.delete", f"{owner}/{repo}", Outcome.OK, "")

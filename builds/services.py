@@ -1,0 +1,357 @@
+"""Build services: configure a student's build, start the first one, and keep build rows fresh.
+
+Status arrives three ways and ends up here: webhooks (``builds.webhooks``) mark a repository
+as worth a look or hand over a signed run, adaptive polling (:func:`builds_claim_due`) looks
+only at what can still change, and the periodic reconcile re-enqueues anything left behind.
+Every path writes ``Build`` rows through :func:`build_record`, so a webhook and a poll that
+race never make two rows or move a finished build backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from accounts.models import Enrolment, PreflightState
+from accounts.services import (
+    enrolment_clear_error,
+    enrolment_is_blocked,
+    enrolment_refresh_state,
+)
+from builds.backends import BuildInfo, BuildNotReady, ConfigureResult, backend_for
+from builds.models import FINAL_STATES, Build, BuildState
+from hubcourse.errors import ExternalServiceError
+from repositories.models import StudentRepository
+from repositories.services import dockerhub_client_for
+
+logger = logging.getLogger(__name__)
+
+STEP_CONFIGURE = "configure_build"
+STEP_TRIGGER = "trigger_first_build"
+
+# Adaptive polling: a build that just started is looked at every POLL_MIN, an old one less
+# often (a quarter of its age), never less often than POLL_MAX while it is unfinished.
+POLL_MIN = dt.timedelta(seconds=10)
+POLL_MAX = dt.timedelta(minutes=2)
+# After a push, a build should appear; look for it this often, for this long.
+PUSH_POLL = dt.timedelta(seconds=30)
+RECENT_PUSH = dt.timedelta(minutes=10)
+# A repository with nothing in flight is read again this rarely: it catches what no webhook
+# reports (a failed automated build pushes no tag, so Docker Hub sends nothing).
+IDLE_POLL = dt.timedelta(hours=6)
+# How long a claimed poll waits for its task before the next tick may claim it again.
+POLL_LEASE = dt.timedelta(minutes=2)
+# A build unfinished this long after it was created is flagged as stuck.
+STUCK_AFTER = dt.timedelta(hours=1)
+# A first build claimed this long ago with nothing to show is started again.
+TRIGGER_GRACE = dt.timedelta(minutes=10)
+# Read back this far before the newest known build, for clocks that disagree a little.
+SINCE_MARGIN = dt.timedelta(minutes=5)
+LOG_EXCERPT_LINES = 40
+
+_UNFINISHED = (BuildState.QUEUED, BuildState.RUNNING)
+
+
+def _enrolment(enrolment_id: int) -> Enrolment | None:
+    return Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
+
+
+def _may_run(enrolment: Enrolment | None) -> bool:
+    """A student whose pipeline is stopped (failed pre-flight, permanent error) is left alone."""
+    if enrolment is None or not enrolment.course.is_active:
+        return False
+    if enrolment.preflight_state == PreflightState.FAILED:
+        return False
+    return not enrolment_is_blocked(enrolment)
+
+
+# -- configure and first build -----------------------------------------------------------------
+
+
+def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
+    """Configure the student's build with the course's backend; None when not ready yet.
+
+    Raises ``ExternalServiceError`` for the task to record and retry.
+    """
+    enrolment = _enrolment(enrolment_id)
+    if not _may_run(enrolment):
+        return None
+    assert enrolment is not None
+    try:
+        result = backend_for(enrolment.course).configure(enrolment)
+    except BuildNotReady as why:
+        logger.info("build configuration of enrolment %s waits: %s", enrolment_id, why)
+        return None
+    now = timezone.now()
+    changes: dict[str, object] = {"next_poll_at": now}
+    repository = StudentRepository.objects.get(enrolment_id=enrolment_id)
+    if result.changed or repository.build_configured_at is None:
+        changes["build_configured_at"] = now
+    StudentRepository.objects.filter(pk=repository.pk).update(**changes)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_CONFIGURE)
+    return result
+
+
+def build_trigger_first(*, enrolment_id: int) -> str | None:
+    """Start the student's first build unless one exists; the started build's id, or None.
+
+    A conditional update claims the trigger, so two workers never start two builds. A claim
+    that produced nothing (the worker died after claiming) is taken over after a grace time.
+    """
+    enrolment = _enrolment(enrolment_id)
+    if not _may_run(enrolment):
+        return None
+    assert enrolment is not None
+    repository = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
+    if repository is None or repository.build_configured_at is None:
+        return None
+    backend = backend_for(enrolment.course)
+    now = timezone.now()
+    if not Build.objects.filter(enrolment_id=enrolment_id).exists():
+        try:
+            for info in backend.builds_since(enrolment, None):
+                build_record(enrolment, info)
+        except BuildNotReady:
+            return None
+    if Build.objects.filter(enrolment_id=enrolment_id).exists():
+        # A push (or an earlier trigger) already built: nothing to start.
+        StudentRepository.objects.filter(
+            pk=repository.pk, first_build_triggered_at__isnull=True
+        ).update(first_build_triggered_at=now)
+        enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TRIGGER)
+        return None
+    claimed = StudentRepository.objects.filter(
+        Q(first_build_triggered_at__isnull=True)
+        | Q(first_build_triggered_at__lt=now - TRIGGER_GRACE),
+        pk=repository.pk,
+    ).update(first_build_triggered_at=now, next_poll_at=now + POLL_MIN)
+    if not claimed:
+        return None
+    try:
+        external_id = backend.trigger(enrolment)
+    except BaseException:
+        # Give the claim back so the retry (or another worker) may start it.
+        StudentRepository.objects.filter(pk=repository.pk, first_build_triggered_at=now).update(
+            first_build_triggered_at=None
+        )
+        raise
+    if external_id:
+        build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TRIGGER)
+    return external_id
+
+
+# -- recording builds --------------------------------------------------------------------------
+
+
+def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
+    """Create or update the build row from the backend's report; (build, just finished).
+
+    A finished build never goes back to running (a stale read after a webhook), and a new
+    row is made once even when a webhook and a poll report it at the same moment.
+    """
+    backend = enrolment.course.build_backend
+    tag = info.tag or enrolment.course.build_tag
+    for _attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                build = (
+                    Build.objects.select_for_update()
+                    .filter(enrolment=enrolment, backend=backend, external_id=info.external_id)
+                    .first()
+                )
+                if build is None:
+                    build = Build.objects.create(
+                        enrolment=enrolment,
+                        backend=backend,
+                        external_id=info.external_id,
+                        state=info.state,
+                        commit_sha=info.commit_sha,
+                        branch=info.branch,
+                        tag=tag,
+                        created_at=info.created_at or timezone.now(),
+                        started_at=info.started_at,
+                        finished_at=info.finished_at,
+                        log_url=info.log_url,
+                    )
+                    return build, info.is_final
+                return build, _update(build, info, tag)
+        except IntegrityError:
+            continue  # the other reporter created it first: update that row
+    raise RuntimeError(f"could not record build {info.external_id}")  # pragma: no cover
+
+
+def _update(build: Build, info: BuildInfo, tag: str) -> bool:
+    was_final = build.state in FINAL_STATES
+    if was_final and not info.is_final:
+        return False
+    changed: list[str] = []
+    values = {
+        "state": info.state,
+        "commit_sha": info.commit_sha or build.commit_sha,
+        "branch": info.branch or build.branch,
+        "tag": tag if not build.tag else build.tag,
+        "started_at": info.started_at or build.started_at,
+        "finished_at": info.finished_at or build.finished_at,
+        "log_url": info.log_url or build.log_url,
+    }
+    if info.is_final:
+        # "Stuck" describes a build that is still unfinished.
+        values["stuck_at"] = None
+    for field, value in values.items():
+        if getattr(build, field) != value:
+            setattr(build, field, value)
+            changed.append(field)
+    if changed:
+        build.save(update_fields=[*changed, "updated_at"])
+    return info.is_final and not was_final
+
+
+def _finish_details(enrolment: Enrolment, build: Build) -> None:
+    """The log's tail and, for a success, the pushed digest: read once, when a build ends."""
+    backend = backend_for(enrolment.course)
+    fields: dict[str, str] = {}
+    try:
+        log = backend.build_log(enrolment, build.external_id)
+        fields["log_excerpt"] = "\n".join(log.strip().splitlines()[-LOG_EXCERPT_LINES:])
+    except (ExternalServiceError, BuildNotReady, ValueError) as error:
+        logger.info("no log for build %s: %s", build.pk, error)
+    if build.state == BuildState.SUCCESS and not build.digest:
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is not None:
+            try:
+                tag = dockerhub_client_for(enrolment.course).get_tag(
+                    repository.namespace, repository.name, build.tag or enrolment.course.build_tag
+                )
+                if tag.digest:
+                    fields["digest"] = tag.digest
+            except ExternalServiceError as error:
+                logger.info("no digest for build %s: %s", build.pk, error)
+    if fields:
+        Build.objects.filter(pk=build.pk).update(**fields)
+
+
+def builds_refresh(*, enrolment_id: int) -> list[Build]:
+    """Re-read the student's recent builds from the backend and record them.
+
+    Returns the builds that changed to a final state. Sets when to look again.
+    """
+    enrolment = _enrolment(enrolment_id)
+    if enrolment is None:
+        return []
+    repository = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
+    if repository is None or repository.build_configured_at is None:
+        return []
+    known = Build.objects.filter(enrolment_id=enrolment_id)
+    oldest_open = known.filter(state__in=_UNFINISHED).aggregate(at=Min("created_at"))["at"]
+    newest = known.order_by("-created_at").values_list("created_at", flat=True).first()
+    anchor = oldest_open or newest
+    since = anchor - SINCE_MARGIN if anchor else None
+    try:
+        infos = backend_for(enrolment.course).builds_since(enrolment, since)
+    except BuildNotReady:
+        return []
+    finished: list[Build] = []
+    for info in infos:
+        build, just_finished = build_record(enrolment, info)
+        if just_finished:
+            finished.append(build)
+    for build in finished:
+        _finish_details(enrolment, build)
+    now = timezone.now()
+    StudentRepository.objects.filter(pk=repository.pk).update(
+        last_polled_at=now, next_poll_at=next_poll_at(enrolment_id, repository.last_pushed_at, now)
+    )
+    if finished or infos:
+        enrolment_refresh_state(enrolment_id=enrolment_id)
+    return finished
+
+
+def next_poll_at(
+    enrolment_id: int, last_pushed_at: dt.datetime | None, now: dt.datetime
+) -> dt.datetime:
+    """When to read this student's builds again: soon while something can change, else rarely."""
+    open_since = (
+        Build.objects.filter(enrolment_id=enrolment_id, state__in=_UNFINISHED)
+        .aggregate(at=Min("created_at"))
+        .get("at")
+    )
+    if open_since is not None:
+        age = max(now - open_since, dt.timedelta(0))
+        return now + min(max(age / 4, POLL_MIN), POLL_MAX)
+    if last_pushed_at is not None and now - last_pushed_at < RECENT_PUSH:
+        seen_after_push = Build.objects.filter(
+            enrolment_id=enrolment_id, created_at__gte=last_pushed_at - SINCE_MARGIN
+        ).exists()
+        if not seen_after_push:
+            return now + PUSH_POLL
+    return now + IDLE_POLL
+
+
+# -- polling, pushes and stuck builds ------------------------------------------------------------
+
+
+def builds_claim_due(*, now: dt.datetime | None = None, limit: int = 200) -> list[int]:
+    """Enrolment ids whose builds are due a look, each claimed for ``POLL_LEASE``.
+
+    The claim (a conditional update of ``next_poll_at``) keeps the next tick, or a second
+    beat, from enqueueing the same repository again while its task waits in the queue.
+    """
+    now = now or timezone.now()
+    due = list(
+        StudentRepository.objects.filter(
+            next_poll_at__lte=now,
+            build_configured_at__isnull=False,
+            enrolment__course__archived_at__isnull=True,
+        )
+        .order_by("next_poll_at")
+        .values_list("pk", "enrolment_id", "next_poll_at")[:limit]
+    )
+    claimed: list[int] = []
+    for pk, enrolment_id, was in due:
+        if StudentRepository.objects.filter(pk=pk, next_poll_at=was).update(
+            next_poll_at=now + POLL_LEASE
+        ):
+            claimed.append(enrolment_id)
+    return claimed
+
+
+def repositories_note_push(
+    *, course_id: int, github_repo: str, at: dt.datetime | None = None
+) -> list[int]:
+    """A push to a student's GitHub repository: look at their builds now; their enrolment ids."""
+    at = at or timezone.now()
+    ids = list(
+        Enrolment.objects.filter(course_id=course_id, github_repo__iexact=github_repo).values_list(
+            "pk", flat=True
+        )
+    )
+    StudentRepository.objects.filter(enrolment_id__in=ids).update(
+        last_pushed_at=at, next_poll_at=at
+    )
+    return ids
+
+
+def repositories_note_image_push(
+    *, course_id: int, namespace: str, name: str, at: dt.datetime | None = None
+) -> list[int]:
+    """Docker Hub says a tag was pushed to ``namespace/name``: look at that student's builds."""
+    at = at or timezone.now()
+    rows = StudentRepository.objects.filter(
+        enrolment__course_id=course_id, namespace__iexact=namespace, name__iexact=name
+    )
+    ids = list(rows.values_list("enrolment_id", flat=True))
+    rows.update(next_poll_at=at)
+    return ids
+
+
+def builds_flag_stuck(*, now: dt.datetime | None = None, after: dt.timedelta = STUCK_AFTER) -> int:
+    """Flag builds still unfinished ``after`` their creation; how many were newly flagged."""
+    now = now or timezone.now()
+    return Build.objects.filter(
+        state__in=_UNFINISHED, stuck_at__isnull=True, created_at__lt=now - after
+    ).update(stuck_at=now)

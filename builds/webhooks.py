@@ -1,0 +1,165 @@
+"""Incoming webhooks: GitHub's (signed) and Docker Hub's (unsigned, a hint only).
+
+Both answer fast: they record what the payload proves and enqueue a re-read through the API.
+
+* GitHub: ``/hooks/github/<course token>/``. The ``X-Hub-Signature-256`` HMAC of the raw body
+  with the course's secret is checked with ``hmac.compare_digest`` before the body is parsed;
+  a delivery id seen before is answered and dropped (GitHub re-sends on timeouts and on a
+  "Redeliver"). ``push`` marks the student's repository for a look, ``workflow_run`` records
+  the run it carries (the payload is signed, so it is a fact), ``ping`` answers.
+* Docker Hub: ``/hooks/dockerhub/<course token>/``. Docker Hub signs nothing, so the token in
+  the URL is the only proof of origin and the payload is never trusted: it only says which
+  repository to re-read now. A wrong token is a 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from pydantic import ValidationError
+
+from accounts.models import Course, Enrolment
+from accounts.services import enrolment_refresh_state
+from builds.backends.github_actions import WORKFLOW_PATH, build_info
+from builds.models import WebhookDelivery
+from builds.services import (
+    build_record,
+    next_poll_at,
+    repositories_note_image_push,
+    repositories_note_push,
+)
+from builds.tasks import refresh_builds
+from hubcourse.secrets import SecretValue
+from repositories.github import WorkflowRun
+from repositories.models import StudentRepository
+
+logger = logging.getLogger(__name__)
+
+GITHUB = "github"
+# Webhook bodies are small; a larger one is not from GitHub or Docker Hub.
+MAX_BODY = 5 * 1024 * 1024
+
+
+def signature_ok(secret: str, body: bytes, header: str) -> bool:
+    """GitHub's ``X-Hub-Signature-256``: ``sha256=`` + hex HMAC-SHA256 of the raw body."""
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header)
+
+
+def _course(token: str) -> Course:
+    course = Course.objects.filter(webhook_token=token, archived_at__isnull=True).first()
+    if course is None:
+        raise Http404("no such hook")
+    return course
+
+
+def _refresh_later(enrolment_ids: list[int]) -> None:
+    for enrolment_id in enrolment_ids:
+        transaction.on_commit(lambda pk=enrolment_id: refresh_builds.delay(pk))
+
+
+@csrf_exempt
+@require_POST
+def github_hook(request: HttpRequest, token: str) -> HttpResponse:
+    course = _course(token)
+    body = request.body
+    if len(body) > MAX_BODY:
+        return JsonResponse({"error": "too large"}, status=413)
+    secret = course.github_webhook_secret
+    secret_text = secret.reveal() if isinstance(secret, SecretValue) else secret
+    if not signature_ok(secret_text, body, request.headers.get("X-Hub-Signature-256", "")):
+        logger.warning("GitHub webhook for course %s refused: bad signature", course.slug)
+        return JsonResponse({"error": "bad signature"}, status=401)
+    delivery = request.headers.get("X-GitHub-Delivery", "").strip()
+    event = request.headers.get("X-GitHub-Event", "").strip()
+    if not delivery or not event:
+        return JsonResponse({"error": "missing X-GitHub-Delivery or X-GitHub-Event"}, status=400)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return JsonResponse({"error": "not JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"error": "not a JSON object"}, status=400)
+    # The delivery row and what it caused commit together: a failure leaves no row, so
+    # GitHub's redelivery of the same id is processed instead of dropped.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                WebhookDelivery.objects.create(
+                    service=GITHUB, delivery_id=delivery[:100], event=event[:50]
+                )
+        except IntegrityError:
+            return JsonResponse({"status": "duplicate"})
+        handled = _handle_github(course, event, payload)
+    return JsonResponse({"status": handled}, status=202 if handled != "ignored" else 200)
+
+
+def _handle_github(course: Course, event: str, payload: dict[str, Any]) -> str:
+    repository = payload.get("repository")
+    full_name = repository.get("full_name", "") if isinstance(repository, dict) else ""
+    if event == "ping":
+        return "pong"
+    if event == "push" and full_name:
+        ref = str(payload.get("ref", ""))
+        if ref != f"refs/heads/{course.build_branch}":
+            return "ignored"
+        _refresh_later(repositories_note_push(course_id=course.pk, github_repo=full_name))
+        return "push"
+    if event == "workflow_run" and full_name:
+        return _record_run(course, full_name, payload.get("workflow_run"))
+    return "ignored"
+
+
+def _record_run(course: Course, full_name: str, raw: object) -> str:
+    if course.build_backend != Course.BuildBackend.GITHUB_ACTIONS:
+        return "ignored"
+    try:
+        run = WorkflowRun.model_validate(raw)
+    except ValidationError:
+        return "ignored"
+    if run.path not in (None, WORKFLOW_PATH):
+        return "ignored"  # the student's own workflows are theirs
+    enrolments = Enrolment.objects.select_related("course").filter(
+        course=course, github_repo__iexact=full_name
+    )
+    now = timezone.now()
+    for enrolment in enrolments:
+        _build, finished = build_record(enrolment, build_info(run))
+        if finished:
+            # The log's tail and the pushed digest come from the API, once.
+            _refresh_later([enrolment.pk])
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is not None:
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                next_poll_at=next_poll_at(enrolment.pk, repository.last_pushed_at, now)
+            )
+        enrolment_refresh_state(enrolment_id=enrolment.pk)
+    return "workflow_run"
+
+
+@csrf_exempt
+@require_POST
+def dockerhub_hook(request: HttpRequest, token: str) -> HttpResponse:
+    course = _course(token)
+    try:
+        payload = json.loads(request.body)
+        repo_name = str(payload["repository"]["repo_name"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "not a Docker Hub push payload"}, status=400)
+    namespace, _, name = repo_name.partition("/")
+    if not namespace or not name:
+        return JsonResponse({"error": "repository.repo_name is not namespace/name"}, status=400)
+    ids = repositories_note_image_push(course_id=course.pk, namespace=namespace, name=name)
+    _refresh_later(ids)
+    return JsonResponse({"status": "queued" if ids else "unknown repository"}, status=202)
