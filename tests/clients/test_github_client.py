@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -478,3 +479,34 @@ def test_the_governor_stops_short_of_the_primary_limit(gh, client, login, repo):
             client.get_branch(login, REPO, "main")
 
     assert gh.world.stats["rate_limited"].get("github", 0) == 0
+
+
+def test_two_workers_sharing_a_token_stay_under_the_limit(gh, login, repo, governor):
+    gh.world.config.github_rate_limit = 30
+    token = gh.seeded["github"]["instructor"]["token"]
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        # Each thread is a worker with its own client and HTTP session, sharing the store.
+        client = GitHubClient(token, api_url=f"{gh.url}/api/v3", governor=governor)
+        for _ in range(40):  # bounded; the governor must refuse before GitHub does
+            try:
+                client.get_branch(login, REPO, "main")
+            except errors.Throttled:
+                outcomes.append("throttled")
+                return
+            except errors.ExternalServiceError as error:
+                outcomes.append(f"error: {error}")
+                return
+        outcomes.append("never throttled")
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert outcomes == ["throttled", "throttled"]
+    assert gh.world.stats["rate_limited"].get("github", 0) == 0
+    served = _requests(gh, "GET", "/repos/<owner>/<name>/branches/<path:branch>")
+    assert set(served) == {"200"} and served["200"] < 30
