@@ -275,11 +275,9 @@ def next_poll_at(
     enrolment_id: int, last_pushed_at: dt.datetime | None, now: dt.datetime
 ) -> dt.datetime:
     """When to read this student's builds again: soon while something can change, else rarely."""
-    open_since = (
-        Build.objects.filter(enrolment_id=enrolment_id, state__in=_UNFINISHED)
-        .aggregate(at=Min("created_at"))
-        .get("at")
-    )
+    open_since: dt.datetime | None = Build.objects.filter(
+        enrolment_id=enrolment_id, state__in=_UNFINISHED
+    ).aggregate(at=Min("created_at"))["at"]
     if open_since is not None:
         age = max(now - open_since, dt.timedelta(0))
         return now + min(max(age / 4, POLL_MIN), POLL_MAX)

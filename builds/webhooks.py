@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -66,7 +67,7 @@ def _course(token: str) -> Course:
 
 def _refresh_later(enrolment_ids: list[int]) -> None:
     for enrolment_id in enrolment_ids:
-        transaction.on_commit(lambda pk=enrolment_id: refresh_builds.delay(pk))
+        transaction.on_commit(partial(refresh_builds.delay, enrolment_id))
 
 
 @csrf_exempt
