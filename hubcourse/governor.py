@@ -81,10 +81,13 @@ def decide(state: State, now: float, policy: Policy) -> tuple[bool, float]:
     earliest = max(now, state.paused_until)
     # Slots up to ``tat`` are already promised; the budget left is spread over what follows.
     base = max(earliest, state.tat)
-    if state.reset is not None and state.remaining is not None and state.reset > base:
+    if state.reset is not None and state.remaining is not None and state.reset > earliest:
         budget = state.remaining - margin
         if budget > 0:
-            interval = (state.reset - base) / budget
+            # Past the reset already booked: pace at the plain rate into the next window.
+            interval = (
+                (state.reset - base) / budget if state.reset > base else policy.window / usable
+            )
         else:
             # This window's budget is spent: the next call goes out when the window resets.
             earliest = state.reset
@@ -166,8 +169,9 @@ class SQLiteStore:
         if connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode, so that BEGIN IMMEDIATE below is the only transaction.
+            # No WAL: switching the journal mode takes a lock that does not wait for others,
+            # and these transactions are too short for WAL's concurrent readers to matter.
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS governor ("
                 " key TEXT PRIMARY KEY, rate_limit INTEGER, remaining INTEGER, reset REAL,"
@@ -266,10 +270,14 @@ local usable = math.max(1, limit - margin)
 local earliest = math.max(now, s.paused)
 local base = math.max(earliest, s.tat)
 local interval
-if s.reset ~= nil and s.remaining ~= nil and s.reset > base then
+if s.reset ~= nil and s.remaining ~= nil and s.reset > earliest then
   local budget = s.remaining - margin
   if budget > 0 then
-    interval = (s.reset - base) / budget
+    if s.reset > base then
+      interval = (s.reset - base) / budget
+    else
+      interval = window / usable
+    end
   else
     earliest = s.reset
     interval = window / usable

@@ -123,6 +123,18 @@ def test_a_spent_budget_waits_for_the_reset(store, clock):
     assert clock.sleeps == pytest.approx([3.0], abs=1e-5)
 
 
+def test_a_burst_never_spends_the_budget_held_back(store, clock):
+    # The burst lets calls go early, but once 2 of the 3 left are spent (1 is held back),
+    # the next call waits for the reset even though the pace alone would let it through.
+    gov = make(store, clock, limit=20, burst=5, max_wait=100.0)
+    gov.observe("k", hub_headers(20, 3, START + 12), 200)
+
+    for _ in range(3):
+        gov.acquire("k")
+
+    assert clock.sleeps == pytest.approx([12.0], abs=1e-5)
+
+
 def test_a_wait_longer_than_the_bound_raises_throttled_with_the_time_to_retry(store, clock):
     gov = make(store, clock, limit=20, max_wait=5.0)
     gov.observe("k", hub_headers(20, 1, START + 40), 200)
