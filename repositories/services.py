@@ -225,10 +225,14 @@ def repository_grant_permissions(
                 message=f"{permission}" + (f" (was {have})" if have else ""),
             )
         now = timezone.now()
-        StudentRepository.objects.filter(pk=repository.pk).update(
-            permission_granted_at=repository.permission_granted_at or now,
-            instructors_permission_at=repository.instructors_permission_at or now,
-        )
+        changes = {
+            "permission_granted_at": repository.permission_granted_at or now,
+            "instructors_permission_at": repository.instructors_permission_at or now,
+        }
+        if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+            # The student's own team holds its read permission (compute_state asks for it).
+            changes["student_team_at"] = repository.student_team_at or now
+        StudentRepository.objects.filter(pk=repository.pk).update(**changes)
     enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_PERMISSIONS)
     repository.refresh_from_db()
     return repository
