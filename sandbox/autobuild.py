@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -143,7 +143,7 @@ def tastypie_list(objects: list[dict[str, Any]], limit: int, offset: int) -> dic
         args = request.args.to_dict()
         args["offset"] = str(new_offset)
         args["limit"] = str(limit)
-        return request.path + "?" + "&".join(f"{k}={v}" for k, v in args.items())
+        return request.path + "?" + urlencode(args)
 
     return {
         "meta": {

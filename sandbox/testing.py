@@ -70,6 +70,12 @@ def start_sandbox(
     if config.public_url is None:
         config.public_url = url
     seeded = world.meta.get("seed_result", {}) if world.load() else world.reset(seed)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    # A short poll interval: stop() then returns at once instead of after half a second.
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="sandbox-http",
+        daemon=True,
+    )
     thread.start()
     return RunningSandbox(url=url, world=world, server=server, thread=thread, seeded=seeded)
