@@ -24,6 +24,12 @@ from sandbox.images import OFFICIAL_IMAGES, VERIFIED_IMAGES
 
 bp = Blueprint("dockerhub_extra", __name__)
 
+
+@bp.errorhandler(common.HubError)
+def _hub_error(exc: common.HubError) -> Response:
+    return exc.response()
+
+
 # A fixed date: these images are older than any sandbox world.
 _REGISTERED = "2014-06-05T20:00:00.000000Z"
 
