@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
-from builds import webhooks
 from builds.backends.github_actions import WORKFLOW_PATH
 from builds.models import Build, BuildState, WebhookDelivery
+from builds.tasks import refresh_builds
 from repositories.models import StudentRepository
 
 SECRET = "a-webhook-secret"
@@ -42,7 +42,7 @@ def hooked(course: Course) -> tuple[Course, Enrolment, StudentRepository]:
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    monkeypatch.setattr(webhooks.refresh_builds, "delay", calls.append)
+    monkeypatch.setattr(refresh_builds, "delay", calls.append)
     return calls
 
 
