@@ -1,0 +1,151 @@
+"""``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
+
+Names: onboarding, freshness, board, bulk_add (default: all, in that order). Every option
+has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
+run say little about the targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from bench.harness import Result, print_table, write_json
+
+NAMES = ("onboarding", "freshness", "board", "bulk_add")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*NAMES, []], metavar="name")
+    parser.add_argument("--embedded", action="store_true", help="SQLite + filesystem broker")
+    parser.add_argument("--keep-logs", action="store_true", help="keep process logs (printed)")
+    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    one = parser.add_argument_group("1. onboarding")
+    one.add_argument("--students", type=int, default=200)
+    one.add_argument("--rate-limit", type=int, default=600, help="Docker Hub requests/minute")
+    one.add_argument("--latency-ms", type=int, default=50)
+    one.add_argument("--build-delay", type=float, default=2.0, help="sandbox s per build phase")
+    one.add_argument("--workers", type=int, default=1, help="Celery worker processes")
+    one.add_argument("--concurrency", type=int, default=4, help="prefork children per worker")
+    one.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    one.add_argument("--onboarding-timeout", type=float, default=1800)
+    two = parser.add_argument_group("2. status freshness")
+    two.add_argument("--repos", type=int, default=500)
+    two.add_argument("--builds", type=int, default=100, help="builds finishing in the window")
+    two.add_argument("--window", type=float, default=120, help="s over which builds start")
+    two.add_argument("--freshness-rate-limit", type=int, default=600)
+    two.add_argument("--freshness-build-delay", type=float, default=5.0)
+    three = parser.add_argument_group("3. class board")
+    three.add_argument("--board-students", type=int, default=1000)
+    three.add_argument("--builds-per-student", type=int, default=20)
+    three.add_argument("--clients", type=int, default=8)
+    three.add_argument("--duration", type=float, default=30)
+    three.add_argument("--query-sizes", default="10,100,1000")
+    three.add_argument("--web-workers", type=int, default=3, help="gunicorn workers")
+    four = parser.add_argument_group("4. bulk add")
+    four.add_argument("--bulk", type=int, default=1000, help="Docker IDs pasted")
+    four.add_argument(
+        "--bulk-latency-ms", type=int, default=None, help="default: the sandbox's default"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
+        args.board_students, args.builds_per_student, args.duration = 50, 3, 3
+        args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
+        args.freshness_build_delay = 1.0
+    return args
+
+
+def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
+    from bench import board, bulk_add, freshness, onboarding
+
+    return {
+        "onboarding": lambda ctx: onboarding.run(
+            ctx,
+            students=args.students,
+            rate_limit=args.rate_limit,
+            latency_ms=args.latency_ms,
+            build_delay=args.build_delay,
+            workers=args.workers,
+            concurrency=args.concurrency,
+            naive=not args.no_naive,
+            timeout=args.onboarding_timeout,
+        ),
+        "freshness": lambda ctx: freshness.run(
+            ctx,
+            repos=args.repos,
+            builds=args.builds,
+            window=args.window,
+            rate_limit=args.freshness_rate_limit,
+            build_delay=args.freshness_build_delay,
+        ),
+        "board": lambda ctx: board.run(
+            ctx,
+            students=args.board_students,
+            builds_per_student=args.builds_per_student,
+            clients=args.clients,
+            duration=args.duration,
+            query_sizes=[int(s) for s in args.query_sizes.split(",") if s],
+            web_workers=args.web_workers,
+        ),
+        "bulk_add": lambda ctx: bulk_add.run(
+            ctx,
+            count=args.bulk,
+            latency_ms=(
+                args.bulk_latency_ms
+                if args.bulk_latency_ms is not None
+                else bulk_add.default_latency()
+            ),
+            rate_limit=args.rate_limit,
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.context import Context
+
+    args = parse_args(argv)
+    names = args.names or list(NAMES)
+    ctx = Context(embedded=args.embedded, keep_logs=args.keep_logs)
+    results: list[Result] = []
+    print(f"hubcourse benchmarks on {ctx.describe()['services']}: {', '.join(names)}", flush=True)
+    try:
+        ctx.django()
+        table = runners(args)
+        for name in names:
+            print(f"\n== {name} ==", flush=True)
+            started = time.monotonic()
+            try:
+                result = table[name](ctx)
+            except Exception as error:  # one failing benchmark must not hide the others
+                traceback.print_exc()
+                result = Result(name, name, {}, error=f"{type(error).__name__}: {error}")
+            finally:
+                ctx.processes.stop_all()
+            result.seconds = round(time.monotonic() - started, 1)
+            result.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            results.append(result)
+            print_table([result])
+    finally:
+        ctx.close()
+    print("\n== all ==")
+    print_table(results)
+    for result in results:
+        for note in result.notes:
+            print(f"note [{result.name}]: {note}")
+    if not args.no_json:
+        path = write_json(results, {"context": ctx.describe(), "argv": sys.argv[1:]})
+        print(f"\nJSON: {path}")
+    if args.keep_logs:
+        print(f"logs: {ctx.logs_hint()}")
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
