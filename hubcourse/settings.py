@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "accounts",
     "repositories",
     "builds",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

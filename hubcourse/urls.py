@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("django-admin/", admin.site.urls),
     path("hooks/", include("builds.urls")),
+    path("courses/", include("dashboard.urls")),
     path("", include("accounts.urls")),
 ]

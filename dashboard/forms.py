@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+from django import forms
+from django.utils.text import slugify
+
+from accounts.models import Course, CourseRole
+from dashboard import roster
+
+# Docker Hub repository names: lower-case letters, digits and single separators.
+REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+TEMPLATE_FIELDS = {"course", "docker_id"}
+# Words the course pages' addresses use next to a course's short name.
+RESERVED_SLUGS = {"new"}
+SAMPLE_DOCKER_IDS = ("adalovelace", "alanturing", "gracehopper42")
+
+
+def fill_template(template: str, *, course: str, docker_id: str) -> str:
+    return template.format(course=course, docker_id=docker_id).lower()
+
+
+def _check_template(template: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        raise forms.ValidationError(
+            "Braces must come in pairs, like {docker_id}; write a literal brace as {{ or }}."
+        ) from None
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        raise forms.ValidationError(
+            f"Unknown placeholder {{{sorted(unknown)[0]}}}: use {{course}} and {{docker_id}}."
+        )
+    if "docker_id" not in names:
+        raise forms.ValidationError(
+            "Include {docker_id}, so every student gets a name of their own."
+        )
+
+
+class CourseForm(forms.ModelForm[Course]):
+    """Course settings. Tokens are write-only: the form never shows a stored value back."""
+
+    dockerhub_token = forms.CharField(
+        label="Docker Hub access token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "The organisation's access token (with the organisation's name as the identifier "
+            "above), or an Owner's personal access token: automated builds need the latter. "
+            "Leave empty to keep the stored token."
+        ),
+    )
+    clear_dockerhub_token = forms.BooleanField(
+        label="Forget the stored Docker Hub token (use the site's)", required=False
+    )
+    github_token = forms.CharField(
+        label="GitHub token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "A token with the repo and admin:repo_hook scopes (and workflow for GitHub "
+            "Actions). Leave empty to keep the stored token."
+        ),
+    )
+    clear_github_token = forms.BooleanField(
+        label="Forget the stored GitHub token (use the site's)", required=False
+    )
+
+    class Meta:
+        model = Course
+        fields = [
+            "name",
+            "slug",
+            "organisation",
+            "team",
+            "instructors_team",
+            "access_policy",
+            "repo_name_template",
+            "student_team_template",
+            "repo_private",
+            "build_backend",
+            "build_branch",
+            "build_dockerfile",
+            "build_context",
+            "build_tag",
+            "dockerhub_username",
+        ]
+        labels = {
+            "name": "Course name",
+            "slug": "Short name",
+            "organisation": "Docker Hub organisation",
+            "team": "Students' team",
+            "instructors_team": "Instructors' team",
+            "access_policy": "Who sees each repository",
+            "repo_name_template": "Repository name",
+            "student_team_template": "Student team name (one team per student)",
+            "repo_private": "Private repositories",
+            "build_backend": "How images are built",
+            "build_branch": "Build from branch",
+            "build_dockerfile": "Dockerfile location",
+            "build_context": "Build context",
+            "build_tag": "Image tag",
+            "dockerhub_username": "Docker Hub identifier",
+        }
+        help_texts = {
+            "slug": "Used in links and in repository names as {course}; letters, digits and dashes.",
+            "repo_name_template": (
+                "{docker_id} is the student's Docker ID, {course} the short name above. "
+                "Changing it later does not rename repositories that already exist."
+            ),
+            "dockerhub_username": (
+                "The organisation's name for an organisation access token, or the Owner's "
+                "username for a personal token. Empty: the site's configured identity."
+            ),
+            "build_dockerfile": "Path of the Dockerfile in the student's repository.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        if self.instance.pk:
+            # The short name is in every repository name and link: fixed once created.
+            self.fields["slug"].disabled = True
+            self.fields["slug"].help_text = "Fixed once the course exists."
+        for name in ("dockerhub_token", "github_token"):
+            set_at = getattr(self.instance, f"{name}_set_at", None)
+            if self.instance.pk and set_at:
+                self.fields[name].help_text = (
+                    f"A token is stored (set on {set_at:%d %b %Y}). "
+                    + str(self.fields[name].help_text).replace(
+                        "Leave empty to keep the stored token.", "Enter a new one to replace it."
+                    )
+                )
+
+    def clean_slug(self) -> str:
+        if self.instance.pk:
+            return self.instance.slug
+        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:60]
+        if not slug:
+            raise forms.ValidationError("Give the course a short name (letters and digits).")
+        if slug in RESERVED_SLUGS:
+            raise forms.ValidationError(f"{slug} is reserved: choose another short name.")
+        if Course.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(f"Another course is already called {slug}.")
+        return slug
+
+    def clean_repo_name_template(self) -> str:
+        template = self.cleaned_data["repo_name_template"].strip()
+        _check_template(template)
+        return template
+
+    def clean_student_team_template(self) -> str:
+        template = self.cleaned_data["student_team_template"].strip()
+        _check_template(template)
+        return template
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        template = data.get("repo_name_template")
+        slug = data.get("slug") or (self.instance.slug if self.instance.pk else "")
+        if template and slug:
+            for docker_id in SAMPLE_DOCKER_IDS:
+                name = fill_template(template, course=slug, docker_id=docker_id)
+                if not 2 <= len(name) <= 255 or not REPO_NAME_RE.match(name):
+                    self.add_error(
+                        "repo_name_template",
+                        f"It gives {name!r}, which Docker Hub refuses: repository names are "
+                        "lower-case letters and digits, separated by single . _ or -.",
+                    )
+                    break
+        for name in ("build_branch", "build_dockerfile", "build_context"):
+            value = data.get(name, "")
+            if value and any(ch.isspace() for ch in value):
+                self.add_error(name, "No spaces, please.")
+        return data
+
+    def previews(self) -> list[tuple[str, str]]:
+        """(Docker ID, repository) for the sample students, from the saved or posted values."""
+        template = self.data.get("repo_name_template") or self.instance.repo_name_template
+        slug = self.data.get("slug") or self.instance.slug or "course"
+        org = (self.data.get("organisation") or self.instance.organisation).lower()
+        result = []
+        for docker_id in SAMPLE_DOCKER_IDS:
+            try:
+                name = fill_template(str(template), course=str(slug), docker_id=docker_id)
+            except (KeyError, ValueError, IndexError):
+                name = "(the template cannot be filled in)"
+            result.append((docker_id, f"{org}/{name}"))
+        return result
+
+
+class RosterForm(forms.Form):
+    file = forms.FileField(
+        label="Roster file (CSV)",
+        required=False,
+        help_text=(
+            f"Up to {roster.MAX_BYTES // 1024 // 1024} MB and {roster.MAX_ROWS} students: our "
+            "columns, a GitHub Classroom roster, or a Canvas or Moodle gradebook export."
+        ),
+    )
+    text = forms.CharField(
+        label="Or paste lines",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="One student per line: identifier or email, name, Docker ID, GitHub repository.",
+    )
+    classroom_repo_template = forms.CharField(
+        label="GitHub Classroom repository (optional)",
+        required=False,
+        help_text=(
+            "For a GitHub Classroom roster: each student's assignment repository, like "
+            "my-classroom/docker-lab-{github_username}."
+        ),
+    )
+
+    def clean_classroom_repo_template(self) -> str:
+        template = str(self.cleaned_data.get("classroom_repo_template", "")).strip()
+        if template and "{github_username}" not in template:
+            raise forms.ValidationError("Include {github_username} in the repository.")
+        return template
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None and upload.size > roster.MAX_BYTES:
+            self.add_error(
+                "file",
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; rosters up to "
+                f"{roster.MAX_BYTES // 1024 // 1024} MB are accepted. Split it into smaller files.",
+            )
+        elif upload is None and not data.get("text", "").strip():
+            raise forms.ValidationError("Choose a CSV file or paste at least one line.")
+        return data
+
+
+class CorrectionForm(forms.Form):
+    docker_id = forms.CharField(label="Docker ID", required=False, max_length=30)
+    github_repo = forms.CharField(label="GitHub repository", required=False, max_length=200)
+    reason = forms.CharField(label="Why (kept in the audit log)", required=False, max_length=300)
+
+    def clean_docker_id(self) -> str:
+        try:
+            return roster.validate_docker_id(self.cleaned_data.get("docker_id", ""))
+        except ValueError as error:
+            raise forms.ValidationError(f"{error}.") from None
+
+    def clean_github_repo(self) -> str:
+        try:
+            return roster.normalise_github_repo(self.cleaned_data.get("github_repo", ""))
+        except ValueError as error:
+            raise forms.ValidationError(f"{error}.") from None
+
+
+class RoleForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    role = forms.ChoiceField(choices=CourseRole.Role.choices, initial=CourseRole.Role.TA)
+
+
+BULK_ACTIONS = {
+    "retry": "Retry failed steps",
+    "invite": "Re-send invitations",
+    "preflight": "Re-run pre-flight checks",
+}
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
+    scope = forms.ChoiceField(
+        choices=[("selected", "Selected students"), ("filtered", "All students matching")],
+        initial="selected",
+    )
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any integer is accepted here; the service keeps only this course's students.
+        posted = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(v, v) for v in posted if str(v).isdigit()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("scope") == "selected" and not data.get("ids"):
+            raise forms.ValidationError("Select at least one student, or choose all matching.")
+        return data

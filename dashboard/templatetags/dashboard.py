@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django import template
+
+from accounts.models import User
+
+register = template.Library()
+
+
+@register.simple_tag
+def may_create_courses(user: User) -> bool:
+    """For pages outside the dashboard (the course list) that offer "New course"."""
+    from dashboard.views import may_create_courses as allowed
+
+    return bool(user.is_authenticated and allowed(user))

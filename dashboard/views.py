@@ -1,0 +1,684 @@
+"""The instructor's and TA's pages. Every view checks access on its first line through
+``accounts.access``; pages read the database only and actions go through services."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.access import CourseAccess, get_course_for_staff, get_enrolment_for_staff
+from accounts.models import Course, CourseRole, OnboardingState, User
+from builds.models import Build, BuildState
+from dashboard import roster, selectors, services
+from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
+from dashboard.models import ApplyRun, ConnectionCheck, RosterImport
+from hubcourse.models import AuditEvent
+
+EXPORT_CHUNK = 500
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def may_create_courses(user: User) -> bool:
+    """Site admins, and people who already teach a course, may start a new one."""
+    return (
+        user.is_site_admin
+        or CourseRole.objects.filter(user=user, role=CourseRole.Role.INSTRUCTOR).exists()
+    )
+
+
+# -- courses -------------------------------------------------------------------------------------
+
+
+@login_required
+def course_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not may_create_courses(user):
+        raise PermissionDenied("Only instructors and administrators can create a course.")
+    form = CourseForm(request.POST or None, initial={"slug": ""})
+    if request.method == "POST" and form.is_valid():
+        course = services.course_create(actor=user, values=form.cleaned_data)
+        messages.success(
+            request,
+            f"Course {course.name} created. Check the connection to Docker Hub and GitHub, "
+            "then import the roster.",
+        )
+        return redirect("dashboard:settings", course.slug)
+    return render(request, "dashboard/course_form.html", {"form": form, "course": None})
+
+
+@login_required
+def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    course = access.course
+    form = CourseForm(request.POST or None, instance=course)
+    if request.method == "POST" and form.is_valid():
+        # The form wrote onto the instance; the service compares with the stored row.
+        course.refresh_from_db()
+        changed = services.course_update(
+            course=course, actor=_user(request), values=form.cleaned_data
+        )
+        messages.success(request, "Saved." if changed else "Nothing changed.")
+        return redirect("dashboard:settings", course.slug)
+    if request.method == "POST":
+        course.refresh_from_db()
+    check = course.connection_checks.first()
+    return render(
+        request,
+        "dashboard/course_form.html",
+        {"form": form, "course": course, "access": access, "check": check},
+    )
+
+
+@login_required
+@require_POST
+def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    services.connection_check_start(course=access.course, actor=_user(request))
+    return redirect(reverse("dashboard:settings", args=[slug]) + "#connection")
+
+
+@login_required
+def connection_check_live(request: HttpRequest, slug: str, check_id: int) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    check = get_object_or_404(ConnectionCheck, course=access.course, pk=check_id)
+    return render(
+        request, "dashboard/partials/connection.html", {"course": access.course, "check": check}
+    )
+
+
+# -- the class board -----------------------------------------------------------------------------
+
+
+def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]:
+    course = access.course
+    filters = selectors.BoardFilters.from_query(request.GET)
+    page = Paginator(selectors.board_queryset(course, filters), selectors.PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    total, counts = selectors.state_counts(course)
+    return {
+        "course": course,
+        "access": access,
+        "filters": filters,
+        "page": page,
+        "rows": selectors.board_rows(course, page.object_list),
+        "total": total,
+        "counts": counts,
+        "chart": selectors.build_chart(course),
+        "handout_steps": [label for label, _ in selectors.HANDOUT_STEPS],
+        "states": [(s.value, s.label) for s in OnboardingState],
+        "build_states": [*BuildState.choices, ("none", "No build yet")],
+        "sorts": selectors.SORTS,
+        "live_query": filters.querystring(page=page.number if page.number > 1 else ""),
+    }
+
+
+@login_required
+def board(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    context = _board_context(request, access)
+    context["bulk_actions"] = BULK_ACTIONS
+    context["last_apply"] = access.course.apply_runs.first()
+    return render(request, "dashboard/board.html", context)
+
+
+@login_required
+def board_live(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    return render(request, "dashboard/partials/board.html", _board_context(request, access))
+
+
+@login_required
+@require_POST
+def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    course = access.course
+    filters = selectors.BoardFilters.from_query(request.POST)
+    back = reverse("dashboard:board", args=[slug]) + (
+        f"?{filters.querystring()}" if filters.querystring() else ""
+    )
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("__all__", []) or ["Choose an action."]:
+            messages.error(request, error)
+        return redirect(back)
+    if form.cleaned_data["scope"] == "filtered":
+        ids = list(selectors.board_queryset(course, filters).values_list("pk", flat=True))
+    else:
+        ids = list(
+            course.enrolments.filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True)
+        )
+    action = form.cleaned_data["action"]
+    user = _user(request)
+    if action == "retry":
+        n = services.enrolments_retry(course=course, actor=user, enrolment_ids=ids)
+        messages.success(
+            request,
+            f"Retrying {n} student(s) with a failed step."
+            if n
+            else "None of these students has a failed step; their remaining steps were queued.",
+        )
+    elif action == "invite":
+        n = services.enrolments_resend_invites(course=course, actor=user, enrolment_ids=ids)
+        messages.success(
+            request,
+            f"Re-sending the invitation to {n} student(s)."
+            if n
+            else "None of these students is waiting for an invitation.",
+        )
+    else:
+        n = services.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
+        messages.success(request, f"Pre-flight checks queued for {n} student(s).")
+    return redirect(back)
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(
+    filename: str, header: list[str], rows: Iterable[list[object]]
+) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff"  # so Excel reads the file as UTF-8
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([safe_cell(cell) for cell in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    course = access.course
+    filters = selectors.BoardFilters.from_query(request.GET)
+    steps = [label for label, _ in selectors.HANDOUT_STEPS]
+    header = [
+        "identifier",
+        "name",
+        "email",
+        "docker_id",
+        "github_repo",
+        "state",
+        *steps,
+        "status",
+        "error_step",
+        "latest_build_state",
+        "latest_build_at",
+        "latest_build_commit",
+    ]
+
+    def rows() -> Iterator[list[object]]:
+        queryset = selectors.board_queryset(course, filters)
+        # Keyset-free chunking by position: a constant number of queries per 500 students.
+        for start in range(0, queryset.count(), EXPORT_CHUNK):
+            for row in selectors.board_rows(course, queryset[start : start + EXPORT_CHUNK]):
+                e, build = row.enrolment, row.latest_build
+                yield [
+                    e.identifier,
+                    e.name,
+                    e.email,
+                    e.docker_id,
+                    e.github_repo,
+                    e.get_state_display(),
+                    *("yes" if tick.done else "no" for tick in row.ticks),
+                    row.summary,
+                    e.error_step,
+                    build.get_state_display() if build else "",
+                    build.created_at.isoformat() if build else "",
+                    build.commit_sha if build else "",
+                ]
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return _csv_response(f"{course.slug}-students-{stamp}.csv", header, rows())
+
+
+# -- roster import -------------------------------------------------------------------------------
+
+
+@login_required
+def roster_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    course = access.course
+    form = RosterForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data.get("file")
+        data: bytes | str
+        if upload is not None:
+            data, source = upload.read(roster.MAX_BYTES + 1), upload.name or "uploaded file"
+        else:
+            data, source = form.cleaned_data["text"], "pasted text"
+        try:
+            preview = services.roster_preview(
+                course=course,
+                actor=_user(request),
+                data=data,
+                source=source,
+                classroom_repo_template=form.cleaned_data["classroom_repo_template"],
+            )
+        except roster.RosterError as error:
+            form.add_error("file" if upload is not None else "text", str(error))
+        else:
+            return redirect("dashboard:roster_preview", slug, preview.pk)
+    recent = course.roster_imports.select_related("created_by")[:5]
+    return render(
+        request,
+        "dashboard/roster_upload.html",
+        {"course": course, "access": access, "form": form, "recent": recent},
+    )
+
+
+def _preview_context(preview: RosterImport, request: HttpRequest) -> dict[str, Any]:
+    rows = [roster.Row.from_dict(data) for data in preview.rows]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    shown = request.GET.get("show", "")
+    visible = [row for row in rows if not shown or row.status == shown]
+    page = Paginator(visible, 100).get_page(request.GET.get("page"))
+    return {
+        "preview": preview,
+        "format_label": roster.FORMAT_LABELS.get(roster.Format(preview.format), preview.format),
+        "legend": [
+            (status.value, *roster.STATUS_TEXT[status], counts.get(status.value, 0))
+            for status in roster.RowStatus
+            if counts.get(status.value)
+        ],
+        "page": page,
+        "shown": shown,
+        "status_text": {s.value: text for s, (text, _) in roster.STATUS_TEXT.items()},
+        "saving": sum(counts.get(s.value, 0) for s in roster.SAVED),
+    }
+
+
+@login_required
+def roster_preview(request: HttpRequest, slug: str, import_id: int) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    preview = get_object_or_404(RosterImport, course=access.course, pk=import_id)
+    context = _preview_context(preview, request)
+    context.update(course=access.course, access=access)
+    return render(request, "dashboard/roster_preview.html", context)
+
+
+@login_required
+def roster_preview_live(request: HttpRequest, slug: str, import_id: int) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    preview = get_object_or_404(RosterImport, course=access.course, pk=import_id)
+    context = _preview_context(preview, request)
+    context.update(course=access.course, access=access)
+    return render(request, "dashboard/partials/roster_preview.html", context)
+
+
+@login_required
+@require_POST
+def roster_confirm(request: HttpRequest, slug: str, import_id: int) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    preview = get_object_or_404(RosterImport, course=access.course, pk=import_id)
+    if request.POST.get("action") == "discard":
+        services.roster_discard(preview=preview)
+        messages.info(request, "The import was discarded; nothing was saved.")
+        return redirect("dashboard:roster", slug)
+    try:
+        result = services.roster_confirm(preview=preview, actor=_user(request))
+    except services.ActionRefused as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:roster_preview", slug, import_id)
+    messages.success(
+        request,
+        f"Imported: {result.created} added, {result.updated} updated, {result.skipped} skipped.",
+    )
+    if result.apply is not None:
+        return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={result.apply.pk}")
+    return redirect("dashboard:board", slug)
+
+
+# -- plan and apply ------------------------------------------------------------------------------
+
+
+QUIET_SHOWN = 100
+STEP_ORDER = (
+    "teams",
+    "docker_id",
+    "preflight",
+    "invite",
+    "team",
+    "repository",
+    "permissions",
+    "build",
+    "first_build",
+)
+
+
+def _progress(course: Course, run: ApplyRun) -> dict[str, Any]:
+    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
+    from repositories.reconcile import plan_course
+
+    plan = plan_course(course)
+    remaining = len(plan.actionable)
+    done = max(run.total_steps - remaining, 0)
+    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
+    errors = course.enrolments.exclude(error_step="").count()
+    waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
+    finished = remaining == 0 or run.finished_at is not None
+    if remaining == 0 and run.finished_at is None:
+        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+    return {
+        "run": run,
+        "remaining": remaining,
+        "done": done,
+        "percent": min(percent, 100),
+        "errors": errors,
+        "waiting": waiting,
+        "finished": finished,
+    }
+
+
+@login_required
+def plan(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
+    course = access.course
+    if request.method == "POST":
+        run = services.course_apply(course=course, actor=_user(request))
+        if run.total_steps:
+            messages.success(
+                request, f"Applying {run.total_steps} step(s) for {run.students} student(s)."
+            )
+        else:
+            messages.info(request, "Nothing to apply: the course is as it should be.")
+        return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={run.pk}")
+    from repositories.reconcile import plan_course
+
+    current = plan_course(course)
+    groups: dict[str, list[Any]] = {}
+    for step in current.steps:
+        groups.setdefault(step.step, []).append(step)
+    grouped = []
+    for name in sorted(groups, key=lambda n: STEP_ORDER.index(n) if n in STEP_ORDER else 99):
+        labelled = [
+            (s, current.labels.get(s.enrolment_id, "") if s.enrolment_id else "")
+            for s in groups[name]
+        ]
+        quiet = [item for item in labelled if not item[0].actionable]
+        grouped.append(
+            {
+                "step": name,
+                "label": selectors.STEP_LABELS.get(name, name),
+                "count": len(labelled),
+                "actionable": [item for item in labelled if item[0].actionable],
+                # Long lists of "nothing to do" help nobody: the first ones, and a count.
+                "quiet": quiet[:QUIET_SHOWN],
+                "quiet_more": max(len(quiet) - QUIET_SHOWN, 0),
+                "quiet_count": len(quiet),
+            }
+        )
+    run_id = request.GET.get("run", "")
+    run = (
+        course.apply_runs.filter(pk=int(run_id)).first()
+        if run_id.isdigit()
+        else course.apply_runs.filter(finished_at__isnull=True).first()
+    )
+    return render(
+        request,
+        "dashboard/plan.html",
+        {
+            "course": course,
+            "access": access,
+            "groups": grouped,
+            "labels": current.labels,
+            "actionable": len(current.actionable),
+            "progress": _progress(course, run) if run else None,
+        },
+    )
+
+
+@login_required
+def plan_progress_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    run = get_object_or_404(ApplyRun, course=access.course, pk=run_id)
+    return render(
+        request,
+        "dashboard/partials/progress.html",
+        {"course": access.course, "progress": _progress(access.course, run)},
+    )
+
+
+# -- one student ---------------------------------------------------------------------------------
+
+
+@login_required
+def student_detail(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
+    course = access.course
+    enrolment.course = course
+    form = CorrectionForm(
+        initial={"docker_id": enrolment.docker_id, "github_repo": enrolment.github_repo}
+    )
+    return _detail(request, access, enrolment, form)
+
+
+def _detail(
+    request: HttpRequest,
+    access: CourseAccess,
+    enrolment: Any,
+    form: CorrectionForm,
+    status: int = 200,
+) -> HttpResponse:
+    course = access.course
+    builds = Paginator(
+        Build.objects.filter(enrolment=enrolment).order_by("-created_at", "-pk"),
+        selectors.BUILDS_PAGE_SIZE,
+    ).get_page(request.GET.get("builds"))
+    events = Paginator(
+        selectors.audit_events(course, enrolment=enrolment), selectors.AUDIT_PAGE_SIZE
+    ).get_page(request.GET.get("events"))
+    row = selectors.board_rows(
+        course,
+        selectors.board_queryset(course, selectors.BoardFilters()).filter(pk=enrolment.pk),
+    )[0]
+    return render(
+        request,
+        "dashboard/student.html",
+        {
+            "course": course,
+            "access": access,
+            "enrolment": enrolment,
+            "row": row,
+            "timeline": selectors.timeline(enrolment),
+            "builds": builds,
+            "events": events,
+            "form": form,
+            "step_label": selectors.STEP_LABELS.get(enrolment.error_step, enrolment.error_step),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def student_correct(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id, manage=True)
+    enrolment.course = access.course
+    form = CorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = services.enrolment_correct(
+                enrolment=enrolment,
+                actor=_user(request),
+                docker_id=form.cleaned_data["docker_id"],
+                github_repo=form.cleaned_data["github_repo"],
+                reason=form.cleaned_data["reason"],
+            )
+        except services.ActionRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                f"Corrected the {' and the '.join(changed)}; the student's steps run again."
+                if changed
+                else "Nothing changed.",
+            )
+            return redirect("dashboard:student", slug, enrolment_id)
+    return _detail(request, access, enrolment, form, status=400)
+
+
+@login_required
+@require_POST
+def student_retry(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
+    n = services.enrolments_retry(
+        course=access.course, actor=_user(request), enrolment_ids=[enrolment.pk]
+    )
+    messages.success(
+        request, "Retrying the failed step." if n else "Nothing had failed; remaining steps queued."
+    )
+    return redirect("dashboard:student", slug, enrolment_id)
+
+
+@login_required
+def student_as_student(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
+    from student.selectors import student_status
+
+    enrolment.course = access.course
+    return render(
+        request,
+        "dashboard/as_student.html",
+        {
+            "course": access.course,
+            "access": access,
+            "enrolment": enrolment,
+            "view": student_status(enrolment),
+        },
+    )
+
+
+# -- roles and audit -----------------------------------------------------------------------------
+
+
+@login_required
+def roles(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
+    course = access.course
+    form = RoleForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            if "remove" in request.POST:
+                remove = request.POST["remove"]
+                if not remove.isdigit():
+                    raise Http404("No such role.")
+                services.role_revoke(course=course, actor=_user(request), role_id=int(remove))
+                messages.success(request, "Removed.")
+                return redirect("dashboard:roles", slug)
+            if form.is_valid():
+                granted = services.role_grant(
+                    course=course,
+                    actor=_user(request),
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                )
+                messages.success(
+                    request,
+                    f"{granted.user.email} is now {granted.get_role_display().lower()} of {course.name}. "
+                    "They sign in with GitHub or by resetting their password with this address.",
+                )
+                return redirect("dashboard:roles", slug)
+        except services.ActionRefused as error:
+            messages.error(request, str(error))
+    staff = course.roles.select_related("user").order_by("role", "user__email")
+    return render(
+        request,
+        "dashboard/roles.html",
+        {"course": course, "access": access, "staff": staff, "form": form},
+    )
+
+
+def _audit_filters(request: HttpRequest) -> dict[str, str]:
+    outcome = request.GET.get("outcome", "")
+    return {
+        "service": request.GET.get("service", "")[:20],
+        "outcome": outcome if outcome in AuditEvent.Outcome.values else "",
+        "q": request.GET.get("q", "").strip()[:100],
+    }
+
+
+@login_required
+def audit(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    course = access.course
+    filters = _audit_filters(request)
+    events = Paginator(
+        selectors.audit_events(course, **filters), selectors.AUDIT_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "dashboard/audit.html",
+        {
+            "course": course,
+            "access": access,
+            "events": events,
+            "filters": filters,
+            "services": selectors.audit_services(course),
+            "outcomes": AuditEvent.Outcome.choices,
+            "query": query,
+        },
+    )
+
+
+@login_required
+def audit_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    access = get_course_for_staff(_user(request), slug)
+    course = access.course
+    events = selectors.audit_events(course, **_audit_filters(request))
+
+    def rows() -> Iterator[list[object]]:
+        for event in events.iterator(chunk_size=EXPORT_CHUNK):
+            yield [
+                event.created_at.isoformat(),
+                event.actor.email if event.actor else "hubcourse",
+                event.service,
+                event.action,
+                event.target,
+                event.enrolment.identifier if event.enrolment else "",
+                event.get_outcome_display(),
+                event.message,
+            ]
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return _csv_response(
+        f"{course.slug}-audit-{stamp}.csv",
+        ["when", "who", "service", "action", "target", "student", "outcome", "message"],
+        rows(),
+    )

@@ -1,0 +1,43 @@
+// Course settings: a live preview of repository names as the template is typed, filled the
+// way the server fills it (Python's str.format with {course} and {docker_id}, lower-cased).
+"use strict";
+
+(function () {
+  function fill(template, values) {
+    let failed = false;
+    const result = template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (match, name) => {
+      if (match === "{{") return "{";
+      if (match === "}}") return "}";
+      if (!(name in values)) { failed = true; return match; }
+      return values[name];
+    });
+    return failed ? null : result.toLowerCase();
+  }
+
+  function update() {
+    const template = document.getElementById("id_repo_name_template");
+    const preview = document.getElementById("repo-preview");
+    if (!template || !preview) return;
+    const slugField = document.getElementById("id_slug");
+    const nameField = document.getElementById("id_name");
+    const orgField = document.getElementById("id_organisation");
+    let course = slugField && slugField.value ? slugField.value : "";
+    if (!course && nameField) {
+      course = nameField.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    }
+    const org = (orgField ? orgField.value : "").toLowerCase();
+    preview.querySelectorAll("li[data-docker-id]").forEach((item) => {
+      const name = fill(template.value, { course: course || "course", docker_id: item.dataset.dockerId });
+      item.querySelector(".name").textContent = name === null
+        ? "(use only {course} and {docker_id})" : `${org}/${name}`;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    ["id_repo_name_template", "id_slug", "id_name", "id_organisation"].forEach((id) => {
+      const field = document.getElementById(id);
+      if (field) field.addEventListener("input", update);
+    });
+    update();
+  });
+})();
