@@ -1,0 +1,234 @@
+"""The student's pages: join with the course link, link accounts, follow every build.
+
+Every page about an enrolment starts with ``get_enrolment_for_student``: anything that is
+not the signed-in student's own answers 404. The badge is the one public URL, found only by
+its unguessable token.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import get_enrolment_for_student
+from accounts.models import User
+from builds.models import Build
+from student import selectors, services
+from student.badges import render_badge
+from student.forms import DOCKER_SIGNUP_URL, JoinForm, LinkForm
+from student.models import JoinLink, StudentBadge
+from student.services import JoinResult
+
+BUILDS_PER_PAGE = 25
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+# -- joining -------------------------------------------------------------------------------------
+
+
+@never_cache
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    """The course link: sign in, then be matched to the roster (or refused, or wait)."""
+    link = JoinLink.objects.select_related("course").filter(token=token).first()
+    if link is None or not link.enabled or not link.course.is_active:
+        # Same answer for a wrong, retired or switched-off link: nothing to learn from it.
+        return render(request, "student/join_unavailable.html", status=404)
+    course = link.course
+    context: dict[str, object] = {"course": course, "link": link, "join_url": request.path}
+    if not request.user.is_authenticated:
+        return render(request, "student/join.html", context)
+    user = _user(request)
+    form = JoinForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "student/join.html", {**context, "form": form})
+        outcome = services.join_course(
+            user=user, link=link, identifier=form.cleaned_data["identifier"]
+        )
+    else:
+        outcome = services.join_course(user=user, link=link, may_ask=False)
+    if outcome.result in (JoinResult.LINKED, JoinResult.ALREADY) and outcome.enrolment:
+        if outcome.result is JoinResult.LINKED:
+            messages.success(
+                request,
+                f"Welcome to {course.name}. You are on the roster as "
+                f"{outcome.enrolment.identifier}.",
+            )
+        return redirect("student:status", outcome.enrolment.pk)
+    pending = services.pending_request(user, course)
+    return render(
+        request,
+        "student/join.html",
+        {
+            **context,
+            "form": form if request.method == "POST" else JoinForm(),
+            "outcome": outcome,
+            "pending": pending,
+            "refusal": None if pending else services.last_refusal(user, course),
+        },
+    )
+
+
+# -- the status page -----------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    view = selectors.student_status(enrolment)
+    badge = services.badge_for(enrolment)
+    badge_url = request.build_absolute_uri(reverse("student:badge", args=[badge.token]))
+    target = view.image_url or request.build_absolute_uri(
+        reverse("student:status", args=[enrolment.pk])
+    )
+    return render(
+        request,
+        "student/status.html",
+        {
+            "enrolment": enrolment,
+            "view": view,
+            "badge_url": badge_url,
+            "badge_markdown": f"[![Docker build]({badge_url})]({target})",
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    """The live part of the status page, polled every few seconds."""
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    view = selectors.student_status(enrolment)
+    return render(
+        request, "student/partials/status_live.html", {"enrolment": enrolment, "view": view}
+    )
+
+
+@login_required
+@require_POST
+def check_again(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    services.enrolment_check_again(enrolment=enrolment, actor=_user(request))
+    messages.info(request, "Checking your Docker ID and repository again: results appear below.")
+    return redirect("student:status", enrolment.pk)
+
+
+# -- linking -------------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def link(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    user = _user(request)
+    enrolment = get_enrolment_for_student(user, enrolment_id)
+    course = enrolment.course
+    own = services.own_repositories(user, refresh=bool(request.GET.get("refresh")))
+    initial_repo = enrolment.github_repo
+    form = LinkForm(
+        request.POST or None,
+        enrolment=enrolment,
+        own_repositories=own.names,
+        docker_id_exists=lambda docker_id: services.docker_id_exists(course, docker_id),
+        docker_id_locked=services.docker_id_is_locked(enrolment),
+        initial={
+            "docker_id": enrolment.docker_id,
+            "github_repo_choice": initial_repo if initial_repo in own.names else "",
+            "github_repo": "" if initial_repo in own.names else initial_repo,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        services.enrolment_link(
+            enrolment=enrolment,
+            actor=user,
+            docker_id=form.cleaned_data["docker_id"],
+            github_repo=form.cleaned_data["repository"],
+        )
+        messages.success(
+            request,
+            "Saved. hubcourse is checking your Docker ID and repository now; the results "
+            "appear on this page.",
+        )
+        return redirect("student:status", enrolment.pk)
+    return render(
+        request,
+        "student/link.html",
+        {
+            "enrolment": enrolment,
+            "course": course,
+            "form": form,
+            "own": own,
+            "signup_url": DOCKER_SIGNUP_URL,
+        },
+    )
+
+
+# -- builds --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def builds(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    page = Paginator(
+        Build.objects.filter(enrolment=enrolment).order_by("-created_at", "-pk"), BUILDS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return render(request, "student/builds.html", {"enrolment": enrolment, "page": page})
+
+
+@login_required
+@require_GET
+def build_log(request: HttpRequest, enrolment_id: int, build_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    build = Build.objects.filter(pk=build_id, enrolment=enrolment).first()
+    if build is None:
+        raise Http404("No such build.")
+    return render(
+        request,
+        "student/build_log.html",
+        {
+            "enrolment": enrolment,
+            "build": build,
+            "commit_url": selectors.commit_url(enrolment, build.commit_sha),
+        },
+    )
+
+
+# -- badge ---------------------------------------------------------------------------------------
+
+
+@require_GET
+def badge(request: HttpRequest, token: str) -> HttpResponse:
+    """Public: whoever has the token (a README) sees the build state, and nothing more."""
+    enrolment_id = (
+        StudentBadge.objects.filter(token=token).values_list("enrolment_id", flat=True).first()
+    )
+    if enrolment_id is None:
+        raise Http404("No such badge.")
+    response = HttpResponse(
+        render_badge(selectors.badge_state(enrolment_id)), content_type="image/svg+xml"
+    )
+    # README images are proxied and cached (GitHub's camo): ask for a fresh copy every time.
+    response["Cache-Control"] = "no-cache, no-store, must-revalidate, max-age=0"
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@login_required
+@require_POST
+def badge_regenerate(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    services.badge_regenerate(enrolment=enrolment)
+    messages.success(request, "Your badge has a new address: replace the snippet in your README.")
+    return redirect(reverse("student:status", args=[enrolment.pk]) + "#badge")
