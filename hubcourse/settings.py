@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from the package, no CDN
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
     "accounts",
     "repositories",
     "builds",
+    "api",
     "dashboard",
 ]
 
@@ -316,11 +320,38 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "hubcourse <hubcourse@localhost>")
 
 # --- REST framework -------------------------------------------------------------------------
+# The API under /api/v1/ (the api app): personal tokens or the browser's session, the same
+# permissions as the pages, one error shape, pagination/filtering/ordering on every list.
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a request without credentials gets 401 with a Bearer challenge.
+        "api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    # Per API token, counted in the cache; "<n>/second|minute|hour|day".
+    "DEFAULT_THROTTLE_RATES": {"api_token": env_str("API_TOKEN_RATE", "300/minute")},
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+}
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "hubcourse API",
+    "DESCRIPTION": "Run a Docker course on Docker Hub from scripts: the same actions and "
+    "permissions as the pages.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Write-only fields (credentials) appear in requests only.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Security ---------------------------------------------------------------------------------

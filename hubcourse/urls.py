@@ -11,5 +11,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("hooks/", include("builds.urls")),
     path("courses/", include("dashboard.urls")),
+    path("", include("api.urls")),  # /api/v1/, /api/schema/, /api/docs/, /settings/tokens/
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,35 @@
+"""What every endpoint shares: the signed-in user, typed, and the course access checks.
+
+Access is decided only by ``accounts.access`` (the pages' policy): 404 for anyone who is not
+on the course's staff, 403 for a TA reaching for an instructor's action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.forms import BaseForm
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from accounts.access import CourseAccess, get_course_for_staff
+from accounts.models import User
+
+
+def request_user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)  # IsAuthenticated ran first
+    return user
+
+
+def staff_access(request: Request, slug: str, *, manage: bool = False) -> CourseAccess:
+    return get_course_for_staff(request_user(request), slug, manage=manage)
+
+
+def form_errors(form: BaseForm) -> serializers.ValidationError:
+    """A Django form's errors as the API's validation error (the pages' rules, same words)."""
+    errors: dict[str, Any] = {
+        ("non_field_errors" if name == "__all__" else name): [str(m) for m in messages]
+        for name, messages in form.errors.items()
+    }
+    return serializers.ValidationError(errors)

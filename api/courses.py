@@ -1,0 +1,171 @@
+"""Courses: list, read, create and change. Credentials are write-only: a read shows only
+when each was set, never the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Course, CourseRole
+from accounts.selectors import courses_for_staff
+from api.base import form_errors, request_user, staff_access
+from dashboard.forms import CourseForm
+from dashboard.services import course_create, course_update
+
+# The settings a person may write, exactly those of the course settings page.
+SETTINGS_FIELDS: tuple[str, ...] = tuple(CourseForm.Meta.fields)
+SECRET_FIELDS = ("dockerhub_token", "github_token")
+
+
+class CourseOutputSerializer(serializers.ModelSerializer[Course]):
+    role = serializers.CharField(
+        read_only=True, help_text="Your role on the course: instructor or ta."
+    )
+    students = serializers.IntegerField(read_only=True, help_text="Students on the roster.")
+
+    class Meta:
+        model = Course
+        fields = (
+            *SETTINGS_FIELDS,
+            "created_at",
+            "archived_at",
+            "dockerhub_token_set_at",
+            "github_token_set_at",
+            "last_synced_at",
+            "last_sync_error",
+            "role",
+            "students",
+        )
+        read_only_fields = fields
+
+
+class CourseInputSerializer(serializers.ModelSerializer[Course]):
+    """The course settings page's fields; the page's form checks them (same rules, same
+    messages)."""
+
+    dockerhub_token = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        help_text="Write-only. A new token replaces the stored one; empty keeps it.",
+    )
+    clear_dockerhub_token = serializers.BooleanField(
+        write_only=True, required=False, help_text="Forget the stored token (use the site's)."
+    )
+    github_token = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        help_text="Write-only. A new token replaces the stored one; empty keeps it.",
+    )
+    clear_github_token = serializers.BooleanField(
+        write_only=True, required=False, help_text="Forget the stored token (use the site's)."
+    )
+
+    class Meta:
+        model = Course
+        fields = (
+            *SETTINGS_FIELDS,
+            "dockerhub_token",
+            "clear_dockerhub_token",
+            "github_token",
+            "clear_github_token",
+        )
+        extra_kwargs = {"slug": {"required": False, "validators": []}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: Course | None = self.instance  # type: ignore[assignment]
+        # The form sees the stored settings (a new course's defaults) with the sent ones on top.
+        base = instance if instance is not None else Course()
+        data: dict[str, Any] = {name: getattr(base, name) for name in SETTINGS_FIELDS}
+        data.update(attrs)
+        form = CourseForm(data=data, instance=instance)
+        if not form.is_valid():
+            raise form_errors(form)
+        cleaned = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
+        for name in (*SECRET_FIELDS, *(f"clear_{s}" for s in SECRET_FIELDS)):
+            if name in attrs:
+                cleaned[name] = attrs[name]
+        return cleaned
+
+
+class CourseFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped library
+    archived = django_filters.BooleanFilter(
+        field_name="archived_at", lookup_expr="isnull", exclude=True, label="Archived courses"
+    )
+    build_backend = django_filters.ChoiceFilter(choices=Course.BuildBackend.choices)
+
+    class Meta:
+        model = Course
+        fields = ("archived", "build_backend", "organisation")
+
+
+def _annotated(qs: QuerySet[Course], request: Request) -> QuerySet[Course]:
+    user = request_user(request)
+    role: Any = Value(CourseRole.Role.INSTRUCTOR.value)
+    if not user.is_site_admin:
+        role = Subquery(
+            CourseRole.objects.filter(course=OuterRef("pk"), user=user).values("role")[:1]
+        )
+    return qs.annotate(role=Coalesce(role, Value("")), students=Count("enrolments", distinct=True))
+
+
+class CourseListCreateApi(generics.ListCreateAPIView[Course]):
+    """The courses you teach (every course, for a site administrator), and new courses."""
+
+    queryset = Course.objects.none()  # for the schema; get_queryset scopes to the user
+    filterset_class = CourseFilter
+    ordering_fields = ("name", "slug", "created_at", "students")
+    ordering = ("name",)
+
+    def get_queryset(self) -> QuerySet[Course]:
+        return _annotated(courses_for_staff(request_user(self.request)), self.request)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Course]]:
+        return CourseInputSerializer if self.request.method == "POST" else CourseOutputSerializer
+
+    @extend_schema(request=CourseInputSerializer, responses={201: CourseOutputSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Make a course; you become its first instructor."""
+        from api.policies import require_course_creator
+
+        user = request_user(request)
+        require_course_creator(user)
+        serializer = CourseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        course = course_create(actor=user, values=dict(serializer.validated_data))
+        out = _annotated(Course.objects.filter(pk=course.pk), request).get()
+        return Response(CourseOutputSerializer(out).data, status=status.HTTP_201_CREATED)
+
+
+class CourseDetailApi(generics.GenericAPIView[Course]):
+    """One course's settings. Anyone on the course's staff reads them; instructors change
+    them."""
+
+    serializer_class = CourseOutputSerializer
+    lookup_field = "slug"
+
+    def _course(self, slug: str, *, manage: bool = False) -> Course:
+        access = staff_access(self.request, slug, manage=manage)
+        return _annotated(Course.objects.filter(pk=access.course.pk), self.request).get()
+
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(CourseOutputSerializer(self._course(slug)).data)
+
+    @extend_schema(request=CourseInputSerializer, responses={200: CourseOutputSerializer})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change some settings; credentials sent here are stored and never shown back."""
+        course = self._course(slug, manage=True)
+        serializer = CourseInputSerializer(course, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        course_update(course=course, actor=request_user(request), values=serializer.validated_data)
+        return Response(CourseOutputSerializer(self._course(slug)).data)
