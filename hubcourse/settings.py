@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "builds",
     "api",
     "dashboard",
+    "student",
 ]
 
 MIDDLEWARE = [

@@ -13,4 +13,5 @@ urlpatterns = [
     path("courses/", include("dashboard.urls")),
     path("", include("api.urls")),  # /api/v1/, /api/schema/, /api/docs/, /settings/tokens/
     path("", include("accounts.urls")),
+    path("", include("student.urls")),
 ]
