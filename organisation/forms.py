@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from organisation.members import ACTIONS
+from organisation.models import BulkInvite, Offboarding
+from organisation.parsing import ParsedRow, ParseError, parse_csv, parse_text
+
+# An upload larger than this is not a class list.
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class BulkInviteForm(forms.Form):
+    invitees = forms.CharField(
+        label="Docker IDs or email addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="Separate them with commas, semicolons, spaces or new lines.",
+    )
+    csv_file = forms.FileField(
+        label="Or a CSV file",
+        required=False,
+        help_text=(
+            "One Docker ID or email per row. A header row naming the column (email, "
+            "docker id, username) is used when present; otherwise the first column is read."
+        ),
+    )
+    team = forms.CharField(
+        label="Team",
+        required=False,
+        max_length=255,
+        help_text="Invitees join this team when they accept. Leave empty for no team.",
+    )
+    role = forms.ChoiceField(label="Role", choices=BulkInvite.Role.choices, initial="member")
+
+    def __init__(self, *args: Any, teams: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.teams = teams or []
+        self.fields["team"].widget.attrs["list"] = "known-teams"
+        self.rows: list[ParsedRow] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        text = (data.get("invitees") or "").strip()
+        upload = data.get("csv_file")
+        if text and upload:
+            raise forms.ValidationError("Paste a list or choose a file, not both.")
+        if not text and not upload:
+            raise forms.ValidationError(
+                "The list is empty: paste Docker IDs or emails, or choose a CSV file."
+            )
+        try:
+            if upload:
+                if upload.size > MAX_UPLOAD_BYTES:
+                    raise forms.ValidationError(
+                        "The file is larger than 5 MB: is it really a list of Docker IDs?"
+                    )
+                self.rows = parse_csv(upload.read())
+            else:
+                self.rows = parse_text(text)
+        except ParseError as error:
+            raise forms.ValidationError(str(error)) from error
+        if not self.rows:
+            raise forms.ValidationError("No Docker ID or email was found in the file.")
+        return data
+
+
+class InviteActionForm(forms.Form):
+    action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
+    invite = forms.MultipleChoiceField(required=False)
+
+    def __init__(self, *args: Any, invite_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["invite"].choices = [(i, i) for i in invite_ids]
+
+    def clean_invite(self) -> list[str]:
+        chosen: list[str] = self.cleaned_data.get("invite") or []
+        if not chosen:
+            raise forms.ValidationError("Tick at least one invite first.")
+        return chosen
+
+
+class OffboardingForm(forms.Form):
+    repository_action = forms.ChoiceField(
+        label="The students' Docker Hub repositories",
+        choices=Offboarding.RepositoryAction.choices,
+        widget=forms.RadioSelect,
+        initial=Offboarding.RepositoryAction.ARCHIVE,
+    )
+    confirmation = forms.CharField(
+        label="Type the course name to confirm", max_length=200, strip=True
+    )
+
+    def __init__(self, *args: Any, course_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.course_name = course_name
+        self.fields["confirmation"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false"}
+        )
+
+    def clean_confirmation(self) -> str:
+        value: str = self.cleaned_data["confirmation"]
+        if value != self.course_name:
+            raise forms.ValidationError(
+                f"This does not match the course name. Type {self.course_name} exactly. "
+                "Nothing has been changed."
+            )
+        return value

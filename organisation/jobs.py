@@ -1,0 +1,76 @@
+"""What every background job of this app shares: one worker at a time, and honest status.
+
+A job is worked on in chunks. A worker takes the job's lease with a conditional update (so a
+duplicate message or a second worker simply finds it taken), does one chunk, writes the
+rows it finished, and gives the lease back. Whatever happens in between, the rows say what
+is done, so the next run carries on from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+from django.db.models import Q
+from django.utils import timezone
+
+from hubcourse.errors import ExternalServiceError, RateLimited
+from organisation.models import Job, JobStatus
+
+# Longer than one chunk can take (the task's own time limit is shorter).
+LEASE = dt.timedelta(seconds=300)
+
+J = TypeVar("J", bound=Job)
+
+
+def take_lease(model: type[J], job_id: int) -> J | None:
+    """The job, leased to the caller; None if it is finished, gone or leased to another."""
+    now = timezone.now()
+    taken = (
+        model.objects.filter(pk=job_id)
+        .exclude(status__in=(JobStatus.DONE, JobStatus.FAILED))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+    if not taken:
+        return None
+    return model.objects.filter(pk=job_id).first()
+
+
+def release(model: type[Job], job_id: int, **fields: object) -> None:
+    model.objects.filter(pk=job_id).update(lease_until=None, updated_at=timezone.now(), **fields)
+
+
+def mark_running(model: type[Job], job: Job) -> None:
+    now = timezone.now()
+    model.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=job.started_at or now, error="", retry_at=None
+    )
+
+
+def mark_waiting(
+    model: type[Job], job_id: int, error: ExternalServiceError, retry_at: dt.datetime
+) -> None:
+    """Docker Hub (or the governor) asked us to wait, or a transient failure: try again later."""
+    status = JobStatus.WAITING if isinstance(error, RateLimited) else JobStatus.RUNNING
+    release(model, job_id, status=status, error=str(error)[:2000], retry_at=retry_at)
+
+
+def mark_failed(model: type[Job], job_id: int, error: BaseException | str) -> None:
+    release(
+        model,
+        job_id,
+        status=JobStatus.FAILED,
+        error=str(error)[:2000],
+        retry_at=None,
+        finished_at=None,
+    )
+
+
+def mark_resumed(model: type[Job], job_id: int) -> bool:
+    """A failed job queued again by a person; False unless it had failed."""
+    return bool(
+        model.objects.filter(pk=job_id, status=JobStatus.FAILED).update(
+            status=JobStatus.QUEUED, error="", retry_at=None, lease_until=None
+        )
+    )

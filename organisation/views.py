@@ -1,0 +1,396 @@
+"""Pages of the organisation admin: bulk add, members and invites, offboarding a course.
+
+Every view checks access on its first line through ``accounts.access``. Pages read the
+database only; actions create a job and enqueue it after the commit.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import get_course_for_staff, require_site_admin
+from accounts.models import User
+from organisation import bulk, members, offboarding, selectors
+from organisation.exports import csv_response
+from organisation.forms import BulkInviteForm, InviteActionForm, OffboardingForm
+from organisation.models import BulkInvite, JobStatus, Offboarding, OrgInvite, Outcome
+
+ROWS_PER_PAGE = 100
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+# -- bulk add ----------------------------------------------------------------------------------
+
+
+@login_required
+def bulk_new(request: HttpRequest) -> HttpResponse:
+    require_site_admin(_user(request))
+    organisation = bulk.default_organisation()
+    teams = selectors.known_teams(organisation)
+    form = BulkInviteForm(request.POST or None, request.FILES or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data.get("csv_file")
+        with transaction.atomic():
+            job = bulk.bulk_invite_create(
+                rows=form.rows,
+                organisation=organisation,
+                team=form.cleaned_data["team"],
+                role=form.cleaned_data["role"],
+                source=BulkInvite.Source.CSV if upload else BulkInvite.Source.PASTE,
+                filename=upload.name if upload else "",
+                actor=_user(request),
+            )
+            bulk.enqueue(job)
+        return redirect("organisation:bulk_detail", job_id=job.pk)
+    return render(
+        request,
+        "organisation/bulk_new.html",
+        {
+            "form": form,
+            "organisation": organisation,
+            "teams": teams,
+            "recent": selectors.recent_bulk_invites(),
+        },
+    )
+
+
+def _bulk_job(request: HttpRequest, job_id: int) -> BulkInvite:
+    require_site_admin(_user(request))
+    job = BulkInvite.objects.filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such bulk invite.")
+    return job
+
+
+def _bulk_context(job: BulkInvite) -> dict[str, object]:
+    return {
+        "counts": bulk.outcome_counts(job),
+        "summary": bulk.outcome_summary(job),
+        "nothing_changed": bulk.nothing_changed(job),
+    }
+
+
+@login_required
+@require_GET
+def bulk_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    show = request.GET.get("show", "")
+    rows = job.rows.order_by("line")
+    field = "result" if job.phase == BulkInvite.Phase.SEND else "dry_run"
+    if show in Outcome.values:
+        rows = rows.filter(**{field: show})
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "organisation/bulk_detail.html",
+        {
+            "job": job,
+            "page": page,
+            "show": show,
+            "outcomes": Outcome.choices,
+            **_bulk_context(job),
+        },
+    )
+
+
+@login_required
+@require_GET
+def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    return render(
+        request,
+        "organisation/partials/bulk_progress.html",
+        {"job": job, **_bulk_context(job)},
+    )
+
+
+@login_required
+@require_POST
+def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    with transaction.atomic():
+        confirmed = bulk.bulk_invite_confirm(job_id=job.pk, actor=_user(request))
+        if confirmed is None:
+            messages.error(
+                request, "This list has been sent already, or its dry run has not finished."
+            )
+        elif confirmed.status == JobStatus.DONE:
+            messages.info(
+                request,
+                "Nothing to send: every row was already invited, already a member, or not "
+                "valid. Nothing was changed on Docker Hub.",
+            )
+        else:
+            bulk.enqueue(confirmed)
+            messages.success(
+                request,
+                f"Sending {confirmed.total} invite(s) in the background. You can leave this "
+                "page; the progress is kept.",
+            )
+    return redirect("organisation:bulk_detail", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def bulk_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    with transaction.atomic():
+        if bulk.bulk_invite_resume(job_id=job.pk, actor=_user(request)):
+            messages.success(request, "Resumed: the rows already answered are not sent again.")
+        else:
+            messages.error(request, "Only a job stopped by an error can be resumed.")
+    return redirect("organisation:bulk_detail", job_id=job.pk)
+
+
+@login_required
+@require_GET
+def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    job = _bulk_job(request, job_id)
+    labels = dict(Outcome.choices)
+    rows = (
+        [
+            r.line,
+            r.raw,
+            r.invitee,
+            labels.get(r.dry_run, ""),
+            labels.get(r.result, ""),
+            r.message,
+            r.invite_id,
+        ]
+        for r in job.rows.order_by("line").iterator()
+    )
+    return csv_response(
+        f"bulk-invite-{job.pk}-{job.organisation}.csv",
+        ["row", "as entered", "invitee", "dry run", "result", "message", "invite id"],
+        rows,
+    )
+
+
+# -- members and invites -------------------------------------------------------------------------
+
+
+@login_required
+def members_page(request: HttpRequest) -> HttpResponse:
+    require_site_admin(_user(request))
+    organisation = bulk.default_organisation()
+    if request.method == "POST":
+        with transaction.atomic():
+            members.sync_requested(organisation=organisation, actor=_user(request))
+        messages.info(request, "Reading the members and invites from Docker Hub…")
+        return redirect("organisation:members")
+    member_rows = selectors.members_with_enrolment(organisation)
+    if request.GET.get("flag") == "unenrolled":
+        member_rows = member_rows.filter(enrolled=False).exclude(role__iexact="owner")
+    invite_rows = selectors.invites(organisation)
+    return render(
+        request,
+        "organisation/members.html",
+        {
+            "organisation": organisation,
+            "snapshot": selectors.snapshot(organisation),
+            "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
+            "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
+            "flag": request.GET.get("flag", ""),
+            "unenrolled": selectors.members_with_enrolment(organisation)
+            .filter(enrolled=False)
+            .exclude(role__iexact="owner")
+            .count(),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def members_status(request: HttpRequest) -> HttpResponse:
+    require_site_admin(_user(request))
+    organisation = bulk.default_organisation()
+    return render(
+        request,
+        "organisation/partials/sync_status.html",
+        {"snapshot": selectors.snapshot(organisation), "reload": True},
+    )
+
+
+@login_required
+@require_POST
+def invites_action(request: HttpRequest) -> HttpResponse:
+    require_site_admin(_user(request))
+    organisation = bulk.default_organisation()
+    ids = list(
+        OrgInvite.objects.filter(organisation=organisation).values_list("invite_id", flat=True)
+    )
+    form = InviteActionForm(request.POST, invite_ids=ids)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("organisation:members")
+    action = form.cleaned_data["action"]
+    with transaction.atomic():
+        count = members.invites_requested(
+            organisation=organisation,
+            action=action,
+            invite_ids=form.cleaned_data["invite"],
+            actor=_user(request),
+        )
+    verb = "Resending" if action == members.RESEND else "Cancelling"
+    messages.success(
+        request, f"{verb} {count} invite(s); the list refreshes when Docker Hub has answered."
+    )
+    return redirect("organisation:members")
+
+
+# -- offboarding ---------------------------------------------------------------------------------
+
+
+@login_required
+def offboard(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    course = access.course
+    current = course.offboardings.exclude(status=JobStatus.DONE).first()
+    if current is not None:
+        return redirect("organisation:offboarding_detail", slug=slug, job_id=current.pk)
+    form = OffboardingForm(request.POST or None, course_name=course.name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = offboarding.offboarding_start(
+                course=course,
+                repository_action=form.cleaned_data["repository_action"],
+                confirmation=form.cleaned_data["confirmation"],
+                actor=_user(request),
+            )
+        except offboarding.ConfirmationError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("organisation:offboarding_detail", slug=slug, job_id=job.pk)
+    return render(
+        request,
+        "organisation/offboard.html",
+        {
+            "course": course,
+            "preview": offboarding.offboarding_preview(course),
+            "form": form,
+            "past": course.offboardings.order_by("-created_at")[:5],
+        },
+    )
+
+
+def _offboarding(request: HttpRequest, slug: str, job_id: int) -> Offboarding:
+    access = get_course_for_staff(_user(request), slug, manage=True)
+    job = access.course.offboardings.filter(pk=job_id).select_related("course").first()
+    if job is None:
+        raise Http404("No such offboarding.")
+    return job
+
+
+@login_required
+@require_GET
+def offboarding_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    job = _offboarding(request, slug, job_id)
+    items = job.items.order_by("identifier")
+    page = Paginator(items, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "organisation/offboarding_detail.html",
+        {
+            "job": job,
+            "course": job.course,
+            "page": page,
+            "report": offboarding.offboarding_report(job),
+        },
+    )
+
+
+@login_required
+@require_GET
+def offboarding_progress(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    job = _offboarding(request, slug, job_id)
+    return render(
+        request,
+        "organisation/partials/offboarding_progress.html",
+        {"job": job, "course": job.course, "report": offboarding.offboarding_report(job)},
+    )
+
+
+@login_required
+@require_POST
+def offboarding_resume(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    job = _offboarding(request, slug, job_id)
+    with transaction.atomic():
+        if offboarding.offboarding_resume(job_id=job.pk, actor=_user(request)):
+            messages.success(request, "Resumed: steps already done are not repeated.")
+        else:
+            messages.error(request, "Only an offboarding stopped by an error can be resumed.")
+    return redirect("organisation:offboarding_detail", slug=slug, job_id=job.pk)
+
+
+@login_required
+@require_GET
+def offboarding_snapshot_csv(request: HttpRequest, slug: str, job_id: int) -> StreamingHttpResponse:
+    job = _offboarding(request, slug, job_id)
+    rows = (
+        [
+            i.identifier,
+            i.name,
+            i.docker_id,
+            i.repository,
+            i.image_tag,
+            i.image_digest,
+            i.image_pushed_at.isoformat() if i.image_pushed_at else "",
+            i.commit_sha,
+            i.build_state,
+            i.build_finished_at.isoformat() if i.build_finished_at else "",
+            "kept: " + i.keep_in_organisation
+            if i.keep_in_organisation
+            else ("removed" if i.organisation_at else "not yet"),
+            "; ".join(i.notes),
+        ]
+        for i in offboarding.snapshot_rows(job)
+    )
+    return csv_response(
+        f"offboarding-{job.course.slug}-{job.pk}.csv",
+        [
+            "identifier",
+            "name",
+            "docker id",
+            "repository",
+            "tag",
+            "image digest",
+            "image pushed at",
+            "commit",
+            "build state",
+            "build finished at",
+            "organisation",
+            "notes",
+        ],
+        rows,
+    )
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    require_site_admin(_user(request))
+    organisation = bulk.default_organisation()
+    return render(
+        request,
+        "organisation/index.html",
+        {
+            "organisation": organisation,
+            "snapshot": selectors.snapshot(organisation),
+            "recent": selectors.recent_bulk_invites(5),
+            "courses": selectors.courses_for_offboarding(),
+        },
+    )
