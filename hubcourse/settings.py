@@ -84,9 +84,10 @@ INSTALLED_APPS = [
     "accounts",
     "repositories",
     "builds",
-    "api",
     "dashboard",
+    "organisation",
     "student",
+    "api",
 ]
 
 MIDDLEWARE = [

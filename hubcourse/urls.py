@@ -11,6 +11,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("hooks/", include("builds.urls")),
     path("courses/", include("dashboard.urls")),
+    path("organisation/", include("organisation.urls")),
     path("", include("api.urls")),  # /api/v1/, /api/schema/, /api/docs/, /settings/tokens/
     path("", include("accounts.urls")),
     path("", include("student.urls")),
