@@ -54,7 +54,9 @@ class LinkForm(forms.Form):
         self._exists = docker_id_exists
         self.own_repositories = own_repositories
         if own_repositories:
-            self.fields["github_repo_choice"].choices = [
+            choice = self.fields["github_repo_choice"]
+            assert isinstance(choice, forms.ChoiceField)
+            choice.choices = [
                 ("", "— pick one, or type it below —"),
                 *[(name, name) for name in own_repositories],
             ]
@@ -146,7 +148,9 @@ class ApproveForm(forms.Form):
 
     def __init__(self, *args: Any, free_entries: list[Enrolment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["enrolment"].choices = [
+        field = self.fields["enrolment"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             ("", "a new roster entry"),
             *[(e.pk, f"{e.identifier}{f' ({e.name})' if e.name else ''}") for e in free_entries],
         ]

@@ -340,6 +340,14 @@ def _steps(
     return steps
 
 
+BADGE_STATES: dict[str, str] = {
+    BuildState.SUCCESS.value: "passing",
+    BuildState.FAILED.value: "failing",
+    BuildState.QUEUED.value: "building",
+    BuildState.RUNNING.value: "building",
+}
+
+
 def badge_state(enrolment_id: int) -> str:
     """passing, failing, building or unknown, from the newest build that says something."""
     latest = (
@@ -349,13 +357,4 @@ def badge_state(enrolment_id: int) -> str:
         .values_list("state", flat=True)
         .first()
     )
-    return (
-        {
-            BuildState.SUCCESS: "passing",
-            BuildState.FAILED: "failing",
-            BuildState.QUEUED: "building",
-            BuildState.RUNNING: "building",
-        }.get(latest, "unknown")
-        if latest
-        else "unknown"
-    )
+    return BADGE_STATES.get(str(latest), "unknown")

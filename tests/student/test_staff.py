@@ -1,0 +1,189 @@
+"""The instructor's controls: the course link, requests to join, unlinking a wrong match."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Course, Enrolment, User
+from hubcourse.models import AuditEvent
+from student.models import JoinLink, JoinRequest, StudentBadge
+from student.services import JoinResult, join_course
+from tests.student.conftest import person
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(course: Course) -> str:
+    return reverse("student:join_link", args=[course.slug])
+
+
+def test_the_instructor_sees_the_link_to_share(
+    client: Client, instructor: User, course: Course
+) -> None:
+    client.force_login(instructor)
+
+    html = client.get(_page(course)).content.decode()
+
+    link = JoinLink.objects.get(course=course)
+    assert f"http://testserver/join/{link.token}/" in html
+
+
+def test_turning_the_link_off_and_on(client: Client, instructor: User, course: Course) -> None:
+    client.force_login(instructor)
+    client.get(_page(course))
+    token = JoinLink.objects.get(course=course).token
+
+    client.post(_page(course), {"policy": "approval"})  # unchecked box: off
+    off = client.get(reverse("student:join", args=[token])).status_code
+    client.post(_page(course), {"enabled": "on", "policy": "refuse"})
+    on = client.get(reverse("student:join", args=[token])).status_code
+
+    assert (off, on) == (404, 200)
+    assert AuditEvent.objects.filter(action="join_link.update").count() == 2
+
+
+def test_regenerating_retires_the_old_link(
+    client: Client, instructor: User, course: Course
+) -> None:
+    client.force_login(instructor)
+    client.get(_page(course))
+    old = JoinLink.objects.get(course=course).token
+
+    client.post(_page(course), {"action": "regenerate"})
+
+    new = JoinLink.objects.get(course=course).token
+    assert new != old
+    assert client.get(reverse("student:join", args=[old])).status_code == 404
+    assert client.get(reverse("student:join", args=[new])).status_code == 200
+
+
+def test_a_ta_sees_the_link_but_cannot_change_it(client: Client, ta: User, course: Course) -> None:
+    client.force_login(ta)
+
+    assert client.get(_page(course)).status_code == 200
+    assert client.post(_page(course), {"action": "regenerate"}).status_code == 403
+
+
+def test_students_and_outsiders_get_404(
+    client: Client, student: User, outsider: User, course: Course
+) -> None:
+    for user in (student, outsider):
+        client.force_login(user)
+        assert client.get(_page(course)).status_code == 404
+
+
+def test_approving_a_request_adds_the_student_to_the_roster(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    stranger = person("new@gmail.example", first_name="Nina")
+    assert join_course(user=stranger, link=link, identifier="s999").result is JoinResult.PENDING
+    request = JoinRequest.objects.get()
+    client.force_login(instructor)
+
+    html = client.get(_page(course)).content.decode()
+    client.post(
+        reverse("student:join_request_decide", args=[course.slug, request.pk]),
+        {"decision": "approve", "enrolment": ""},
+    )
+
+    assert "new@gmail.example" in html and "s999" in html
+    entry = Enrolment.objects.get(user=stranger)
+    assert entry.identifier == "s999" and entry.email == "new@gmail.example"
+    assert StudentBadge.objects.filter(enrolment=entry).exists()
+    assert join_course(user=stranger, link=link).result is JoinResult.ALREADY
+
+
+def test_approving_can_link_an_existing_roster_entry(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    entry = Enrolment.objects.create(course=course, identifier="s111", email="old@school.edu")
+    grown_up = person("personal@gmail.example")
+    join_course(user=grown_up, link=link, identifier="s111")  # names another email: waits
+    request = JoinRequest.objects.get()
+    client.force_login(instructor)
+
+    client.post(
+        reverse("student:join_request_decide", args=[course.slug, request.pk]),
+        {"decision": "approve", "enrolment": str(entry.pk)},
+    )
+
+    entry.refresh_from_db()
+    assert entry.user == grown_up
+    assert JoinRequest.objects.get().status == JoinRequest.Status.APPROVED
+
+
+def test_refusing_a_request_is_shown_to_the_student(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    stranger = person("new@gmail.example")
+    join_course(user=stranger, link=link, identifier="s999")
+    request = JoinRequest.objects.get()
+    client.force_login(instructor)
+    client.post(
+        reverse("student:join_request_decide", args=[course.slug, request.pk]),
+        {"decision": "refuse"},
+    )
+    client.force_login(stranger)
+
+    html = client.get(reverse("student:join", args=[link.token])).content.decode()
+
+    assert "Your instructor refused your earlier request" in html
+    assert not Enrolment.objects.filter(user=stranger).exists()
+
+
+def test_a_ta_cannot_decide(client: Client, ta: User, course: Course) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    join_course(user=person("new@gmail.example"), link=link, identifier="x")
+    client.force_login(ta)
+
+    response = client.post(
+        reverse("student:join_request_decide", args=[course.slug, JoinRequest.objects.get().pk]),
+        {"decision": "approve"},
+    )
+
+    assert response.status_code == 403
+    assert JoinRequest.objects.get().status == JoinRequest.Status.PENDING
+
+
+def test_unlinking_a_wrong_match_frees_the_entry_for_the_right_student(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course)
+    entry = Enrolment.objects.create(course=course, identifier="s222")
+    wrong = person("wrong@gmail.example")
+    join_course(user=wrong, link=link, identifier="s222")
+    Enrolment.objects.filter(pk=entry.pk).update(docker_id="wrongperson", github_repo="w/x")
+    old_badge = StudentBadge.objects.get(enrolment=entry).token
+    client.force_login(instructor)
+    url = reverse("student:unlink", args=[course.slug, entry.pk])
+
+    confirm = client.get(url).content.decode()
+    client.post(url, {"forget_links": "on"})
+
+    assert "wrong@gmail.example" in confirm
+    entry.refresh_from_db()
+    assert entry.user is None and entry.docker_id == "" and entry.github_repo == ""
+    assert StudentBadge.objects.get(enrolment=entry).token != old_badge
+    assert (
+        "unlinked wrong@gmail.example" in AuditEvent.objects.get(action="enrolment.unlink").message
+    )
+    right = person("right@gmail.example")
+    assert join_course(user=right, link=link, identifier="s222").enrolment == entry
+    client.force_login(wrong)
+    assert client.get(reverse("student:status", args=[entry.pk])).status_code == 404
+
+
+def test_a_ta_cannot_unlink(client: Client, ta: User, student: User, course: Course) -> None:
+    entry = Enrolment.objects.get(user=student)
+    client.force_login(ta)
+
+    response = client.post(reverse("student:unlink", args=[course.slug, entry.pk]))
+
+    assert response.status_code == 403
+    entry.refresh_from_db()
+    assert entry.user == student
