@@ -244,7 +244,8 @@ def parse(data: bytes | str, *, classroom_repo_template: str = "") -> Parsed:
         text, encoding = decode(data)
     text = text.lstrip("\ufeff")
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote left open swallows the rest of the file otherwise, silently.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[tuple[int, list[str]]] = []
     try:
         for record in reader:

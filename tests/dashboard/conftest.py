@@ -17,3 +17,20 @@ def as_user(client: Client) -> Any:
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Plans the pages asked to apply. Without the sandbox, applying is only recorded: in
+    eager mode the engine would otherwise reach for a Docker Hub that is not running."""
+    plans: list[Any] = []
+    if "sandbox" in request.fixturenames:
+        return plans
+    from repositories import reconcile
+
+    def record(plan: Any, **kwargs: Any) -> Any:
+        plans.append(plan)
+        return reconcile.Applied(course_tasks=[], chains=0, skipped_in_flight=0)
+
+    monkeypatch.setattr(reconcile, "apply_plan", record)
+    return plans
