@@ -268,6 +268,10 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     )
     if finished or infos:
         enrolment_refresh_state(enrolment_id=enrolment_id)
+        # Emails the student when the outcome changed (broken or fixed); idempotent.
+        from student.notifications import notify_build_outcome
+
+        notify_build_outcome(enrolment_id=enrolment_id)
     return finished
 
 
