@@ -13,7 +13,7 @@ import csv
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -113,17 +113,18 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
             job.refresh_from_db()
             if progress:
-                self._bar(job, self.stderr._out)  # the bare stream: no newline per update
+                self._bar(job)
             if not more:
                 if progress:
-                    self.stderr._out.write("\n")
+                    self.stderr.write("")
                 return
 
-    def _bar(self, job: BulkInvite, out: TextIO) -> None:
+    def _bar(self, job: BulkInvite) -> None:
         filled = BAR_WIDTH * job.percent // 100
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        out.write(f"\r[{bar}] {job.done}/{job.total} ({job.percent}%)")
-        out.flush()
+        # One line redrawn in place: no newline until the phase ends.
+        self.stderr.write(f"\r[{bar}] {job.done}/{job.total} ({job.percent}%)", ending="")
+        self.stderr.flush()
 
     def _summary(self, job: BulkInvite, title: str) -> None:
         counts = bulk.outcome_counts(job)

@@ -1,0 +1,196 @@
+"""The bulk add pages: who may use them, paste to results, the progress endpoint, the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from organisation.models import BulkInvite, JobStatus, Outcome
+from tests.organisation.support import bulk_calls, make_docker_ids, make_team
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, site_admin):
+    client.force_login(site_admin)
+    return client
+
+
+def _post_list(client, capture, **data):
+    data.setdefault("team", "students")
+    data.setdefault("role", "member")
+    with capture(execute=True):
+        return client.post(reverse("organisation:bulk_new"), data)
+
+
+@pytest.mark.parametrize("who", ["instructor", "ta", "student", "outsider"])
+def test_only_site_admins_reach_the_bulk_add_page(client, who, request):
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(reverse("organisation:bulk_new")).status_code == 403
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(client, db):
+    response = client.get(reverse("organisation:bulk_new"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_empty_list_says_what_to_do_and_saves_nothing(admin_client):
+    response = admin_client.post(
+        reverse("organisation:bulk_new"), {"invitees": " ", "role": "member"}
+    )
+    assert response.status_code == 200
+    assert "The list is empty" in response.content.decode()
+    assert not BulkInvite.objects.exists()
+
+
+def test_pasting_a_list_runs_the_dry_run_and_shows_each_row(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    make_docker_ids(sandbox, 2)
+    response = _post_list(
+        admin_client,
+        django_capture_on_commit_callbacks,
+        invitees="learner0000, learner0001; nosuchperson\nlearner0000",
+    )
+    job = BulkInvite.objects.get()
+    assert response["Location"] == reverse("organisation:bulk_detail", args=[job.pk])
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "Send 2 invites" in page
+    assert "The same as row 1." in page
+    assert "check the spelling" in page
+    assert created_invites(sandbox) == 0
+
+
+def created_invites(sandbox):
+    return sandbox.world.stats["objects_created"].get("dockerhub.invite", 0)
+
+
+def test_a_csv_upload_is_read_and_checked(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    upload = SimpleUploadedFile(
+        "class.csv", b"email,name\na@example.edu,A\nb@example.edu,B\n", content_type="text/csv"
+    )
+    _post_list(admin_client, django_capture_on_commit_callbacks, csv_file=upload)
+    job = BulkInvite.objects.get()
+    assert job.source == BulkInvite.Source.CSV and job.filename == "class.csv"
+    assert list(job.rows.values_list("dry_run", flat=True)) == [Outcome.INVITE, Outcome.INVITE]
+
+
+def test_confirming_sends_and_the_progress_endpoint_follows_to_the_end(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    _post_list(
+        admin_client,
+        django_capture_on_commit_callbacks,
+        invitees=" ".join(f"p{i}@example.edu" for i in range(30)),
+    )
+    job = BulkInvite.objects.get()
+    progress_url = reverse("organisation:bulk_progress", args=[job.pk])
+
+    before = admin_client.get(progress_url).content.decode()
+    assert "data-poll-stop" in before and "Send 30 invites" in before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("organisation:bulk_send", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.phase == BulkInvite.Phase.SEND
+
+    after = admin_client.get(progress_url).content.decode()
+    assert 'value="30"' in after and "30 of 30" in after and "100%" in after
+    assert "data-poll-stop" in after
+    assert "30</strong> invited" in after
+
+
+def test_a_running_job_keeps_polling_and_a_reload_shows_where_it_stands(admin_client, sandbox):
+    from organisation import bulk
+    from organisation.parsing import parse_text
+
+    job = bulk.bulk_invite_create(
+        rows=parse_text("a@example.edu b@example.edu"), organisation="Revelare", team=""
+    )
+    BulkInvite.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, done=1)
+    partial = admin_client.get(
+        reverse("organisation:bulk_progress", args=[job.pk])
+    ).content.decode()
+    assert f'data-poll-url="{reverse("organisation:bulk_progress", args=[job.pk])}"' in partial
+    assert "1 of 2" in partial
+    page = admin_client.get(reverse("organisation:bulk_detail", args=[job.pk])).content.decode()
+    assert "data-poll-url" in page and "1 of 2" in page
+
+
+def test_sending_the_same_list_again_says_nothing_changed(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    for _ in range(2):
+        _post_list(admin_client, django_capture_on_commit_callbacks, invitees="x1@example.edu")
+        job = BulkInvite.objects.order_by("-pk").first()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                reverse("organisation:bulk_send", args=[job.pk]), follow=True
+            )
+    text = response.content.decode()
+    assert "Nothing to send" in text and "Nothing was changed on Docker Hub" in text
+    assert created_invites(sandbox) == 1
+    assert bulk_calls(sandbox) == 3  # two dry runs, one send
+
+
+def test_the_results_download_as_csv_safe_for_spreadsheets(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    _post_list(admin_client, django_capture_on_commit_callbacks, invitees="=cmd|x a@example.edu")
+    job = BulkInvite.objects.get()
+    response = admin_client.get(reverse("organisation:bulk_results_csv", args=[job.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["row", "as entered", "invitee", "dry run", "result"]
+    assert rows[1][1] == "'=cmd|x"  # never a formula
+    assert rows[2][1:4] == ["a@example.edu", "a@example.edu", "Will be invited"]
+
+
+def test_a_failed_job_can_be_resumed_from_the_page(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    from organisation import bulk
+    from organisation.parsing import parse_text
+
+    make_team(sandbox)
+    job = bulk.bulk_invite_create(
+        rows=parse_text("a@example.edu"),
+        organisation=sandbox.seeded["dockerhub"]["org"],
+        team="students",
+    )
+    BulkInvite.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED, error="Docker Hub was down."
+    )
+    page = admin_client.get(reverse("organisation:bulk_detail", args=[job.pk])).content.decode()
+    assert "Docker Hub was down." in page and "Resume" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("organisation:bulk_resume", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.rows.get().dry_run == Outcome.INVITE
+
+
+def test_the_rows_page_has_constant_queries_whatever_the_list_size(
+    admin_client, sandbox, django_assert_max_num_queries
+):
+    from organisation import bulk
+    from organisation.parsing import parse_text
+
+    for size in (5, 250):
+        job = bulk.bulk_invite_create(
+            rows=parse_text(" ".join(f"q{size}x{i}@example.edu" for i in range(size))),
+            organisation="Revelare",
+        )
+        with django_assert_max_num_queries(14):
+            admin_client.get(reverse("organisation:bulk_detail", args=[job.pk]))

@@ -1,0 +1,161 @@
+"""Members and invites: read from Docker Hub, shown from the database, resent and cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import requests
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Enrolment
+from hubcourse.models import AuditEvent
+from organisation import bulk, members
+from organisation.models import JobStatus, OrgInvite, OrgMember, OrgSnapshot
+from organisation.parsing import parse_text
+from tests.organisation.support import accept_all_invites, make_docker_ids, make_team
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, site_admin):
+    client.force_login(site_admin)
+    return client
+
+
+def _invite(sandbox, text, team="students"):
+    job = bulk.bulk_invite_create(
+        rows=parse_text(text), organisation=sandbox.seeded["dockerhub"]["org"], team=team
+    )
+    while bulk.bulk_invite_run_chunk(job_id=job.pk):
+        pass
+    bulk.bulk_invite_confirm(job_id=job.pk)
+    while bulk.bulk_invite_run_chunk(job_id=job.pk):
+        pass
+
+
+def _sandbox_invites(sandbox):
+    org = sandbox.seeded["dockerhub"]["org"]
+    body = requests.get(f"{sandbox.url}/_sandbox/dockerhub/orgs/{org}", timeout=10).json()
+    return {i["invitee"]: i["status"] for i in body["invites"]}
+
+
+@pytest.fixture
+def organisation(sandbox):
+    """An organisation with an owner, two accepted members and two pending invites."""
+    make_team(sandbox)
+    make_docker_ids(sandbox, 4)
+    _invite(sandbox, "learner0000 learner0001")
+    accept_all_invites(sandbox, sandbox.seeded["dockerhub"]["org"])
+    _invite(sandbox, "learner0002 learner0003")
+    return sandbox.seeded["dockerhub"]["org"]
+
+
+@pytest.mark.parametrize("who", ["instructor", "ta", "student", "outsider"])
+def test_only_site_admins_see_the_members(client, who, request):
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(reverse("organisation:members")).status_code == 403
+
+
+def test_a_read_copies_members_invites_and_teams_as_docker_hub_reports_them(organisation):
+    snapshot = members.organisation_sync(organisation=organisation)
+    assert snapshot.status == JobStatus.DONE and snapshot.synced_at is not None
+    roles = dict(OrgMember.objects.values_list("username", "role"))
+    assert roles == {"revelareowner": "Owner", "learner0000": "Member", "learner0001": "Member"}
+    assert sorted(OrgInvite.objects.values_list("invitee", flat=True)) == [
+        "learner0002",
+        "learner0003",
+    ]
+    assert all(i.team == "students" and i.created_at for i in OrgInvite.objects.all())
+
+
+def test_the_page_reads_only_the_database_and_flags_members_in_no_course(
+    admin_client, organisation, course, django_assert_max_num_queries
+):
+    members.organisation_sync(organisation=organisation)
+    Enrolment.objects.create(course=course, identifier="l0@example.edu", docker_id="Learner0000")
+    with django_assert_max_num_queries(16):
+        page = admin_client.get(reverse("organisation:members")).content.decode()
+    assert "<strong>1</strong> member (owners aside) is in no active course" in page
+    flagged = admin_client.get(
+        reverse("organisation:members") + "?flag=unenrolled"
+    ).content.decode()
+    assert "learner0001" in flagged and "learner0000" not in flagged.split('id="members"')[1]
+
+
+def test_invites_show_their_age_and_the_expired_ones_are_marked(admin_client, organisation):
+    members.organisation_sync(organisation=organisation)
+    OrgInvite.objects.filter(invitee="learner0002").update(
+        created_at=timezone.now() - dt.timedelta(days=15)
+    )
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+    assert page.count("Expired") == 1
+    assert "2\xa0weeks, 1\xa0day ago" in page
+    assert page.count("Pending</span> until") == 1
+
+
+def test_a_resend_starts_a_new_14_day_link_that_survives_the_next_read(organisation):
+    members.organisation_sync(organisation=organisation)
+    row = OrgInvite.objects.get(invitee="learner0002")
+    OrgInvite.objects.filter(pk=row.pk).update(created_at=timezone.now() - dt.timedelta(days=15))
+    counts = members.invites_act(
+        organisation=organisation, action=members.RESEND, invite_ids=[row.invite_id]
+    )
+    members.organisation_sync(organisation=organisation)
+    row.refresh_from_db()
+    assert counts == {"done": 1, "gone": 0, "failed": 0}
+    assert row.resent_at is not None and not row.is_expired
+    assert AuditEvent.objects.filter(action="invite.resend", outcome="ok").count() == 1
+
+
+def test_cancelling_several_invites_from_the_page_cancels_them_on_docker_hub(
+    admin_client, organisation, sandbox, django_capture_on_commit_callbacks
+):
+    members.organisation_sync(organisation=organisation)
+    ids = list(OrgInvite.objects.values_list("invite_id", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("organisation:invites_action"), {"action": "cancel", "invite": ids}
+        )
+    assert response.status_code == 302
+    statuses = _sandbox_invites(sandbox)
+    assert statuses["learner0002"] == statuses["learner0003"] == "cancelled"
+    assert not OrgInvite.objects.exists()  # the read after the action no longer lists them
+    assert AuditEvent.objects.filter(action="invite.cancel", outcome="ok").count() == 2
+    assert OrgSnapshot.objects.get(organisation=organisation).status == JobStatus.DONE
+
+
+def test_an_invite_gone_meanwhile_is_not_an_error(organisation, sandbox):
+    members.organisation_sync(organisation=organisation)
+    row = OrgInvite.objects.get(invitee="learner0002")
+    accept_all_invites(sandbox, organisation)
+    counts = members.invites_act(
+        organisation=organisation, action=members.CANCEL, invite_ids=[row.invite_id]
+    )
+    assert counts == {"done": 0, "gone": 1, "failed": 0}
+    assert AuditEvent.objects.filter(action="invite.cancel", outcome="noop").exists()
+
+
+def test_ticking_nothing_says_so(admin_client, organisation):
+    response = admin_client.post(
+        reverse("organisation:invites_action"), {"action": "resend"}, follow=True
+    )
+    assert "Tick at least one invite first." in response.content.decode()
+
+
+def test_the_read_button_queues_a_read_and_the_status_follows_it(
+    admin_client, organisation, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        admin_client.post(reverse("organisation:members"))
+    status_url = reverse("organisation:members_status")
+    waiting = admin_client.get(status_url).content.decode()
+    assert "Reading from Docker Hub" in waiting and f'data-poll-url="{status_url}"' in waiting
+    for callback in callbacks:
+        callback()
+    done = admin_client.get(status_url).content.decode()
+    assert "data-poll-stop" in done and "Show the new lists" in done
+    assert OrgMember.objects.count() == 3
+    assert AuditEvent.objects.filter(action="organisation.sync").exists()
