@@ -251,8 +251,9 @@ def roster_check(*, import_id: int) -> RosterImport | None:
     docker_ids = sorted({row.docker_id for row in to_check if row.docker_id})
     if docker_ids:
         try:
+            # No team: it may not exist yet, and only the Docker IDs are being checked.
             answers = dockerhub_client_for(course).bulk_invite(
-                course.organisation, docker_ids, team=course.team, dry_run=True
+                course.organisation, docker_ids, dry_run=True
             )
         except ExternalServiceError as error:
             notes.append(f"The Docker IDs could not be checked: {error}.")

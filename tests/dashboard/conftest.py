@@ -21,10 +21,10 @@ def as_user(client: Client) -> Any:
 
 @pytest.fixture(autouse=True)
 def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Plans the pages asked to apply. Without the sandbox, applying is only recorded: in
-    eager mode the engine would otherwise reach for a Docker Hub that is not running."""
+    """Plans the pages asked to apply. Applying is only recorded unless the test asks for the
+    ``engine``: in eager mode the engine would run every student's steps inside the request."""
     plans: list[Any] = []
-    if "sandbox" in request.fixturenames:
+    if "engine" in request.fixturenames:
         return plans
     from repositories import reconcile
 
@@ -34,3 +34,17 @@ def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(reconcile, "apply_plan", record)
     return plans
+
+
+@pytest.fixture
+def engine(sandbox: Any) -> Any:
+    """The real onboarding engine, run eagerly against the sandbox."""
+    return sandbox
+
+
+@pytest.fixture
+def demo_class(sandbox: Any, settings: Any) -> dict[str, Any]:
+    """The sandbox's demo world: a dozen students with Docker IDs and GitHub repositories."""
+    seeded = sandbox.reset("demo")
+    settings.GITHUB_TOKEN = seeded["github"]["instructor"]["token"]
+    return dict(seeded)
