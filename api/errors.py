@@ -54,6 +54,11 @@ def error_body(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from dashboard.services import ActionRefused
+
+    if isinstance(exc, ActionRefused):
+        # The pages' "cannot do this as asked" (already confirmed, checks still running...).
+        exc = ApiError(str(exc), code="refused", status_code=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

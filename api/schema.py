@@ -14,6 +14,7 @@ ERROR_RESPONSES: dict[str, str] = {
     "401": "Not signed in, or the API token is not valid.",
     "403": "Signed in, but your role on the course does not allow this.",
     "404": "No such object, or not one you can see.",
+    "409": "Refused as asked, e.g. a preview already confirmed; the message says why.",
     "429": "Too many requests with this API token; see `Retry-After`.",
 }
 # Operations that call Docker Hub or GitHub while answering can also answer these.

@@ -3,13 +3,70 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import courses, views
+from api import audit, builds, courses, enrolments, plans, roster, views
 
 app_name = "api"
 
+course = "courses/<slug:slug>/"
 v1 = [
     path("courses/", courses.CourseListCreateApi.as_view(), name="course-list"),
-    path("courses/<slug:slug>/", courses.CourseDetailApi.as_view(), name="course-detail"),
+    path(course, courses.CourseDetailApi.as_view(), name="course-detail"),
+    path(
+        course + "enrolments/",
+        enrolments.EnrolmentListCreateApi.as_view(),
+        name="enrolment-list",
+    ),
+    path(
+        course + "enrolments/actions/",
+        enrolments.BulkActionApi.as_view(),
+        name="enrolment-actions",
+    ),
+    path(
+        course + "enrolments/<int:enrolment_id>/",
+        enrolments.EnrolmentDetailApi.as_view(),
+        name="enrolment-detail",
+    ),
+    path(
+        course + "enrolments/<int:enrolment_id>/retry/",
+        enrolments.EnrolmentRetryApi.as_view(),
+        name="enrolment-retry",
+    ),
+    path(
+        course + "roster-imports/",
+        roster.RosterImportListCreateApi.as_view(),
+        name="roster-import-list",
+    ),
+    path(
+        course + "roster-imports/<int:import_id>/",
+        roster.RosterImportDetailApi.as_view(),
+        name="roster-import-detail",
+    ),
+    path(
+        course + "roster-imports/<int:import_id>/rows/",
+        roster.RosterRowListApi.as_view(),
+        name="roster-import-rows",
+    ),
+    path(
+        course + "roster-imports/<int:import_id>/confirm/",
+        roster.RosterConfirmApi.as_view(),
+        name="roster-import-confirm",
+    ),
+    path(
+        course + "roster-imports/<int:import_id>/discard/",
+        roster.RosterDiscardApi.as_view(),
+        name="roster-import-discard",
+    ),
+    path(course + "plan/", plans.PlanApi.as_view(), name="plan"),
+    path(course + "plan/apply/", plans.PlanApplyApi.as_view(), name="plan-apply"),
+    path(course + "apply-runs/", plans.ApplyRunListApi.as_view(), name="apply-run-list"),
+    path(
+        course + "apply-runs/<int:run_id>/",
+        plans.ApplyRunDetailApi.as_view(),
+        name="apply-run-detail",
+    ),
+    path("builds/", builds.BuildListApi.as_view(), name="build-list"),
+    path("builds/<int:build_id>/", builds.BuildDetailApi.as_view(), name="build-detail"),
+    path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
 ]
 
 urlpatterns = [

@@ -354,6 +354,13 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One named enum per set of states, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {
+        "OnboardingState": "accounts.models.OnboardingState",
+        "InviteState": "accounts.models.InviteState",
+        "PreflightState": "accounts.models.PreflightState",
+        "BuildState": "builds.models.BuildState",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------

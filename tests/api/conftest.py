@@ -31,3 +31,17 @@ def _fresh_throttle_counts() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def queued_tasks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Celery tasks are recorded, not run: API tests check what is asked, not the engine."""
+    from celery.app.task import Task
+
+    queued: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(self: Task, args: Any = None, kwargs: Any = None, **options: Any) -> None:
+        queued.append((self.name, tuple(args or ())))
+
+    monkeypatch.setattr(Task, "apply_async", record)
+    return queued

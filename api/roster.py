@@ -1,0 +1,227 @@
+"""Roster import, with the browser's rule: a preview first, nothing saved until confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, parsers, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import form_errors, request_user, staff_access
+from api.plans import _run_body
+from dashboard import roster, services
+from dashboard.forms import RosterForm
+from dashboard.models import RosterImport
+
+
+class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    counts = serializers.SerializerMethodField()
+    saving = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RosterImport
+        fields = (
+            "id",
+            "status",
+            "source",
+            "format",
+            "encoding",
+            "delimiter",
+            "created_at",
+            "created_by",
+            "check_error",
+            "applied_at",
+            "summary",
+            "counts",
+            "saving",
+        )
+        read_only_fields = fields
+
+    def get_counts(self, preview: RosterImport) -> dict[str, int]:
+        """Rows per status: new, updated, unchanged, duplicate, invalid, ..."""
+        counts: dict[str, int] = {}
+        for row in preview.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return counts
+
+    def get_saving(self, preview: RosterImport) -> int:
+        """Rows that confirming would save (add or change)."""
+        return sum(1 for row in preview.rows if row["status"] in roster.SAVED)
+
+
+class RosterRowSerializer(serializers.Serializer[Any]):
+    line = serializers.IntegerField(help_text="Line in the file.")
+    identifier = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    docker_id = serializers.CharField()
+    github_repo = serializers.CharField()
+    status = serializers.ChoiceField(choices=[s.value for s in roster.RowStatus])
+    meaning = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    enrolment = serializers.IntegerField(source="enrolment_id", allow_null=True)
+    changes = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For updated rows: field -> [old, new].",
+    )
+
+    def get_meaning(self, row: dict[str, Any]) -> str:
+        """What confirming does with this row."""
+        return roster.STATUS_TEXT[roster.RowStatus(row["status"])][1]
+
+
+class RosterInputSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(required=False, help_text="A CSV file (multipart upload).")
+    text = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Or pasted lines."
+    )
+    classroom_repo_template = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="For a GitHub Classroom roster, e.g. my-classroom/docker-lab-{github_username}.",
+    )
+
+
+class ConfirmResultSerializer(serializers.Serializer[Any]):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    apply = serializers.DictField(
+        allow_null=True, help_text="The apply run that onboards them (see apply-runs)."
+    )
+
+
+class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
+    """Upload a roster (multipart ``file``, or JSON ``text``) to get a preview that
+    classifies every row; nothing is saved until the preview is confirmed. Docker IDs and
+    repositories are checked in the background: wait for ``status`` ``ready``."""
+
+    queryset = RosterImport.objects.none()
+    serializer_class = RosterImportSerializer
+    parser_classes = (parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser)
+    filterset_fields = ("status",)
+    ordering_fields = ("created_at", "id")
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self) -> QuerySet[RosterImport]:
+        course = staff_access(self.request, self.kwargs["slug"], manage=True).course
+        return RosterImport.objects.filter(course=course).select_related("created_by")
+
+    @extend_schema(
+        request={
+            "application/json": RosterInputSerializer,
+            "multipart/form-data": RosterInputSerializer,
+        },
+        responses={201: RosterImportSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        course = staff_access(request, kwargs["slug"], manage=True).course
+        RosterInputSerializer(data=request.data).is_valid(raise_exception=True)
+        data = {k: request.data.get(k, "") for k in ("text", "classroom_repo_template")}
+        form = RosterForm(data, request.FILES or None)
+        if not form.is_valid():
+            raise form_errors(form)
+        upload = form.cleaned_data.get("file")
+        content: bytes | str
+        if upload is not None:
+            content, source = upload.read(roster.MAX_BYTES + 1), upload.name or "uploaded file"
+        else:
+            content, source = form.cleaned_data["text"], "pasted text"
+        try:
+            preview = services.roster_preview(
+                course=course,
+                actor=request_user(request),
+                data=content,
+                source=source,
+                classroom_repo_template=form.cleaned_data["classroom_repo_template"],
+            )
+        except roster.RosterError as error:
+            raise serializers.ValidationError(
+                {"file" if upload is not None else "text": [str(error)]}
+            ) from None
+        return Response(RosterImportSerializer(preview).data, status=status.HTTP_201_CREATED)
+
+
+def _preview(request: Request, slug: str, import_id: int) -> RosterImport:
+    course = staff_access(request, slug, manage=True).course
+    return get_object_or_404(RosterImport, course=course, pk=import_id)
+
+
+class RosterImportDetailApi(generics.GenericAPIView[RosterImport]):
+    """One preview: its status and how many rows of each kind; rows are listed at ``rows/``."""
+
+    queryset = RosterImport.objects.none()
+    serializer_class = RosterImportSerializer
+
+    def get(self, request: Request, slug: str, import_id: int) -> Response:
+        return Response(RosterImportSerializer(_preview(request, slug, import_id)).data)
+
+
+class RosterRowListApi(generics.GenericAPIView[RosterImport]):
+    """The preview's rows, in file order, with what confirming does with each."""
+
+    queryset = RosterImport.objects.none()
+    serializer_class = RosterRowSerializer
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                enum=[s.value for s in roster.RowStatus],
+                description="Only rows of this kind.",
+            ),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: RosterRowSerializer(many=True)},
+    )
+    def get(self, request: Request, slug: str, import_id: int) -> Response:
+        preview = _preview(request, slug, import_id)
+        wanted = request.query_params.get("status", "")
+        if wanted and wanted not in roster.RowStatus.__members__.values():
+            valid = ", ".join(s.value for s in roster.RowStatus)
+            raise serializers.ValidationError({"status": [f"Choose one of: {valid}."]})
+        rows = [row for row in preview.rows if not wanted or row["status"] == wanted]
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]
+        assert page is not None
+        return self.get_paginated_response(RosterRowSerializer(page, many=True).data)
+
+
+class RosterConfirmApi(generics.GenericAPIView[RosterImport]):
+    """Save the previewed roster in one transaction and apply the course's plan."""
+
+    queryset = RosterImport.objects.none()
+    serializer_class = ConfirmResultSerializer
+
+    @extend_schema(request=None, responses={200: ConfirmResultSerializer})
+    def post(self, request: Request, slug: str, import_id: int) -> Response:
+        preview = _preview(request, slug, import_id)
+        result = services.roster_confirm(preview=preview, actor=request_user(request))
+        body = {
+            "created": result.created,
+            "updated": result.updated,
+            "skipped": result.skipped,
+            "apply": _run_body(result.apply) if result.apply is not None else None,
+        }
+        return Response(ConfirmResultSerializer(body).data)
+
+
+class RosterDiscardApi(generics.GenericAPIView[RosterImport]):
+    """Drop a preview; nothing is saved."""
+
+    queryset = RosterImport.objects.none()
+    serializer_class = RosterImportSerializer
+
+    @extend_schema(request=None, responses={200: RosterImportSerializer})
+    def post(self, request: Request, slug: str, import_id: int) -> Response:
+        preview = _preview(request, slug, import_id)
+        services.roster_discard(preview=preview)
+        preview.refresh_from_db()
+        return Response(RosterImportSerializer(preview).data)

@@ -1,0 +1,152 @@
+"""Roster changes one student at a time, which the pages make only through a roster import.
+
+Everything else the API does goes through the services of the other apps (``dashboard``,
+``student``, ``organisation``, the engine); these are the few that had no service yet.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+
+from accounts.models import Course, Enrolment, User
+from dashboard import roster
+from dashboard.services import course_apply, enrolment_correct
+from hubcourse.audit import Outcome, audit_record
+
+HUBCOURSE = "hubcourse"
+
+
+def _clean(field: str, value: str) -> str:
+    try:
+        if field == "docker_id":
+            return roster.validate_docker_id(value)
+        return roster.normalise_github_repo(value)
+    except ValueError as error:
+        raise serializers.ValidationError({field: [f"{error}."]}) from None
+
+
+def enrolment_create(
+    *,
+    course: Course,
+    actor: User,
+    identifier: str,
+    name: str = "",
+    email: str = "",
+    docker_id: str = "",
+    github_repo: str = "",
+) -> Enrolment:
+    """Add one student to the roster, then plan and apply their onboarding."""
+    identifier = identifier.strip()
+    if not identifier:
+        raise serializers.ValidationError({"identifier": ["Give the student's email or number."]})
+    enrolment = Enrolment(
+        course=course,
+        identifier=identifier,
+        name=name.strip(),
+        email=email.strip(),
+        docker_id=_clean("docker_id", docker_id),
+        github_repo=_clean("github_repo", github_repo),
+    )
+    enrolment.full_clean(validate_unique=False, validate_constraints=False)
+    _check_unique(course, enrolment)
+    try:
+        with transaction.atomic():
+            enrolment.save()
+            audit_record(
+                service=HUBCOURSE,
+                action="enrolment.create",
+                target=enrolment.identifier,
+                outcome=Outcome.OK,
+                enrolment=enrolment,
+                actor=actor,
+            )
+            course_apply(course=course, actor=actor, enrolment_ids=[enrolment.pk])
+    except IntegrityError:
+        # Someone added the same student in the meantime.
+        _check_unique(course, enrolment)
+        raise
+    return enrolment
+
+
+def _check_unique(course: Course, enrolment: Enrolment) -> None:
+    others = course.enrolments.exclude(pk=enrolment.pk)
+    if others.filter(identifier__iexact=enrolment.identifier).exists():
+        raise serializers.ValidationError(
+            {"identifier": [f"{enrolment.identifier} is already on this course's roster."]}
+        )
+    if enrolment.docker_id and others.filter(docker_id=enrolment.docker_id).exists():
+        raise serializers.ValidationError(
+            {
+                "docker_id": [
+                    f"Another student on this course has the Docker ID {enrolment.docker_id}."
+                ]
+            }
+        )
+
+
+def enrolment_update(
+    *,
+    enrolment: Enrolment,
+    actor: User,
+    values: dict[str, str],
+    reason: str = "",
+) -> list[str]:
+    """Change a student's details; returns what changed.
+
+    A new Docker ID or repository is the pages' correction (onboarding starts over for
+    it, in the audit log with ``reason``); name and email are plain roster details.
+    """
+    changed: list[str] = []
+    details = {
+        field: values[field].strip()
+        for field in ("name", "email")
+        if field in values and values[field].strip() != getattr(enrolment, field)
+    }
+    if details:
+        for field, value in details.items():
+            setattr(enrolment, field, value)
+        enrolment.full_clean(validate_unique=False, validate_constraints=False)
+        with transaction.atomic():
+            Enrolment.objects.filter(pk=enrolment.pk).update(**details)
+            audit_record(
+                service=HUBCOURSE,
+                action="enrolment.update",
+                target=enrolment.identifier,
+                outcome=Outcome.OK,
+                enrolment=enrolment,
+                actor=actor,
+                message="changed " + ", ".join(details),
+            )
+        changed += list(details)
+    if "docker_id" in values or "github_repo" in values:
+        docker_id = _clean("docker_id", values.get("docker_id", enrolment.docker_id))
+        github_repo = _clean("github_repo", values.get("github_repo", enrolment.github_repo))
+        if docker_id != enrolment.docker_id:
+            enrolment.docker_id = docker_id
+            _check_unique(enrolment.course, enrolment)
+            enrolment.refresh_from_db(fields=["docker_id"])
+        changed += enrolment_correct(
+            enrolment=enrolment,
+            actor=actor,
+            docker_id=docker_id,
+            github_repo=github_repo,
+            reason=reason,
+        )
+    return changed
+
+
+def enrolment_delete(*, enrolment: Enrolment, actor: User) -> None:
+    """Take a student off the roster. Docker Hub is left as it is: offboarding removes
+    members and repositories, with its safeguards."""
+    with transaction.atomic():
+        audit_record(
+            service=HUBCOURSE,
+            action="enrolment.delete",
+            target=enrolment.identifier,
+            outcome=Outcome.OK,
+            course=enrolment.course,
+            actor=actor,
+            message=f"Docker ID {enrolment.docker_id or '(none)'}",
+        )
+        enrolment.delete()
