@@ -16,18 +16,13 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment, PreflightState
 from accounts.services import enrolment_clear_error, enrolment_record_error
 from builds.backends.common import context_dir, dockerfile_path
-from hubcourse import http
 from hubcourse.errors import Forbidden, Invalid, NotFound
-from hubcourse.governor import credential_key
-from repositories.dockerhub import GOVERNOR as DOCKERHUB_GOVERNOR
-from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.dockerhub import DockerHubClient
 from repositories.github import GitHubClient
 from repositories.services import dockerhub_client_for, github_client_for
@@ -409,43 +404,13 @@ class Preflight:
                         f"{image.tag}. Check the tags on hub.docker.com/_/{image.name}."
                     )
             return ""
-        if catalog_badge(image.repository) in ("verified_publisher", "official"):
+        # The catalog search is the only place Docker Hub says "Verified Publisher" (notes §13).
+        if self.hub.catalog_badge(image.repository) in ("verified_publisher", "official"):
             return ""
         return (
             "{image} ({where}) is neither a Docker Official Image nor a Verified Publisher "
             "image: prefer one of those, they are maintained and scanned."
         )
-
-
-def catalog_badge(repository: str) -> str:
-    """The catalog's badge for ``namespace/name``: ``official``, ``verified_publisher`` or ``none``.
-
-    Undocumented ``api/search/v3`` (notes §13), anonymous, the only place Docker Hub says
-    "Verified Publisher". Paced by the Docker Hub governor under an anonymous key.
-    """
-    base = str(settings.DOCKERHUB_API_URL).rstrip("/")
-    key = credential_key("dockerhub", base, "anonymous")
-    operation = f"look up {repository} in the Docker Hub catalog"
-    DOCKERHUB_GOVERNOR.acquire(key, operation)
-    response = http.request(
-        "GET",
-        f"{base}/api/search/v3/catalog/search",
-        service=DOCKER_HUB,
-        operation=operation,
-        params={"query": repository, "from": 0, "size": 25, "type": "image"},
-        headers={"Accept": "application/json"},
-        observer=DOCKERHUB_GOVERNOR.observer(key),
-    )
-    try:
-        results = response.json().get("results") or []
-    except (ValueError, AttributeError):
-        return "none"
-    for result in results:
-        if not isinstance(result, dict):
-            continue
-        if str(result.get("slug") or result.get("name") or "").lower() == repository.lower():
-            return str(result.get("badge") or "none")
-    return "none"
 
 
 # -- the service ---------------------------------------------------------------------------------

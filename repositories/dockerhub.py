@@ -263,6 +263,51 @@ class Build(_Value):
         return self.state in ("Success", "Failed", "Canceled")
 
 
+class CatalogPublisher(_Value):
+    id: str = ""
+    name: str = ""
+
+
+class CatalogResult(_Value):
+    """One image of the catalog search (undocumented ``api/search/v3``, notes §13)."""
+
+    name: str
+    slug: str = ""
+    type: str = ""
+    source: str = ""
+    # "official", "verified_publisher" or "none" (notes §13).
+    badge: str = "none"
+    publisher: CatalogPublisher | None = None
+
+
+OrgAccessTokenType = Literal["TYPE_REPO", "TYPE_ORG"]
+# The push scope of Docker's access token reference ("Includes Image Pull").
+IMAGE_PUSH_SCOPE = "scope-image-push"
+
+
+class OrgAccessTokenResource(_Value):
+    """What an organisation access token reaches: ``TYPE_REPO`` with ``org/repo``, or the org."""
+
+    type: OrgAccessTokenType
+    path: str
+    scopes: tuple[str, ...]
+
+
+class OrgAccessToken(_Value):
+    """An organisation access token (spec ``orgAccessToken``). ``token`` is the secret, present
+    only in the answer to its creation; it is kept out of ``repr``."""
+
+    id: str
+    label: str = ""
+    created_by: str = ""
+    is_active: bool = True
+    created_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    resources: tuple[OrgAccessTokenResource, ...] = ()
+    token: str = Field(default="", repr=False)
+
+
 _V = TypeVar("_V", bound=_Value)
 
 
@@ -342,6 +387,8 @@ class DockerHubClient:
         self._secret = secret
         self._governor = governor
         self._rate_key = credential_key("dockerhub", self.base_url, identifier.lower())
+        # Calls made without a token (the catalog search) count against the host, not us.
+        self._anonymous_key = credential_key("dockerhub", self.base_url, "anonymous")
         # The secret's digest is in the cache key, so new credentials never reuse an old token.
         secret_digest = hashlib.sha256(secret.encode()).hexdigest()
         self._cache_key = (self.base_url, identifier.lower(), secret_digest)
@@ -411,12 +458,13 @@ class DockerHubClient:
         scheme: str = "Bearer",
     ) -> requests.Response:
         url = self._url(path)
+        rate_key = self._rate_key if auth else self._anonymous_key
         for attempt in (1, 2):
             headers = {"Accept": "application/json"}
             token = self.token() if auth else ""
             if auth:
                 headers["Authorization"] = f"{scheme} {token}"
-            self._governor.acquire(self._rate_key, operation)
+            self._governor.acquire(rate_key, operation)
             try:
                 return http.request(
                     method,
@@ -427,7 +475,7 @@ class DockerHubClient:
                     json=json,
                     headers=headers,
                     translator=_ERRORS,
-                    observer=self._governor.observer(self._rate_key),
+                    observer=self._governor.observer(rate_key),
                 )
             except AuthenticationFailed:
                 # A token can die before its exp (revoked, server clock ahead): log in again
@@ -1003,6 +1051,17 @@ class DockerHubClient:
         )
         return _parse(BuildSource, _json(response, operation), operation)
 
+    def delete_build_source(self, source: BuildSource) -> None:
+        """Unlink the repository from GitHub: its rules go with it (needs an Owner)."""
+        # Reference: undocumented api/build/v1 (notes §11.1; the source is a Tastypie resource)
+        namespace = source.image.split("/", 1)[0]
+        self._request(
+            "DELETE",
+            f"/api/build/v1/{_seg(namespace)}/source/{_seg(source.uuid)}/",
+            operation=f"remove the automated build of {source.image}",
+            scheme="JWT",
+        )
+
     def list_build_settings(self, source: BuildSource) -> list[BuildSetting]:
         # Reference: undocumented api/build/v1 (notes §11.1, the DCS client)
         return list(
@@ -1065,6 +1124,78 @@ class DockerHubClient:
     def build_log(self, build_uuid: str) -> str:
         return self.get_build(build_uuid).logs
 
+    # -- the catalog (undocumented api/search/v3, notes §13) -------------------------------------
+
+    def catalog_search(self, query: str, *, size: int = 25) -> list[CatalogResult]:
+        """The first ``size`` catalog images matching ``query``, with their badges. Anonymous."""
+        # Reference: undocumented https://hub.docker.com/api/search/v3/catalog/search (notes §13)
+        operation = f"look up {query} in the Docker Hub catalog"
+        response = self._request(
+            "GET",
+            "/api/search/v3/catalog/search",
+            operation=operation,
+            params={"query": query, "from": 0, "size": size, "type": "image"},
+            auth=False,
+        )
+        return list(_parse(_CatalogPage, _json(response, operation), operation).results)
+
+    def catalog_badge(self, repository: str) -> str:
+        """``official``, ``verified_publisher`` or ``none`` for ``namespace/name``."""
+        wanted = repository.lower()
+        for result in self.catalog_search(repository):
+            if (result.slug or result.name).lower() == wanted:
+                return result.badge or "none"
+        return "none"
+
+    # -- organisation access tokens ----------------------------------------------------------------
+
+    def create_org_access_token(
+        self,
+        org: str,
+        *,
+        label: str,
+        resources: Sequence[OrgAccessTokenResource],
+        description: str = "",
+        expires_at: dt.datetime | None = None,
+    ) -> OrgAccessToken:
+        """A new token; its secret is in ``token`` of the answer, and nowhere ever again."""
+        # Reference: https://docs.docker.com/reference/api/hub/latest/#tag/org-access-tokens (notes §3)
+        operation = f"create an access token of {org}"
+        response = self._request(
+            "POST",
+            f"/v2/orgs/{_seg(org)}/access-tokens",
+            operation=operation,
+            json={
+                "label": label,
+                "description": description,
+                "resources": [resource.model_dump() for resource in resources],
+                "expires_at": _rfc3339(expires_at) if expires_at else None,
+            },
+        )
+        token = _parse(OrgAccessToken, _json(response, operation), operation)
+        if not token.token:
+            raise UnexpectedResponse(SERVICE, operation, response.status_code, "no token")
+        return token
+
+    def list_org_access_tokens(self, org: str) -> list[OrgAccessToken]:
+        # Reference: spec getOrgAccessTokensResponse (it counts with `total`, notes §2)
+        return list(
+            self._pages(
+                f"/v2/orgs/{_seg(org)}/access-tokens",
+                OrgAccessToken,
+                operation=f"list the access tokens of {org}",
+            )
+        )
+
+    def delete_org_access_token(self, org: str, token_id: str) -> None:
+        """Revoke a token for good. ``NotFound`` when it is already gone."""
+        # Reference: spec DELETE /v2/orgs/{org_name}/access-tokens/{access_token_id} (204)
+        self._request(
+            "DELETE",
+            f"/v2/orgs/{_seg(org)}/access-tokens/{_seg(token_id)}",
+            operation=f"delete an access token of {org}",
+        )
+
 
 # -- wire shapes that never leave this module ----------------------------------------------------
 
@@ -1095,6 +1226,10 @@ class _InviteList(_Value):
 
 class _BulkInviteAnswer(_Value):
     invitees: tuple[InviteResult, ...] = ()
+
+
+class _CatalogPage(_Value):
+    results: tuple[CatalogResult, ...] = ()
 
 
 class _AuditLogPage(_Value):

@@ -249,6 +249,14 @@ class _ContentPut(_GitHubModel):
     commit: _CommitRef
 
 
+class _ContentDelete(_GitHubModel):
+    commit: _CommitRef
+
+
+class _DispatchAnswer(_GitHubModel):
+    workflow_run_id: int
+
+
 class _RunList(_GitHubModel):
     total_count: int
     workflow_runs: tuple[WorkflowRun, ...]
@@ -505,6 +513,31 @@ class GitHubClient:
             commit_sha=result.commit.sha,
         )
 
+    def delete_file(
+        self, owner: str, repo: str, path: str, *, message: str, branch: str | None = None
+    ) -> str | None:
+        """Remove ``path`` from ``branch`` in one commit; returns its sha, None if already gone.
+
+        Reads the blob first for the ``sha`` GitHub requires; a concurrent change between the
+        read and the delete is refused with 409 (``Conflict``).
+        """
+        # Reference: https://docs.github.com/en/rest/repos/contents#delete-a-file
+        try:
+            current = self.get_file(owner, repo, path, ref=branch)
+        except NotFound:
+            return None
+        operation = f"delete {path} in {owner}/{repo}"
+        body: dict[str, Any] = {"message": message, "sha": current.sha}
+        if branch:
+            body["branch"] = branch
+        response = self._request(
+            "DELETE",
+            f"/repos/{_q(owner)}/{_q(repo)}/contents/{_q_path(path)}",
+            operation=operation,
+            json=body,
+        )
+        return self._parse(_ContentDelete, response, operation).commit.sha
+
     # -- webhooks ------------------------------------------------------------------------------
 
     def list_webhooks(self, owner: str, repo: str) -> list[Webhook]:
@@ -613,6 +646,19 @@ class GitHubClient:
         )
         return response.status_code == 201
 
+    def delete_actions_secret(self, owner: str, repo: str, name: str) -> bool:
+        """Remove Actions secret ``name``; False when there was none."""
+        # Reference: https://docs.github.com/en/rest/actions/secrets#delete-a-repository-secret
+        try:
+            self._request(
+                "DELETE",
+                f"/repos/{_q(owner)}/{_q(repo)}/actions/secrets/{_q(name)}",
+                operation=f"delete secret {name} of {owner}/{repo}",
+            )
+        except NotFound:
+            return False
+        return True
+
     # -- Actions runs and jobs -----------------------------------------------------------------
 
     def list_workflow_runs(
@@ -641,6 +687,25 @@ class GitHubClient:
             if limit is not None and len(runs) >= limit:
                 return runs[:limit]
         return runs
+
+    def dispatch_workflow(self, owner: str, repo: str, workflow: str | int, ref: str) -> int | None:
+        """Start a run of ``workflow`` (its id or file name, "hubcourse.yml") on branch ``ref``.
+
+        The workflow must list ``workflow_dispatch`` in ``on`` (else 422, ``Invalid``). Asks for
+        the run's id (``return_run_details``); a GitHub that answers 204 without it gives None,
+        and the run shows up in the runs list a few seconds later.
+        """
+        # Reference: https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+        operation = f"start workflow {workflow} on {ref} of {owner}/{repo}"
+        response = self._request(
+            "POST",
+            f"/repos/{_q(owner)}/{_q(repo)}/actions/workflows/{_q(str(workflow))}/dispatches",
+            operation=operation,
+            json={"ref": ref, "return_run_details": True},
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        return self._parse(_DispatchAnswer, response, operation).workflow_run_id
 
     def get_workflow_run(self, owner: str, repo: str, run_id: int) -> WorkflowRun:
         # Reference: https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run

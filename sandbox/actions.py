@@ -2,7 +2,8 @@
 
 On ``github.push``, every ``.github/workflows/*.yml`` of the pushed commit whose ``on.push``
 filters match gets a run (``queued`` -> ``in_progress`` -> ``completed``) with one job per
-workflow job. Steps are interpreted, not executed: ``actions/checkout`` fills the workspace,
+workflow job; so does a ``workflow_dispatch`` call (:func:`dispatch`) of a workflow whose
+``on`` lists it. Steps are interpreted, not executed: ``actions/checkout`` fills the workspace,
 ``docker/login-action`` checks the credentials against the sandbox Docker Hub (secrets are
 opened with the repository's private key), ``docker/build-push-action`` evaluates the build
 with :func:`sandbox.images.evaluate_build` and pushes tags with ``push_tag``. ``run:`` steps
@@ -28,6 +29,7 @@ from nacl.public import PrivateKey, SealedBox
 from sandbox import dockerhub, dockerhub_repos, github_json, github_state, images
 
 if TYPE_CHECKING:
+    from sandbox.dockerhub_common import Identity
     from sandbox.world import World
 
 WORKFLOW_DIR = ".github/workflows/"
@@ -129,6 +131,16 @@ def triggers_on_push(workflow: dict[str, Any], branch: str, changed: list[str]) 
     return True
 
 
+def triggers_on_dispatch(workflow: dict[str, Any]) -> bool:
+    """Whether ``on`` lists ``workflow_dispatch`` (as a string, in a list or as a key)."""
+    on = workflow["on"]
+    if isinstance(on, str):
+        return on == "workflow_dispatch"
+    if isinstance(on, list | dict):
+        return "workflow_dispatch" in on
+    return False
+
+
 # -- runs ------------------------------------------------------------------------------------
 
 
@@ -171,6 +183,57 @@ def on_push(
                 _create_run(world, repo, path, workflow, branch, sha, pusher, message, None)
 
 
+class DispatchError(Exception):
+    """A refused ``workflow_dispatch``: GitHub's status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def workflow_path(world: World, repo: dict[str, Any], workflow: str) -> str | None:
+    """The path of a workflow named by id or by file name ("hubcourse.yml"), else None.
+
+    GitHub knows a workflow by id once it has run, and by file name when the file is on the
+    default branch.
+    """
+    for entry in repo["workflows"].values():
+        if str(entry["id"]) == workflow:
+            return str(entry["path"])
+    if "/" in workflow:
+        return None
+    path = WORKFLOW_DIR + workflow
+    tree = github_state.read_tree(world, github_state.full_name_of(repo), None) or {}
+    return path if path in tree or path in repo["workflows"] else None
+
+
+def dispatch(world: World, repo: dict[str, Any], path: str, ref: str, actor: str) -> dict[str, Any]:
+    """A ``workflow_dispatch`` run of the workflow at ``path`` as it is on branch ``ref``.
+
+    Reference: https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+    """
+    with world.lock:
+        full_name = github_state.full_name_of(repo)
+        branch = ref.removeprefix("refs/heads/")
+        sha = repo["branches"].get(branch)
+        if sha is None:
+            raise DispatchError(422, f"No ref found for: {ref}")
+        text = (github_state.read_tree(world, full_name, sha) or {}).get(path)
+        if text is None:
+            raise DispatchError(404, "Not Found")
+        try:
+            workflow = load_workflow(text)
+        except WorkflowError as error:
+            raise DispatchError(422, str(error)) from error
+        if not triggers_on_dispatch(workflow):
+            raise DispatchError(422, "Workflow does not have 'workflow_dispatch' trigger")
+        message = repo["commits"][sha]["message"]
+        return _create_run(
+            world, repo, path, workflow, branch, sha, actor, message, None, "workflow_dispatch"
+        )
+
+
 def _workflow_entry(world: World, repo: dict[str, Any], path: str, name: str) -> dict[str, Any]:
     entry: dict[str, Any] | None = repo["workflows"].get(path)
     now = world.now()
@@ -201,7 +264,8 @@ def _create_run(
     pusher: str,
     message: str,
     invalid: str | None,
-) -> None:
+    event: str = "push",
+) -> dict[str, Any]:
     name = str(workflow.get("name") or path) if workflow else path
     entry = _workflow_entry(world, repo, path, name)
     entry["runs"] += 1
@@ -214,7 +278,7 @@ def _create_run(
         "workflow_id": entry["id"],
         "run_number": entry["runs"],
         "run_attempt": 1,
-        "event": "push",
+        "event": event,
         "head_branch": branch,
         "head_sha": sha,
         "display_title": message.splitlines()[0] if message else sha[:7],
@@ -233,7 +297,7 @@ def _create_run(
         # GitHub records a failed run without jobs for a workflow file it cannot parse.
         run.update(status="completed", conclusion="failure", invalid_reason=invalid)
         _send_run_event(world, repo, run, "completed")
-        return
+        return run
     for job_key, job in workflow["jobs"].items():
         job_id = world.next_int("github.job", start=30000000000)
         repo["jobs"][str(job_id)] = {
@@ -253,6 +317,7 @@ def _create_run(
         run["job_ids"].append(job_id)
     _send_run_event(world, repo, run, "requested")
     world.schedule(world.config.build_delay, _start_run, world, full_name, run_id)
+    return run
 
 
 def _start_run(world: World, full_name: str, run_id: int) -> None:
@@ -310,7 +375,7 @@ class JobRunner:
         self.full_name = github_state.full_name_of(repo)
         self.workspace: dict[str, str] = {}
         self.checked_out = False
-        self.docker_identity: str | None = None
+        self.docker_identity: Identity | None = None
         tree = github_state.read_tree(world, self.full_name, run["head_sha"]) or {}
         self.tree = tree
         workflow = load_workflow(tree[run["path"]])
@@ -475,12 +540,13 @@ class JobRunner:
         self.log(f"Logging into {registry}...")
         if not username or not password:
             raise StepFailed("Error: Username and password required")
-        if not dockerhub.verify_login(self.world, username, password):
+        identity = dockerhub.login(self.world, username, password)
+        if identity is None:
             raise StepFailed(
                 'Error: Error response from daemon: Get "https://registry-1.docker.io/v2/": '
                 "unauthorized: incorrect username or password"
             )
-        self.docker_identity = username.lower()
+        self.docker_identity = identity
         self.log("Login Succeeded!")
 
     def _build_push(self, inputs: dict[str, str]) -> None:
@@ -526,29 +592,17 @@ class JobRunner:
             "exist or may require authorization: server message: insufficient_scope: "
             "authorization failed"
         )
-        if self.docker_identity is None or not _may_push(
-            self.world, self.docker_identity, namespace
-        ):
+        identity = self.docker_identity
+        if identity is None or not dockerhub.may_push(self.world, identity, namespace, name):
             raise StepFailed(denied)
         self.log(f"#9 pushing {ref.canonical}")
         try:
-            digest = dockerhub_repos.push_tag(
-                self.world, namespace, name, ref.tag, self.docker_identity
-            )
+            digest = dockerhub_repos.push_tag(self.world, namespace, name, ref.tag, identity.name)
         except KeyError as exc:
             raise StepFailed(
                 denied + f" (the sandbox Docker Hub has no repository {namespace}/{name})"
             ) from exc
         self.log(f"#9 pushing manifest for {ref.canonical}@{digest} done")
-
-
-def _may_push(world: World, identity: str, namespace: str) -> bool:
-    """A Docker ID pushes to its own namespace and its organisations'; an org token to its org."""
-    namespace = namespace.lower()
-    if identity == namespace:
-        return True
-    org = world.dockerhub["orgs"].get(namespace)
-    return org is not None and identity in org["members"]
 
 
 # -- JSON ------------------------------------------------------------------------------------

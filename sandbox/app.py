@@ -21,6 +21,7 @@ from sandbox import (
     dockerhub,
     dockerhub_common,
     dockerhub_extra,
+    dockerhub_oats,
     github,
     github_control,
 )
@@ -153,6 +154,7 @@ def create_app(world: World) -> Flask:
 
     app.register_blueprint(dockerhub.bp)
     app.register_blueprint(dockerhub_extra.bp)
+    app.register_blueprint(dockerhub_oats.bp)
     app.register_blueprint(autobuild.bp)
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     autobuild.install(world)

@@ -35,7 +35,7 @@ from sandbox.dockerhub_common import (
 )
 from sandbox.world import World
 
-__all__ = ["bp", "empty_state", "push_tag", "verify_login"]
+__all__ = ["bp", "empty_state", "login", "may_push", "push_tag", "verify_login"]
 
 INVITE_TTL_S = 14 * 24 * 3600  # "The email link expires after 14 days" (notes §4)
 BULK_INVITE_MAX = 1000  # the UI's limit; the API's is undocumented (notes §4)
@@ -170,6 +170,40 @@ def verify_login(w: World, identifier: str, secret: str) -> bool:
     return _authenticate(w, identifier, secret) is not None
 
 
+def login(w: World, identifier: str, secret: str) -> Identity | None:
+    """Who ``docker login`` with these credentials is (None when refused).
+
+    An organisation access token scoped to one repository logs in too: the registry checks
+    its scopes when it pushes (``may_push``).
+    """
+    return _authenticate(w, identifier, secret)
+
+
+def may_push(w: World, identity: Identity, namespace: str, name: str) -> bool:
+    """May this login push to ``namespace/name``?
+
+    A Docker ID pushes to its own namespace and its organisations'; an organisation access
+    token to its organisation, or, when scoped, only to the repositories it names with an
+    image push scope.
+    """
+    namespace = namespace.lower()
+    with w.lock:
+        org = w.dockerhub["orgs"].get(namespace)
+        if identity.kind == "user":
+            return identity.name == namespace or (
+                org is not None and identity.name in org["members"]
+            )
+        if org is None or identity.name != namespace:
+            return False
+        token = common.org_token(identity, org)
+        if token is None:
+            return False
+        if not common.token_is_scoped(token):
+            return True
+        scopes = common.token_repo_scopes(token, f"{namespace}/{name.lower()}")
+        return bool(scopes & common.OAT_PUSH_SCOPES)
+
+
 def _authenticate(w: World, identifier: str, secret: str) -> Identity | None:
     name = identifier.lower()
     with w.lock:
@@ -188,6 +222,7 @@ def _authenticate(w: World, identifier: str, secret: str) -> Identity | None:
                 if oat["is_active"] and secrets.compare_digest(oat["token"], secret):
                     if oat.get("expires_at") is not None and oat["expires_at"] <= w.now():
                         return None
+                    oat["last_used_at"] = w.now()
                     return Identity("org", name, "oat", oat["id"])
     return None
 

@@ -6,6 +6,7 @@ References: ``shared/specs/dockerhub-api-latest.yaml`` (the spec) and
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass
@@ -247,10 +248,70 @@ def get_org(name: str) -> dict[str, Any]:
     return org
 
 
+# Organisation access token scopes on a repository (Docker's access token reference): each
+# value grants its level and the lower ones. The spec's own example writes "repo-pull".
+OAT_REPO_LEVELS = {
+    "scope-image-pull": "read",
+    "repo-pull": "read",
+    "scope-repository-read": "read",
+    "scope-tag-read": "read",
+    "scope-webhook-read": "read",
+    "scope-image-push": "write",
+    "repo-push": "write",
+    "scope-image-delete": "write",
+    "scope-repository-edit": "write",
+    "scope-tag-admin": "write",
+    "scope-webhook-edit": "write",
+    "scope-webhook-admin": "write",
+    "scope-repository-admin": "admin",
+}
+OAT_PUSH_SCOPES = frozenset({"scope-image-push", "repo-push", "scope-image-delete"})
+
+
+def org_token(identity: Identity, org: dict[str, Any]) -> dict[str, Any] | None:
+    """The organisation access token a request acts with (None for a user)."""
+    if identity.kind != "org" or identity.name != org["orgname"]:
+        return None
+    token: dict[str, Any] | None = org["access_tokens"].get(identity.token_id or "")
+    return token
+
+
+def token_is_scoped(token: dict[str, Any]) -> bool:
+    """A token made with ``resources`` reaches only those; the seed's own token has none and
+    stands for the organisation's full access (an owner's), as before scopes existed here."""
+    return "resources" in token
+
+
+def token_repo_scopes(token: dict[str, Any], full_name: str) -> set[str]:
+    """The scopes a scoped token holds on repository ``namespace/name`` (globs allowed)."""
+    scopes: set[str] = set()
+    for resource in token.get("resources") or []:
+        if resource.get("type") != "TYPE_REPO":
+            continue
+        if fnmatch.fnmatchcase(full_name.lower(), str(resource.get("path", "")).lower()):
+            scopes.update(str(scope) for scope in resource.get("scopes") or [])
+    return scopes
+
+
+def token_repo_level(token: dict[str, Any], full_name: str) -> str | None:
+    ranks = ("read", "write", "admin")
+    levels = [
+        OAT_REPO_LEVELS[s] for s in token_repo_scopes(token, full_name) if s in OAT_REPO_LEVELS
+    ]
+    return max(levels, key=ranks.index) if levels else None
+
+
 def org_role(identity: Identity, org: dict[str, Any]) -> str | None:
-    """``owner`` for the org's own access token, else the user's role, else None."""
+    """``owner`` for the org's own unscoped access token, else the user's role, else None.
+
+    A token scoped to resources has no role in the organisation: it reaches its repositories
+    only (``token_repo_level``).
+    """
     if identity.kind == "org":
-        return "owner" if identity.name == org["orgname"] else None
+        token = org_token(identity, org)
+        if token is None or token_is_scoped(token):
+            return None
+        return "owner"
     member = org["members"].get(identity.name)
     return member["role"] if member else None
 

@@ -66,6 +66,9 @@ def _level(identity: Identity | None, repo: dict[str, Any]) -> str | None:
     org = hub()["orgs"].get(namespace)
     if org is None:
         return None
+    token = common.org_token(identity, org)
+    if token is not None and common.token_is_scoped(token):
+        return common.token_repo_level(token, f"{namespace}/{repo['name']}")
     role = common.org_role(identity, org)
     if role in ("owner", "editor"):
         return "admin"

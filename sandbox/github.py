@@ -1097,6 +1097,37 @@ def list_workflow_runs(owner: str, name: str, workflow: str) -> Response:
         return _runs_answer(repo, runs)
 
 
+@bp.post("/repos/<owner>/<name>/actions/workflows/<workflow>/dispatches")
+def dispatch_workflow(owner: str, name: str, workflow: str) -> Response:
+    # Reference: https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+    repo = repo_for_write(owner, name)
+    body = json_body()
+    ref = body.get("ref")
+    if not isinstance(ref, str) or not ref:
+        raise invalid('"ref" wasn\'t supplied.')
+    user = require_user()
+    the_world = world()
+    with the_world.lock:
+        path = actions.workflow_path(the_world, repo, workflow)
+        if path is None:
+            raise not_found()
+        try:
+            run = actions.dispatch(the_world, repo, path, ref, user["login"])
+        except actions.DispatchError as error:
+            raise GitHubError(error.status, error.message) from error
+        if body.get("return_run_details") is True:
+            full_name = github_state.full_name_of(repo)
+            the_urls = urls()
+            return answer(
+                {
+                    "workflow_run_id": run["id"],
+                    "run_url": f"{the_urls.api}/repos/{full_name}/actions/runs/{run['id']}",
+                    "html_url": f"{the_urls.html}/{full_name}/actions/runs/{run['id']}",
+                }
+            )
+    return Response(status=204)
+
+
 @bp.get("/repos/<owner>/<name>/actions/runs/<int:run_id>")
 def get_run(owner: str, name: str, run_id: int) -> Response:
     repo = repo_for_read(owner, name)

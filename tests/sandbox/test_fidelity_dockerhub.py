@@ -223,8 +223,6 @@ NOT_SERVED = {
     "/v2/access-tokens",
     "/v2/access-tokens/{uuid}",
     "/v2/orgs/{name}/settings",
-    "/v2/orgs/{name}/access-tokens",
-    "/v2/orgs/{org_name}/access-tokens/{access_token_id}",
     "/v2/namespaces/{namespace}/repositories/{repository}/immutabletags",
     "/v2/namespaces/{namespace}/repositories/{repository}/immutabletags/verify",
 }
@@ -383,6 +381,33 @@ def recorded(hub: Any) -> Iterator[tuple[Recorder, Any]]:
         expect=400,
         json={"group_id": team["id"], "permission": "owner"},
     )
+
+    tokens = f"/v2/orgs/{org}/access-tokens"
+    scoped = rec.call(
+        "POST",
+        tokens,
+        owner,
+        expect=201,
+        json={
+            "label": "push fidelity-repo",
+            "description": "one repository",
+            "resources": [
+                {
+                    "type": "TYPE_REPO",
+                    "path": f"{org}/fidelity-repo",
+                    "scopes": ["scope-image-push"],
+                }
+            ],
+            "expires_at": None,
+        },
+    ).json()
+    rec.call("POST", tokens, owner, expect=400, json={"label": "no resources", "resources": []})
+    rec.call("POST", tokens, token, expect=403, json={"label": "x", "resources": []})
+    rec.call("GET", tokens, owner, params={"page": 1, "page_size": 10})
+    rec.call("GET", f"{tokens}/{scoped['id']}", owner)
+    rec.call("PATCH", f"{tokens}/{scoped['id']}", owner, json={"is_active": False})
+    rec.call("DELETE", f"{tokens}/{scoped['id']}", owner, expect=204)
+    rec.call("GET", f"{tokens}/{scoped['id']}", owner, expect=404)
 
     push_tag(hub.world, org, "fidelity-repo", "latest", seeded["owner"])
     rec.call("GET", f"{repo_path}/fidelity-repo/tags", token, params={"page": 1, "page_size": 10})

@@ -406,6 +406,37 @@ def test_actions_routes_match_the_description(
     )
 
 
+def test_workflow_dispatch_matches_the_description(
+    spec: dict[str, Any], gh: GitHub, hub: Hub, world_with_a_repo: dict[str, Any]
+) -> None:
+    token = world_with_a_repo["token"]
+    check = Checker(spec, gh)
+    template = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+    path = "/repos/alice/docker-class/actions/workflows/build.yml/dispatches"
+    # build.yml runs on push only: GitHub refuses to dispatch it with 422, a status the
+    # description leaves out (as it does the 404 of an unknown workflow).
+    refused = gh.api("POST", path, token, json={"ref": "main"})
+    assert refused.status_code == 422
+    assert refused.json()["message"] == "Workflow does not have 'workflow_dispatch' trigger"
+    gh.push(
+        "alice/docker-class",
+        {".github/workflows/build.yml": WORKFLOW.replace("on:\n", "on:\n  workflow_dispatch:\n")},
+        message="Allow manual runs",
+    )
+    check.call("POST", template, path, token, body={"ref": "main"}, expect=204)
+    details = check.call(
+        "POST", template, path, token, body={"ref": "main", "return_run_details": True}, expect=200
+    ).json()
+    nowhere = "/repos/alice/docker-class/actions/workflows/nope.yml/dispatches"
+    assert gh.api("POST", nowhere, token, json={"ref": "main"}).status_code == 404
+    assert hub.world.wait_idle(10)
+    run = gh.api(
+        "GET", f"/repos/alice/docker-class/actions/runs/{details['workflow_run_id']}", token
+    )
+    assert run.json()["event"] == "workflow_dispatch"
+    assert run.json()["conclusion"] == "success"
+
+
 def test_rate_limit_refusals_match_the_description(
     spec: dict[str, Any], gh: GitHub, hub: Hub, world_with_a_repo: dict[str, Any]
 ) -> None:
