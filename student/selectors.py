@@ -101,6 +101,17 @@ def image_url(repository: StudentRepository | None, *, pushed: bool) -> str:
     return f"{base}/r/{repository.namespace}/{repository.name}"
 
 
+def planned_image_url(enrolment: Enrolment, repository: StudentRepository | None) -> str:
+    """Where the student's image is (or will be) on Docker Hub; "" before a Docker ID."""
+    base = str(settings.DOCKERHUB_WEB_URL).rstrip("/")
+    if repository is not None:
+        return f"{base}/r/{repository.namespace}/{repository.name}"
+    if not enrolment.docker_id:
+        return ""
+    course = enrolment.course
+    return f"{base}/r/{course.organisation.lower()}/{course.repository_name(enrolment.docker_id)}"
+
+
 def commit_url(enrolment: Enrolment, sha: str) -> str:
     if not sha or "/" not in enrolment.github_repo:
         return ""

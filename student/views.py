@@ -89,8 +89,10 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     view = selectors.student_status(enrolment)
     badge = services.badge_for(enrolment)
     badge_url = request.build_absolute_uri(reverse("student:badge", args=[badge.token]))
-    target = view.image_url or request.build_absolute_uri(
-        reverse("student:status", args=[enrolment.pk])
+    # The badge links to the image on Docker Hub (public to the class), never to this page.
+    target = selectors.planned_image_url(enrolment, view.repository)
+    snippet = (
+        f"[![Docker build]({badge_url})]({target})" if target else f"![Docker build]({badge_url})"
     )
     return render(
         request,
@@ -98,8 +100,9 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
         {
             "enrolment": enrolment,
             "view": view,
-            "badge_url": badge_url,
-            "badge_markdown": f"[![Docker build]({badge_url})]({target})",
+            "badge_markdown": snippet,
+            "badge_token": badge.token,
+            "badge_state": selectors.badge_state(enrolment.pk),
         },
     )
 
@@ -112,7 +115,14 @@ def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
     view = selectors.student_status(enrolment)
     return render(
-        request, "student/partials/status_live.html", {"enrolment": enrolment, "view": view}
+        request,
+        "student/partials/status_live.html",
+        {
+            "enrolment": enrolment,
+            "view": view,
+            "badge_token": services.badge_for(enrolment).token,
+            "badge_state": selectors.badge_state(enrolment.pk),
+        },
     )
 
 

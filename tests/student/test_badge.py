@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -77,15 +78,21 @@ def test_an_unknown_token_is_404(client: Client) -> None:
     assert client.get(reverse("student:badge", args=["guessed"])).status_code == 404
 
 
-def test_the_status_page_gives_the_markdown_snippet(
-    client: Client, sam: Enrolment, student: User
+def test_the_status_page_gives_the_markdown_snippet_linking_to_the_image(
+    client: Client, sam: Enrolment, student: User, settings: Any
 ) -> None:
+    settings.DOCKERHUB_WEB_URL = "https://hub.docker.com"
+    Enrolment.objects.filter(pk=sam.pk).update(docker_id="samstudent")
     client.force_login(student)
 
     html = client.get(reverse("student:status", args=[sam.pk])).content.decode()
 
     token = StudentBadge.objects.get(enrolment=sam).token
-    assert f"[![Docker build](http://testserver/badge/{token}.svg)]" in html
+    assert (
+        f"[![Docker build](http://testserver/badge/{token}.svg)]"
+        "(https://hub.docker.com/r/revelare/docker-101-samstudent)"
+    ) in html
+    assert f'src="/badge/{token}.svg?state=unknown"' in html  # the live preview
 
 
 def test_a_new_badge_address_retires_the_old_one(

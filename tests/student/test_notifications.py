@@ -111,3 +111,58 @@ def test_a_student_with_no_account_gets_the_roster_email(
     _notify(sam, django_capture_on_commit_callbacks)
 
     assert mail.outbox[0].to == ["sam@school.edu"]
+
+
+class _FakeBackend:
+    """Reports whatever builds the test sets, as a build backend would."""
+
+    def __init__(self) -> None:
+        self.infos: list[Any] = []
+
+    def builds_since(self, enrolment: Enrolment, since: Any) -> list[Any]:
+        return list(self.infos)
+
+    def build_log(self, enrolment: Enrolment, external_id: str) -> str:
+        return f"log of {external_id}\nthe end"
+
+
+def test_recording_builds_sends_the_email_once_per_change(
+    sam: Enrolment,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from builds import services as build_services
+    from builds.backends.base import BuildInfo
+    from repositories.models import StudentRepository
+
+    StudentRepository.objects.create(
+        enrolment=sam, namespace="revelare", name="x", build_configured_at=timezone.now()
+    )
+    backend = _FakeBackend()
+    monkeypatch.setattr(build_services, "backend_for", lambda course: backend)
+    start = timezone.now()
+
+    def report(*states: str) -> None:
+        backend.infos = [
+            BuildInfo(
+                external_id=f"b{i}",
+                state=BuildState(state),
+                created_at=start + dt.timedelta(minutes=i),
+                commit_sha=f"{i:07d}",
+            )
+            for i, state in enumerate(states)
+        ]
+        with django_capture_on_commit_callbacks(execute=True):
+            build_services.builds_refresh(enrolment_id=sam.pk)
+
+    report("running")
+    report("failed")
+    report("failed")  # the same report again (a retry): nothing new
+    report("failed", "failed")
+    report("failed", "failed", "success")
+
+    assert [m.subject.split(": ", 1)[1] for m in mail.outbox] == [
+        "your Docker image build failed",
+        "your Docker image builds again",
+    ]
+    assert "log of b0" in mail.outbox[0].body
