@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.http import StreamingHttpResponse
 
@@ -22,7 +22,7 @@ class _Echo:
 
 
 def csv_response(
-    filename: str, header: list[str], rows: Iterable[list[object]]
+    filename: str, header: list[str], rows: Iterable[Sequence[object]]
 ) -> StreamingHttpResponse:
     """Stream the rows as a CSV download: a class of thousands never sits in memory."""
     writer = csv.writer(_Echo())

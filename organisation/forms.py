@@ -42,7 +42,7 @@ class BulkInviteForm(forms.Form):
         self.rows: list[ParsedRow] = []
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         text = (data.get("invitees") or "").strip()
         upload = data.get("csv_file")
         if text and upload:
@@ -73,7 +73,9 @@ class InviteActionForm(forms.Form):
 
     def __init__(self, *args: Any, invite_ids: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["invite"].choices = [(i, i) for i in invite_ids]
+        field = self.fields["invite"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(i, i) for i in invite_ids]
 
     def clean_invite(self) -> list[str]:
         chosen: list[str] = self.cleaned_data.get("invite") or []

@@ -27,23 +27,25 @@ def take_lease(model: type[J], job_id: int) -> J | None:
     """The job, leased to the caller; None if it is finished, gone or leased to another."""
     now = timezone.now()
     taken = (
-        model.objects.filter(pk=job_id)
+        model._default_manager.filter(pk=job_id)
         .exclude(status__in=(JobStatus.DONE, JobStatus.FAILED))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=now + LEASE)
     )
     if not taken:
         return None
-    return model.objects.filter(pk=job_id).first()
+    return model._default_manager.filter(pk=job_id).first()
 
 
 def release(model: type[Job], job_id: int, **fields: object) -> None:
-    model.objects.filter(pk=job_id).update(lease_until=None, updated_at=timezone.now(), **fields)
+    model._default_manager.filter(pk=job_id).update(
+        lease_until=None, updated_at=timezone.now(), **fields
+    )
 
 
 def mark_running(model: type[Job], job: Job) -> None:
     now = timezone.now()
-    model.objects.filter(pk=job.pk).update(
+    model._default_manager.filter(pk=job.pk).update(
         status=JobStatus.RUNNING, started_at=job.started_at or now, error="", retry_at=None
     )
 
@@ -70,7 +72,7 @@ def mark_failed(model: type[Job], job_id: int, error: BaseException | str) -> No
 def mark_resumed(model: type[Job], job_id: int) -> bool:
     """A failed job queued again by a person; False unless it had failed."""
     return bool(
-        model.objects.filter(pk=job_id, status=JobStatus.FAILED).update(
+        model._default_manager.filter(pk=job_id, status=JobStatus.FAILED).update(
             status=JobStatus.QUEUED, error="", retry_at=None, lease_until=None
         )
     )

@@ -48,6 +48,12 @@ from repositories.services import dockerhub_client_for, dockerhub_credentials_fo
 
 # Students per chunk: each needs one to three calls per step.
 CHUNK = 25
+# What a step notes on a student's record when it changed something (the report counts them).
+NOTE_TEAM = "removed from team"
+NOTE_ORGANISATION = "removed from the organisation"
+NOTE_INVITE = "pending invite cancelled"
+REASON_OWNER = "an owner of the organisation"
+REASON_SERVICE = "the account hubcourse signs in with"
 
 
 class ConfirmationError(ValueError):
@@ -92,10 +98,12 @@ def _keep_reasons(
     for docker_id in docker_ids:
         courses = others.get(docker_id, [])
         if docker_id in owners:
-            organisation[docker_id] = "an owner of the organisation"
-        elif docker_id in accounts:
-            organisation[docker_id] = "the account hubcourse signs in with"
-        elif courses:
+            organisation[docker_id] = team[docker_id] = REASON_OWNER
+            continue
+        if docker_id in accounts:
+            organisation[docker_id] = team[docker_id] = REASON_SERVICE
+            continue
+        if courses:
             names = ", ".join(sorted(c.name for c in courses))
             organisation[docker_id] = f"a student of another active course ({names})"
         sharing = [c for c in courses if c.team.lower() == course.team.lower()]
@@ -207,7 +215,7 @@ def offboarding_start(
     preview = offboarding_preview(course)
     with transaction.atomic():
         course = Course.objects.select_for_update().get(pk=course.pk)
-        if course.offboardings.exclude(status=JobStatus.DONE).exists():
+        if Offboarding.objects.filter(course=course).exclude(status=JobStatus.DONE).exists():
             raise ConfirmationError(
                 "This course is being offboarded already: follow or resume that job."
             )
@@ -374,18 +382,28 @@ def _finish(job: Offboarding) -> None:
 
 
 def offboarding_report(job: Offboarding) -> dict[str, int]:
-    items = job.items.all()
-    with_id = items.exclude(docker_id="")
-    return {
-        "students": items.count(),
-        "snapshots": items.exclude(image_digest="").count(),
-        "removed_from_team": with_id.filter(team_at__isnull=False, keep_in_team="").count(),
-        "removed_from_organisation": with_id.filter(
-            organisation_at__isnull=False, keep_in_organisation=""
-        ).count(),
-        "kept": with_id.exclude(keep_in_organisation="").count(),
-        "repositories": items.exclude(repository="").filter(repositories_at__isnull=False).count(),
+    """What the job did, counted from each student's record (a course is hundreds at most)."""
+    report = {
+        "students": 0,
+        "snapshots": 0,
+        "removed_from_team": 0,
+        "removed_from_organisation": 0,
+        "invites_cancelled": 0,
+        "kept": 0,
+        "repositories": 0,
     }
+    for item in job.items.only(
+        "image_digest", "keep_in_organisation", "repository", "repositories_at", "notes"
+    ):
+        notes = " ".join(item.notes)
+        report["students"] += 1
+        report["snapshots"] += bool(item.image_digest)
+        report["removed_from_team"] += NOTE_TEAM in notes
+        report["removed_from_organisation"] += NOTE_ORGANISATION in notes
+        report["invites_cancelled"] += NOTE_INVITE in notes
+        report["kept"] += bool(item.keep_in_organisation)
+        report["repositories"] += bool(item.repository and item.repositories_at)
+    return report
 
 
 class _Runner:
@@ -514,6 +532,8 @@ class _Runner:
     def _team(self, item: OffboardingItem) -> None:
         if not item.docker_id:
             return
+        if item.keep_in_team in (REASON_OWNER, REASON_SERVICE):
+            return  # protected accounts are left exactly as they are
         teams = [] if item.keep_in_team else [self.course.team]
         repository = _repository(item.enrolment) if item.enrolment else None
         if repository is not None and repository.student_team:
@@ -528,7 +548,7 @@ class _Runner:
                 )
                 continue
             self._audit(item, "team.remove_member", target, AuditOutcome.OK, "offboarding")
-            self._note(item, f"removed from team {team}")
+            self._note(item, f"{NOTE_TEAM} {team}")
 
     # 5 ----------------------------------------------------------------------------------------
     def _organisation(self, item: OffboardingItem) -> None:
@@ -560,7 +580,7 @@ class _Runner:
                     AuditOutcome.OK,
                     "offboarding",
                 )
-                self._note(item, "pending invite cancelled")
+                self._note(item, NOTE_INVITE)
             except NotFound:
                 pass
         try:
@@ -577,7 +597,7 @@ class _Runner:
         self._audit(
             item, "member.remove", f"{self.org}: {item.docker_id}", AuditOutcome.OK, "offboarding"
         )
-        self._note(item, "removed from the organisation")
+        self._note(item, NOTE_ORGANISATION)
 
     def _live_owners(self) -> set[str]:
         if self._owners is None:

@@ -8,16 +8,22 @@ from accounts.models import Course, Enrolment
 from organisation.models import BulkInvite, OrgInvite, OrgMember, OrgSnapshot, OrgTeam
 
 
-def members_with_enrolment(organisation: str) -> QuerySet[OrgMember]:
-    """Members, each with ``enrolled``: in some active course (any organisation, any case)."""
+def members_with_enrolment(
+    organisation: str, *, unenrolled_only: bool = False
+) -> QuerySet[OrgMember]:
+    """Members, each with ``enrolled``: in some active course (any organisation, any case).
+
+    ``unenrolled_only`` keeps the members who hold a seat for no course (owners aside).
+    """
     enrolled = Enrolment.objects.filter(
         course__archived_at__isnull=True, docker_id__iexact=OuterRef("username")
     )
-    return (
-        OrgMember.objects.filter(organisation=organisation)
-        .annotate(enrolled=Exists(enrolled))
-        .order_by("username")
+    members = OrgMember.objects.filter(organisation=organisation).annotate(
+        enrolled=Exists(enrolled)
     )
+    if unenrolled_only:
+        members = members.filter(enrolled=False).exclude(role__iexact="owner")
+    return members.order_by("username")
 
 
 def invites(organisation: str) -> QuerySet[OrgInvite]:
@@ -31,8 +37,9 @@ def snapshot(organisation: str) -> OrgSnapshot | None:
 def known_teams(organisation: str) -> list[str]:
     """Teams from the last read of Docker Hub, plus those the courses name."""
     names = set(OrgTeam.objects.filter(organisation=organisation).values_list("name", flat=True))
-    for course in Course.objects.filter(organisation__iexact=organisation):
-        names.add(course.team)
+    names.update(
+        Course.objects.filter(organisation__iexact=organisation).values_list("team", flat=True)
+    )
     return sorted(names, key=str.lower)
 
 

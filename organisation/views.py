@@ -189,9 +189,10 @@ def members_page(request: HttpRequest) -> HttpResponse:
             members.sync_requested(organisation=organisation, actor=_user(request))
         messages.info(request, "Reading the members and invites from Docker Hub…")
         return redirect("organisation:members")
-    member_rows = selectors.members_with_enrolment(organisation)
-    if request.GET.get("flag") == "unenrolled":
-        member_rows = member_rows.filter(enrolled=False).exclude(role__iexact="owner")
+    flag = request.GET.get("flag", "")
+    member_rows = selectors.members_with_enrolment(
+        organisation, unenrolled_only=flag == "unenrolled"
+    )
     invite_rows = selectors.invites(organisation)
     return render(
         request,
@@ -201,11 +202,10 @@ def members_page(request: HttpRequest) -> HttpResponse:
             "snapshot": selectors.snapshot(organisation),
             "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
             "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
-            "flag": request.GET.get("flag", ""),
-            "unenrolled": selectors.members_with_enrolment(organisation)
-            .filter(enrolled=False)
-            .exclude(role__iexact="owner")
-            .count(),
+            "flag": flag,
+            "unenrolled": selectors.members_with_enrolment(
+                organisation, unenrolled_only=True
+            ).count(),
             "now": timezone.now(),
         },
     )
@@ -235,7 +235,7 @@ def invites_action(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("organisation:members")
     action = form.cleaned_data["action"]
     with transaction.atomic():
@@ -259,7 +259,7 @@ def invites_action(request: HttpRequest) -> HttpResponse:
 def offboard(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
     course = access.course
-    current = course.offboardings.exclude(status=JobStatus.DONE).first()
+    current = Offboarding.objects.filter(course=course).exclude(status=JobStatus.DONE).first()
     if current is not None:
         return redirect("organisation:offboarding_detail", slug=slug, job_id=current.pk)
     form = OffboardingForm(request.POST or None, course_name=course.name)
@@ -282,14 +282,16 @@ def offboard(request: HttpRequest, slug: str) -> HttpResponse:
             "course": course,
             "preview": offboarding.offboarding_preview(course),
             "form": form,
-            "past": course.offboardings.order_by("-created_at")[:5],
+            "past": Offboarding.objects.filter(course=course).order_by("-created_at")[:5],
         },
     )
 
 
 def _offboarding(request: HttpRequest, slug: str, job_id: int) -> Offboarding:
     access = get_course_for_staff(_user(request), slug, manage=True)
-    job = access.course.offboardings.filter(pk=job_id).select_related("course").first()
+    job = (
+        Offboarding.objects.filter(course=access.course, pk=job_id).select_related("course").first()
+    )
     if job is None:
         raise Http404("No such offboarding.")
     return job
