@@ -23,6 +23,7 @@ from enum import Enum
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialToken
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -38,6 +39,11 @@ logger = logging.getLogger(__name__)
 
 HUBCOURSE = "hubcourse"  # the audit log's "service" for changes made inside hubcourse
 STEP_PREFLIGHT = "preflight"
+
+
+def public_url(path: str) -> str:
+    """An absolute address for people outside this request (a README, a shared link)."""
+    return str(settings.SITE_URL).rstrip("/") + path
 
 
 # -- the course link ---------------------------------------------------------------------------

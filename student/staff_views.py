@@ -71,7 +71,7 @@ def join_link(request: HttpRequest, slug: str) -> HttpResponse:
             "course": course,
             "access": access,
             "link": link,
-            "link_url": request.build_absolute_uri(reverse("student:join", args=[link.token])),
+            "link_url": services.public_url(reverse("student:join", args=[link.token])),
             "form": form,
             "pending": pending,
             "approve_form": ApproveForm(free_entries=free_entries),

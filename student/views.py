@@ -88,7 +88,7 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
     view = selectors.student_status(enrolment)
     badge = services.badge_for(enrolment)
-    badge_url = request.build_absolute_uri(reverse("student:badge", args=[badge.token]))
+    badge_url = services.public_url(reverse("student:badge", args=[badge.token]))
     # The badge links to the image on Docker Hub (public to the class), never to this page.
     target = selectors.planned_image_url(enrolment, view.repository)
     snippet = (

@@ -82,6 +82,7 @@ def test_the_status_page_gives_the_markdown_snippet_linking_to_the_image(
     client: Client, sam: Enrolment, student: User, settings: Any
 ) -> None:
     settings.DOCKERHUB_WEB_URL = "https://hub.docker.com"
+    settings.SITE_URL = "https://hubcourse.school.edu"
     Enrolment.objects.filter(pk=sam.pk).update(docker_id="samstudent")
     client.force_login(student)
 
@@ -89,7 +90,7 @@ def test_the_status_page_gives_the_markdown_snippet_linking_to_the_image(
 
     token = StudentBadge.objects.get(enrolment=sam).token
     assert (
-        f"[![Docker build](http://testserver/badge/{token}.svg)]"
+        f"[![Docker build](https://hubcourse.school.edu/badge/{token}.svg)]"
         "(https://hub.docker.com/r/revelare/docker-101-samstudent)"
     ) in html
     assert f'src="/badge/{token}.svg?state=unknown"' in html  # the live preview

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -20,14 +22,15 @@ def _page(course: Course) -> str:
 
 
 def test_the_instructor_sees_the_link_to_share(
-    client: Client, instructor: User, course: Course
+    client: Client, instructor: User, course: Course, settings: Any
 ) -> None:
+    settings.SITE_URL = "https://hubcourse.school.edu"
     client.force_login(instructor)
 
     html = client.get(_page(course)).content.decode()
 
     link = JoinLink.objects.get(course=course)
-    assert f"http://testserver/join/{link.token}/" in html
+    assert f"https://hubcourse.school.edu/join/{link.token}/" in html
 
 
 def test_turning_the_link_off_and_on(client: Client, instructor: User, course: Course) -> None:
