@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import audit, builds, courses, enrolments, plans, roster, views
+from api import audit, builds, courses, enrolments, organisation, plans, roster, views
 
 app_name = "api"
 
@@ -63,6 +63,52 @@ v1 = [
         course + "apply-runs/<int:run_id>/",
         plans.ApplyRunDetailApi.as_view(),
         name="apply-run-detail",
+    ),
+    path(
+        course + "offboarding/preview/",
+        organisation.OffboardingPreviewApi.as_view(),
+        name="offboarding-preview",
+    ),
+    path(
+        course + "offboardings/",
+        organisation.OffboardingListCreateApi.as_view(),
+        name="offboarding-list",
+    ),
+    path(
+        course + "offboardings/<int:job_id>/",
+        organisation.OffboardingDetailApi.as_view(),
+        name="offboarding-detail",
+    ),
+    path(
+        course + "offboardings/<int:job_id>/items/",
+        organisation.OffboardingItemListApi.as_view(),
+        name="offboarding-items",
+    ),
+    path(
+        course + "offboardings/<int:job_id>/resume/",
+        organisation.OffboardingResumeApi.as_view(),
+        name="offboarding-resume",
+    ),
+    path("invite-jobs/", organisation.InviteJobListCreateApi.as_view(), name="invite-job-list"),
+    path(
+        "invite-jobs/<int:job_id>/",
+        organisation.InviteJobDetailApi.as_view(),
+        name="invite-job-detail",
+    ),
+    path(
+        "invite-jobs/<int:job_id>/rows/",
+        organisation.InviteRowListApi.as_view(),
+        name="invite-job-rows",
+    ),
+    path(
+        "invite-jobs/<int:job_id>/send/",
+        organisation.InviteJobSendApi.as_view(),
+        name="invite-job-send",
+    ),
+    path(
+        "invite-jobs/<int:job_id>/resume/",
+        organisation.InviteJobResumeApi.as_view(),
+        name="invite-job-resume",
     ),
     path("builds/", builds.BuildListApi.as_view(), name="build-list"),
     path("builds/<int:build_id>/", builds.BuildDetailApi.as_view(), name="build-detail"),

@@ -360,6 +360,9 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "InviteState": "accounts.models.InviteState",
         "PreflightState": "accounts.models.PreflightState",
         "BuildState": "builds.models.BuildState",
+        "JobStatus": "organisation.models.JobStatus",
+        "InviteOutcome": "organisation.models.Outcome",
+        "RosterImportStatus": "dashboard.models.RosterImport.Status",
     },
 }
 

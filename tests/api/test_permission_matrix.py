@@ -19,22 +19,33 @@ from api.tokens import token_create
 from builds.models import Build, BuildState
 from dashboard.models import ApplyRun, RosterImport
 from hubcourse.audit import audit_record
+from organisation.models import BulkInvite, BulkInviteRow, JobStatus, Offboarding, OffboardingItem
 from tests.api.routes import Route, api_routes
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("instructor", "ta", "student", "outsider", "anonymous")
+ROLES = ("site_admin", "instructor", "ta", "student", "outsider", "anonymous")
 OK = "ok"  # allowed, and done: a 2xx answer to the valid request below
 
-# Who may do what, as on the pages.
-STAFF = {"instructor": OK, "ta": OK, "student": 404, "outsider": 404, "anonymous": 401}
-MANAGE = {"instructor": OK, "ta": 403, "student": 404, "outsider": 404, "anonymous": 401}
-# Lists across courses answer everyone signed in, with only what they may see (tested below).
-SCOPED = {"instructor": OK, "ta": OK, "student": OK, "outsider": OK, "anonymous": 401}
+# Who may do what, as on the pages. Site administrators act as instructors everywhere.
+STAFF = {
+    "site_admin": OK,
+    "instructor": OK,
+    "ta": OK,
+    "student": 404,
+    "outsider": 404,
+    "anonymous": 401,
+}
+MANAGE = {**STAFF, "ta": 403}
+# Lists across courses answer everyone signed in, with only what they may see (tested
+# in test_lists.py).
+SCOPED = {**STAFF, "student": OK, "outsider": OK}
 # Only instructors (of any course) and site administrators start a course.
-CREATE_COURSE = {"instructor": OK, "ta": 403, "student": 403, "outsider": 403, "anonymous": 401}
+CREATE_COURSE = {**STAFF, "ta": 403, "student": 403, "outsider": 403}
 # A build is visible to its course's staff and to the student whose build it is.
-OWN_BUILD = {"instructor": OK, "ta": OK, "student": OK, "outsider": 404, "anonymous": 401}
+OWN_BUILD = {**STAFF, "student": OK}
+# The organisation's pages: site administrators only.
+SITE_ADMIN = {**STAFF, "instructor": 403, "ta": 403, "student": 403, "outsider": 403}
 
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("course-list", "GET"): SCOPED,
@@ -61,6 +72,18 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("build-list", "GET"): SCOPED,
     ("build-detail", "GET"): OWN_BUILD,
     ("audit-list", "GET"): SCOPED,
+    ("offboarding-preview", "GET"): MANAGE,
+    ("offboarding-list", "GET"): MANAGE,
+    ("offboarding-list", "POST"): MANAGE,
+    ("offboarding-detail", "GET"): MANAGE,
+    ("offboarding-items", "GET"): MANAGE,
+    ("offboarding-resume", "POST"): MANAGE,
+    ("invite-job-list", "GET"): SITE_ADMIN,
+    ("invite-job-list", "POST"): SITE_ADMIN,
+    ("invite-job-detail", "GET"): SITE_ADMIN,
+    ("invite-job-rows", "GET"): SITE_ADMIN,
+    ("invite-job-send", "POST"): SITE_ADMIN,
+    ("invite-job-resume", "POST"): SITE_ADMIN,
 }
 
 # A request body that is valid for the role that may send it.
@@ -71,6 +94,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("enrolment-actions", "POST"): {"action": "retry", "filter": {"errors": "true"}},
     ("enrolment-detail", "PATCH"): {"name": "Sam S. Student"},
     ("roster-import-list", "POST"): {"text": "ada@example.edu,Ada Lovelace"},
+    ("offboarding-list", "POST"): {"repository_action": "archive", "confirmation": "Docker 101"},
+    ("invite-job-list", "POST"): {"invitees": "adalovelace, alanturing", "team": "students"},
 }
 
 
@@ -90,7 +115,7 @@ def test_every_endpoint_has_an_expectation():
 
 
 @pytest.fixture
-def world(course, instructor, ta, student, outsider, queued_tasks):
+def world(course, site_admin, instructor, ta, student, outsider, queued_tasks):
     enrolment = Enrolment.objects.get(user=student)
     build = Build.objects.create(
         enrolment=enrolment,
@@ -123,6 +148,18 @@ def world(course, instructor, ta, student, outsider, queued_tasks):
         status=RosterImport.Status.READY,
     )
     run = ApplyRun.objects.create(course=course, started_by=instructor, total_steps=3, students=1)
+    # Stopped by an error, so that resuming them is allowed; the invite job awaits sending.
+    offboarding = Offboarding.objects.create(
+        course=course, repository_action="archive", status=JobStatus.FAILED, error="boom"
+    )
+    OffboardingItem.objects.create(offboarding=offboarding, identifier="sam.student@example.edu")
+    invite_job = BulkInvite.objects.create(
+        organisation="revelare", status=JobStatus.DONE, phase=BulkInvite.Phase.CHECK, total=1
+    )
+    BulkInviteRow.objects.create(job=invite_job, line=1, raw="adalovelace", dry_run="invite")
+    failed_job = BulkInvite.objects.create(
+        organisation="revelare", status=JobStatus.FAILED, phase=BulkInvite.Phase.SEND, total=1
+    )
     audit_record(service="hubcourse", action="test", target="x", outcome="ok", course=course)
     return {
         "slug": course.slug,
@@ -130,7 +167,14 @@ def world(course, instructor, ta, student, outsider, queued_tasks):
         "build_id": build.pk,
         "import_id": preview.pk,
         "run_id": run.pk,
-        "users": {"instructor": instructor, "ta": ta, "student": student, "outsider": outsider},
+        "job_id": {"offboarding": offboarding.pk, "send": invite_job.pk, "resume": failed_job.pk},
+        "users": {
+            "site_admin": site_admin,
+            "instructor": instructor,
+            "ta": ta,
+            "student": student,
+            "outsider": outsider,
+        },
     }
 
 
@@ -147,7 +191,12 @@ def test_permission_matrix(world, route: Route, method: str, role: str):
     expected = EXPECTED.get((route.name, method))
     if expected is None:
         pytest.fail(f"{method} {route.name} has no expectation: add it to EXPECTED")
-    url = route.url(**world)
+    job_id = world["job_id"]
+    kind = "offboarding" if route.name.startswith("offboarding") else route.name.split("-")[-1]
+    if (route.name, method) == ("offboarding-list", "POST"):
+        # One unfinished offboarding per course: the stopped one would refuse a new start.
+        Offboarding.objects.filter(pk=job_id["offboarding"]).update(status=JobStatus.DONE)
+    url = route.url(**{**world, "job_id": job_id.get(kind, job_id["send"])})
     body = BODIES.get((route.name, method), {})
     response = _client(world, role).generic(
         method, url, data=json.dumps(body), content_type="application/json"
