@@ -251,3 +251,31 @@ def test_a_link_that_is_off_retired_or_of_an_archived_course_does_not_work(
 
     assert response.status_code == 404
     assert "Ask your instructor for the current course link" in response.content.decode()
+
+
+def test_email_and_password_students_join_once_their_email_is_confirmed(
+    client: Client, link: JoinLink, roster: dict[str, Enrolment]
+) -> None:
+    import re
+
+    from django.core import mail
+
+    join_url = reverse("student:join", args=[link.token])
+    signed_up = client.post(
+        reverse("account_signup"),
+        {"email": "ada@school.edu", "password1": PASSWORD, "password2": PASSWORD, "next": join_url},
+    )
+    assert signed_up.status_code == 302
+
+    before = client.get(join_url)
+    assert before.status_code == 200  # not matched on an unconfirmed email
+    asked = client.post(join_url, {"identifier": "ada@school.edu"})
+    assert "confirm your email address" in asked.content.decode()
+
+    confirm = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^/\s]+/)", mail.outbox[-1].body)
+    assert confirm is not None
+    client.post(confirm.group(1))
+    after = client.get(join_url)
+
+    assert after.status_code == 302
+    assert after["Location"] == reverse("student:status", args=[roster["ada"].pk])
