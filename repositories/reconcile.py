@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from celery import chain
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -57,7 +58,8 @@ PIPELINE: tuple[str, ...] = (
 
 INVITE_TTL = dt.timedelta(days=14)
 # How long a queued chain keeps other passes from queueing the same student again. Longer
-# than a chain normally takes; a dead worker's lease simply runs out.
+# than a chain normally takes; a dead worker's lease simply runs out, and the next periodic
+# reconcile queues the student again (settings.HUBCOURSE_PIPELINE_LEASE overrides it).
 PIPELINE_LEASE_SECONDS = 15 * 60
 # After pre-flight checks are queued, look again this much later so the students who
 # passed are invited together in one bulk call.
@@ -440,7 +442,8 @@ def _lease_key(enrolment_id: int) -> str:
 
 def pipeline_claim(enrolment_id: int) -> bool:
     """True when no chain is queued for the student (and claims it); atomic in the cache."""
-    return bool(cache.add(_lease_key(enrolment_id), "1", timeout=PIPELINE_LEASE_SECONDS))
+    lease = int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
+    return bool(cache.add(_lease_key(enrolment_id), "1", timeout=lease))
 
 
 def pipeline_release(enrolment_id: int) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from accounts.models import Course, Enrolment, OnboardingState
 from builds.services import builds_refresh
+from hubcourse.errors import TransientError
 from repositories.reconcile import apply_plan, plan_course
 from tests.engine.support import accept_all_invites, created, make_class, requests_to
 
@@ -23,15 +24,26 @@ def converge(sandbox: Any, course: Course, *, rounds: int = MAX_ROUNDS) -> int:
     """Reconcile passes (as the periodic task does), students accepting their invites and
     builds being read back, until nothing is left to do; returns the passes it took."""
     for done in range(1, rounds + 1):
-        plan = plan_course(course, observe=True)
+        try:
+            plan = plan_course(course, observe=True)
+        except TransientError:
+            continue  # the periodic task retries a failed observe pass; so does this loop
         if not plan.actionable and _settled(course):
             return done
         apply_plan(plan)
         accept_all_invites(sandbox, course.organisation)
         sandbox.world.wait_idle(timeout=20)
         for enrolment_id in course.enrolments.values_list("pk", flat=True):
-            builds_refresh(enrolment_id=enrolment_id)
-    raise AssertionError(f"the class did not converge in {rounds} passes: {_states(course)}")
+            try:
+                builds_refresh(enrolment_id=enrolment_id)
+            except TransientError:
+                pass  # polling looks again on its next tick
+    errors = list(
+        course.enrolments.exclude(error_step="").values_list(
+            "docker_id", "state", "preflight_state", "error_step", "error_message"
+        )
+    )
+    raise AssertionError(f"no convergence in {rounds} passes: {_states(course)} {errors}")
 
 
 def _settled(course: Course) -> bool:

@@ -85,10 +85,11 @@ def test_it_creates_the_repository_once_when_run_twice(sandbox: Any, hub_course:
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
 
     first = repository_ensure(enrolment_id=enrolment.pk)
+    assert first is not None
     StudentRepository.objects.filter(pk=first.pk).update(created_at=None)  # a lost answer
     second = repository_ensure(enrolment_id=enrolment.pk)
 
-    assert first is not None and second is not None
+    assert second is not None
     assert second.full_name == "revelare/docker-101-student000"
     assert second.created_at is not None and second.is_private is True
     assert created(sandbox)["dockerhub.repository"] == 1
