@@ -40,8 +40,16 @@ def _check_template(template: str) -> None:
         )
 
 
+class _Form(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels read as words, without a colon
+        super().__init__(*args, **kwargs)
+
+
 class CourseForm(forms.ModelForm[Course]):
     """Course settings. Tokens are write-only: the form never shows a stored value back."""
+
+    label_suffix = ""
 
     dockerhub_token = forms.CharField(
         label="Docker Hub access token",
@@ -121,6 +129,7 @@ class CourseForm(forms.ModelForm[Course]):
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
         if self.instance.pk:
@@ -194,7 +203,7 @@ class CourseForm(forms.ModelForm[Course]):
         return result
 
 
-class RosterForm(forms.Form):
+class RosterForm(_Form):
     file = forms.FileField(
         label="Roster file (CSV)",
         required=False,
@@ -238,7 +247,7 @@ class RosterForm(forms.Form):
         return data
 
 
-class CorrectionForm(forms.Form):
+class CorrectionForm(_Form):
     docker_id = forms.CharField(label="Docker ID", required=False, max_length=30)
     github_repo = forms.CharField(label="GitHub repository", required=False, max_length=200)
     reason = forms.CharField(label="Why (kept in the audit log)", required=False, max_length=300)
@@ -256,7 +265,7 @@ class CorrectionForm(forms.Form):
             raise forms.ValidationError(f"{error}.") from None
 
 
-class RoleForm(forms.Form):
+class RoleForm(_Form):
     email = forms.EmailField(label="Email address")
     role = forms.ChoiceField(choices=CourseRole.Role.choices, initial=CourseRole.Role.TA)
 
@@ -268,7 +277,7 @@ BULK_ACTIONS = {
 }
 
 
-class BulkForm(forms.Form):
+class BulkForm(_Form):
     action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
     scope = forms.ChoiceField(
         choices=[("selected", "Selected students"), ("filtered", "All students matching")],

@@ -242,7 +242,8 @@ def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | Non
     """Where the student stands, or what went wrong, in one sentence for the instructor."""
     if enrolment.error_step:
         step = STEP_LABELS.get(enrolment.error_step, enrolment.error_step)
-        text = f"{step} failed: {enrolment.error_message.rstrip('.')}."
+        message = enrolment.error_message.strip()
+        text = f"{step} failed: {message}" + ("" if message.endswith((".", "!", "?", ")")) else ".")
         if enrolment.error_permanent:
             return text + " Fix the cause, then retry."
         if enrolment.next_retry_at:
