@@ -124,3 +124,20 @@ def resend_expired_invites() -> None:
     )
     for course_id in courses:
         resend_expired_invites_task.delay(course_id)
+
+
+@shared_task(name="accounts.enrolment.retry", **COURSE_OPTIONS)
+def retry_student_task(
+    self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None
+) -> None:
+    """An instructor's retry: clear the student's error, then plan and apply for them."""
+    from accounts.models import Enrolment
+    from accounts.services import enrolment_reset_for_retry
+    from repositories.reconcile import apply_plan, plan_course
+
+    enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
+    if enrolment is None:
+        return
+    enrolment_reset_for_retry(enrolment_id=enrolment_id)
+    enrolment.refresh_from_db()
+    apply_plan(plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)

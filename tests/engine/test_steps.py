@@ -183,3 +183,48 @@ def test_a_transient_error_keeps_the_state_and_says_when_it_retries(
     assert enrolment.state != OnboardingState.ERROR
     progress = enrolment_refresh_state(enrolment_id=enrolment.pk)
     assert progress is not None and progress.state == enrolment.state
+
+
+def test_an_expired_invite_is_sent_again_not_duplicated(sandbox: Any, hub_course: Course) -> None:
+    import datetime as dt
+
+    from accounts.tasks import resend_expired_invites
+
+    course_ensure_teams(course_id=hub_course.pk)
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    course_invite_students(course_id=hub_course.pk)
+    # Age the invite on the sandbox (moving its clock would also move its rate-limit reset
+    # headers, which the shared governor learns from).
+    with sandbox.world.lock:
+        for invite in sandbox.world.dockerhub["orgs"]["revelare"]["invites"].values():
+            invite["sent_at"] -= 15 * 24 * 3600
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        invited_at=enrolment.created_at - dt.timedelta(days=15)
+    )
+
+    resend_expired_invites()
+
+    enrolment.refresh_from_db()
+    assert enrolment.invite_state == InviteState.PENDING
+    assert requests_to(sandbox, "PATCH", "/resend") == 1
+    assert created(sandbox)["dockerhub.invite"] == 1
+    assert accept_all_invites(sandbox, "revelare") == ["student000"]
+
+
+def test_an_instructor_retry_clears_the_error_and_runs_the_student_again(
+    sandbox: Any, hub_course: Course
+) -> None:
+    from accounts.tasks import retry_student_task
+
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    enrolment_record_error(
+        enrolment_id=enrolment.pk, step="repository", error="refused", permanent=True
+    )
+    enrolment.refresh_from_db()
+    assert enrolment.state == OnboardingState.ERROR
+
+    retry_student_task.delay(enrolment.pk)
+
+    enrolment.refresh_from_db()
+    assert not enrolment.error_step
+    assert StudentRepository.objects.get(enrolment=enrolment).created_at is not None
