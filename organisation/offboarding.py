@@ -33,7 +33,7 @@ from accounts.models import Course, Enrolment, InviteState, User
 from builds.models import Build
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
-from hubcourse.errors import NotFound, PermanentError
+from hubcourse.errors import NotFound
 from organisation import jobs
 from organisation.models import (
     STEP_ORDER,
@@ -512,20 +512,7 @@ class _Runner:
         repository = _repository(enrolment) if enrolment else None
         if enrolment is None or repository is None or not _has_build(repository):
             return
-        try:
-            backend_for(self.course).remove(enrolment)
-        except NotImplementedError as error:
-            if self.job.repository_action == Offboarding.RepositoryAction.DELETE:
-                # Deleting a Docker Hub repository removes its automated build with it.
-                self._note(item, "the build configuration goes with the repository")
-                return
-            raise PermanentError(
-                "hubcourse",
-                "remove the build configuration",
-                None,
-                f"the {self.course.build_backend} backend cannot remove it yet ({error}); "
-                "choose to delete the repositories, or remove the build in Docker Hub",
-            ) from error
+        backend_for(self.course).remove(enrolment)
         self._note(item, "build configuration removed")
 
     # 4 ----------------------------------------------------------------------------------------
