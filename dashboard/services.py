@@ -428,7 +428,8 @@ def _apply_changes(enrolment: Enrolment, changes: dict[str, str]) -> None:
     """
     for name, value in changes.items():
         setattr(enrolment, name, value)
-    enrolment.full_clean(validate_unique=False)
+    # Field checks only: the database enforces uniqueness (IntegrityError, caught by callers).
+    enrolment.full_clean(validate_unique=False, validate_constraints=False)
     update: dict[str, Any] = dict(changes)
     if "docker_id" in changes or "github_repo" in changes:
         update.update(
