@@ -114,7 +114,11 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
     if not Build.objects.filter(enrolment_id=enrolment_id).exists():
         try:
             for info in backend.builds_since(enrolment, None):
-                build_record(enrolment, info)
+                build, just_finished = build_record(enrolment, info)
+                if just_finished:
+                    # A quick build may end before this first look: read its log now, as
+                    # builds_refresh would have.
+                    _finish_details(enrolment, build)
         except BuildNotReady:
             return None
     if Build.objects.filter(enrolment_id=enrolment_id).exists():

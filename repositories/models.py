@@ -27,6 +27,10 @@ class StudentRepository(models.Model):
     build_source_id = models.CharField(max_length=64, blank=True)
     workflow_sha = models.CharField(max_length=64, blank=True)
     secret_set_at = models.DateTimeField(null=True, blank=True)
+    # github-actions: the organisation access token made for this student's workflow (it may
+    # push to this repository only), kept so offboarding can revoke it. Blank when the secret
+    # holds the course's own token.
+    dockerhub_token_id = models.CharField(max_length=64, blank=True)
     github_hook_id = models.BigIntegerField(null=True, blank=True)
     dockerhub_webhook = models.CharField(max_length=255, blank=True)
     first_build_triggered_at = models.DateTimeField(null=True, blank=True)

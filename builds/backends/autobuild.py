@@ -17,6 +17,7 @@ from builds.backends.common import (
     ensure_dockerhub_webhook,
     github_source,
     image_name,
+    remove_dockerhub_webhook,
     student_repository,
 )
 from builds.models import BuildState
@@ -218,6 +219,40 @@ class DockerHubAutobuild:
         return self._client(enrolment).build_log(external_id)
 
     def remove(self, enrolment: Enrolment) -> None:
-        # Unlinking needs the source's DELETE, which the Docker Hub client does not expose yet;
-        # deleting the Docker Hub repository (offboarding) removes its build source with it.
-        raise NotImplementedError("offboarding of automated builds is not written yet")
+        """Unlink the repository from GitHub (its build rules go with the source) and take
+        hubcourse's Docker Hub webhook off it. Whatever is gone already counts as done."""
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is None:
+            return
+        client = self._client(enrolment)
+        target = image_name(repository)
+        removed = False
+        try:
+            source = client.get_build_source(repository.namespace, repository.name)
+            if source is not None:
+                client.delete_build_source(source)
+                removed = True
+        except NotFound:
+            pass  # unlinked meanwhile, or the repository itself is gone
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="autobuild.delete",
+                target=target,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        audit_record(
+            service=DOCKER_HUB,
+            action="autobuild.delete",
+            target=target,
+            outcome=Outcome.OK if removed else Outcome.NOOP,
+            enrolment=enrolment,
+            message="" if removed else "the repository had no automated build",
+        )
+        StudentRepository.objects.filter(pk=repository.pk).update(
+            build_source_id="", build_configured_at=None
+        )
+        remove_dockerhub_webhook(client, enrolment, repository)

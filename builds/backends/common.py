@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment
 from builds.backends.base import BuildNotReady
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError
+from hubcourse.errors import ExternalServiceError, NotFound
 from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.dockerhub import DockerHubClient
 from repositories.models import StudentRepository
@@ -113,3 +113,51 @@ def _remember_hook(repository: StudentRepository, slug: str) -> None:
     if repository.dockerhub_webhook != slug:
         StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_webhook=slug)
         repository.dockerhub_webhook = slug
+
+
+def remove_dockerhub_webhook(
+    client: DockerHubClient, enrolment: Enrolment, repository: StudentRepository
+) -> bool:
+    """Take hubcourse's push webhook off the Docker Hub repository; True when one was removed.
+
+    Found by its URL, not only by the slug on the row, so a hook whose answer was lost goes too.
+    A repository that is gone has no webhook left: that is done, not an error.
+    """
+    url = dockerhub_hook_url(enrolment.course)
+    target = image_name(repository)
+    removed = False
+    try:
+        for pipeline in client.list_webhooks(repository.namespace, repository.name):
+            slug = pipeline.slug or pipeline.name
+            if slug != repository.dockerhub_webhook and not any(
+                hook.hook_url == url for hook in pipeline.webhooks
+            ):
+                continue
+            try:
+                client.delete_webhook(repository.namespace, repository.name, slug)
+            except NotFound:
+                continue  # deleted meanwhile
+            removed = True
+    except NotFound:
+        pass  # the repository itself is gone
+    except ExternalServiceError as error:
+        audit_record(
+            service=DOCKER_HUB,
+            action="webhook.delete",
+            target=target,
+            outcome=Outcome.ERROR,
+            enrolment=enrolment,
+            message=error,
+        )
+        raise
+    StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_webhook="")
+    repository.dockerhub_webhook = ""
+    audit_record(
+        service=DOCKER_HUB,
+        action="webhook.delete",
+        target=target,
+        outcome=Outcome.OK if removed else Outcome.NOOP,
+        enrolment=enrolment,
+        message="" if removed else "no hubcourse webhook was left",
+    )
+    return removed

@@ -7,21 +7,25 @@ Dockerfile, pushing ``<org>/<repo>:<tag>``), stores the Docker Hub credentials a
 secrets, adds a signed repository webhook to hubcourse (``push`` and ``workflow_run``) and
 reads build status from the Actions runs API.
 
-The secrets hold the course's Docker Hub credentials (its organisation access token, or the
-site's). A per-student organisation access token scoped to push one repository would limit
-what a student's workflow can reach; neither the Docker Hub client nor the sandbox offers
-``/v2/orgs/{org}/access-tokens`` yet, so this is the course token for now.
+The secrets hold, per student, an organisation access token made for that student's
+workflow: it may push to the student's repository and nothing else (``scope-image-push`` on
+``<org>/<repo>``), so a student who prints their secret in a run reaches no one else's image.
+Only an organisation owner can make one (Docker lists no token scope for it), and the Team
+plan caps how many an organisation holds; when Docker Hub refuses, the secrets hold the
+course's own credentials instead and the audit log says so. The token's id stays on the
+``StudentRepository`` row so offboarding revokes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import secrets
 
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
-from builds.backends.base import BuildInfo, ConfigureResult
+from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
     context_dir,
     dockerfile_path,
@@ -29,13 +33,23 @@ from builds.backends.common import (
     github_hook_url,
     github_source,
     image_name,
+    remove_dockerhub_webhook,
     student_repository,
 )
 from builds.models import BuildState
 from hubcourse import http
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import Conflict, ExternalServiceError, NotFound, TransientError
+from hubcourse.errors import (
+    Conflict,
+    ExternalServiceError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TransientError,
+)
 from hubcourse.secrets import SecretValue
+from repositories.dockerhub import IMAGE_PUSH_SCOPE, OrgAccessTokenResource
+from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.github import SERVICE as GITHUB
 from repositories.github import GitHubClient, WorkflowRun
 from repositories.models import StudentRepository
@@ -46,6 +60,7 @@ from repositories.services import (
 )
 
 WORKFLOW_PATH = ".github/workflows/hubcourse.yml"
+REMOVE_MESSAGE = "Remove hubcourse build workflow"
 USERNAME_SECRET = "DOCKERHUB_USERNAME"  # noqa: S105 (a secret's name)
 TOKEN_SECRET = "DOCKERHUB_TOKEN"  # noqa: S105 (a secret's name, not a secret)
 HOOK_EVENTS = ("push", "workflow_run")
@@ -184,7 +199,9 @@ class GitHubActions:
         target = f"{owner}/{repo}"
         try:
             if repository.secret_set_at is not None and (
-                course.dockerhub_token_set_at is None
+                # A student's own token does not change with the course's.
+                repository.dockerhub_token_id
+                or course.dockerhub_token_set_at is None
                 or repository.secret_set_at >= course.dockerhub_token_set_at
             ):
                 # GitHub never shows a secret's value: trust our record if both still exist.
@@ -193,7 +210,7 @@ class GitHubActions:
                 return False
         except NotFound:
             pass  # someone deleted one: store both again
-        identifier, token = dockerhub_credentials_for(course)
+        identifier, token, token_id = self._push_credentials(enrolment, repository)
         try:
             client.set_actions_secret(owner, repo, USERNAME_SECRET, identifier)
             client.set_actions_secret(owner, repo, TOKEN_SECRET, token)
@@ -208,9 +225,78 @@ class GitHubActions:
             "secret.set",
             target,
             Outcome.OK,
-            f"Stored the Docker Hub login as Actions secrets {USERNAME_SECRET} and {TOKEN_SECRET}.",
+            f"Stored the Docker Hub login as Actions secrets {USERNAME_SECRET} and {TOKEN_SECRET}"
+            + (
+                " (a token that pushes to this student's repository only)."
+                if token_id
+                else " (the course's own credentials)."
+            ),
         )
         return True
+
+    def _push_credentials(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> tuple[str, str, str]:
+        """(login, secret, token id) for the student's workflow: a new organisation access token
+        that pushes to the student's repository only, or the course's credentials ("" id) when
+        Docker Hub will not make one for these credentials."""
+        hub = dockerhub_client_for(enrolment.course)
+        image = image_name(repository)
+        label = token_label(repository)
+        try:
+            # Its secret is shown once, at creation: a token of ours found here (a crash
+            # between making it and storing it, a secret deleted on GitHub) cannot be reused,
+            # so it is revoked rather than left alive.
+            for stale in hub.list_org_access_tokens(repository.namespace):
+                if stale.label == label:
+                    hub.delete_org_access_token(repository.namespace, stale.id)
+            created = hub.create_org_access_token(
+                repository.namespace,
+                label=label,
+                description=f"hubcourse: {enrolment.course.name}, pushes {image} only",
+                resources=[
+                    OrgAccessTokenResource(type="TYPE_REPO", path=image, scopes=(IMAGE_PUSH_SCOPE,))
+                ],
+            )
+        except (Forbidden, Invalid, NotFound) as error:
+            # Not an owner's token, an organisation access token, a plan without (enough)
+            # organisation access tokens: the course's token still builds.
+            identifier, secret = dockerhub_credentials_for(enrolment.course)
+            audit_record(
+                service=DOCKER_HUB,
+                action="token.create",
+                target=image,
+                outcome=Outcome.NOOP,
+                enrolment=enrolment,
+                message=(
+                    "Docker Hub did not make a token for this repository alone "
+                    f"({error.message}); the workflow uses the course's credentials."
+                ),
+            )
+            return identifier, secret, ""
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="token.create",
+                target=image,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        # Kept at once, so a crash before the secrets are stored still leaves it revocable.
+        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_token_id=created.id)
+        repository.dockerhub_token_id = created.id
+        audit_record(
+            service=DOCKER_HUB,
+            action="token.create",
+            target=image,
+            outcome=Outcome.OK,
+            enrolment=enrolment,
+            message=f"Made access token {label!r}: it pushes to {image} only.",
+        )
+        # An organisation access token logs in with the organisation's name.
+        return repository.namespace, created.token, created.id
 
     def _ensure_hook(
         self,
@@ -306,30 +392,52 @@ class GitHubActions:
         return [run for run in runs if run.path in (None, WORKFLOW_PATH)]
 
     def trigger(self, enrolment: Enrolment) -> str | None:
-        """The first build: the run the workflow's own commit started.
+        """The first build: the run the workflow's own commit started, else a dispatched one.
 
-        A run is only started by a push (or ``workflow_dispatch``, which the client does
-        not offer yet); committing the workflow is that push. Until GitHub lists the run,
-        this raises a transient error so the step is tried again shortly.
+        When hubcourse's commit of the workflow is the branch's head, that push starts a run
+        and GitHub lists it within seconds: until then this raises a transient error so the
+        step is tried again shortly. When the workflow was already in place (nothing was
+        committed) or no run came of the commit, the workflow is dispatched
+        (``workflow_dispatch``) on the course branch.
         """
         repository = student_repository(enrolment)
         runs = self._runs(enrolment)
         if runs:
             return str(runs[0].id)
-        committed = StudentRepository.objects.filter(pk=repository.pk).values_list(
+        owner, repo = github_source(enrolment)
+        client = self._client(enrolment)
+        branch = enrolment.course.build_branch
+        configured = StudentRepository.objects.filter(pk=repository.pk).values_list(
             "build_configured_at", flat=True
         )[0]
-        if committed is None or timezone.now() - committed < RUN_APPEARS_WITHIN:
-            owner, repo = github_source(enrolment)
-            raise TransientError(
-                GITHUB,
-                f"find the first workflow run of {owner}/{repo}",
-                None,
-                "GitHub has not listed the run yet",
+        recent = configured is not None and timezone.now() - configured < RUN_APPEARS_WITHIN
+        target = f"{owner}/{repo}"
+        try:
+            if recent and client.get_branch(owner, repo, branch).sha == repository.workflow_sha:
+                raise TransientError(
+                    GITHUB,
+                    f"find the first workflow run of {target}",
+                    None,
+                    "GitHub has not listed the run yet",
+                )
+            run_id = client.dispatch_workflow(
+                owner, repo, posixpath.basename(WORKFLOW_PATH), branch
             )
-        # The workflow was already in place and nothing was pushed since: the first build
-        # comes with the student's next push.
-        return None
+        except TransientError:
+            raise
+        except ExternalServiceError as error:
+            self._audit(enrolment, "workflow.dispatch", target, Outcome.ERROR, error)
+            raise
+        self._audit(
+            enrolment,
+            "workflow.dispatch",
+            target,
+            Outcome.OK,
+            f"Started the workflow on {branch}"
+            + (f" (run {run_id})." if run_id is not None else "."),
+        )
+        # A GitHub that does not say the run's id lists it shortly; polling records it.
+        return str(run_id) if run_id is not None else None
 
     def builds_since(self, enrolment: Enrolment, since: dt.datetime | None) -> list[BuildInfo]:
         infos = [build_info(run) for run in self._runs(enrolment)]
@@ -353,13 +461,129 @@ class GitHubActions:
         return "\n".join(parts)
 
     def remove(self, enrolment: Enrolment) -> None:
+        """Undo ``configure``: the webhooks, the workflow (one commit), the secrets, and the
+        student's access token revoked. Whatever is gone already counts as done."""
         repository = StudentRepository.objects.filter(enrolment=enrolment).first()
-        if repository is None or repository.github_hook_id is None:
+        if repository is None:
             return
-        owner, repo = github_source(enrolment)
         try:
-            self._client(enrolment).delete_webhook(owner, repo, repository.github_hook_id)
+            owner, repo = github_source(enrolment)
+        except BuildNotReady:
+            pass  # no GitHub repository was ever linked: only Docker Hub has anything of ours
+        else:
+            client = self._client(enrolment)
+            target = f"{owner}/{repo}"
+            try:
+                self._remove_hook(client, enrolment, repository, owner, repo)
+                self._remove_workflow(client, enrolment, owner, repo)
+                removed = [
+                    name
+                    for name in (USERNAME_SECRET, TOKEN_SECRET)
+                    if client.delete_actions_secret(owner, repo, name)
+                ]
+            except NotFound:
+                removed = []  # the GitHub repository itself is gone, and all in it
+            except ExternalServiceError as error:
+                self._audit(enrolment, "build.remove", target, Outcome.ERROR, error)
+                raise
+            self._audit(
+                enrolment,
+                "secret.delete",
+                target,
+                Outcome.OK if removed else Outcome.NOOP,
+                f"Deleted {', '.join(removed)}." if removed else "No secrets of ours were left.",
+            )
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                github_hook_id=None, workflow_sha="", secret_set_at=None, build_configured_at=None
+            )
+        self._revoke_token(enrolment, repository)
+        remove_dockerhub_webhook(dockerhub_client_for(enrolment.course), enrolment, repository)
+
+    def _remove_hook(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> None:
+        url = github_hook_url(enrolment.course)
+        # By id and by URL: a hook whose id was never stored (a lost answer) goes too.
+        ids = {hook.id for hook in client.list_webhooks(owner, repo) if hook.config.url == url}
+        if repository.github_hook_id is not None:
+            ids.add(repository.github_hook_id)
+        deleted = 0
+        for hook_id in sorted(ids):
+            try:
+                client.delete_webhook(owner, repo, hook_id)
+                deleted += 1
+            except NotFound:
+                pass  # already gone
+        self._audit(
+            enrolment,
+            "webhook.delete",
+            f"{owner}/{repo}",
+            Outcome.OK if deleted else Outcome.NOOP,
+            "" if deleted else "no hubcourse webhook was left",
+        )
+
+    def _remove_workflow(
+        self, client: GitHubClient, enrolment: Enrolment, owner: str, repo: str
+    ) -> None:
+        branch = enrolment.course.build_branch
+        try:
+            sha = client.delete_file(
+                owner, repo, WORKFLOW_PATH, message=REMOVE_MESSAGE, branch=branch
+            )
+        except Conflict:
+            # Changed between our read and our delete (the student pushed): read again.
+            sha = client.delete_file(
+                owner, repo, WORKFLOW_PATH, message=REMOVE_MESSAGE, branch=branch
+            )
+        self._audit(
+            enrolment,
+            "workflow.delete",
+            f"{owner}/{repo}/{WORKFLOW_PATH}",
+            Outcome.OK if sha else Outcome.NOOP,
+            f"Removed the workflow from {branch} in commit {sha[:7]}."
+            if sha
+            else f"There was no workflow on {branch}.",
+        )
+
+    def _revoke_token(self, enrolment: Enrolment, repository: StudentRepository) -> None:
+        token_id = repository.dockerhub_token_id
+        if not token_id:
+            return
+        image = image_name(repository)
+        try:
+            dockerhub_client_for(enrolment.course).delete_org_access_token(
+                repository.namespace, token_id
+            )
+            outcome, message = Outcome.OK, "The student's push token no longer works."
         except NotFound:
-            pass  # already gone
-        StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=None)
-        self._audit(enrolment, "webhook.delete", f"{owner}/{repo}", Outcome.OK, "")
+            outcome, message = Outcome.NOOP, "the token was already deleted"
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="token.delete",
+                target=image,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_token_id="")
+        repository.dockerhub_token_id = ""
+        audit_record(
+            service=DOCKER_HUB,
+            action="token.delete",
+            target=image,
+            outcome=outcome,
+            enrolment=enrolment,
+            message=message,
+        )
+
+
+def token_label(repository: StudentRepository) -> str:
+    """The label of the student's access token: unique per repository, so it is found again."""
+    return f"hubcourse {image_name(repository)}"[:100]
