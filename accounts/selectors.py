@@ -30,7 +30,7 @@ def enrolments_for_student(user: User) -> QuerySet[Enrolment]:
 def home_url_name(user: User) -> str:
     """Where the landing page sends a signed-in user."""
     if user.is_site_admin:
-        return "admin_home"
+        return "organisation:index"
     if CourseRole.objects.filter(user=user).exists():
         return "course_list"
     if Enrolment.objects.filter(user=user).exists():

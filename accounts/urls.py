@@ -9,5 +9,4 @@ urlpatterns = [
     path("welcome/", views.welcome, name="welcome"),
     path("courses/", views.course_list, name="course_list"),
     path("me/", views.my_courses, name="my_courses"),
-    path("admin/", views.admin_home, name="admin_home"),
 ]

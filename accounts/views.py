@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.models import Course, User
+from accounts.models import User
 from accounts.selectors import courses_for_staff, enrolments_for_student, home_url_name
 
 
@@ -34,18 +34,3 @@ def course_list(request: HttpRequest) -> HttpResponse:
 def my_courses(request: HttpRequest) -> HttpResponse:
     enrolments = enrolments_for_student(_user(request)).order_by("course__name")
     return render(request, "accounts/my_courses.html", {"enrolments": enrolments})
-
-
-@login_required
-def admin_home(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not user.is_site_admin:
-        return render(request, "403.html", status=403)
-    return render(
-        request,
-        "accounts/admin_home.html",
-        {
-            "courses": Course.objects.order_by("archived_at", "name"),
-            "user_count": User.objects.count(),
-        },
-    )

@@ -22,7 +22,7 @@ def test_anonymous_visitors_see_the_welcome_page_with_a_sign_in_link(client):
         ("ta", "/courses/"),
         ("student", "/me/"),
         ("outsider", "/welcome/"),
-        ("site_admin", "/admin/"),
+        ("site_admin", "/organisation/"),
     ],
 )
 def test_the_landing_page_sends_each_role_to_its_place(client, request, who, place):
@@ -51,11 +51,11 @@ def test_a_wrong_password_is_refused_with_a_message(client, instructor):
 
 def test_the_organisation_page_is_for_site_admins_only(client, instructor):
     client.force_login(instructor)
-    assert client.get("/admin/").status_code == 403
+    assert client.get("/organisation/").status_code == 403
 
 
 def test_pages_need_a_signed_in_user(client):
-    for url in ("/courses/", "/me/", "/admin/", "/welcome/"):
+    for url in ("/courses/", "/me/", "/organisation/", "/welcome/"):
         response = client.get(url)
         assert response.status_code == 302
         assert response.url.startswith("/accounts/login/")
