@@ -149,7 +149,7 @@ class CourseForm(forms.ModelForm[Course]):
     def clean_slug(self) -> str:
         if self.instance.pk:
             return self.instance.slug
-        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:60]
+        slug = str(self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:60])
         if not slug:
             raise forms.ValidationError("Give the course a short name (letters and digits).")
         if slug in RESERVED_SLUGS:
@@ -159,12 +159,12 @@ class CourseForm(forms.ModelForm[Course]):
         return slug
 
     def clean_repo_name_template(self) -> str:
-        template = self.cleaned_data["repo_name_template"].strip()
+        template = str(self.cleaned_data["repo_name_template"]).strip()
         _check_template(template)
         return template
 
     def clean_student_team_template(self) -> str:
-        template = self.cleaned_data["student_team_template"].strip()
+        template = str(self.cleaned_data["student_team_template"]).strip()
         _check_template(template)
         return template
 
@@ -289,7 +289,9 @@ class BulkForm(_Form):
         super().__init__(*args, **kwargs)
         # Any integer is accepted here; the service keeps only this course's students.
         posted = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(v, v) for v in posted if str(v).isdigit()]
+        ids = self.fields["ids"]
+        assert isinstance(ids, forms.TypedMultipleChoiceField)
+        ids.choices = [(v, v) for v in posted if str(v).isdigit()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

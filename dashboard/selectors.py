@@ -357,6 +357,7 @@ def build_chart(course: Course, *, now: dt.datetime | None = None) -> Chart:
     builds = Build.objects.filter(enrolment__course=course, created_at__gte=since)
     first = builds.aggregate(first=Min("created_at"))["first"]
     hourly = first is None or now - first <= dt.timedelta(hours=36)
+    trunc: TruncHour | TruncDay
     if hourly:
         step = dt.timedelta(hours=1)
         start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=23)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import CourseAccess, get_course_for_staff, get_enrolment_for_staff
 from accounts.models import Course, CourseRole, OnboardingState, User
+from accounts.onboarding import HANDOUT_STEPS
 from builds.models import Build, BuildState
 from dashboard import roster, selectors, services
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
@@ -77,7 +78,7 @@ def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("dashboard:settings", course.slug)
     if request.method == "POST":
         course.refresh_from_db()
-    check = course.connection_checks.first()
+    check = ConnectionCheck.objects.filter(course=course).first()
     return render(
         request,
         "dashboard/course_form.html",
@@ -121,7 +122,7 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "total": total,
         "counts": counts,
         "chart": selectors.build_chart(course),
-        "handout_steps": [label for label, _ in selectors.HANDOUT_STEPS],
+        "handout_steps": [label for label, _ in HANDOUT_STEPS],
         "states": [(s.value, s.label) for s in OnboardingState],
         "build_states": [*BuildState.choices, ("none", "No build yet")],
         "sorts": selectors.SORTS,
@@ -134,7 +135,7 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug)
     context = _board_context(request, access)
     context["bulk_actions"] = BULK_ACTIONS
-    context["last_apply"] = access.course.apply_runs.first()
+    context["last_apply"] = ApplyRun.objects.filter(course=access.course).first()
     return render(request, "dashboard/board.html", context)
 
 
@@ -156,7 +157,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     form = BulkForm(request.POST)
     if not form.is_valid():
         for error in form.errors.get("__all__", []) or ["Choose an action."]:
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect(back)
     if form.cleaned_data["scope"] == "filtered":
         ids = list(selectors.board_queryset(course, filters).values_list("pk", flat=True))
@@ -222,7 +223,7 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_course_for_staff(_user(request), slug)
     course = access.course
     filters = selectors.BoardFilters.from_query(request.GET)
-    steps = [label for label, _ in selectors.HANDOUT_STEPS]
+    steps = [label for label, _ in HANDOUT_STEPS]
     header = [
         "identifier",
         "name",
@@ -290,7 +291,7 @@ def roster_upload(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error("file" if upload is not None else "text", str(error))
         else:
             return redirect("dashboard:roster_preview", slug, preview.pk)
-    recent = course.roster_imports.select_related("created_by")[:5]
+    recent = RosterImport.objects.filter(course=course).select_related("created_by")[:5]
     return render(
         request,
         "dashboard/roster_upload.html",
@@ -444,10 +445,10 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             }
         )
     run_id = request.GET.get("run", "")
-    run = (
-        course.apply_runs.filter(pk=int(run_id)).first()
+    shown: ApplyRun | None = (
+        ApplyRun.objects.filter(course=course).filter(pk=int(run_id)).first()
         if run_id.isdigit()
-        else course.apply_runs.filter(finished_at__isnull=True).first()
+        else ApplyRun.objects.filter(course=course).filter(finished_at__isnull=True).first()
     )
     return render(
         request,
@@ -458,7 +459,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             "groups": grouped,
             "labels": current.labels,
             "actionable": len(current.actionable),
-            "progress": _progress(course, run) if run else None,
+            "progress": _progress(course, shown) if shown else None,
         },
     )
 
@@ -639,7 +640,10 @@ def audit(request: HttpRequest, slug: str) -> HttpResponse:
     course = access.course
     filters = _audit_filters(request)
     events = Paginator(
-        selectors.audit_events(course, **filters), selectors.AUDIT_PAGE_SIZE
+        selectors.audit_events(
+            course, service=filters["service"], outcome=filters["outcome"], q=filters["q"]
+        ),
+        selectors.AUDIT_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(
@@ -661,7 +665,10 @@ def audit(request: HttpRequest, slug: str) -> HttpResponse:
 def audit_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_course_for_staff(_user(request), slug)
     course = access.course
-    events = selectors.audit_events(course, **_audit_filters(request))
+    filters = _audit_filters(request)
+    events = selectors.audit_events(
+        course, service=filters["service"], outcome=filters["outcome"], q=filters["q"]
+    )
 
     def rows() -> Iterator[list[object]]:
         for event in events.iterator(chunk_size=EXPORT_CHUNK):
