@@ -56,7 +56,15 @@ def refresh_builds(self: Task[Any, Any], enrolment_id: int) -> None:
         raise self.retry(exc=error, countdown=countdown) from error
 
 
-@shared_task(name="builds.poll_builds", acks_late=False, ignore_result=True, time_limit=60)
+# A soft limit under the hard one: the settings' default soft limit (120 s) is above 60 s,
+# and Celery refuses to send a task whose soft limit exceeds its hard limit.
+@shared_task(
+    name="builds.poll_builds",
+    acks_late=False,
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
 def poll_builds() -> int:
     """Beat: enqueue a re-read of every repository whose ``next_poll_at`` has come."""
     due = services.builds_claim_due()
@@ -65,7 +73,13 @@ def poll_builds() -> int:
     return len(due)
 
 
-@shared_task(name="builds.flag_stuck_builds", acks_late=False, ignore_result=True, time_limit=60)
+@shared_task(
+    name="builds.flag_stuck_builds",
+    acks_late=False,
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
 def flag_stuck_builds() -> int:
     """Beat: flag builds unfinished past the stuck limit."""
     flagged = services.builds_flag_stuck()
