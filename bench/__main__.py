@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     one.add_argument("--latency-ms", type=int, default=50)
     one.add_argument("--build-delay", type=float, default=2.0, help="sandbox s per build phase")
     one.add_argument("--workers", type=int, default=1, help="Celery worker processes")
-    one.add_argument("--concurrency", type=int, default=4, help="prefork children per worker")
+    one.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     one.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     one.add_argument("--onboarding-timeout", type=float, default=1800)
     two = parser.add_argument_group("2. status freshness")

@@ -94,7 +94,7 @@ def run(ctx: Context, *, count: int, latency_ms: int, rate_limit: int) -> Result
         Figure("invites pending in the organisation", invited, "", f"{count}", invited == count),
         Figure("429s served", sandbox.rate_limited(), "", "0", sandbox.rate_limited() == 0),
     )
-    ctx.processes.stop(sandbox.started)
+    ctx.stop_sandbox(sandbox)
     return result
 
 

@@ -57,7 +57,8 @@ def _ensure_postgres_database(url: str) -> bool:
 @dataclasses.dataclass
 class Sandbox:
     url: str
-    started: Started
+    # None for a sandbox served in this process (sandbox.testing.start_sandbox).
+    started: Started | None
     seeded: dict[str, Any]
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
@@ -223,6 +224,10 @@ class Context:
             raise RuntimeError("the sandbox did not answer within 30 s")
         seeded: dict[str, Any] = http_json("GET", f"{self.sandbox_url}/_sandbox/seed")
         return Sandbox(self.sandbox_url, started, seeded)
+
+    def stop_sandbox(self, sandbox: Sandbox) -> None:
+        if sandbox.started is not None:
+            self.processes.stop(sandbox.started)
 
     def hub_env(self, sandbox: Sandbox) -> None:
         """Point every later process (and this one) at the sandbox's organisation and Owner."""

@@ -68,6 +68,8 @@ class Result:
     params: dict[str, Any]
     figures: list[Figure] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    # Breakdowns kept in the JSON only (calls by route, per-size figures).
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
     started_at: str = ""
     seconds: float = 0.0
     error: str = ""

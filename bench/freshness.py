@@ -1,0 +1,334 @@
+"""Benchmark 2, status freshness: how long from a build finishing in the sandbox to
+hubcourse's database (what every page reads) showing it, with webhooks on and off.
+
+The sandbox runs in this process (``sandbox.testing.start_sandbox``): the exact moment a
+build ends is read from its state (the API's dates have one-second resolution, too coarse
+for a 2 s target), and the driver here only reads. hubcourse runs as deployed: Celery
+worker, beat (the 10 s poll sweep), gunicorn receiving Docker Hub's push webhooks.
+
+Setup (not timed): ``repos`` students, each with a Docker Hub repository and an automated
+build configured by hubcourse's own services (rate limit lifted while setting up), their
+repositories marked as polled (the idle state of a class between pushes). Then, with the
+asked rate limit, ``builds`` builds are started through hubcourse's build backend at random
+moments over ``window`` seconds (as the first builds or an instructor's rebuild are), so
+hubcourse knows each one is in flight; they finish ``2 x build_delay`` later. Each build's
+lag is the first time the watcher here sees it final in the database minus the moment the
+sandbox finished it (sampled every 0.1 s).
+
+Polling calls are the build-history reads (``GET /api/audit/v1/action``) hubcourse makes,
+per hour of the measured span, beside the builds in flight: idle repositories cost none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from typing import Any
+
+from bench.context import Context, Sandbox
+from bench.harness import Figure, MemorySampler, Result, mean, percentile
+from bench.onboarding import make_class
+
+TARGET_WEBHOOK_P95 = 2.0
+WATCH_INTERVAL = 0.1
+QUIET_SECONDS = 30
+LIST_ROUTE = "GET /api/audit/v1/action"
+
+
+def _list_reads(world: Any) -> int:
+    with world.lock:
+        statuses = world.stats["requests"].get("dockerhub", {}).get(LIST_ROUTE, {})
+        return sum(c for s, c in statuses.items() if s != "429")
+
+
+def _rate_limited(world: Any) -> int:
+    with world.lock:
+        return int(world.stats["rate_limited"].get("dockerhub", 0))
+
+
+def _setup(ctx: Context, sandbox: Sandbox, repos: int) -> Any:
+    from accounts.models import Course, Enrolment, InviteState, PreflightState
+    from builds.services import IDLE_POLL, build_configure
+    from repositories.models import StudentRepository
+    from repositories.services import repository_ensure
+
+    roster = make_class(sandbox, repos, prefix="fresh")
+    course = Course.objects.create(
+        name="Freshness class",
+        slug="fresh",
+        organisation=sandbox.seeded["dockerhub"]["org"],
+        build_backend=Course.BuildBackend.DOCKERHUB_AUTOBUILD,
+        access_policy=Course.AccessPolicy.COURSE_TEAM,
+    )
+    now = dt.datetime.now(dt.UTC)
+    # Membership is not what this benchmark measures: the students are members already.
+    Enrolment.objects.bulk_create(
+        [
+            Enrolment(
+                course=course,
+                identifier=f"{docker_id}@example.edu",
+                docker_id=docker_id,
+                github_repo=github_repo,
+                preflight_state=PreflightState.PASSED,
+                docker_id_verified_at=now,
+                invite_state=InviteState.ACCEPTED,
+                member_at=now,
+                team_at=now,
+            )
+            for docker_id, github_repo in roster
+        ]
+    )
+    for enrolment_id in course.enrolments.values_list("pk", flat=True):
+        repository_ensure(enrolment_id=enrolment_id)
+        build_configure(enrolment_id=enrolment_id)
+    # Every repository was read recently and holds no build in flight: the class at rest.
+    StudentRepository.objects.filter(enrolment__course=course).update(
+        last_polled_at=now, next_poll_at=now + IDLE_POLL
+    )
+    return course
+
+
+class Watcher(threading.Thread):
+    """Every 0.1 s: when each started build ended in the sandbox, and when the database first
+    showed it final; and how many builds were in flight."""
+
+    def __init__(self, world: Any, course: Any) -> None:
+        super().__init__(name="watcher", daemon=True)
+        self.world, self.course = world, course
+        self.ended: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+        self.started_ids: set[str] = set()
+        self.in_flight: list[int] = []
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def track(self, external_id: str) -> None:
+        with self._lock:
+            self.started_ids.add(external_id)
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from builds.models import FINAL_STATES, Build
+
+        try:
+            while not self._halt.wait(WATCH_INTERVAL):
+                with self._lock:
+                    ids = set(self.started_ids)
+                now = time.time()
+                with self.world.lock:
+                    actions = self.world.dockerhub["builds"]["actions"]
+                    for uuid in ids - self.ended.keys():
+                        action = actions.get(uuid)
+                        if action is not None and action["end_date"] is not None:
+                            self.ended[uuid] = float(action["end_date"])
+                open_ids = ids - self.seen.keys()
+                if open_ids:
+                    final = Build.objects.filter(
+                        external_id__in=open_ids, state__in=FINAL_STATES
+                    ).values_list("external_id", flat=True)
+                    for external_id in final:
+                        self.seen[external_id] = now
+                self.in_flight.append(len(ids - self.ended.keys()))
+        finally:
+            connection.close()
+
+    def done(self, expected: int) -> bool:
+        return len(self.started_ids) == expected and self.seen.keys() >= self.started_ids
+
+    def lags(self) -> list[float]:
+        return [
+            self.seen[i] - self.ended[i]
+            for i in self.started_ids
+            if i in self.seen and i in self.ended
+        ]
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+def _start_build(enrolment: Any) -> str:
+    """What the first-build step and a rebuild do: start it, record it queued, poll soon."""
+    from django.utils import timezone
+
+    from builds.backends import BuildInfo, backend_for
+    from builds.models import BuildState
+    from builds.services import POLL_MIN, build_record
+    from repositories.models import StudentRepository
+
+    external_id = backend_for(enrolment.course).trigger(enrolment)
+    assert external_id
+    build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
+    StudentRepository.objects.filter(enrolment=enrolment).update(
+        next_poll_at=timezone.now() + POLL_MIN
+    )
+    return external_id
+
+
+def _phase(
+    ctx: Context,
+    world: Any,
+    course: Any,
+    *,
+    webhooks: bool,
+    builds: int,
+    window: float,
+    build_delay: float,
+    seed: int,
+) -> dict[str, Any]:
+    from accounts.models import Enrolment
+
+    world.config.webhooks_enabled = webhooks
+    rng = random.Random(seed)
+    enrolments = list(Enrolment.objects.filter(course=course).select_related("course"))
+    chosen = rng.sample(enrolments, min(builds, len(enrolments)))
+    moments = sorted(rng.uniform(0, window) for _ in chosen)
+    watcher = Watcher(world, course)
+    reads_before = _list_reads(world)
+    limited_before = _rate_limited(world)
+    watcher.start()
+    started = time.monotonic()
+    trigger_calls = 0
+    for enrolment, moment in zip(chosen, moments, strict=True):
+        delay = started + moment - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        watcher.track(_start_build(enrolment))
+        trigger_calls += 3
+        ctx.processes.check_alive()
+    deadline = time.monotonic() + 2 * build_delay + 300
+    while not watcher.done(len(chosen)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ctx.processes.check_alive()
+    span = time.monotonic() - started
+    watcher.stop()
+    reads = _list_reads(world) - reads_before
+    lags = watcher.lags()
+    return {
+        "lags": lags,
+        "missing": len(chosen) - len(lags),
+        "span": span,
+        "reads": reads,
+        "in_flight": mean([float(n) for n in watcher.in_flight]) or 0.0,
+        "limited": _rate_limited(world) - limited_before,
+    }
+
+
+def run(
+    ctx: Context,
+    *,
+    repos: int,
+    builds: int,
+    window: float,
+    rate_limit: int,
+    build_delay: float,
+    latency_ms: int = 50,
+) -> Result:
+    from builds.services import POLL_MAX, POLL_MIN
+    from sandbox.config import SandboxConfig
+    from sandbox.testing import start_sandbox
+
+    poll_target = POLL_MIN.total_seconds() + 5
+    result = Result(
+        "freshness",
+        "Status freshness: build finished in the sandbox to shown by hubcourse",
+        {
+            "repositories": repos,
+            "builds": builds,
+            "window_s": window,
+            "build_s": 2 * build_delay,
+            "rate_limit_per_min": rate_limit,
+            "latency_ms": latency_ms,
+            "poll_s": f"{POLL_MIN.total_seconds():.0f}..{POLL_MAX.total_seconds():.0f}",
+            "sandbox": "in-process",
+        },
+    )
+    ctx.reset_state()
+    running = start_sandbox(
+        SandboxConfig(rate_limit=100_000, latency_ms=0, build_delay=build_delay, random_seed=7),
+        seed="empty",
+        port=ctx.sandbox_port,
+    )
+    try:
+        sandbox = Sandbox(running.url, None, running.seeded)
+        ctx.hub_env(sandbox)
+        course = _setup(ctx, sandbox, repos)
+        running.world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
+        # Long enough that the reconcile never runs while builds are timed.
+        ctx.processes.env["RECONCILE_INTERVAL"] = "86400"
+        ctx.start_web(workers=2)
+        workers = ctx.start_workers(1, 2)
+        ctx.start_beat()
+        # The class at rest: what does polling cost with nothing in flight?
+        quiet_before = _list_reads(running.world)
+        time.sleep(QUIET_SECONDS)
+        quiet = _list_reads(running.world) - quiet_before
+        with MemorySampler([w.process.pid for w in workers]):
+            on = _phase(
+                ctx,
+                running.world,
+                course,
+                webhooks=True,
+                builds=builds,
+                window=window,
+                build_delay=build_delay,
+                seed=1,
+            )
+            off = _phase(
+                ctx,
+                running.world,
+                course,
+                webhooks=False,
+                builds=builds,
+                window=window,
+                build_delay=build_delay,
+                seed=2,
+            )
+    finally:
+        ctx.processes.stop_all()
+        running.stop()
+    for label, phase in (("webhooks on", on), ("webhooks off", off)):
+        p50, p95 = percentile(phase["lags"], 50), percentile(phase["lags"], 95)
+        target = TARGET_WEBHOOK_P95 if label == "webhooks on" else poll_target
+        result.add(
+            Figure(f"{label}: p50 lag", p50 and round(p50, 2), "s"),
+            Figure(
+                f"{label}: p95 lag",
+                p95 and round(p95, 2),
+                "s",
+                f"< {target:.0f} s",
+                p95 is not None and p95 < target and phase["missing"] == 0,
+            ),
+            Figure(
+                f"{label}: builds never shown", phase["missing"], "", "0", phase["missing"] == 0
+            ),
+            Figure(
+                f"{label}: status reads per hour",
+                round(phase["reads"] / phase["span"] * 3600),
+                "/h",
+                note=f"{phase['reads']} in {phase['span']:.0f} s, {phase['in_flight']:.1f} builds in flight on average",
+            ),
+            Figure(f"{label}: 429s served", phase["limited"], "", "0", phase["limited"] == 0),
+        )
+        result.details[label] = {"lags": sorted(round(x, 3) for x in phase["lags"])}
+    per_hour_idle = round(quiet / QUIET_SECONDS * 3600)
+    result.add(
+        Figure(
+            "polling reads per hour, nothing in flight",
+            per_hour_idle,
+            "/h",
+            "~0 (not the class size)",
+            per_hour_idle <= repos * 3600 / (6 * 3600) + 1,
+            note=f"{repos} repositories idle",
+        )
+    )
+    off_in_flight = off["in_flight"]
+    if off_in_flight:
+        per_build = off["reads"] / off["span"] * 3600 / off_in_flight
+        result.add(
+            Figure("webhooks off: reads per hour per build in flight", round(per_build), "/h")
+        )
+    return result
