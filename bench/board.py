@@ -1,0 +1,278 @@
+"""Benchmark 3, the class board under load.
+
+Data (not timed): a course of ``students`` students with ``builds_per_student`` builds each,
+in a spread of onboarding states, written straight to the database (the board reads only
+the database). Then gunicorn serves hubcourse and ``clients`` threads here each keep one
+request in flight for ``duration`` seconds, signed in as the course's instructor: first the
+board (its first page, as opened), then student pages (a random student each time).
+
+Queries per request are counted in this process with Django's test client for courses of
+each size in ``query_sizes`` (same data shape), for the board and a student page: the count
+must not grow with the class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from typing import Any
+
+import requests
+
+from bench.context import Context
+from bench.harness import Figure, Result, percentile
+
+TARGET_BOARD_P95_MS = 150
+PASSWORD = "bench-instructor-password"  # noqa: S105 (a throwaway local account)
+
+
+def make_course(slug: str, students: int, builds_per_student: int, instructor: Any) -> Any:
+    """A course with a realistic spread of states and build histories."""
+    from accounts.models import Course, CourseRole, Enrolment, InviteState, OnboardingState
+    from accounts.onboarding import ORDER
+    from builds.models import Build, BuildState
+    from repositories.models import StudentRepository
+
+    rng = random.Random(slug)
+    course = Course.objects.create(name=f"Board {slug}", slug=slug)
+    CourseRole.objects.create(course=course, user=instructor, role=CourseRole.Role.INSTRUCTOR)
+    now = dt.datetime.now(dt.UTC)
+    enrolments = []
+    for i in range(students):
+        # Most of a class has built; some are part-way, a few are stopped by an error.
+        roll = rng.random()
+        if roll < 0.8:
+            state = OnboardingState.FIRST_BUILD_SUCCEEDED
+        elif roll < 0.95:
+            state = rng.choice(ORDER[1:-1])
+        else:
+            state = OnboardingState.ERROR
+        enrolments.append(
+            Enrolment(
+                course=course,
+                identifier=f"s{i:05d}@{slug}.example.edu",
+                name=f"Student {i}",
+                docker_id=f"{slug.replace('-', '')}s{i:05d}"[:30],
+                github_repo=f"course-{slug}/s{i:05d}",
+                state=state,
+                invite_state=InviteState.ACCEPTED,
+                docker_id_verified_at=now,
+                member_at=now,
+                team_at=now,
+                error_step="configure_build" if state == OnboardingState.ERROR else "",
+                error_message="The build rule could not be saved."
+                if state == OnboardingState.ERROR
+                else "",
+                error_permanent=state == OnboardingState.ERROR,
+            )
+        )
+    Enrolment.objects.bulk_create(enrolments, batch_size=1000)
+    enrolments = list(course.enrolments.order_by("pk"))
+    StudentRepository.objects.bulk_create(
+        [
+            StudentRepository(
+                enrolment=e,
+                namespace="revelare",
+                name=course.repository_name(e.docker_id),
+                created_at=now,
+                permission_granted_at=now,
+                instructors_permission_at=now,
+                build_configured_at=now,
+            )
+            for e in enrolments
+        ],
+        batch_size=1000,
+    )
+    builds = []
+    finals = [BuildState.SUCCESS] * 8 + [BuildState.FAILED] * 2
+    for e in enrolments:
+        for n in range(builds_per_student):
+            created = now - dt.timedelta(
+                hours=(builds_per_student - n) * 6, minutes=rng.randint(0, 300)
+            )
+            latest = n == builds_per_student - 1
+            state = rng.choice([BuildState.RUNNING, *finals]) if latest else rng.choice(finals)
+            builds.append(
+                Build(
+                    enrolment=e,
+                    backend="dockerhub-autobuild",
+                    external_id=f"{e.pk}-{n}",
+                    state=state,
+                    commit_sha=f"{rng.getrandbits(160):040x}",
+                    branch="main",
+                    tag="latest",
+                    created_at=created,
+                    started_at=created,
+                    finished_at=None
+                    if state == BuildState.RUNNING
+                    else created + dt.timedelta(minutes=3),
+                    log_excerpt="Step 1/5 : FROM python:3.12-slim\n...\nBuild finished",
+                )
+            )
+        if len(builds) >= 5000:
+            Build.objects.bulk_create(builds, batch_size=1000)
+            builds = []
+    Build.objects.bulk_create(builds, batch_size=1000)
+    return course
+
+
+def _instructor() -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user("bench.instructor@example.edu", PASSWORD, first_name="Bench")
+
+
+def count_queries(course: Any, user: Any) -> dict[str, int]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client = Client(HTTP_HOST="127.0.0.1")  # an allowed host, not "testserver"
+    client.force_login(user)
+    student = course.enrolments.order_by("pk").first()
+    counts = {}
+    for label, url in (
+        ("board", reverse("dashboard:board", args=[course.slug])),
+        ("student page", reverse("dashboard:student", args=[course.slug, student.pk])),
+    ):
+        client.get(url)  # warm: the first request also loads the session and templates
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        counts[label] = len(captured.captured_queries)
+    return counts
+
+
+def _session_cookie(user: Any) -> str:
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")  # an allowed host, not "testserver"
+    client.force_login(user)
+    return str(client.cookies["sessionid"].value)
+
+
+def load(
+    base: str, paths: list[str], cookie: str, *, clients: int, duration: float
+) -> dict[str, Any]:
+    """``clients`` threads, each with one request in flight, for ``duration`` seconds."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+
+    def client(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        session = requests.Session()
+        session.cookies.set("sessionid", cookie)
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            try:
+                response = session.get(base + rng.choice(paths), timeout=30)
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = time.monotonic() - started
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 60)
+    span = time.monotonic() - started
+    return {
+        "p50_ms": (percentile(latencies, 50) or 0) * 1000,
+        "p95_ms": (percentile(latencies, 95) or 0) * 1000,
+        "rps": len(latencies) / span,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def run(
+    ctx: Context,
+    *,
+    students: int,
+    builds_per_student: int,
+    clients: int,
+    duration: float,
+    query_sizes: list[int],
+    web_workers: int,
+) -> Result:
+    from django.urls import reverse
+
+    result = Result(
+        "board",
+        "Class board under load",
+        {
+            "students": students,
+            "builds_each": builds_per_student,
+            "clients": clients,
+            "duration_s": duration,
+            "gunicorn": f"{web_workers} sync workers",
+            "database": "postgresql" if ctx.postgres else "sqlite (embedded: not the asked setup)",
+        },
+    )
+    ctx.reset_state()
+    instructor = _instructor()
+    course = make_course("load", students, builds_per_student, instructor)
+    sizes = {}
+    for size in query_sizes:
+        sized = (
+            course
+            if size == students
+            else make_course(f"q{size}", size, builds_per_student, instructor)
+        )
+        sizes[size] = count_queries(sized, instructor)
+    result.details["queries"] = sizes
+    cookie = _session_cookie(instructor)
+    ctx.start_web(workers=web_workers)
+    board_path = reverse("dashboard:board", args=[course.slug])
+    student_paths = [
+        reverse("dashboard:student", args=[course.slug, pk])
+        for pk in course.enrolments.values_list("pk", flat=True)
+    ]
+    # Warm every gunicorn worker (imports, templates, connections) before timing.
+    load(ctx.web_url, [board_path, *student_paths[:5]], cookie, clients=clients, duration=3)
+    board = load(ctx.web_url, [board_path], cookie, clients=clients, duration=duration)
+    student = load(ctx.web_url, student_paths, cookie, clients=clients, duration=duration)
+    ctx.processes.stop_all()
+    for label, figures, target in (
+        ("board", board, TARGET_BOARD_P95_MS),
+        ("student page", student, None),
+    ):
+        result.add(
+            Figure(f"{label}: p50", round(figures["p50_ms"], 1), "ms"),
+            Figure(
+                f"{label}: p95",
+                round(figures["p95_ms"], 1),
+                "ms",
+                f"< {target} ms" if target else "",
+                figures["p95_ms"] < target if target else None,
+            ),
+            Figure(f"{label}: requests per second", round(figures["rps"], 1), "/s"),
+            Figure(f"{label}: failed requests", figures["errors"], "", "0", figures["errors"] == 0),
+        )
+    for label in ("board", "student page"):
+        counts = [sizes[s][label] for s in query_sizes]
+        shown = ", ".join(f"{s}: {sizes[s][label]}" for s in query_sizes)
+        result.add(
+            Figure(
+                f"{label}: SQL queries per request by class size",
+                shown,
+                "",
+                "the same for every size",
+                len(set(counts)) == 1,
+            )
+        )
+    return result
