@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from rest_framework import generics, serializers
 
 from accounts.selectors import courses_for_staff
-from api.base import request_user
+from api.base import IdFilter, request_user
 from hubcourse.models import AuditEvent
 
 
@@ -46,9 +46,7 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 
 class AuditFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped library
     course = django_filters.CharFilter(field_name="course__slug", label="Course (short name)")
-    enrolment = django_filters.NumberFilter(
-        field_name="enrolment_id", label="Student (enrolment id)"
-    )
+    enrolment = IdFilter(field_name="enrolment_id", label="Student (enrolment id)")
     service = django_filters.CharFilter()
     action = django_filters.CharFilter(lookup_expr="startswith")
     outcome = django_filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
+from django import forms
 from django.forms import BaseForm
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -33,3 +35,14 @@ def form_errors(form: BaseForm) -> serializers.ValidationError:
         for name, messages in form.errors.items()
     }
     return serializers.ValidationError(errors)
+
+
+class IdFilter(django_filters.NumberFilter):  # type: ignore[misc]  # untyped library
+    """A row id in a query string: a whole number the database can hold."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)

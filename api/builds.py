@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from rest_framework import generics
 
 from accounts.selectors import courses_for_staff
-from api.base import request_user
+from api.base import IdFilter, request_user
 from api.builds_out import BuildOutputSerializer
 from builds.models import Build, BuildState
 
@@ -16,9 +16,7 @@ class BuildFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped li
     course = django_filters.CharFilter(
         field_name="enrolment__course__slug", label="Course (its short name)"
     )
-    enrolment = django_filters.NumberFilter(
-        field_name="enrolment_id", label="Student (enrolment id)"
-    )
+    enrolment = IdFilter(field_name="enrolment_id", label="Student (enrolment id)")
     student = django_filters.CharFilter(
         method="filter_student", label="Student: roster identifier, Docker ID or email"
     )

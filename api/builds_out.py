@@ -12,6 +12,8 @@ from builds.models import Build
 class BuildOutputSerializer(serializers.ModelSerializer[Build]):
     duration_seconds = serializers.SerializerMethodField()
     is_final = serializers.BooleanField(read_only=True)
+    # A URL when the backend gives one, else "" (not a "uri" then).
+    log_url = serializers.CharField(read_only=True, help_text="The full log; empty if none.")
 
     class Meta:
         model = Build

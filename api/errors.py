@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -59,6 +60,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ActionRefused):
         # The pages' "cannot do this as asked" (already confirmed, checks still running...).
         exc = ApiError(str(exc), code="refused", status_code=status.HTTP_409_CONFLICT)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own limits on a request (too many fields, too big a body).
+        exc = ApiError(
+            "The request is too large or has too many fields; send less at once.",
+            code="request_too_large",
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -90,6 +90,13 @@ class InviteJobInputSerializer(serializers.Serializer[Any]):
 
 
 class InviteRowSerializer(serializers.ModelSerializer[BulkInviteRow]):
+    dry_run = serializers.ChoiceField(
+        choices=Outcome.choices, allow_blank=True, read_only=True, help_text="Empty until known."
+    )
+    result = serializers.ChoiceField(
+        choices=Outcome.choices, allow_blank=True, read_only=True, help_text="Empty until sent."
+    )
+
     class Meta:
         model = BulkInviteRow
         fields = ("line", "raw", "invitee", "dry_run", "result", "message", "invite_id")
@@ -108,7 +115,7 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
 
     queryset = BulkInvite.objects.none()
     serializer_class = InviteJobSerializer
-    parser_classes = (parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser)
+    parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
     filterset_class = InviteJobFilter
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")

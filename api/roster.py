@@ -103,7 +103,7 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
 
     queryset = RosterImport.objects.none()
     serializer_class = RosterImportSerializer
-    parser_classes = (parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser)
+    parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
     filterset_fields = ("status",)
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")

@@ -15,6 +15,7 @@ ERROR_RESPONSES: dict[str, str] = {
     "403": "Signed in, but your role on the course does not allow this.",
     "404": "No such object, or not one you can see.",
     "409": "Refused as asked, e.g. a preview already confirmed; the message says why.",
+    "415": "The body is not in a format this endpoint reads (JSON, or multipart for files).",
     "429": "Too many requests with this API token; see `Retry-After`.",
 }
 # Operations that call Docker Hub or GitHub while answering can also answer these.
@@ -39,6 +40,13 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
 
 class AutoSchema(openapi.AutoSchema):
+    def get_tags(self) -> list[str]:
+        # "courses/{slug}/enrolments/..." is about enrolments, not courses.
+        parts = [p for p in self.path.split("/") if p and p not in ("api", "v1")]
+        if parts[0] == "courses" and len(parts) > 2:
+            return [parts[2]]
+        return [parts[0]]
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         codes = dict(ERROR_RESPONSES)

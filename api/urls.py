@@ -1,11 +1,26 @@
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api import audit, builds, courses, enrolments, organisation, plans, roster, views
 
 app_name = "api"
+
+
+class IdConverter:
+    """A row id: digits that fit the database's 64-bit integers (longer ones match nothing)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 course = "courses/<slug:slug>/"
 v1 = [
@@ -22,12 +37,12 @@ v1 = [
         name="enrolment-actions",
     ),
     path(
-        course + "enrolments/<int:enrolment_id>/",
+        course + "enrolments/<id:enrolment_id>/",
         enrolments.EnrolmentDetailApi.as_view(),
         name="enrolment-detail",
     ),
     path(
-        course + "enrolments/<int:enrolment_id>/retry/",
+        course + "enrolments/<id:enrolment_id>/retry/",
         enrolments.EnrolmentRetryApi.as_view(),
         name="enrolment-retry",
     ),
@@ -37,22 +52,22 @@ v1 = [
         name="roster-import-list",
     ),
     path(
-        course + "roster-imports/<int:import_id>/",
+        course + "roster-imports/<id:import_id>/",
         roster.RosterImportDetailApi.as_view(),
         name="roster-import-detail",
     ),
     path(
-        course + "roster-imports/<int:import_id>/rows/",
+        course + "roster-imports/<id:import_id>/rows/",
         roster.RosterRowListApi.as_view(),
         name="roster-import-rows",
     ),
     path(
-        course + "roster-imports/<int:import_id>/confirm/",
+        course + "roster-imports/<id:import_id>/confirm/",
         roster.RosterConfirmApi.as_view(),
         name="roster-import-confirm",
     ),
     path(
-        course + "roster-imports/<int:import_id>/discard/",
+        course + "roster-imports/<id:import_id>/discard/",
         roster.RosterDiscardApi.as_view(),
         name="roster-import-discard",
     ),
@@ -60,7 +75,7 @@ v1 = [
     path(course + "plan/apply/", plans.PlanApplyApi.as_view(), name="plan-apply"),
     path(course + "apply-runs/", plans.ApplyRunListApi.as_view(), name="apply-run-list"),
     path(
-        course + "apply-runs/<int:run_id>/",
+        course + "apply-runs/<id:run_id>/",
         plans.ApplyRunDetailApi.as_view(),
         name="apply-run-detail",
     ),
@@ -75,43 +90,43 @@ v1 = [
         name="offboarding-list",
     ),
     path(
-        course + "offboardings/<int:job_id>/",
+        course + "offboardings/<id:job_id>/",
         organisation.OffboardingDetailApi.as_view(),
         name="offboarding-detail",
     ),
     path(
-        course + "offboardings/<int:job_id>/items/",
+        course + "offboardings/<id:job_id>/items/",
         organisation.OffboardingItemListApi.as_view(),
         name="offboarding-items",
     ),
     path(
-        course + "offboardings/<int:job_id>/resume/",
+        course + "offboardings/<id:job_id>/resume/",
         organisation.OffboardingResumeApi.as_view(),
         name="offboarding-resume",
     ),
     path("invite-jobs/", organisation.InviteJobListCreateApi.as_view(), name="invite-job-list"),
     path(
-        "invite-jobs/<int:job_id>/",
+        "invite-jobs/<id:job_id>/",
         organisation.InviteJobDetailApi.as_view(),
         name="invite-job-detail",
     ),
     path(
-        "invite-jobs/<int:job_id>/rows/",
+        "invite-jobs/<id:job_id>/rows/",
         organisation.InviteRowListApi.as_view(),
         name="invite-job-rows",
     ),
     path(
-        "invite-jobs/<int:job_id>/send/",
+        "invite-jobs/<id:job_id>/send/",
         organisation.InviteJobSendApi.as_view(),
         name="invite-job-send",
     ),
     path(
-        "invite-jobs/<int:job_id>/resume/",
+        "invite-jobs/<id:job_id>/resume/",
         organisation.InviteJobResumeApi.as_view(),
         name="invite-job-resume",
     ),
     path("builds/", builds.BuildListApi.as_view(), name="build-list"),
-    path("builds/<int:build_id>/", builds.BuildDetailApi.as_view(), name="build-detail"),
+    path("builds/<id:build_id>/", builds.BuildDetailApi.as_view(), name="build-detail"),
     path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
 ]
 
@@ -121,5 +136,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("settings/tokens/", views.token_list, name="tokens"),
-    path("settings/tokens/<int:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
+    path("settings/tokens/<id:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
 ]
