@@ -20,6 +20,7 @@ from builds.backends.github_actions import (
 from builds.models import Build, BuildState
 from builds.services import build_configure, build_trigger_first, builds_refresh
 from hubcourse.models import AuditEvent
+from repositories.github import seal_secret
 from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
@@ -171,3 +172,32 @@ def test_a_workflow_already_in_place_is_dispatched_for_the_first_build(
     assert AuditEvent.objects.filter(
         enrolment=student, action="workflow.dispatch", outcome=AuditEvent.Outcome.OK
     ).exists()
+
+
+def test_a_students_token_cannot_push_another_students_image(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, ACTIONS, settings)
+    ada = make_student(sandbox, course, "johnbackus")
+    alan = make_student(sandbox, course, "edsgerdijkstra")
+    build_configure(enrolment_id=ada.pk)
+    build_configure(enrolment_id=alan.pk)
+    sandbox.world.wait_idle(timeout=10)
+    ada_repo = github_state.get_repo(sandbox.world, ada.github_repo)
+    alan_repo = github_state.get_repo(sandbox.world, alan.github_repo)
+    assert ada_repo is not None and alan_repo is not None
+    # Ada's workflow, holding Alan's token (sealed again with Ada's repository key).
+    ada_repo["secrets"][TOKEN_SECRET]["encrypted_value"] = seal_secret(
+        ada_repo["secret_key"]["public"], stored_secret(sandbox, alan.github_repo, TOKEN_SECRET)
+    )
+
+    github_state.push(
+        sandbox.world, ada.github_repo, "main", {"notes.txt": "again\n"}, "rebuild", "someone"
+    )
+    sandbox.world.wait_idle(timeout=10)
+
+    newest = max(ada_repo["runs"].values(), key=lambda run: run["id"])
+    assert newest["conclusion"] == "failure"
+    log = "\n".join(ada_repo["jobs"][str(newest["job_ids"][0])]["log"])
+    assert "Login Succeeded" in log
+    assert "push access denied" in log
