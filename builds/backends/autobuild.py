@@ -252,7 +252,8 @@ class DockerHubAutobuild:
             enrolment=enrolment,
             message="" if removed else "the repository had no automated build",
         )
+        remove_dockerhub_webhook(client, enrolment, repository)
+        # Cleared last: a removal cut short keeps the row saying there is something to remove.
         StudentRepository.objects.filter(pk=repository.pk).update(
             build_source_id="", build_configured_at=None
         )
-        remove_dockerhub_webhook(client, enrolment, repository)

@@ -481,8 +481,13 @@ class GitHubActions:
                     for name in (USERNAME_SECRET, TOKEN_SECRET)
                     if client.delete_actions_secret(owner, repo, name)
                 ]
-            except NotFound:
-                removed = []  # the GitHub repository itself is gone, and all in it
+            except NotFound as error:
+                # Fine when the GitHub repository itself is gone, and all in it with it; not
+                # when only something we need to see is hidden from our token.
+                if self._repository_exists(client, owner, repo):
+                    self._audit(enrolment, "build.remove", target, Outcome.ERROR, error)
+                    raise
+                removed = []
             except ExternalServiceError as error:
                 self._audit(enrolment, "build.remove", target, Outcome.ERROR, error)
                 raise
@@ -493,11 +498,20 @@ class GitHubActions:
                 Outcome.OK if removed else Outcome.NOOP,
                 f"Deleted {', '.join(removed)}." if removed else "No secrets of ours were left.",
             )
-            StudentRepository.objects.filter(pk=repository.pk).update(
-                github_hook_id=None, workflow_sha="", secret_set_at=None, build_configured_at=None
-            )
         self._revoke_token(enrolment, repository)
         remove_dockerhub_webhook(dockerhub_client_for(enrolment.course), enrolment, repository)
+        # Cleared last: a removal cut short keeps the row saying there is something to remove.
+        StudentRepository.objects.filter(pk=repository.pk).update(
+            github_hook_id=None, workflow_sha="", secret_set_at=None, build_configured_at=None
+        )
+
+    @staticmethod
+    def _repository_exists(client: GitHubClient, owner: str, repo: str) -> bool:
+        try:
+            client.get_repository(owner, repo)
+        except NotFound:
+            return False
+        return True
 
     def _remove_hook(
         self,

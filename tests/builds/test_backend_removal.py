@@ -142,3 +142,22 @@ def test_removal_when_nothing_was_configured_is_fine(
     assert WORKFLOW_PATH not in (
         github_state.read_tree(sandbox.world, unconfigured.github_repo, "main") or {}
     )
+
+
+def test_actions_removal_after_the_github_repository_was_deleted_still_revokes_the_token(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, ACTIONS, settings)
+    student = make_student(sandbox, course, "franallen")
+    build_configure(enrolment_id=student.pk)
+    sandbox.world.wait_idle(timeout=10)
+    token_id = StudentRepository.objects.get(enrolment=student).dockerhub_token_id
+    with sandbox.world.lock:
+        del sandbox.world.github["repos"][student.github_repo.lower()]
+
+    _remove(student)
+
+    org = sandbox.seeded["dockerhub"]["org"]
+    assert token_id not in sandbox.world.dockerhub["orgs"][org]["access_tokens"]
+    assert _hub_repo(sandbox, student)["webhook_pipelines"] == {}
+    assert StudentRepository.objects.get(enrolment=student).build_configured_at is None
