@@ -1,10 +1,11 @@
 """Playwright fixtures shared by every browser test (dashboard, student, organisation).
 
 One Chromium per test session (starting it costs more than most tests), one fresh browser
-context per test so cookies never leak between tests. Import what you need into a test module
-or an app's conftest::
+context per test so cookies never leak between tests. The fixtures ``browser`` and ``page``
+are registered once, in tests/conftest.py (a second registration would start a second
+Playwright in the same thread, which Playwright refuses); import only the helpers::
 
-    from tests.browser_fixtures import browser, page, login_as, save_screenshot  # noqa: F401
+    from tests.browser_fixtures import login_as, save_screenshot
 
 and mark the tests ``@pytest.mark.browser``. Pages are served by pytest-django's
 ``live_server``; ``login_as`` signs a user in without going through the login form.

@@ -10,6 +10,9 @@ import pytest
 
 from accounts.models import Course, CourseRole, Enrolment, User
 
+# Registered here, once for the whole session: see tests/browser_fixtures.py.
+from tests.browser_fixtures import browser, page  # noqa: F401
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
 
 PASSWORD = "correct horse battery staple"

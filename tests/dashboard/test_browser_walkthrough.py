@@ -13,7 +13,7 @@ from accounts.models import Course, OnboardingState
 from builds.services import builds_refresh
 from hubcourse.errors import TransientError
 from repositories.reconcile import apply_plan, plan_course
-from tests.browser_fixtures import browser, login_as, page, save_screenshot  # noqa: F401
+from tests.browser_fixtures import login_as, save_screenshot
 from tests.engine.support import accept_all_invites
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,7 +39,7 @@ def _world_moves_on(sandbox: Any, course: Course) -> None:
 
 
 def test_an_instructor_goes_from_an_empty_install_to_a_green_board(
-    page: Any,  # noqa: F811
+    page: Any,
     site_admin: Any,
     engine: Any,
     demo_class: dict[str, Any],

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from organisation.models import BulkInvite, Outcome
-from tests.browser_fixtures import browser, login_as, page, save_screenshot  # noqa: F401
+from tests.browser_fixtures import login_as, save_screenshot
 from tests.organisation.support import bulk_calls, created, make_docker_ids, make_team
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_bulk_adds_a_few_hundred_ids_from_paste_to_finished_progress(
-    page,  # noqa: F811
+    page,
     sandbox,
     site_admin,
 ):

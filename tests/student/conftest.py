@@ -9,7 +9,6 @@ from allauth.account.models import EmailAddress
 
 from accounts.models import Course, Enrolment, User
 from student.models import JoinLink
-from tests.browser_fixtures import browser, page  # noqa: F401  (fixtures for test_browser)
 from tests.conftest import PASSWORD
 
 
