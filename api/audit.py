@@ -8,13 +8,16 @@ import django_filters
 from django.db.models import Q, QuerySet
 from rest_framework import generics, serializers
 
+from accounts.models import Course
 from accounts.selectors import courses_for_staff
 from api.base import IdFilter, request_user
 from hubcourse.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
-    course = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    course: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
     actor = serializers.SerializerMethodField()
     student = serializers.SerializerMethodField()
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import require_site_admin
+from accounts.models import Course, User
 from api.base import form_errors, request_user, staff_access
 from api.errors import ApiError
 from organisation import bulk, offboarding, selectors
@@ -32,7 +33,9 @@ from organisation.models import (
 
 
 class InviteJobSerializer(serializers.ModelSerializer[BulkInvite]):
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, allow_null=True
+    )
     percent = serializers.IntegerField(read_only=True)
     awaiting_confirmation = serializers.BooleanField(
         read_only=True, help_text="The dry run is done: POST send/ to invite."
@@ -271,8 +274,12 @@ class OffboardingPreviewSerializer(serializers.Serializer[Any]):
 
 
 class OffboardingSerializer(serializers.ModelSerializer[Offboarding]):
-    course = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    course: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, allow_null=True
+    )
     percent = serializers.IntegerField(read_only=True)
     report = serializers.SerializerMethodField()
 

@@ -35,52 +35,38 @@ class PlanSerializer(serializers.Serializer[Any]):
     steps = PlanStepSerializer(many=True)
 
 
-class ApplyRunSerializer(serializers.ModelSerializer[ApplyRun]):
-    started_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
-    remaining = serializers.IntegerField(
-        allow_null=True, help_text="Steps still to do, from a fresh plan (detail only)."
-    )
+class ApplyRunSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    started_by = serializers.EmailField(allow_null=True, help_text="Who applied the plan.")
+    total_steps = serializers.IntegerField(help_text="Steps the plan had when applied.")
+    students = serializers.IntegerField(help_text="Students those steps were for.")
+    finished_at = serializers.DateTimeField(allow_null=True)
+    # Progress comes from a fresh plan of the rows: in the run's own answer, null in lists.
+    remaining = serializers.IntegerField(allow_null=True, help_text="Steps still to do.")
     percent = serializers.IntegerField(allow_null=True)
-    errors = serializers.IntegerField(allow_null=True, help_text="Students with an error now.")
+    in_error = serializers.IntegerField(allow_null=True, help_text="Students with an error now.")
     waiting = serializers.IntegerField(
         allow_null=True, help_text="Students who have not accepted their invitation yet."
     )
 
-    class Meta:
-        model = ApplyRun
-        fields = (
-            "id",
-            "started_at",
-            "started_by",
-            "total_steps",
-            "students",
-            "finished_at",
-            "remaining",
-            "percent",
-            "errors",
-            "waiting",
-        )
-        read_only_fields = fields
-
 
 def _run_body(run: ApplyRun, progress: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = dict(ApplyRunSerializer(_Blank(run)).data)
     if progress is not None:
-        run.refresh_from_db(fields=["finished_at"])
-        body["finished_at"] = serializers.DateTimeField().to_representation(run.finished_at)
-        body.update({k: progress[k] for k in ("remaining", "percent", "errors", "waiting")})
-    return body
-
-
-class _Blank:
-    """An ApplyRun with its progress fields empty (lists do not re-plan every run)."""
-
-    def __init__(self, run: ApplyRun) -> None:
-        self._run = run
-        self.remaining = self.percent = self.errors = self.waiting = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._run, name)
+        run.refresh_from_db(fields=["finished_at"])  # the progress may have just finished it
+    body = {
+        "id": run.pk,
+        "started_at": run.started_at,
+        "started_by": run.started_by.email if run.started_by else None,
+        "total_steps": run.total_steps,
+        "students": run.students,
+        "finished_at": run.finished_at,
+        "remaining": progress["remaining"] if progress else None,
+        "percent": progress["percent"] if progress else None,
+        "in_error": progress["errors"] if progress else None,
+        "waiting": progress["waiting"] if progress else None,
+    }
+    return dict(ApplyRunSerializer(body).data)
 
 
 class PlanApi(generics.GenericAPIView[ApplyRun]):

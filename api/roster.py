@@ -11,6 +11,7 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
 from api.base import form_errors, request_user, staff_access
 from api.plans import _run_body
 from dashboard import roster, services
@@ -19,7 +20,9 @@ from dashboard.models import RosterImport
 
 
 class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, allow_null=True
+    )
     counts = serializers.SerializerMethodField()
     saving = serializers.SerializerMethodField()
 
@@ -185,11 +188,11 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
     def get(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
         wanted = request.query_params.get("status", "")
-        if wanted and wanted not in roster.RowStatus.__members__.values():
+        if wanted and wanted not in {s.value for s in roster.RowStatus}:
             valid = ", ".join(s.value for s in roster.RowStatus)
             raise serializers.ValidationError({"status": [f"Choose one of: {valid}."]})
         rows = [row for row in preview.rows if not wanted or row["status"] == wanted]
-        page = self.paginate_queryset(rows)  # type: ignore[arg-type]
+        page = self.paginate_queryset(rows)
         assert page is not None
         return self.get_paginated_response(RosterRowSerializer(page, many=True).data)
 

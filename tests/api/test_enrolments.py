@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Enrolment, OnboardingState, PreflightState
 from builds.models import Build, BuildState
+from dashboard.models import ApplyRun
 from hubcourse.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +102,7 @@ def test_an_instructor_adds_a_student_and_their_onboarding_is_queued(
     assert row["docker_id"] == "adalovelace" and row["github_repo"] == "ada/docker-lab"
     enrolment = Enrolment.objects.get(pk=row["id"])
     assert AuditEvent.objects.filter(action="enrolment.create", enrolment=enrolment).exists()
-    assert enrolment.course.apply_runs.count() == 1
+    assert ApplyRun.objects.filter(course=course).count() == 1
 
 
 @pytest.mark.parametrize(
