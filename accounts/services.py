@@ -356,8 +356,11 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
     from repositories.services import dockerhub_client_for, repository_row
 
     with transaction.atomic():
+        # The enrolment's row only (not the course's, which the bulk invite locks first).
         enrolment = (
-            Enrolment.objects.select_for_update().select_related("course").filter(pk=enrolment_id)
+            Enrolment.objects.select_for_update(of=("self",))
+            .select_related("course")
+            .filter(pk=enrolment_id)
         ).first()
         if enrolment is None or not enrolment.docker_id:
             return False

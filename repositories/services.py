@@ -66,9 +66,13 @@ def _is_already_exists(error: Invalid) -> bool:
 
 def _locked_enrolment(enrolment_id: int) -> Enrolment | None:
     """The enrolment, locked for this transaction: two workers never run one student's step
-    at once (PostgreSQL row lock; SQLite serialises writers anyway)."""
+    at once (PostgreSQL row lock; SQLite serialises writers anyway).
+
+    Only the enrolment's row: with ``select_related`` a plain ``FOR UPDATE`` locks the course
+    row too, and the course's bulk invite (course row, then enrolment rows) deadlocks with it.
+    """
     return (
-        Enrolment.objects.select_for_update()
+        Enrolment.objects.select_for_update(of=("self",))
         .select_related("course")
         .filter(pk=enrolment_id)
         .first()
