@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import audit, builds, courses, enrolments, organisation, plans, roster, views
+from api import audit, builds, courses, enrolments, me, organisation, plans, roster, views
 
 app_name = "api"
 
@@ -128,6 +128,12 @@ v1 = [
     path("builds/", builds.BuildListApi.as_view(), name="build-list"),
     path("builds/<id:build_id>/", builds.BuildDetailApi.as_view(), name="build-detail"),
     path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
+    path("me/enrolments/", me.MyEnrolmentListApi.as_view(), name="my-enrolment-list"),
+    path(
+        "me/enrolments/<id:enrolment_id>/",
+        me.MyEnrolmentDetailApi.as_view(),
+        name="my-enrolment-detail",
+    ),
 ]
 
 urlpatterns = [

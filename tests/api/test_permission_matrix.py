@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Enrolment
@@ -44,6 +45,8 @@ SCOPED = {**STAFF, "student": OK, "outsider": OK}
 CREATE_COURSE = {**STAFF, "ta": 403, "student": 403, "outsider": 403}
 # A build is visible to its course's staff and to the student whose build it is.
 OWN_BUILD = {**STAFF, "student": OK}
+# A student's own enrolment: theirs alone, 404 for everyone else (staff included).
+OWN = {**STAFF, "site_admin": 404, "instructor": 404, "ta": 404, "student": OK}
 # The organisation's pages: site administrators only.
 SITE_ADMIN = {**STAFF, "instructor": 403, "ta": 403, "student": 403, "outsider": 403}
 
@@ -84,6 +87,9 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("invite-job-rows", "GET"): SITE_ADMIN,
     ("invite-job-send", "POST"): SITE_ADMIN,
     ("invite-job-resume", "POST"): SITE_ADMIN,
+    ("my-enrolment-list", "GET"): SCOPED,
+    ("my-enrolment-detail", "GET"): OWN,
+    ("my-enrolment-detail", "PATCH"): OWN,
 }
 
 # A request body that is valid for the role that may send it.
@@ -96,6 +102,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("roster-import-list", "POST"): {"text": "ada@example.edu,Ada Lovelace"},
     ("offboarding-list", "POST"): {"repository_action": "archive", "confirmation": "Docker 101"},
     ("invite-job-list", "POST"): {"invitees": "adalovelace, alanturing", "team": "students"},
+    # The Docker ID was checked on Docker Hub before, so the page does not ask again.
+    ("my-enrolment-detail", "PATCH"): {"docker_id": "samstudent", "github_repo": "sam/docker-lab"},
 }
 
 
@@ -117,6 +125,9 @@ def test_every_endpoint_has_an_expectation():
 @pytest.fixture
 def world(course, site_admin, instructor, ta, student, outsider, queued_tasks):
     enrolment = Enrolment.objects.get(user=student)
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        docker_id="samstudent", docker_id_verified_at=timezone.now()
+    )
     build = Build.objects.create(
         enrolment=enrolment,
         backend="dockerhub-autobuild",
