@@ -12,9 +12,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from bench.harness import Result, print_table, write_json
+from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
 NAMES = ("onboarding", "freshness", "board", "bulk_add")
 
@@ -26,6 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep-logs", action="store_true", help="keep process logs (printed)")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--results-dir", default=None, help="default: bench/results/")
     one = parser.add_argument_group("1. onboarding")
     one.add_argument("--students", type=int, default=200)
     one.add_argument("--rate-limit", type=int, default=600, help="Docker Hub requests/minute")
@@ -41,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     two.add_argument("--window", type=float, default=120, help="s over which builds start")
     two.add_argument("--freshness-rate-limit", type=int, default=600)
     two.add_argument("--freshness-build-delay", type=float, default=5.0)
+    two.add_argument("--quiet", type=float, default=30, help="s of idle polling measured")
     three = parser.add_argument_group("3. class board")
     three.add_argument("--board-students", type=int, default=1000)
     three.add_argument("--builds-per-student", type=int, default=20)
@@ -58,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
         args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
-        args.freshness_build_delay = 1.0
+        args.freshness_build_delay, args.quiet = 1.0, 5
     return args
 
 
@@ -84,6 +87,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             window=args.window,
             rate_limit=args.freshness_rate_limit,
             build_delay=args.freshness_build_delay,
+            quiet=args.quiet,
         ),
         "board": lambda ctx: board.run(
             ctx,
@@ -140,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         for note in result.notes:
             print(f"note [{result.name}]: {note}")
     if not args.no_json:
-        path = write_json(results, {"context": ctx.describe(), "argv": sys.argv[1:]})
+        extra = {"context": ctx.describe(), "argv": argv if argv is not None else sys.argv[1:]}
+        directory = Path(args.results_dir) if args.results_dir else RESULTS_DIR
+        path = write_json(results, extra, directory)
         print(f"\nJSON: {path}")
     if args.keep_logs:
         print(f"logs: {ctx.logs_hint()}")

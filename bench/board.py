@@ -93,13 +93,15 @@ def make_course(slug: str, students: int, builds_per_student: int, instructor: A
                 hours=(builds_per_student - n) * 6, minutes=rng.randint(0, 300)
             )
             latest = n == builds_per_student - 1
-            state = rng.choice([BuildState.RUNNING, *finals]) if latest else rng.choice(finals)
+            build_state = (
+                rng.choice([BuildState.RUNNING, *finals]) if latest else rng.choice(finals)
+            )
             builds.append(
                 Build(
                     enrolment=e,
                     backend="dockerhub-autobuild",
                     external_id=f"{e.pk}-{n}",
-                    state=state,
+                    state=build_state,
                     commit_sha=f"{rng.getrandbits(160):040x}",
                     branch="main",
                     tag="latest",

@@ -119,8 +119,21 @@ class Context:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DOCKERHUB_ORG": "Revelare",
         }
-        for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "RATE_LIMIT_REDIS_URL"):
+        # Whatever started us (a test run, a shell) does not choose the benchmarks' services.
+        for name in (
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "REDIS_URL",
+            "RATE_LIMIT_REDIS_URL",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "TEST_SANDBOX_PORT",
+            "DOCKERHUB_API_URL",
+            "DOCKERHUB_WEB_URL",
+            "GITHUB_URL",
+            "GITHUB_API_URL",
+        ):
             env.pop(name, None)
+        env["DJANGO_SETTINGS_MODULE"] = "hubcourse.settings"
         if not embedded and _answers("127.0.0.1", 5432) and _answers("127.0.0.1", 6379):
             if _ensure_postgres_database(pg):
                 self.services = "postgresql+redis"
@@ -148,11 +161,10 @@ class Context:
         """Set up Django here with the same environment the subprocesses get; migrate once."""
         if self._django_ready:
             return
-        os.environ.update(self.env)
-        for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"):
+        for name in list(os.environ):
             if name not in self.env:
-                os.environ.pop(name, None)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "hubcourse.settings"
+                del os.environ[name]
+        os.environ.update(self.env)
         import django
         from django.core.management import call_command
 

@@ -33,7 +33,6 @@ from bench.onboarding import make_class
 
 TARGET_WEBHOOK_P95 = 2.0
 WATCH_INTERVAL = 0.1
-QUIET_SECONDS = 30
 LIST_ROUTE = "GET /api/audit/v1/action"
 
 
@@ -226,6 +225,7 @@ def run(
     rate_limit: int,
     build_delay: float,
     latency_ms: int = 50,
+    quiet: float = 30,
 ) -> Result:
     from builds.services import POLL_MAX, POLL_MIN
     from sandbox.config import SandboxConfig
@@ -264,8 +264,8 @@ def run(
         ctx.start_beat()
         # The class at rest: what does polling cost with nothing in flight?
         quiet_before = _list_reads(running.world)
-        time.sleep(QUIET_SECONDS)
-        quiet = _list_reads(running.world) - quiet_before
+        time.sleep(quiet)
+        quiet_reads = _list_reads(running.world) - quiet_before
         with MemorySampler([w.process.pid for w in workers]):
             on = _phase(
                 ctx,
@@ -314,7 +314,7 @@ def run(
             Figure(f"{label}: 429s served", phase["limited"], "", "0", phase["limited"] == 0),
         )
         result.details[label] = {"lags": sorted(round(x, 3) for x in phase["lags"])}
-    per_hour_idle = round(quiet / QUIET_SECONDS * 3600)
+    per_hour_idle = round(quiet_reads / quiet * 3600)
     result.add(
         Figure(
             "polling reads per hour, nothing in flight",
