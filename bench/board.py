@@ -108,7 +108,7 @@ def make_course(slug: str, students: int, builds_per_student: int, instructor: A
                     created_at=created,
                     started_at=created,
                     finished_at=None
-                    if state == BuildState.RUNNING
+                    if build_state == BuildState.RUNNING
                     else created + dt.timedelta(minutes=3),
                     log_excerpt="Step 1/5 : FROM python:3.12-slim\n...\nBuild finished",
                 )
