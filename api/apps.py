@@ -8,5 +8,5 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self) -> None:
-        # Registers the token authentication's security scheme with drf-spectacular.
-        from api import schema  # noqa: F401
+        # Registers the token scheme with drf-spectacular, and the settings check.
+        from api import checks, schema  # noqa: F401

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
@@ -18,6 +19,7 @@ from accounts.selectors import courses_for_staff
 from api.base import form_errors, request_user, staff_access
 from dashboard.forms import CourseForm
 from dashboard.services import course_create, course_update
+from dashboard.views import may_create_courses
 
 # The settings a person may write, exactly those of the course settings page.
 SETTINGS_FIELDS: tuple[str, ...] = tuple(CourseForm.Meta.fields)
@@ -136,10 +138,12 @@ class CourseListCreateApi(generics.ListCreateAPIView[Course]):
     @extend_schema(request=CourseInputSerializer, responses={201: CourseOutputSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Make a course; you become its first instructor."""
-        from api.policies import require_course_creator
-
         user = request_user(request)
-        require_course_creator(user)
+        if not may_create_courses(user):
+            raise PermissionDenied(
+                "Only instructors and the organisation's administrators can create a course; "
+                "ask an administrator to create it or to make you an instructor."
+            )
         serializer = CourseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         course = course_create(actor=user, values=dict(serializer.validated_data))
