@@ -3,7 +3,18 @@ from __future__ import annotations
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import audit, builds, courses, enrolments, me, organisation, plans, roster, views
+from api import (
+    audit,
+    builds,
+    courses,
+    enrolments,
+    me,
+    organisation,
+    plans,
+    roles,
+    roster,
+    views,
+)
 
 app_name = "api"
 
@@ -71,6 +82,8 @@ v1 = [
         roster.RosterDiscardApi.as_view(),
         name="roster-import-discard",
     ),
+    path(course + "roles/", roles.RoleListCreateApi.as_view(), name="role-list"),
+    path(course + "roles/<id:role_id>/", roles.RoleDetailApi.as_view(), name="role-detail"),
     path(course + "plan/", plans.PlanApi.as_view(), name="plan"),
     path(course + "plan/apply/", plans.PlanApplyApi.as_view(), name="plan-apply"),
     path(course + "apply-runs/", plans.ApplyRunListApi.as_view(), name="apply-run-list"),

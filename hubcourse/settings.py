@@ -370,6 +370,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "JobStatus": "organisation.models.JobStatus",
         "InviteOutcome": "organisation.models.Outcome",
         "RosterImportStatus": "dashboard.models.RosterImport.Status",
+        "CourseRole": "accounts.models.CourseRole.Role",
+        "OrganisationRole": "organisation.models.BulkInvite.Role",
     },
 }
 

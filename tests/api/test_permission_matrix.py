@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Enrolment
+from accounts.models import CourseRole, Enrolment
 from api.tokens import token_create
 from builds.models import Build, BuildState
 from dashboard.models import ApplyRun, RosterImport
@@ -87,6 +87,9 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("invite-job-rows", "GET"): SITE_ADMIN,
     ("invite-job-send", "POST"): SITE_ADMIN,
     ("invite-job-resume", "POST"): SITE_ADMIN,
+    ("role-list", "GET"): STAFF,
+    ("role-list", "POST"): MANAGE,
+    ("role-detail", "DELETE"): MANAGE,
     ("my-enrolment-list", "GET"): SCOPED,
     ("my-enrolment-detail", "GET"): OWN,
     ("my-enrolment-detail", "PATCH"): OWN,
@@ -101,6 +104,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("enrolment-detail", "PATCH"): {"name": "Sam S. Student"},
     ("roster-import-list", "POST"): {"text": "ada@example.edu,Ada Lovelace"},
     ("offboarding-list", "POST"): {"repository_action": "archive", "confirmation": "Docker 101"},
+    ("role-list", "POST"): {"email": "new.ta@example.edu", "role": "ta"},
     ("invite-job-list", "POST"): {"invitees": "adalovelace, alanturing", "team": "students"},
     # The Docker ID was checked on Docker Hub before, so the page does not ask again.
     ("my-enrolment-detail", "PATCH"): {"docker_id": "samstudent", "github_repo": "sam/docker-lab"},
@@ -178,6 +182,7 @@ def world(course, site_admin, instructor, ta, student, outsider, queued_tasks):
         "build_id": build.pk,
         "import_id": preview.pk,
         "run_id": run.pk,
+        "role_id": CourseRole.objects.get(course=course, user=ta).pk,
         "job_id": {"offboarding": offboarding.pk, "send": invite_job.pk, "resume": failed_job.pk},
         "users": {
             "site_admin": site_admin,

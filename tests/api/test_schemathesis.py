@@ -56,6 +56,7 @@ def test_the_api_answers_as_its_schema_says(case, world, admin_header):  # noqa:
         "build_id": world["build_id"],
         "import_id": world["import_id"],
         "run_id": world["run_id"],
+        "role_id": world["role_id"],
         "job_id": world["job_id"]["send"],
     }
     if case.path_parameters:

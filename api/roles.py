@@ -1,0 +1,78 @@
+"""A course's staff: everyone on it sees who teaches it; instructors add and remove people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import CourseRole
+from api.base import form_errors, request_user, staff_access
+from dashboard import services
+from dashboard.forms import RoleForm
+
+
+class RoleSerializer(serializers.ModelSerializer[CourseRole]):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta:
+        model = CourseRole
+        fields = ("id", "email", "name", "role")
+        read_only_fields = fields
+
+
+class RoleInputSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(
+        help_text="They sign in with GitHub or reset a password with this address."
+    )
+    role = serializers.ChoiceField(choices=CourseRole.Role.choices)
+
+
+class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
+    """Instructors and TAs of the course. POST gives someone a role (or changes theirs)."""
+
+    queryset = CourseRole.objects.none()
+    serializer_class = RoleSerializer
+    filterset_fields = ("role",)
+    ordering_fields = ("role", "user__email")
+    ordering = ("role", "user__email")
+
+    def get_queryset(self) -> QuerySet[CourseRole]:
+        course = staff_access(self.request, self.kwargs["slug"]).course
+        return course.roles.select_related("user")
+
+    @extend_schema(request=RoleInputSerializer, responses={201: RoleSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        course = staff_access(request, kwargs["slug"], manage=True).course
+        RoleInputSerializer(data=request.data).is_valid(raise_exception=True)
+        form = RoleForm(request.data)
+        if not form.is_valid():
+            raise form_errors(form)
+        granted = services.role_grant(
+            course=course,
+            actor=request_user(request),
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+        )
+        return Response(RoleSerializer(granted).data, status=status.HTTP_201_CREATED)
+
+
+class RoleDetailApi(generics.GenericAPIView[CourseRole]):
+    """Remove someone's role; a course keeps at least one instructor."""
+
+    queryset = CourseRole.objects.none()
+    serializer_class = RoleSerializer
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, role_id: int) -> Response:
+        course = staff_access(request, slug, manage=True).course
+        if not course.roles.filter(pk=role_id).exists():
+            raise NotFound("No such role on this course.")
+        services.role_revoke(course=course, actor=request_user(request), role_id=role_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
