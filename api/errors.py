@@ -73,7 +73,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, ExternalServiceError):
         return _external_error(exc)
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or None)
+        # get_object_or_404 speaks of models ("No ApplyRun matches the given query.").
+        text = str(exc)
+        exc = exceptions.NotFound(None if not text or "matches the given query" in text else text)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
 

@@ -109,3 +109,10 @@ def test_a_bug_answers_500_in_the_same_shape_and_is_logged(
     assert _error(response)["code"] == "server_error"
     assert "boom" not in response.content.decode()
     assert any("API request failed" in r.message for r in caplog.records)
+
+
+def test_a_missing_object_is_named_in_words_not_model_names(token_client, course, instructor):
+    response = token_client(instructor).get(f"/api/v1/courses/{course.slug}/apply-runs/424242/")
+    assert response.status_code == 404
+    message = _error(response)["message"]
+    assert "ApplyRun" not in message and "Check the course slug and ids" in message
