@@ -94,6 +94,33 @@ def reconcile_active_courses() -> None:
         reconcile_course_task.delay(course_id)
 
 
+@shared_task(name="accounts.watch_pending_invites", acks_late=True, ignore_result=True)
+def watch_pending_invites() -> None:
+    """Beat: reconcile courses whose students are still to accept, so an acceptance shows
+    (and the student's next steps start) within a minute, not at the next full reconcile.
+
+    Docker Hub sends nothing when an invite is accepted; reading the organisation in bulk is
+    the only way to see it, and it costs a few list calls per course, not per student.
+    """
+    from django.core.cache import cache
+
+    from accounts.models import InviteState
+
+    interval = int(
+        settings.CELERY_BEAT_SCHEDULE["watch-pending-invites"]["schedule"].total_seconds()
+    )
+    courses = (
+        Course.objects.filter(archived_at__isnull=True)
+        .filter(enrolments__invite_state=InviteState.PENDING)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for course_id in courses:
+        # One pass per course per interval, however long the queue is.
+        if cache.add(f"hubcourse:watch-invites:{course_id}", 1, timeout=interval):
+            reconcile_course_task.delay(course_id)
+
+
 @shared_task(name="accounts.course.resend_expired_invites", **COURSE_OPTIONS)
 def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
     """Notice invites that ran out (14 days) and send them again, in one pass per course."""

@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "accounts.reconcile_active_courses",
         "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
     },
+    # While students are still to accept their invites, look at the organisation more often.
+    "watch-pending-invites": {
+        "task": "accounts.watch_pending_invites",
+        "schedule": timedelta(seconds=env_int("INVITE_WATCH_INTERVAL", 60, minimum=10)),
+    },
     # Invites run out after 14 days; an hourly look is plenty.
     "resend-expired-invites": {
         "task": "accounts.resend_expired_invites",

@@ -65,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
         "--build-delay", type=float, default=defaults.build_delay, help="seconds per build phase"
     )
     parser.add_argument(
+        "--auto-accept-invites",
+        type=float,
+        default=defaults.auto_accept_invites,
+        metavar="SECONDS",
+        help="invited students accept after this many seconds (0: never, the default)",
+    )
+    parser.add_argument(
         "--data-file", default=None, help="persist state here (loaded at start if present)"
     )
     parser.add_argument(
@@ -91,6 +98,7 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
         drop_webhook_rate=args.drop_webhook_rate,
         webhooks_enabled=not args.no_webhooks,
         build_delay=args.build_delay,
+        auto_accept_invites=max(0.0, args.auto_accept_invites),
         data_file=args.data_file,
         seed=args.seed,
         random_seed=args.random_seed,

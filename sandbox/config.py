@@ -32,6 +32,9 @@ class SandboxConfig:
     webhooks_enabled: bool = True
     # Seconds each build phase takes (Pending -> In progress -> done).
     build_delay: float = 2.0
+    # Seconds after which an invited student (with a Docker ID) accepts by themselves, so a
+    # demo class onboards without clicking; 0 means invites wait, as on Docker Hub.
+    auto_accept_invites: float = 0.0
     data_file: str | None = None
     seed: str = "demo"
     # Seed of the random generator used for faults and dropped webhooks (None: unpredictable).
@@ -48,6 +51,7 @@ class SandboxConfig:
         "drop_webhook_rate": float,
         "webhooks_enabled": bool,
         "build_delay": float,
+        "auto_accept_invites": float,
     }
 
     def as_dict(self) -> dict[str, Any]:

@@ -275,3 +275,34 @@ def test_an_outsider_cannot_read_the_org(hub: Hub) -> None:
         f"{hub.url}/v2/orgs/nosuchorg/members", headers=hub.org_token(), timeout=5
     )
     assert unknown.status_code == 404
+
+
+def test_invites_are_accepted_by_themselves_when_the_demo_asks_for_it():
+    from sandbox.config import SandboxConfig
+    from sandbox.testing import start_sandbox
+
+    with start_sandbox(SandboxConfig(auto_accept_invites=0.05, build_delay=0.01), seed="demo") as running:
+        hub = running.seeded["dockerhub"]
+        student = running.seeded["students"][0]["docker_id"]
+        token = requests.post(
+            f"{running.url}/v2/auth/token",
+            json={"identifier": hub["owner"], "secret": hub["owner_token"]},
+            timeout=5,
+        ).json()["access_token"]
+        answer = requests.post(
+            f"{running.url}/v2/invites/bulk",
+            json={"org": hub["org"], "invitees": [student, "someone@nowhere.example"]},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert answer.status_code == 202
+        assert running.world.wait_idle(timeout=5)
+        members = requests.get(
+            f"{running.url}/v2/orgs/{hub['org']}/members",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        ).json()["results"]
+        names = {member["username"] for member in members}
+        assert student in names
+        # An email with no Docker ID behind it cannot accept: it stays an invite.
+        assert "someone@nowhere.example" not in names

@@ -59,6 +59,12 @@ class Command(BaseCommand):
             course=course, user=instructor, defaults={"role": CourseRole.Role.INSTRUCTOR}
         )
         added = self._roster(course, seeded)
+        if seeded:
+            # Queue the demo class's onboarding (after commit); the worker that `make run`
+            # starts next picks it up. Safe to repeat: every step is idempotent.
+            from repositories.reconcile import apply_plan, plan_course
+
+            apply_plan(plan_course(course))
 
         self.stdout.write("\nDemo accounts (sign in with email and password):")
         for email, _first, _last, is_admin in DEMO_ACCOUNTS:
