@@ -8,8 +8,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from hubcourse.models import Heartbeat
-from hubcourse.secrets import EncryptedTextField, SecretDecryptError, SecretValue, decrypt, encrypt
+from hubcourse.secrets import (
+    EncryptedTextField,
+    SecretDecryptError,
+    SecretValue,
+    decrypt,
+    encrypt,
+    encrypted_fields,
+)
 
 OLD = Fernet.generate_key().decode()
 NEW = Fernet.generate_key().decode()
@@ -56,36 +62,45 @@ def test_the_field_stores_ciphertext_and_reads_a_secret_value(settings):
     assert field.get_prep_value(value) == stored  # saving again does not re-encrypt
 
 
+def test_every_encrypted_field_is_found_for_rotation():
+    from accounts.models import Course
+
+    fields = {(model, name) for model, name in encrypted_fields()}
+    assert {
+        (Course, "dockerhub_token"),
+        (Course, "github_token"),
+        (Course, "github_webhook_secret"),
+    } <= fields
+
+
 @pytest.mark.django_db
-def test_rotate_secrets_moves_every_secret_to_the_newest_key(settings, monkeypatch):
-    """The command walks every EncryptedTextField; here one on a scratch table."""
+def test_rotation_changes_nothing_when_a_secret_cannot_be_read(settings, course):
+    from accounts.models import Course
+
     settings.FERNET_KEYS = [OLD]
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE scratch_secret (id integer primary key, token text)")
-        cursor.execute("INSERT INTO scratch_secret VALUES (1, %s), (2, '')", [encrypt("ghp_one")])
-
-    from django.db import models
-
-    class ScratchSecret(models.Model):
-        token = EncryptedTextField(blank=True)
-        objects: models.Manager[ScratchSecret]
-
-        class Meta:
-            app_label = "hubcourse"
-            db_table = "scratch_secret"
-            managed = False
-
-    monkeypatch.setattr(
-        "hubcourse.management.commands.rotate_secrets.encrypted_fields",
-        lambda: [(ScratchSecret, "token")],
-    )
-    settings.FERNET_KEYS = [NEW, OLD]
-    call_command("rotate_secrets", stdout=open("/dev/null", "w"))
-    settings.FERNET_KEYS = [NEW]
-    assert ScratchSecret.objects.get(pk=1).token.reveal() == "ghp_one"
-    assert ScratchSecret.objects.get(pk=2).token == ""
-
-    settings.FERNET_KEYS = [Fernet.generate_key().decode()]
+    course.dockerhub_token = "dckr_pat_course"
+    course.save()
+    before = Course.objects.values_list("dockerhub_token", flat=True).get(pk=course.pk)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # neither old nor new: unreadable
     with pytest.raises(CommandError, match="Nothing was changed"):
         call_command("rotate_secrets")
-    assert Heartbeat.objects.count() == 0  # unrelated tables untouched
+    settings.FERNET_KEYS = [OLD]
+    after = Course.objects.get(pk=course.pk).dockerhub_token
+    assert after == before and after.reveal() == "dckr_pat_course"
+
+
+@pytest.mark.django_db
+def test_rotate_secrets_covers_the_course_credentials(settings, course):
+    from accounts.models import Course
+
+    settings.FERNET_KEYS = [OLD]
+    course.dockerhub_token = "dckr_pat_course"
+    course.github_token = "ghp_course"
+    course.save()
+    settings.FERNET_KEYS = [NEW, OLD]
+    call_command("rotate_secrets", stdout=open("/dev/null", "w"))
+    settings.FERNET_KEYS = [NEW]  # the old key is gone: everything must read under the new one
+    fresh = Course.objects.get(pk=course.pk)
+    assert fresh.dockerhub_token.reveal() == "dckr_pat_course"
+    assert fresh.github_token.reveal() == "ghp_course"
+    assert fresh.github_webhook_secret == ""
