@@ -78,6 +78,14 @@ def get_enrolment_for_student(user: User, enrolment_id: int) -> Enrolment:
     return enrolment
 
 
+def may_create_courses(user: User) -> bool:
+    """Site admins, and people who already teach a course, may start a new one."""
+    return (
+        user.is_site_admin
+        or CourseRole.objects.filter(user=user, role=CourseRole.Role.INSTRUCTOR).exists()
+    )
+
+
 def require_site_admin(user: User) -> None:
     if not (user.is_authenticated and user.is_site_admin):
         raise PermissionDenied("Only the organisation's administrators can do this.")

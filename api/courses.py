@@ -14,12 +14,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.access import may_create_courses
 from accounts.models import Course, CourseRole
 from accounts.selectors import courses_for_staff
 from api.base import form_errors, request_user, staff_access
 from dashboard.forms import CourseForm
 from dashboard.services import course_create, course_update
-from dashboard.views import may_create_courses
 
 # The settings a person may write, exactly those of the course settings page.
 SETTINGS_FIELDS: tuple[str, ...] = tuple(CourseForm.Meta.fields)

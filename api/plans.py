@@ -149,8 +149,8 @@ class ApplyRunDetailApi(generics.GenericAPIView[ApplyRun]):
     serializer_class = ApplyRunSerializer
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        from dashboard.views import _progress
+        from dashboard.services import apply_run_progress
 
         course = staff_access(request, slug).course
         run = get_object_or_404(ApplyRun, course=course, pk=run_id)
-        return Response(_run_body(run, _progress(course, run)))
+        return Response(_run_body(run, apply_run_progress(course, run)))

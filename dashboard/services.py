@@ -660,3 +660,29 @@ def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
         actor=actor,
         message=f"asked for {count} student(s)",
     )
+
+
+def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
+    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
+    from repositories.reconcile import plan_course
+
+    plan = plan_course(course)
+    remaining = len(plan.actionable)
+    done = max(run.total_steps - remaining, 0)
+    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
+    errors = course.enrolments.exclude(error_step="").count()
+    waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
+    finished = remaining == 0 or run.finished_at is not None
+    if remaining == 0 and run.finished_at is None:
+        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+    return {
+        "run": run,
+        "remaining": remaining,
+        "done": done,
+        "percent": min(percent, 100),
+        "errors": errors,
+        "waiting": waiting,
+        "finished": finished,
+    }

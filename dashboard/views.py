@@ -18,8 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.access import CourseAccess, get_course_for_staff, get_enrolment_for_staff
-from accounts.models import Course, CourseRole, OnboardingState, User
+from accounts.access import (
+    CourseAccess,
+    get_course_for_staff,
+    get_enrolment_for_staff,
+    may_create_courses,
+)
+from accounts.models import OnboardingState, User
 from accounts.onboarding import HANDOUT_STEPS
 from builds.models import Build, BuildState
 from dashboard import roster, selectors, services
@@ -33,14 +38,6 @@ EXPORT_CHUNK = 500
 def _user(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
-
-
-def may_create_courses(user: User) -> bool:
-    """Site admins, and people who already teach a course, may start a new one."""
-    return (
-        user.is_site_admin
-        or CourseRole.objects.filter(user=user, role=CourseRole.Role.INSTRUCTOR).exists()
-    )
 
 
 # -- courses -------------------------------------------------------------------------------------
@@ -380,32 +377,6 @@ STEP_ORDER = (
 )
 
 
-def _progress(course: Course, run: ApplyRun) -> dict[str, Any]:
-    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
-    from repositories.reconcile import plan_course
-
-    plan = plan_course(course)
-    remaining = len(plan.actionable)
-    done = max(run.total_steps - remaining, 0)
-    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
-    errors = course.enrolments.exclude(error_step="").count()
-    waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
-    finished = remaining == 0 or run.finished_at is not None
-    if remaining == 0 and run.finished_at is None:
-        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
-            finished_at=timezone.now()
-        )
-    return {
-        "run": run,
-        "remaining": remaining,
-        "done": done,
-        "percent": min(percent, 100),
-        "errors": errors,
-        "waiting": waiting,
-        "finished": finished,
-    }
-
-
 @login_required
 def plan(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
@@ -459,7 +430,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             "groups": grouped,
             "labels": current.labels,
             "actionable": len(current.actionable),
-            "progress": _progress(course, shown) if shown else None,
+            "progress": services.apply_run_progress(course, shown) if shown else None,
         },
     )
 
@@ -471,7 +442,7 @@ def plan_progress_live(request: HttpRequest, slug: str, run_id: int) -> HttpResp
     return render(
         request,
         "dashboard/partials/progress.html",
-        {"course": access.course, "progress": _progress(access.course, run)},
+        {"course": access.course, "progress": services.apply_run_progress(access.course, run)},
     )
 
 

@@ -10,6 +10,6 @@ register = template.Library()
 @register.simple_tag
 def may_create_courses(user: User) -> bool:
     """For pages outside the dashboard (the course list) that offer "New course"."""
-    from dashboard.views import may_create_courses as allowed
+    from accounts.access import may_create_courses as allowed
 
     return bool(user.is_authenticated and allowed(user))
