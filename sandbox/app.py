@@ -56,7 +56,12 @@ def error_response(service: str, status: int, text: str) -> Response:
 
 
 class RateLimiter:
-    """Fixed one-minute windows per credential, as Docker Hub's ``X-RateLimit-*`` headers describe."""
+    """Fixed one-minute windows per credential, as Docker Hub's ``X-RateLimit-*`` headers describe.
+
+    Windows run on real time, not the sandbox clock: a client reads ``X-RateLimit-Reset`` and
+    ``Retry-After`` against its own clock, so a reset moved forward with the control API's clock
+    would make it wait that long for real (``World.advance_clock`` ends windows early instead).
+    """
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -64,7 +69,7 @@ class RateLimiter:
     def hit(self, key: str) -> tuple[int, int, int, bool]:
         """Count one request; return (limit, remaining, reset unix time, allowed)."""
         limit = self.world.config.rate_limit
-        now = self.world.now()
+        now = time.time()
         with self.world.lock:
             window = self.world.rate_windows.get(key)
             if window is None or now >= window[0] + 60:
@@ -105,7 +110,7 @@ def create_app(world: World) -> Flask:
                 response.status_code = 429
                 # Seconds to wait, as the current docs say (the notes, section 10).
                 response.headers["Retry-After"] = str(
-                    max(1, min(60, math.ceil(reset - world.now())))
+                    max(1, min(60, math.ceil(reset - time.time())))
                 )
                 return response
         if world.chance(config.timeout_rate):

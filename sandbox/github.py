@@ -17,6 +17,7 @@ import math
 import posixpath
 import re
 import secrets
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +151,9 @@ def _rate_key() -> tuple[str, int, str]:
 
 
 def _rate_window(the_world: World, key: str) -> dict[str, Any]:
-    now = the_world.now()
+    # Real time, not the sandbox clock: clients read X-RateLimit-Reset against their own clock
+    # (``_age_rate_windows`` lets time moved forward on the sandbox clock pass for it too).
+    now = time.time()
     window: dict[str, Any] | None = the_world.github["rate"].get(key)
     if window is None or now >= window["reset"]:
         window = {"reset": math.ceil(now + 3600), "used": 0}
@@ -1368,7 +1371,14 @@ def oauth_access_token() -> Response:
     return _token_answer({"access_token": token, "token_type": "bearer", "scope": ",".join(scopes)})
 
 
+def _age_rate_windows(the_world: World, *, seconds: float) -> None:
+    with the_world.lock:
+        for window in the_world.github["rate"].values():
+            window["reset"] = math.floor(window["reset"] - seconds)
+
+
 def install(app: Flask, the_world: World) -> None:
+    the_world.subscribe("clock.advanced", _age_rate_windows)
     app.register_blueprint(bp)
     app.register_blueprint(bp, url_prefix="/api/v3", name="github_api_v3")
     app.register_error_handler(GitHubError, _error_response)

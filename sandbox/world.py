@@ -200,8 +200,16 @@ class World:
         return time.time() + float(self.meta.get("clock_offset", 0.0))
 
     def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox clock forward (expiry of tokens and invites without waiting).
+
+        Rate-limit windows stay on real time (their reset headers are read against the
+        client's clock) but the time passes for them too: they end ``seconds`` sooner.
+        """
         with self.lock:
             self.meta["clock_offset"] = float(self.meta.get("clock_offset", 0.0)) + seconds
+            for window in self.rate_windows.values():
+                window[0] -= seconds
+        self.emit("clock.advanced", seconds=seconds)
         self.save()
 
     @staticmethod
