@@ -484,7 +484,9 @@ def enrolment_correct(
     try:
         with transaction.atomic():
             locked = (
-                Enrolment.objects.select_for_update().select_related("course").get(pk=enrolment.pk)
+                Enrolment.objects.select_for_update(of=("self",))
+                .select_related("course")
+                .get(pk=enrolment.pk)
             )
             _apply_changes(locked, changes)
             described = "; ".join(

@@ -392,7 +392,11 @@ def enrolment_unlink(*, enrolment: Enrolment, actor: User, forget_links: bool = 
     Docker Hub stays until the next reconcile or offboarding.
     """
     with transaction.atomic():
-        entry = Enrolment.objects.select_for_update().select_related("user").get(pk=enrolment.pk)
+        entry = (
+            Enrolment.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=enrolment.pk)
+        )
         previous = entry.user
         fields: dict[str, object] = {"user": None, "updated_at": timezone.now()}
         if forget_links:
