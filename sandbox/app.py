@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -30,6 +31,9 @@ from sandbox.world import World
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIXES = ("/_sandbox", "/static")
+# A body larger than this is journaled as None (workflow logs, big files): the journal is for
+# checking what a client sent, and it holds thousands of requests.
+MAX_JOURNAL_BODY = 256 * 1024
 DOCKERHUB_PREFIXES = ("/v2/", "/api/build/", "/api/audit/", "/api/search/")
 GITHUB_DOCS = "https://docs.github.com/rest"
 
@@ -41,6 +45,17 @@ def service_of(path: str) -> str:
     if path.startswith(DOCKERHUB_PREFIXES) or path == "/v2":
         return "dockerhub"
     return "github"
+
+
+def journal_body() -> Any:
+    """The request's JSON or form body as data for the journal; None when it has neither."""
+    if (request.content_length or 0) > MAX_JOURNAL_BODY:
+        return None
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.to_dict()
+    if not request.get_data(cache=True):
+        return None
+    return request.get_json(force=True, silent=True)
 
 
 def error_response(service: str, status: int, text: str) -> Response:
@@ -136,6 +151,16 @@ def create_app(world: World) -> Flask:
             response.headers["X-RateLimit-Reset"] = str(reset)
         rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         world.record_request(service, request.method, rule, response.status_code)
+        if service != "control":
+            # Path, query and body only: the headers carry the client's credentials.
+            world.journal_request(
+                service,
+                request.method,
+                request.path,
+                request.query_string.decode("latin-1"),
+                journal_body(),
+                response.status_code,
+            )
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             world.save()
         return response

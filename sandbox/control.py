@@ -237,6 +237,28 @@ def deliveries() -> Response:
         return jsonify({"deliveries": list(w.deliveries)})
 
 
+@bp.get("/requests")
+def requests_journal() -> Response:
+    """The journal of requests the simulated services answered, oldest first.
+
+    Filters: ``service`` (dockerhub, github), ``method``, ``path_contains``. No headers are
+    kept, so no credentials are shown.
+    """
+    service = request.args.get("service", "").strip().lower()
+    method = request.args.get("method", "").strip().upper()
+    path_contains = request.args.get("path_contains", "")
+    w = world()
+    with w.lock:
+        found = [
+            dict(entry)
+            for entry in w.requests
+            if (not service or entry["service"] == service)
+            and (not method or entry["method"] == method)
+            and path_contains in entry["path"]
+        ]
+    return jsonify({"count": len(found), "requests": found})
+
+
 # -- Docker Hub ----------------------------------------------------------------------------
 
 

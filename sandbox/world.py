@@ -37,6 +37,8 @@ STATE_VERSION = 1
 SAVE_DEBOUNCE_S = 0.2
 WEBHOOK_TIMEOUT = (2.0, 5.0)
 RECENT_DELIVERIES = 200
+# The request journal: the last requests the simulated services answered (tests, debugging).
+RECENT_REQUESTS = 5000
 
 Subscriber = Callable[..., None]
 
@@ -69,6 +71,9 @@ class World:
         self.deliveries: collections.deque[dict[str, Any]] = collections.deque(
             maxlen=RECENT_DELIVERIES
         )
+        # Not persisted, cleared on reset; never holds a request's headers (credentials).
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_REQUESTS)
+        self._request_seq = itertools.count(1)
         self._subscribers: dict[str, list[Subscriber]] = collections.defaultdict(list)
         # Bumped by reset() so work scheduled for the previous world never runs in the new one.
         self._generation = 0
@@ -117,6 +122,7 @@ class World:
             self._generation += 1
             self._queue.clear()
             self.deliveries.clear()
+            self.requests.clear()
             self.rate_windows.clear()
             self._blank_state()
             result: dict[str, Any] = {}
@@ -239,6 +245,23 @@ class World:
             routes = self.stats["requests"].setdefault(service, {})
             statuses = routes.setdefault(f"{method} {rule}", {})
             statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    def journal_request(
+        self, service: str, method: str, path: str, query: str, body: Any, status: int
+    ) -> None:
+        """Keep one answered request in the journal (the oldest falls out past the bound)."""
+        with self.lock:
+            self.requests.append(
+                {
+                    "seq": next(self._request_seq),
+                    "service": service,
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "body": body,
+                    "status": status,
+                }
+            )
 
     def record_rate_limited(self, service: str) -> None:
         with self.lock:
