@@ -7,7 +7,8 @@ What it guarantees, so no client has to remember it:
 * a User-Agent naming hubcourse and its version;
 * no hidden retries at all: the adapter has ``max_retries=0``. A POST that timed out may have
   been applied, so only the caller, which can re-read state first, may decide to try again;
-* redirects are followed for GET and HEAD only (GitHub answers a renamed repository with 301);
+* redirects are followed for GET and HEAD only (GitHub answers a renamed repository with 301),
+  unless the caller says otherwise (``allow_redirects``: to read a ``Location`` itself);
 * every failure becomes one exception from ``hubcourse.errors``: ``PermanentError`` for
   4xx, ``TransientError`` for 5xx, 429, timeouts and broken connections.
 
@@ -169,11 +170,13 @@ def request(
     translator: ErrorTranslator = DEFAULT_TRANSLATOR,
     observer: Observer | None = None,
     timeout: tuple[float, float] | None = None,
+    allow_redirects: bool | None = None,
 ) -> requests.Response:
     """Send one request, once. Return the response if its status is 2xx (or 3xx not followed).
 
     Raise an ``ExternalServiceError`` subclass otherwise. ``operation`` is the verb phrase used
     in messages ("create repository revelare/alice"); keep secrets out of it.
+    ``allow_redirects`` defaults to following for GET and HEAD only.
     """
     method = method.upper()
     all_headers = {"User-Agent": user_agent()}
@@ -187,7 +190,9 @@ def request(
             data=data,
             headers=all_headers,
             timeout=timeout or timeouts(),
-            allow_redirects=method in ("GET", "HEAD"),
+            allow_redirects=(
+                method in ("GET", "HEAD") if allow_redirects is None else allow_redirects
+            ),
         )
     except requests.Timeout as exc:
         # ConnectTimeout is also a ConnectionError; a timeout is the more useful thing to say.

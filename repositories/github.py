@@ -730,25 +730,27 @@ class GitHubClient:
 
     def job_log_url(self, owner: str, repo: str, job_id: int) -> str:
         """A short-lived URL (about a minute on GitHub) of a job's plain-text log."""
-        response = self._job_log(owner, repo, job_id)
-        # GitHub answers 302 to the log's storage URL. The helper follows redirects for GET,
-        # so the URL is in the first hop (or is the final URL when nothing was redirected).
-        for hop in response.history:
-            location = hop.headers.get("Location")
-            if location:
-                return urllib.parse.urljoin(hop.url, location)
+        # GitHub answers 302 to the log's storage URL: read the Location without following
+        # it, so the log itself is not downloaded (or the final URL when nothing redirected).
+        response = self._job_log(owner, repo, job_id, allow_redirects=False)
+        location = response.headers.get("Location")
+        if response.is_redirect and location:
+            return urllib.parse.urljoin(response.url, location)
         return response.url
 
     def job_log(self, owner: str, repo: str, job_id: int) -> str:
         """A finished job's plain-text log. ``NotFound`` while the job is still running."""
         return self._job_log(owner, repo, job_id).text
 
-    def _job_log(self, owner: str, repo: str, job_id: int) -> requests.Response:
+    def _job_log(
+        self, owner: str, repo: str, job_id: int, *, allow_redirects: bool | None = None
+    ) -> requests.Response:
         # Reference: https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run
         return self._request(
             "GET",
             f"/repos/{_q(owner)}/{_q(repo)}/actions/jobs/{job_id}/logs",
             operation=f"read the log of job {job_id} of {owner}/{repo}",
+            allow_redirects=allow_redirects,
         )
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -762,6 +764,7 @@ class GitHubClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool | None = None,
     ) -> requests.Response:
         url = self._url(path_or_url)
         all_headers = {
@@ -782,6 +785,7 @@ class GitHubClient:
                 headers=all_headers,
                 translator=TRANSLATOR,
                 observer=self._governor.observer(self._key),
+                allow_redirects=allow_redirects,
             )
         except RateLimited as error:
             # The governor pauses on a 429 by itself, but a secondary-limit 403 may carry no
