@@ -40,12 +40,6 @@ def server() -> Iterator[LoopbackServer]:
     http.close_session()
 
 
-def _call(server: LoopbackServer, method: str, path: str, **kwargs: object) -> object:
-    return http.request(
-        method, server.url + path, service="GitHub", operation="read a thing", **kwargs
-    )
-
-
 def test_a_get_told_not_to_follow_answers_the_redirect_itself(server: LoopbackServer) -> None:
     server.script("GET", "/old", status=302, headers={"Location": "/new"}, body=b"")
     server.script("GET", "/new", body={"name": "new"})
