@@ -4,7 +4,9 @@ sandbox, Celery and gunicorn processes each benchmark starts and stops.
 PostgreSQL and Redis are used when they answer on this machine (a ``hubcourse_bench``
 database, Redis databases 12 and 13 that only the benchmarks use), else the embedded default
 (SQLite and the filesystem broker under a temporary ``VAR_DIR``). ``--embedded`` forces the
-latter; ``BENCH_DATABASE_URL``/``BENCH_REDIS_URL`` point elsewhere.
+latter; ``BENCH_DATABASE_URL``/``BENCH_REDIS_URL`` point elsewhere, and
+``BENCH_BROKER_DB``/``BENCH_CACHE_DB`` pick other Redis databases (engineers measuring at the
+same time must not flush each other's).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from bench.harness import PY, ROOT, Processes, Started, free_port, http_json, wa
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/hubcourse_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
-BROKER_DB = 12
-CACHE_DB = 13
+BROKER_DB = int(os.environ.get("BENCH_BROKER_DB", "12"))
+CACHE_DB = int(os.environ.get("BENCH_CACHE_DB", "13"))
 
 
 def _answers(host: str, port: int) -> bool:
