@@ -281,7 +281,9 @@ def test_invites_are_accepted_by_themselves_when_the_demo_asks_for_it():
     from sandbox.config import SandboxConfig
     from sandbox.testing import start_sandbox
 
-    with start_sandbox(SandboxConfig(auto_accept_invites=0.05, build_delay=0.01), seed="demo") as running:
+    with start_sandbox(
+        SandboxConfig(auto_accept_invites=0.05, build_delay=0.01), seed="demo"
+    ) as running:
         hub = running.seeded["dockerhub"]
         student = running.seeded["students"][0]["docker_id"]
         token = requests.post(
