@@ -5,6 +5,12 @@ Links the student's Docker Hub repository to their GitHub repository with one ru
 ``api/build/v1`` routes (notes §11.1). Docker Hub then builds on every push to the branch.
 These routes need a signed-in Owner (a personal access token of an organisation owner), not
 an organisation access token, and Docker retires automated builds on 1 April 2027.
+
+Docker Hub calls its webhook only after a successful push, so a failed build would be seen
+only at the slow idle read. ``configure`` therefore also puts a signed push webhook on the
+student's GitHub repository (when the course's GitHub credentials may): a push marks the
+repository for polling at once, and the build it starts, failed or not, is read within
+seconds. Without that permission the student's builds are found by polling alone.
 """
 
 from __future__ import annotations
@@ -12,22 +18,33 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.models import Course, Enrolment
-from builds.backends.base import BuildInfo, ConfigureResult
+from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
+    audit_github_error,
     ensure_dockerhub_webhook,
+    ensure_github_webhook,
+    github_repository_exists,
     github_source,
     image_name,
     remove_dockerhub_webhook,
+    remove_github_webhook,
     student_repository,
 )
 from builds.models import BuildState
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError, Invalid, NotFound, UnexpectedResponse
+from hubcourse.errors import (
+    ExternalServiceError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    UnexpectedResponse,
+)
 from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.dockerhub import Build as HubBuild
 from repositories.dockerhub import BuildRule, BuildSetting, BuildSource, DockerHubClient
+from repositories.github import SERVICE as GITHUB
 from repositories.models import StudentRepository
-from repositories.services import dockerhub_client_for
+from repositories.services import dockerhub_client_for, github_client_for
 
 # Docker Cloud's action states (notes §11.1) in hubcourse's words.
 _STATES: dict[str, BuildState] = {
@@ -43,6 +60,8 @@ _STATES: dict[str, BuildState] = {
 }
 # How many recent builds one read asks for: far more than a student pushes between polls.
 HISTORY = 25
+# The GitHub webhook only says "look now": Docker Hub builds on the push by itself.
+HOOK_EVENTS = ("push",)
 
 
 def course_rule(course: Course) -> BuildRule:
@@ -121,7 +140,31 @@ class DockerHubAutobuild:
         if repository.build_source_id != source.uuid:
             StudentRepository.objects.filter(pk=repository.pk).update(build_source_id=source.uuid)
         hook_added = ensure_dockerhub_webhook(client, enrolment, repository)
-        return ConfigureResult(changed=changed or hook_added, reference=source.uuid)
+        push_hook_added = self._ensure_push_hook(enrolment, repository, owner, repo)
+        return ConfigureResult(
+            changed=changed or hook_added or push_hook_added, reference=source.uuid
+        )
+
+    def _ensure_push_hook(
+        self, enrolment: Enrolment, repository: StudentRepository, owner: str, repo: str
+    ) -> bool:
+        """hubcourse's push webhook on the student's GitHub repository, where allowed."""
+        try:
+            client = github_client_for(enrolment.course)
+        except ValueError:
+            # No GitHub credentials at all: automated builds need none of hubcourse's.
+            audit_record(
+                service=GITHUB,
+                action="webhook.create",
+                target=f"{owner}/{repo}",
+                outcome=Outcome.NOOP,
+                enrolment=enrolment,
+                message="No GitHub token is set; new builds are found by polling instead.",
+            )
+            return False
+        return ensure_github_webhook(
+            client, enrolment, repository, owner, repo, events=HOOK_EVENTS, required=False
+        )
 
     def _ensure_source(
         self,
@@ -253,7 +296,29 @@ class DockerHubAutobuild:
             message="" if removed else "the repository had no automated build",
         )
         remove_dockerhub_webhook(client, enrolment, repository)
+        self._remove_push_hook(enrolment, repository)
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
         StudentRepository.objects.filter(pk=repository.pk).update(
-            build_source_id="", build_configured_at=None
+            build_source_id="", build_configured_at=None, github_hook_id=None
         )
+
+    def _remove_push_hook(self, enrolment: Enrolment, repository: StudentRepository) -> None:
+        try:
+            owner, repo = github_source(enrolment)
+            client = github_client_for(enrolment.course)
+        except (BuildNotReady, ValueError):
+            return  # no GitHub repository or no GitHub token: no hook of ours can be there
+        target = f"{owner}/{repo}"
+        try:
+            remove_github_webhook(client, enrolment, repository, owner, repo)
+        except (Forbidden, NotFound) as error:
+            # Fine when configure was never allowed to add one (no id on the row) or the
+            # repository is gone with its hooks; not when our hook is there and hidden from us.
+            if repository.github_hook_id is not None and github_repository_exists(
+                client, owner, repo
+            ):
+                audit_github_error(enrolment, "webhook.delete", target, error)
+                raise
+        except ExternalServiceError as error:
+            audit_github_error(enrolment, "webhook.delete", target, error)
+            raise

@@ -1,8 +1,10 @@
-"""What both backends share: the student's rows, hook URLs and the Docker Hub push webhook."""
+"""What both backends share: the student's rows, hook URLs, the Docker Hub push webhook and
+the signed GitHub webhook to hubcourse."""
 
 from __future__ import annotations
 
 import posixpath
+import secrets
 
 from django.conf import settings
 from django.urls import reverse
@@ -10,9 +12,12 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment
 from builds.backends.base import BuildNotReady
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError, NotFound
+from hubcourse.errors import ExternalServiceError, Forbidden, NotFound
+from hubcourse.secrets import SecretValue
 from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.dockerhub import DockerHubClient
+from repositories.github import SERVICE as GITHUB
+from repositories.github import GitHubClient
 from repositories.models import StudentRepository
 
 # The name hubcourse gives its Docker Hub webhook pipeline, so it finds its own again.
@@ -161,3 +166,143 @@ def remove_dockerhub_webhook(
         message="" if removed else "no hubcourse webhook was left",
     )
     return removed
+
+
+# -- the GitHub webhook ----------------------------------------------------------------------
+
+_EVENT_WORDS = {"push": "pushes", "workflow_run": "workflow runs"}
+
+
+def ensure_github_webhook_secret(course: Course) -> str:
+    """The course's GitHub webhook secret, generated and stored the first time."""
+    value = _reveal(course.github_webhook_secret)
+    if value:
+        return value
+    value = secrets.token_urlsafe(32)
+    # Only the first writer wins, so two workers never sign hooks with different secrets.
+    Course.objects.filter(pk=course.pk, github_webhook_secret="").update(
+        github_webhook_secret=value
+    )
+    course.refresh_from_db(fields=["github_webhook_secret"])
+    return _reveal(course.github_webhook_secret)
+
+
+def _reveal(value: SecretValue | str) -> str:
+    return value.reveal() if isinstance(value, SecretValue) else value
+
+
+def ensure_github_webhook(
+    client: GitHubClient,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    owner: str,
+    repo: str,
+    *,
+    events: tuple[str, ...],
+    required: bool = True,
+) -> bool:
+    """A webhook on the student's GitHub repository to hubcourse, signed with the course's
+    secret and sending at least ``events``; True when one was added. Found again by its URL.
+
+    When not ``required``, credentials that may not manage the repository's hooks (403, or
+    404 for a repository they see without admin rights) are no failure: nothing is added, the
+    audit log says so, and hubcourse reads that student's builds by polling alone.
+    """
+    course = enrolment.course
+    url = github_hook_url(course)
+    target = f"{owner}/{repo}"
+    try:
+        existing = next((h for h in client.list_webhooks(owner, repo) if h.config.url == url), None)
+        if existing is not None and set(events) <= set(existing.events):
+            hook_id, changed = existing.id, False
+        else:
+            if existing is not None:
+                # Wrong events (an older hubcourse, a hand edit): replace it.
+                client.delete_webhook(owner, repo, existing.id)
+            hook = client.create_webhook(
+                owner, repo, url=url, secret=ensure_github_webhook_secret(course), events=events
+            )
+            hook_id, changed = hook.id, True
+    except (Forbidden, NotFound) as error:
+        if required:
+            audit_github_error(enrolment, "webhook.create", target, error)
+            raise
+        audit_record(
+            service=GITHUB,
+            action="webhook.create",
+            target=target,
+            outcome=Outcome.NOOP,
+            enrolment=enrolment,
+            message=(
+                f"GitHub did not let hubcourse add a webhook ({error.message}); "
+                "new builds are found by polling instead."
+            ),
+        )
+        return False
+    except ExternalServiceError as error:
+        audit_github_error(enrolment, "webhook.create", target, error)
+        raise
+    if repository.github_hook_id != hook_id:
+        StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=hook_id)
+        repository.github_hook_id = hook_id
+    if changed:
+        audit_record(
+            service=GITHUB,
+            action="webhook.create",
+            target=target,
+            outcome=Outcome.OK,
+            enrolment=enrolment,
+            message=f"GitHub tells hubcourse about {' and '.join(_EVENT_WORDS.get(e, e) for e in events)}.",
+        )
+    return changed
+
+
+def remove_github_webhook(
+    client: GitHubClient,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    owner: str,
+    repo: str,
+) -> None:
+    """Delete hubcourse's webhooks from the student's GitHub repository (errors propagate)."""
+    url = github_hook_url(enrolment.course)
+    # By id and by URL: a hook whose id was never stored (a lost answer) goes too.
+    ids = {hook.id for hook in client.list_webhooks(owner, repo) if hook.config.url == url}
+    if repository.github_hook_id is not None:
+        ids.add(repository.github_hook_id)
+    deleted = 0
+    for hook_id in sorted(ids):
+        try:
+            client.delete_webhook(owner, repo, hook_id)
+            deleted += 1
+        except NotFound:
+            pass  # already gone
+    audit_record(
+        service=GITHUB,
+        action="webhook.delete",
+        target=f"{owner}/{repo}",
+        outcome=Outcome.OK if deleted else Outcome.NOOP,
+        enrolment=enrolment,
+        message="" if deleted else "no hubcourse webhook was left",
+    )
+
+
+def github_repository_exists(client: GitHubClient, owner: str, repo: str) -> bool:
+    try:
+        client.get_repository(owner, repo)
+    except NotFound:
+        return False
+    return True
+
+
+def audit_github_error(
+    enrolment: Enrolment, action: str, target: str, error: ExternalServiceError
+) -> None:
+    audit_record(
+        service=GITHUB,
+        action=action,
+        target=target,
+        outcome=Outcome.ERROR,
+        enrolment=enrolment,
+        message=error,
+    )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-import secrets
 
 from django.utils import timezone
 
@@ -30,10 +29,12 @@ from builds.backends.common import (
     context_dir,
     dockerfile_path,
     ensure_dockerhub_webhook,
-    github_hook_url,
+    ensure_github_webhook,
+    github_repository_exists,
     github_source,
     image_name,
     remove_dockerhub_webhook,
+    remove_github_webhook,
     student_repository,
 )
 from builds.models import BuildState
@@ -47,7 +48,6 @@ from hubcourse.errors import (
     NotFound,
     TransientError,
 )
-from hubcourse.secrets import SecretValue
 from repositories.dockerhub import IMAGE_PUSH_SCOPE, OrgAccessTokenResource
 from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.github import SERVICE as GITHUB
@@ -133,24 +133,6 @@ def build_info(run: WorkflowRun) -> BuildInfo:
     )
 
 
-def ensure_github_webhook_secret(course: Course) -> str:
-    """The course's GitHub webhook secret, generated and stored the first time."""
-    value = _reveal(course.github_webhook_secret)
-    if value:
-        return value
-    value = secrets.token_urlsafe(32)
-    # Only the first writer wins, so two workers never sign hooks with different secrets.
-    Course.objects.filter(pk=course.pk, github_webhook_secret="").update(
-        github_webhook_secret=value
-    )
-    course.refresh_from_db(fields=["github_webhook_secret"])
-    return _reveal(course.github_webhook_secret)
-
-
-def _reveal(value: SecretValue | str) -> str:
-    return value.reveal() if isinstance(value, SecretValue) else value
-
-
 class GitHubActions:
     name = Course.BuildBackend.GITHUB_ACTIONS.value
 
@@ -165,7 +147,9 @@ class GitHubActions:
         # Order matters: the workflow's commit is a push that starts a run, which needs the
         # secrets, and hubcourse wants to hear about that run through its webhook.
         secrets_changed = self._ensure_secrets(client, enrolment, repository, owner, repo)
-        hook_changed = self._ensure_hook(client, enrolment, repository, owner, repo)
+        hook_changed = ensure_github_webhook(
+            client, enrolment, repository, owner, repo, events=HOOK_EVENTS
+        )
         sha, workflow_changed = self._ensure_workflow(client, enrolment, repository, owner, repo)
         dockerhub_hook = ensure_dockerhub_webhook(
             dockerhub_client_for(course), enrolment, repository
@@ -298,51 +282,6 @@ class GitHubActions:
         # An organisation access token logs in with the organisation's name.
         return repository.namespace, created.token, created.id
 
-    def _ensure_hook(
-        self,
-        client: GitHubClient,
-        enrolment: Enrolment,
-        repository: StudentRepository,
-        owner: str,
-        repo: str,
-    ) -> bool:
-        course = enrolment.course
-        url = github_hook_url(course)
-        target = f"{owner}/{repo}"
-        try:
-            existing = next(
-                (h for h in client.list_webhooks(owner, repo) if h.config.url == url), None
-            )
-            if existing is not None and set(HOOK_EVENTS) <= set(existing.events):
-                hook_id, changed = existing.id, False
-            else:
-                if existing is not None:
-                    # Wrong events (an older hubcourse, a hand edit): replace it.
-                    client.delete_webhook(owner, repo, existing.id)
-                hook = client.create_webhook(
-                    owner,
-                    repo,
-                    url=url,
-                    secret=ensure_github_webhook_secret(course),
-                    events=HOOK_EVENTS,
-                )
-                hook_id, changed = hook.id, True
-        except ExternalServiceError as error:
-            self._audit(enrolment, "webhook.create", target, Outcome.ERROR, error)
-            raise
-        if repository.github_hook_id != hook_id:
-            StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=hook_id)
-            repository.github_hook_id = hook_id
-        if changed:
-            self._audit(
-                enrolment,
-                "webhook.create",
-                target,
-                Outcome.OK,
-                "GitHub tells hubcourse about pushes and workflow runs.",
-            )
-        return changed
-
     def _ensure_workflow(
         self,
         client: GitHubClient,
@@ -474,7 +413,7 @@ class GitHubActions:
             client = self._client(enrolment)
             target = f"{owner}/{repo}"
             try:
-                self._remove_hook(client, enrolment, repository, owner, repo)
+                remove_github_webhook(client, enrolment, repository, owner, repo)
                 self._remove_workflow(client, enrolment, owner, repo)
                 removed = [
                     name
@@ -484,7 +423,7 @@ class GitHubActions:
             except NotFound as error:
                 # Fine when the GitHub repository itself is gone, and all in it with it; not
                 # when only something we need to see is hidden from our token.
-                if self._repository_exists(client, owner, repo):
+                if github_repository_exists(client, owner, repo):
                     self._audit(enrolment, "build.remove", target, Outcome.ERROR, error)
                     raise
                 removed = []
@@ -503,42 +442,6 @@ class GitHubActions:
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
         StudentRepository.objects.filter(pk=repository.pk).update(
             github_hook_id=None, workflow_sha="", secret_set_at=None, build_configured_at=None
-        )
-
-    @staticmethod
-    def _repository_exists(client: GitHubClient, owner: str, repo: str) -> bool:
-        try:
-            client.get_repository(owner, repo)
-        except NotFound:
-            return False
-        return True
-
-    def _remove_hook(
-        self,
-        client: GitHubClient,
-        enrolment: Enrolment,
-        repository: StudentRepository,
-        owner: str,
-        repo: str,
-    ) -> None:
-        url = github_hook_url(enrolment.course)
-        # By id and by URL: a hook whose id was never stored (a lost answer) goes too.
-        ids = {hook.id for hook in client.list_webhooks(owner, repo) if hook.config.url == url}
-        if repository.github_hook_id is not None:
-            ids.add(repository.github_hook_id)
-        deleted = 0
-        for hook_id in sorted(ids):
-            try:
-                client.delete_webhook(owner, repo, hook_id)
-                deleted += 1
-            except NotFound:
-                pass  # already gone
-        self._audit(
-            enrolment,
-            "webhook.delete",
-            f"{owner}/{repo}",
-            Outcome.OK if deleted else Outcome.NOOP,
-            "" if deleted else "no hubcourse webhook was left",
         )
 
     def _remove_workflow(

@@ -1,0 +1,179 @@
+"""``dockerhub-autobuild`` hears of pushes through a signed GitHub webhook, so a failed build
+(which Docker Hub announces to no one) is read within a few poll ticks, not at the idle read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Course, Enrolment
+from builds.backends import backend_for
+from builds.backends.common import github_hook_url
+from builds.models import Build, BuildState
+from builds.services import (
+    IDLE_POLL,
+    POLL_MIN,
+    build_configure,
+    build_trigger_first,
+    builds_claim_due,
+    builds_refresh,
+)
+from hubcourse.models import AuditEvent
+from repositories.github import SERVICE as GITHUB
+from repositories.models import StudentRepository
+from sandbox import github_state
+from sandbox.seed import INSTRUCTOR_LOGIN, student_files
+from tests.builds.support import make_student, use_sandbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
+# Poll ticks the test allows: the beat polls every POLL_MIN-ish; the idle read is hours away.
+TICKS = 4
+
+
+def _hooks(sandbox: Any, full_name: str) -> list[dict[str, Any]]:
+    repo = github_state.get_repo(sandbox.world, full_name)
+    assert repo is not None
+    return list(repo["hooks"].values())
+
+
+def _github_audit(enrolment: Enrolment, action: str) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(enrolment=enrolment, action=action, service=GITHUB)
+        .order_by("id")
+        .values_list("outcome", flat=True)
+    )
+
+
+def _student_elsewhere(sandbox: Any, course: Course, name: str) -> Enrolment:
+    """A student whose GitHub repository is their own: the course's token sees it but may not
+    manage its hooks (GitHub answers 404 there)."""
+    student = make_student(sandbox, course, name)
+    github_state.create_user(sandbox.world, name, f"{name}@example.edu", name)
+    own = github_state.create_repo(sandbox.world, name, "course", student_files(None))
+    Enrolment.objects.filter(pk=student.pk).update(github_repo=own["full_name"])
+    return Enrolment.objects.select_related("course").get(pk=student.pk)
+
+
+def test_configure_adds_one_signed_push_hook_found_again_by_its_url(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    student = make_student(sandbox, course, "adalovelace")
+
+    first = build_configure(enrolment_id=student.pk)
+    StudentRepository.objects.filter(enrolment=student).update(github_hook_id=None)
+    second = build_configure(enrolment_id=student.pk)
+
+    assert first is not None and first.changed
+    assert second is not None and not second.changed
+    course.refresh_from_db()
+    (hook,) = _hooks(sandbox, student.github_repo)
+    assert hook["config"]["url"] == github_hook_url(course)
+    assert hook["events"] == ["push"]
+    assert hook["config"]["secret"] == course.github_webhook_secret.reveal()
+    # A hook whose id was lost is found again by its URL, not made twice.
+    assert StudentRepository.objects.get(enrolment=student).github_hook_id == hook["id"]
+    assert _github_audit(student, "webhook.create") == [AuditEvent.Outcome.OK]
+
+
+def test_without_rights_on_the_repositorys_hooks_it_polls_and_says_so(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    student = _student_elsewhere(sandbox, course, "gracehopper")
+
+    result = build_configure(enrolment_id=student.pk)
+
+    assert result is not None
+    repository = StudentRepository.objects.get(enrolment=student)
+    assert repository.build_configured_at is not None
+    assert repository.github_hook_id is None
+    assert _hooks(sandbox, student.github_repo) == []
+    github_events = list(
+        AuditEvent.objects.filter(enrolment=student, service=GITHUB).values_list(
+            "action", "outcome", "message"
+        )
+    )
+    assert len(github_events) == 1
+    action, outcome, message = github_events[0]
+    assert (action, outcome) == ("webhook.create", AuditEvent.Outcome.NOOP)
+    assert "polling" in message
+    student.refresh_from_db()
+    assert student.error_step == ""
+
+    backend_for(student.course).remove(student)  # nothing of ours there: removal is fine
+
+
+def test_remove_deletes_the_push_hook_and_can_run_again(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    student = make_student(sandbox, course, "alanturing")
+    build_configure(enrolment_id=student.pk)
+    assert len(_hooks(sandbox, student.github_repo)) == 1
+
+    backend_for(student.course).remove(student)
+    backend_for(student.course).remove(student)
+
+    assert _hooks(sandbox, student.github_repo) == []
+    assert StudentRepository.objects.get(enrolment=student).github_hook_id is None
+    assert _github_audit(student, "webhook.delete") == [
+        AuditEvent.Outcome.OK,
+        AuditEvent.Outcome.NOOP,
+    ]
+
+
+def test_a_push_that_fails_its_build_is_recorded_within_a_few_poll_ticks(
+    sandbox: Any, course: Course, settings: Any, live_server: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    # hubcourse's webhooks reach this test's server, as they reach a deployed hubcourse.
+    settings.SITE_URL = live_server.url
+    student = make_student(sandbox, course, "kenthompson")
+    build_configure(enrolment_id=student.pk)
+    sandbox.world.wait_idle(timeout=10)  # the new hook's ping
+    build_trigger_first(enrolment_id=student.pk)
+    sandbox.world.wait_idle(timeout=10)
+    builds_refresh(enrolment_id=student.pk)
+    first = Build.objects.get(enrolment=student)
+    assert first.state == BuildState.SUCCESS
+    # Nothing is in flight: the next read of this student's builds is the slow idle one.
+    idle_from = timezone.now()
+    next_read = StudentRepository.objects.get(enrolment=student).next_poll_at
+    assert next_read is not None
+    assert next_read >= idle_from + IDLE_POLL - dt.timedelta(minutes=1)
+
+    broken = student_files("unknown-base-image")["DockerfileVolume"]
+    sha = github_state.push(
+        sandbox.world,
+        student.github_repo,
+        "main",
+        {"DockerfileVolume": broken},
+        "Use my own base image",
+        INSTRUCTOR_LOGIN,
+    )
+    sandbox.world.wait_idle(timeout=10)  # the build, and the push delivered to hubcourse
+
+    ticks = 0
+    while ticks < TICKS and not Build.objects.filter(commit_sha=sha).exclude(
+        state__in=(BuildState.QUEUED, BuildState.RUNNING)
+    ):
+        # One beat tick, POLL_MIN after the last: claim what is due and read it.
+        for enrolment_id in builds_claim_due(now=timezone.now() + ticks * POLL_MIN):
+            builds_refresh(enrolment_id=enrolment_id)
+        sandbox.world.wait_idle(timeout=10)
+        ticks += 1
+
+    failed = Build.objects.get(enrolment=student, commit_sha=sha)
+    assert failed.state == BuildState.FAILED
+    assert "pyhton" in failed.log_excerpt
+    assert StudentRepository.objects.get(enrolment=student).last_pushed_at is not None
+    delivered = [
+        d for d in sandbox.world.deliveries if (d["service"], d["event"]) == ("github", "push")
+    ]
+    assert [d["status"] for d in delivered] == ["delivered"]
