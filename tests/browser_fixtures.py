@@ -52,7 +52,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     new_page = context.new_page()
-    new_page.base_url = live_server.url  # type: ignore[attr-defined]
+    new_page.base_url = live_server.url
     yield new_page
     context.close()
 

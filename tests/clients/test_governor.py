@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -277,7 +278,7 @@ def test_the_lua_script_and_the_python_algorithm_agree(tmp_path):
                 assert results[0][0] == results[1][0]
                 assert results[0][1] == pytest.approx(results[1][1], abs=1e-4)
             else:
-                learned = {
+                learned: dict[str, Any] = {
                     "limit": rng.choice([None, 30, 40]),
                     "remaining": rng.randint(0, 40),
                     "reset": now + rng.uniform(-2, 12),
@@ -310,7 +311,7 @@ def _take_slots(path: str, count: int, policy: governor.Policy, out) -> None:
 def test_processes_sharing_the_sqlite_store_never_get_the_same_slot(tmp_path):
     # A fast policy so the test is short: 2000 a second, one call every 0.5 ms.
     policy = governor.Policy(default_limit=2100, window=1.0, burst=1, max_wait=60.0)
-    out: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
+    out: multiprocessing.Queue[Any] = multiprocessing.get_context("fork").Queue()
     workers = [
         multiprocessing.get_context("fork").Process(
             target=_take_slots, args=(str(tmp_path / "g.sqlite3"), 40, policy, out)

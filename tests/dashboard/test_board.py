@@ -232,7 +232,7 @@ def test_the_export_holds_the_filtered_students_with_defused_cells(
     response = client.get(
         reverse("dashboard:export", args=[course.slug]), {"step": "first_build_succeeded"}
     )
-    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
     rows = list(csv.DictReader(io.StringIO(body)))
 
     assert response["Content-Type"].startswith("text/csv")

@@ -211,7 +211,7 @@ def test_the_audit_log_filters_and_exports_safely(
     github = client.get(url, {"service": "GitHub"}).context["events"].object_list
     searched = client.get(url, {"q": "ada@uni"}).context["events"].object_list
     export = client.get(reverse("dashboard:audit_export", args=[course.slug]), {"outcome": "error"})
-    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))  # type: ignore[attr-defined]
 
     assert [e.action for e in only_errors] == ["hook.create"]
     assert [e.action for e in github] == ["hook.create"]

@@ -134,6 +134,7 @@ def test_sending_the_same_list_again_says_nothing_changed(
     for _ in range(2):
         _post_list(admin_client, django_capture_on_commit_callbacks, invitees="x1@example.edu")
         job = BulkInvite.objects.order_by("-pk").first()
+        assert job is not None
         with django_capture_on_commit_callbacks(execute=True):
             response = admin_client.post(
                 reverse("organisation:bulk_send", args=[job.pk]), follow=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from celery.exceptions import Retry
@@ -30,7 +31,7 @@ def _job(sandbox):
 def test_the_governors_throttle_makes_the_job_wait_and_then_carry_on(sandbox, monkeypatch):
     job = _job(sandbox)
     real = bulk.bulk_invite_run_chunk
-    throttled = []
+    throttled: list[Any] = []
 
     def throttled_once(*, job_id):
         if not throttled:

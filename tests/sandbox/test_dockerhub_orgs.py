@@ -132,7 +132,7 @@ def test_members_search_role_filter_and_pagination(hub: Hub) -> None:
     assert len(page["results"]) == 2
     assert page["next"].startswith(hub.url) and "page=2" in page["next"]
     assert page["previous"] is None
-    seen = []
+    seen: list[str] = []
     next_url = f"{url}?page_size=4"
     while next_url:
         body = requests.get(next_url, headers=hub.org_token(), timeout=5).json()

@@ -150,7 +150,7 @@ def test_list_pagination_ordering_and_limits(hub: Hub) -> None:
         hub.create_repo(f"student-{index}", hub.org_token())
     url = f"{hub.url}/v2/namespaces/{hub.org}/repositories"
     page = requests.get(
-        url, params={"page_size": 2, "ordering": "name"}, headers=hub.org_token(), timeout=5
+        url, params={"page_size": "2", "ordering": "name"}, headers=hub.org_token(), timeout=5
     ).json()
     assert page["count"] == 5
     assert [r["name"] for r in page["results"]] == ["student-0", "student-1"]

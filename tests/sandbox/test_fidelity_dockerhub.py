@@ -457,7 +457,7 @@ def test_every_exchange_validates_against_the_spec(recorded: tuple[Recorder, Any
     covered: set[tuple[str, str]] = set()
     for response in rec.exchanges:
         request = response.request
-        path = urlsplit(request.url).path
+        path = urlsplit(str(request.url)).path
         template = _template_of(templates, path)
         assert template is not None, f"{request.method} {path} is not a documented route"
         covered.add((str(request.method), template))
