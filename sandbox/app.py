@@ -23,6 +23,7 @@ from sandbox import (
     dockerhub_common,
     dockerhub_extra,
     dockerhub_oats,
+    dockerhub_web,
     github,
     github_control,
 )
@@ -35,6 +36,8 @@ CONTROL_PREFIXES = ("/_sandbox", "/static")
 # checking what a client sent, and it holds thousands of requests.
 MAX_JOURNAL_BODY = 256 * 1024
 DOCKERHUB_PREFIXES = ("/v2/", "/api/build/", "/api/audit/", "/api/search/")
+# Docker Hub's web pages (``dockerhub_web``): not the API, so not under its rate limit.
+DOCKERHUB_WEB_PREFIXES = ("/r/", "/_/")
 GITHUB_DOCS = "https://docs.github.com/rest"
 
 
@@ -44,6 +47,8 @@ def service_of(path: str) -> str:
         return "control"
     if path.startswith(DOCKERHUB_PREFIXES) or path == "/v2":
         return "dockerhub"
+    if path.startswith(DOCKERHUB_WEB_PREFIXES):
+        return "dockerhub-web"
     return "github"
 
 
@@ -185,6 +190,7 @@ def create_app(world: World) -> Flask:
     app.register_blueprint(dockerhub.bp)
     app.register_blueprint(dockerhub_extra.bp)
     app.register_blueprint(dockerhub_oats.bp)
+    app.register_blueprint(dockerhub_web.bp)
     app.register_blueprint(autobuild.bp)
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     autobuild.install(world)
