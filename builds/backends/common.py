@@ -246,13 +246,14 @@ def ensure_github_webhook(
         StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=hook_id)
         repository.github_hook_id = hook_id
     if changed:
+        described = " and ".join(_EVENT_WORDS.get(event, event) for event in events)
         audit_record(
             service=GITHUB,
             action="webhook.create",
             target=target,
             outcome=Outcome.OK,
             enrolment=enrolment,
-            message=f"GitHub tells hubcourse about {' and '.join(_EVENT_WORDS.get(e, e) for e in events)}.",
+            message=f"GitHub tells hubcourse about {described}.",
         )
     return changed
 
