@@ -8,6 +8,14 @@ Per credential key it keeps, in a store all workers share:
   spent evenly until the window resets instead of in one burst that ends in a 429 storm;
 * a pause after a 429 (or a GitHub rate-limit 403), until the time the service gave.
 
+An hourly budget (GitHub's 5,000) spread evenly is one call per 0.72 s: a class's pre-flight
+(hundreds of reads, a tenth of the budget) would crawl although the budget is ample. A policy's
+``burst_share`` lets the pacing clock run ahead of the even pace by that share of the time left
+in the learned window, so a burst is sized to the budget left and shrinks as it is spent; two
+optional side buckets keep such bursts polite: ``minute_limit`` (GitHub's secondary limit
+counts points per minute) and ``write_spacing`` (GitHub asks for at least a second between
+writes).
+
 ``acquire(key)`` returns when the caller may send; it sleeps at most ``max_wait`` seconds (a few)
 and otherwise raises ``Throttled(retry_at)``, so a Celery task reschedules itself rather than
 blocking a worker. Before anything is learned it paces at ``default_limit`` per ``window``.
@@ -63,6 +71,9 @@ class Policy:
     window: float
     burst: int
     max_wait: float
+    # While a learned window has budget left, calls may run ahead of the even pace by this
+    # share of the time left in the window (0: only ``burst`` calls ahead).
+    burst_share: float = 0.0
 
 
 def reserved(limit: int) -> int:
@@ -81,6 +92,7 @@ def decide(state: State, now: float, policy: Policy) -> tuple[bool, float]:
     earliest = max(now, state.paused_until)
     # Slots up to ``tat`` are already promised; the budget left is spread over what follows.
     base = max(earliest, state.tat)
+    lead = 0.0
     if state.reset is not None and state.remaining is not None and state.reset > earliest:
         budget = state.remaining - margin
         if budget > 0:
@@ -88,13 +100,16 @@ def decide(state: State, now: float, policy: Policy) -> tuple[bool, float]:
             interval = (
                 (state.reset - base) / budget if state.reset > base else policy.window / usable
             )
+            # The budget left is known: run ahead by a share of the window left. The lead
+            # shrinks as the clock runs ahead, so it never spends more than the budget.
+            lead = policy.burst_share * max(0.0, state.reset - base)
         else:
             # This window's budget is spent: the next call goes out when the window resets.
             earliest = state.reset
             interval = policy.window / usable
     else:
         interval = policy.window / usable
-    tolerance = interval * (policy.burst - 1)
+    tolerance = max(interval * (policy.burst - 1), lead)
     slot = max(earliest, state.tat - tolerance)
     if slot - now > policy.max_wait:
         return False, slot
@@ -264,12 +279,14 @@ local window = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
 local max_wait = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
+local burst_share = tonumber(ARGV[7])
 local limit = s.limit or default_limit
 local margin = math.max(1, math.floor(limit / 20))
 local usable = math.max(1, limit - margin)
 local earliest = math.max(now, s.paused)
 local base = math.max(earliest, s.tat)
 local interval
+local lead = 0
 if s.reset ~= nil and s.remaining ~= nil and s.reset > earliest then
   local budget = s.remaining - margin
   if budget > 0 then
@@ -278,6 +295,7 @@ if s.reset ~= nil and s.remaining ~= nil and s.reset > earliest then
     else
       interval = window / usable
     end
+    lead = burst_share * math.max(0, s.reset - base)
   else
     earliest = s.reset
     interval = window / usable
@@ -285,7 +303,7 @@ if s.reset ~= nil and s.remaining ~= nil and s.reset > earliest then
 else
   interval = window / usable
 end
-local tolerance = interval * (burst - 1)
+local tolerance = math.max(interval * (burst - 1), lead)
 local slot = math.max(earliest, s.tat - tolerance)
 if slot - now > max_wait then
   return {0, string.format('%.17g', slot)}
@@ -346,6 +364,7 @@ class RedisStore:
                 policy.burst,
                 repr(policy.max_wait),
                 _STATE_TTL_SECONDS,
+                repr(policy.burst_share),
             ],
         )
         return bool(int(granted)), float(slot)
@@ -399,6 +418,12 @@ def default_store() -> Store:
         return store
 
 
+def _spacing_policy(seconds: float, max_wait: float) -> Policy:
+    """A policy whose unlearned pace is exactly one call per ``seconds``, with no burst."""
+    limit = 100
+    return Policy(limit, seconds * (limit - reserved(limit)), 1, max_wait)
+
+
 def credential_key(service: str, base_url: str, identity: str) -> str:
     """A governor key for one credential that does not reveal it (tokens are hashed)."""
     digest = hashlib.sha256(f"{base_url}\0{identity}".encode()).hexdigest()[:24]
@@ -415,6 +440,9 @@ class Governor:
         default_limit: int,
         window: float,
         burst: int = 1,
+        burst_share: float = 0.0,
+        minute_limit: int | None = None,
+        write_spacing: float = 0.0,
         max_wait: float | None = None,
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
@@ -424,6 +452,11 @@ class Governor:
         self.default_limit = default_limit
         self.window = window
         self.burst = max(1, burst)
+        self.burst_share = max(0.0, burst_share)
+        # Side buckets (own keys, never learned from headers): calls per minute whatever the
+        # main budget allows, and the least time between two writes.
+        self.minute_limit = minute_limit
+        self.write_spacing = max(0.0, write_spacing)
         self._max_wait = max_wait
         self._store = store
         self._clock = clock
@@ -437,12 +470,29 @@ class Governor:
         max_wait = self._max_wait
         if max_wait is None:
             max_wait = float(getattr(settings, "RATE_LIMIT_MAX_WAIT", DEFAULT_MAX_WAIT))
-        return Policy(self.default_limit, self.window, self.burst, max_wait)
+        return Policy(self.default_limit, self.window, self.burst, max_wait, self.burst_share)
 
-    def acquire(self, key: str, operation: str = "call its API") -> None:
-        """Wait for this key's next slot, or raise ``Throttled`` if it is too far away."""
+    def acquire(self, key: str, operation: str = "call its API", *, write: bool = False) -> None:
+        """Wait for this key's next slot, or raise ``Throttled`` if it is too far away.
+
+        ``write``: the call changes something (spaced by ``write_spacing`` when set).
+        """
+        policy = self.policy()
+        if write and self.write_spacing:
+            self._take(
+                f"{key}:writes", _spacing_policy(self.write_spacing, policy.max_wait), operation
+            )
+        if self.minute_limit:
+            # Half a minute's worth may go at once; past that, the minute's even pace.
+            minute = Policy(
+                self.minute_limit, 60.0, max(1, self.minute_limit // 2), policy.max_wait
+            )
+            self._take(f"{key}:minute", minute, operation)
+        self._take(key, policy, operation)
+
+    def _take(self, key: str, policy: Policy, operation: str) -> None:
         now = self._clock()
-        granted, slot = self.store.acquire(key, now, self.policy())
+        granted, slot = self.store.acquire(key, now, policy)
         if not granted:
             raise Throttled(
                 self.service, operation, retry_at=dt.datetime.fromtimestamp(slot, dt.UTC)
