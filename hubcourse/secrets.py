@@ -112,6 +112,11 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
             return ""
         return encrypt(str(value))
 
+    def formfield(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # No model form (the Django admin's included) gets this field: it would show the mask
+        # and save the mask back as the new secret. Secrets are set through write-only fields.
+        return None
+
     def value_to_string(self, obj: models.Model) -> str:
         # Serialisers (dumpdata) get the ciphertext, never the secret.
         value = self.value_from_object(obj)
