@@ -112,7 +112,7 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
             return ""
         return encrypt(str(value))
 
-    def formfield(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def formfield(self, *args: Any, **kwargs: Any) -> None:
         # No model form (the Django admin's included) gets this field: it would show the mask
         # and save the mask back as the new secret. Secrets are set through write-only fields.
         return None
