@@ -123,6 +123,25 @@ def _entry_emails(enrolment: Enrolment) -> set[str]:
     return found
 
 
+# A student number is a weak secret: with the course link, typing numbers until one matches
+# would claim someone else's roster entry. Each account gets this many typed identifiers per
+# course in a window, plenty for typos.
+JOIN_ATTEMPTS = 10
+JOIN_ATTEMPT_WINDOW = 15 * 60  # seconds
+
+
+def join_attempt_allowed(user: User, course: Course) -> bool:
+    """Count one typed identifier; False once the account has used up its tries for now."""
+    key = f"student:join-attempts:{course.pk}:{user.pk}"
+    cache.add(key, 0, JOIN_ATTEMPT_WINDOW)
+    try:
+        attempts = cache.incr(key)
+    except ValueError:  # the window ran out between add and incr
+        cache.set(key, 1, JOIN_ATTEMPT_WINDOW)
+        attempts = 1
+    return attempts <= JOIN_ATTEMPTS
+
+
 def join_course(
     *, user: User, link: JoinLink, identifier: str = "", may_ask: bool = True
 ) -> JoinOutcome:

@@ -52,6 +52,14 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "student/join.html", {**context, "form": form})
+        if form.cleaned_data["identifier"].strip() and not services.join_attempt_allowed(
+            user, course
+        ):
+            form.add_error(
+                "identifier",
+                "Too many tries: wait a quarter of an hour, or ask your instructor to link you.",
+            )
+            return render(request, "student/join.html", {**context, "form": form}, status=429)
         outcome = services.join_course(
             user=user, link=link, identifier=form.cleaned_data["identifier"]
         )
