@@ -8,10 +8,13 @@ in one query; counts and the chart are single grouped queries.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -24,9 +27,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models.functions import TruncHour
 from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
@@ -190,6 +196,16 @@ class Tick:
     done: bool
 
 
+@lru_cache(maxsize=32)
+def _ticks_html(ticks: tuple[tuple[str, bool], ...]) -> str:
+    # A class has a handful of tick patterns: rendering each once spares the board 50 rows x
+    # 5 steps of template nodes on every refresh.
+    return render_to_string(
+        "dashboard/partials/ticks.html",
+        {"ticks": [Tick(label, done) for label, done in ticks]},
+    )
+
+
 @dataclass
 class BoardRow:
     enrolment: Enrolment
@@ -198,6 +214,34 @@ class BoardRow:
     summary: str
     tone: str
     latest_build: Build | None
+
+    # What the board's row shows, worked out here once: a template node per value and per
+    # "if" costs more than the Python for 50 rows on every refresh.
+
+    @cached_property
+    def url(self) -> str:
+        return reverse("dashboard:student", args=[self.enrolment.course.slug, self.enrolment.pk])
+
+    @property
+    def ticks_html(self) -> str:
+        return mark_safe(_ticks_html(tuple((t.label, t.done) for t in self.ticks)))  # noqa: S308 (our template's output)
+
+    @property
+    def build_tone(self) -> str:
+        return (
+            BUILD_TONE.get(BuildState(self.latest_build.state), "run") if self.latest_build else ""
+        )
+
+    @property
+    def build_note(self) -> str:
+        """ "3 minutes ago, took 0:03:00": when the latest build started and how long it ran."""
+        build = self.latest_build
+        if build is None:
+            return ""
+        note = timesince(build.created_at) + " ago"
+        if build.duration:
+            note += f", took {str(build.duration)[:7]}"
+        return note
 
 
 def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow]:
@@ -299,6 +343,7 @@ def state_counts(course: Course) -> tuple[int, list[StateCount]]:
     """(total, one entry per state that has students) in onboarding order, errors first."""
     counts = dict(
         Enrolment.objects.filter(course=course)
+        .order_by()  # the model's ordering would join the course table for nothing
         .values_list("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")
@@ -351,36 +396,39 @@ class Chart:
 
 
 def build_chart(course: Course, *, now: dt.datetime | None = None) -> Chart:
-    """Builds per hour (a young class) or per day (up to 14 days), stacked by state."""
+    """Builds per hour (a young class) or per day (up to 14 days), stacked by state.
+
+    One grouped query by hour over the 14 days (at most 336 x 5 rows, whatever the class
+    size): its earliest build picks hours or days, and days are summed from hours here.
+    """
     now = timezone.localtime(now or timezone.now())
     since = now - dt.timedelta(days=CHART_DAYS)
-    builds = Build.objects.filter(enrolment__course=course, created_at__gte=since)
-    first = builds.aggregate(first=Min("created_at"))["first"]
+    grouped = list(
+        Build.objects.filter(enrolment__course=course, created_at__gte=since)
+        .annotate(bucket=TruncHour("created_at"))
+        .values_list("bucket", "state")
+        .annotate(n=Count("pk"), first=Min("created_at"))
+        .values_list("bucket", "state", "n", "first")
+    )
+    first = min((row[3] for row in grouped), default=None)
     hourly = first is None or now - first <= dt.timedelta(hours=36)
-    trunc: TruncHour | TruncDay
     if hourly:
         step = dt.timedelta(hours=1)
         start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=23)
-        trunc = TruncHour("created_at")
         buckets = 24
     else:
         step = dt.timedelta(days=1)
         start = now.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(
             days=CHART_DAYS - 1
         )
-        trunc = TruncDay("created_at")
         buckets = CHART_DAYS
-    grouped = (
-        builds.filter(created_at__gte=start)
-        .annotate(bucket=trunc)
-        .values_list("bucket", "state")
-        .annotate(n=Count("pk"))
-        .values_list("bucket", "state", "n")
-    )
     table: dict[tuple[dt.datetime, str], int] = {}
-    for bucket, state, n in grouped:
+    for bucket, state, n, _first in grouped:
         key_state = BuildState.RUNNING.value if state == BuildState.QUEUED else state
-        key = (timezone.localtime(bucket).replace(tzinfo=None), key_state)
+        moment = timezone.localtime(bucket).replace(tzinfo=None)
+        if not hourly:
+            moment = moment.replace(hour=0)
+        key = (moment, key_state)
         table[key] = table.get(key, 0) + n
     starts = [(start + step * i).replace(tzinfo=None) for i in range(buckets)]
     totals = [sum(table.get((s, st.value), 0) for st in CHART_STATES) for s in starts]
@@ -400,6 +448,39 @@ def build_chart(course: Course, *, now: dt.datetime | None = None) -> Chart:
                 bar.parts.append((state.value, state.label, round(y, 1), height, n))
         bars.append(bar)
     return Chart(unit="hour" if hourly else "day", bars=bars, peak=peak, total=sum(totals))
+
+
+# The chart reads every build of the last 14 days (20 000 for 1000 students): it is cached
+# per course under a version that changes whenever a build row is saved (see
+# dashboard/signals.py), so a new or finished build shows at once. The timeout only bounds
+# what no save announces (a removed student's builds; the switch from hours to days).
+CHART_CACHE_SECONDS = 60
+
+
+def _builds_version_key(course_id: int) -> str:
+    return f"dashboard:builds-version:{course_id}"
+
+
+def note_builds_changed(course_id: int) -> None:
+    """A build of the course was saved: the next board computes its chart afresh."""
+    cache.set(_builds_version_key(course_id), time.time_ns(), None)
+
+
+def board_chart(course: Course, *, students: int) -> Chart:
+    """``build_chart`` from the cache while no build of the course has changed."""
+    version = cache.get_or_set(_builds_version_key(course.pk), time.time_ns, None)
+    now = timezone.localtime()
+    # created_at tells apart two courses that had the same pk (a test database reuses them);
+    # the hour and the time zone place the bars; the class size changes when students go.
+    key = (
+        f"dashboard:chart:{course.pk}:{course.created_at.timestamp()}:{version}:{students}:"
+        f"{now.tzname()}:{now:%Y%m%d%H}"
+    )
+    chart: Chart | None = cache.get(key)
+    if chart is None:
+        chart = build_chart(course, now=now)
+        cache.set(key, chart, CHART_CACHE_SECONDS)
+    return chart
 
 
 # -- one student ---------------------------------------------------------------------------------

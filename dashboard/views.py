@@ -118,7 +118,7 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "rows": selectors.board_rows(course, page.object_list),
         "total": total,
         "counts": counts,
-        "chart": selectors.build_chart(course),
+        "chart": selectors.board_chart(course, students=total),
         "handout_steps": [label for label, _ in HANDOUT_STEPS],
         "states": [(s.value, s.label) for s in OnboardingState],
         "build_states": [*BuildState.choices, ("none", "No build yet")],
@@ -132,7 +132,6 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug)
     context = _board_context(request, access)
     context["bulk_actions"] = BULK_ACTIONS
-    context["last_apply"] = ApplyRun.objects.filter(course=access.course).first()
     return render(request, "dashboard/board.html", context)
 
 

@@ -1,0 +1,152 @@
+"""What keeps the class board quick: a fixed number of queries whatever the class size, sort
+or filter, a chart computed once while no build changes, and a row's ticks rendered once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Course
+from builds.models import Build, BuildState
+from dashboard import selectors
+from tests.dashboard.test_board import _make_class
+
+BOARD_VIEWS = [
+    ("dashboard:board", {}),
+    ("dashboard:board_live", {}),
+    ("dashboard:board", {"sort": "-build"}),
+    ("dashboard:board", {"sort": "-state"}),
+    ("dashboard:board", {"build": "failed"}),
+    ("dashboard:board", {"step": "error", "q": "student"}),
+]
+
+
+def _count(client: Client, url: str, query: dict[str, str]) -> int:
+    client.get(url, query)  # the same cache state for every size: the chart is stored here
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, query)
+    assert response.status_code == 200
+    return len(captured.captured_queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("page", "query"), BOARD_VIEWS)
+def test_the_board_makes_the_same_queries_for_a_class_of_8_and_of_160(
+    client: Client, instructor: Any, course: Course, page: str, query: dict[str, str]
+) -> None:
+    client.force_login(instructor)
+    url = reverse(page, args=[course.slug])
+    _make_class(course, 8)
+    small = _count(client, url, query)
+
+    _make_class(course, 152, start=8)
+    large = _count(client, url, query)
+
+    assert large == small
+    assert small <= 10
+
+
+@pytest.mark.django_db
+def test_the_chart_is_read_once_while_no_build_changes(course: Course) -> None:
+    _make_class(course, 6)
+    first = selectors.board_chart(course, students=6)
+
+    with CaptureQueriesContext(connection) as captured:
+        again = selectors.board_chart(course, students=6)
+
+    assert captured.captured_queries == []
+    assert again.total == first.total == 4
+
+
+@pytest.mark.django_db
+def test_a_saved_build_shows_in_the_chart_at_once(
+    course: Course, django_capture_on_commit_callbacks: Any
+) -> None:
+    enrolment = _make_class(course, 6)[0]
+    assert selectors.board_chart(course, students=6).total == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        build = Build.objects.create(
+            enrolment=enrolment, backend="dockerhub-autobuild", external_id="new"
+        )
+    running = selectors.board_chart(course, students=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        build.state = BuildState.FAILED
+        build.save(update_fields=["state", "updated_at"])
+    failed = selectors.board_chart(course, students=6)
+
+    assert running.total == 5
+    assert ("running", 1) in [(s, n) for bar in running.bars for s, _, _, _, n in bar.parts]
+    assert [(s, n) for bar in failed.bars for s, _, _, _, n in bar.parts if s == "failed"] == [
+        ("failed", 3)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_build_saved_in_a_transaction_that_rolls_back_leaves_the_chart_cached(
+    course: Course, django_capture_on_commit_callbacks: Any
+) -> None:
+    enrolment = _make_class(course, 6)[0]
+    selectors.board_chart(course, students=6)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Build.objects.create(enrolment=enrolment, backend="x", external_id="undone")
+            raise RuntimeError("the recording failed")
+
+    assert callbacks == []
+    with CaptureQueriesContext(connection) as captured:
+        selectors.board_chart(course, students=6)
+    assert captured.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_day_bars_add_up_the_builds_of_every_hour_of_the_day(course: Course) -> None:
+    enrolment = _make_class(course, 1)[0]
+    now = timezone.localtime()
+    noon_three_days_ago = (now - dt.timedelta(days=3)).replace(hour=12, minute=0)
+    Build.objects.filter(enrolment=enrolment).update(created_at=now - dt.timedelta(days=5))
+    Build.objects.bulk_create(
+        Build(
+            enrolment=enrolment,
+            backend="dockerhub-autobuild",
+            external_id=f"day-{hours}",
+            state=BuildState.SUCCESS,
+            created_at=noon_three_days_ago + dt.timedelta(hours=hours, minutes=5),
+        )
+        for hours in (-11, -3, 0, 7, 11)
+    )
+
+    chart = selectors.build_chart(course, now=now)
+
+    assert chart.unit == "day"
+    by_label = {bar.label: bar.total for bar in chart.bars}
+    assert by_label[noon_three_days_ago.strftime("%d %b")] == 5
+    assert by_label[(now - dt.timedelta(days=5)).strftime("%d %b")] == 2
+    assert chart.total == 7
+
+
+@pytest.mark.django_db
+def test_rows_show_the_same_ticks_as_their_steps(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    _make_class(course, 3)
+    client.force_login(instructor)
+
+    response = client.get(reverse("dashboard:board", args=[course.slug]))
+    rows = response.context["rows"]
+    html = response.content.decode()
+
+    done, stuck = rows[0], rows[1]
+    assert done.ticks_html.count('class="done"') == 5
+    assert stuck.ticks_html.count('class="done"') == 2
+    assert stuck.ticks_html.count("not yet</span>") == 3
+    assert done.ticks_html in html and stuck.ticks_html in html
+    assert f'href="{done.url}#build-{done.latest_build.pk}"' in html
