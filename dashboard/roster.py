@@ -407,7 +407,8 @@ def normalise_github_repo(value: str) -> str:
     owner, name = segments
     if name.endswith(".git"):
         name = name[:-4]
-    if not GITHUB_OWNER_RE.match(owner) or not GITHUB_NAME_RE.match(name):
+    # "." and ".." are no repository on GitHub, and in a URL path they walk to another one.
+    if not GITHUB_OWNER_RE.match(owner) or not GITHUB_NAME_RE.match(name) or name in (".", ".."):
         raise ValueError(f"{owner}/{name} is not a valid GitHub repository name")
     return f"{owner}/{name}"
 
