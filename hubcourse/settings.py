@@ -386,6 +386,14 @@ CSRF_COOKIE_HTTPONLY = False  # our small JS reads it for POSTs
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Uploaded files (roster and invite CSVs) stop being read past this size; the forms refuse
+# smaller ones in their own words (see hubcourse/uploads.py).
+FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "hubcourse.uploads.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
