@@ -214,6 +214,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
+    # Kombu's transport with messages written whole before a worker can see them (a worker
+    # reading a half-written one stops for good: hubcourse/broker.py).
+    CELERY_BROKER_TRANSPORT = "hubcourse.broker:Transport"
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
