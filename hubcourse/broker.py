@@ -25,7 +25,9 @@ WRITING_SUFFIX = ".writing"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+    # kombu's base and filesystem channels name the second argument differently; callers
+    # pass it by position.
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # Same name as kombu's: the millisecond prefix keeps the folder in sending order.
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         path = os.path.join(self.data_folder_out, name)
