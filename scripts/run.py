@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 WEB_PORT = int(os.environ.get("HUBCOURSE_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8765"))
+# Seconds after which a demo student accepts the organisation's invitation by themselves, so
+# the demo class onboards with nobody clicking (on Docker Hub each student accepts by email).
+# 0 leaves invitations waiting, to be accepted on the sandbox's control page.
+AUTO_ACCEPT_SECONDS = os.environ.get("SANDBOX_AUTO_ACCEPT_INVITES", "10")
 COLOURS = {"sandbox": "35", "web": "36", "worker": "33", "beat": "32"}
 
 
@@ -90,6 +94,8 @@ def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str
             "demo",
             "--data-file",
             str(var / "sandbox.json"),
+            "--auto-accept-invites",
+            AUTO_ACCEPT_SECONDS,
         ],
         env,
         pump=False,
