@@ -139,6 +139,7 @@ def enrolment_unlink(request: HttpRequest, slug: str, enrolment_id: int) -> Http
         request,
         "student/staff/unlink.html",
         {
+            "access": access,
             "course": access.course,
             "enrolment": enrolment,
             "form": form,

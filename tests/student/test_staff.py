@@ -190,3 +190,17 @@ def test_a_ta_cannot_unlink(client: Client, ta: User, student: User, course: Cou
     assert response.status_code == 403
     entry.refresh_from_db()
     assert entry.user == student
+
+
+def test_the_course_pages_lead_to_the_course_link_and_back(
+    client: Client, ta: User, course: Course
+) -> None:
+    # A teaching assistant too: they see the link (read-only) and the course's other pages.
+    client.force_login(ta)
+
+    board = client.get(reverse("dashboard:board", args=[course.slug])).content.decode()
+    link_page = client.get(_page(course)).content.decode()
+
+    assert f'href="{_page(course)}"' in board
+    assert f'href="{reverse("dashboard:board", args=[course.slug])}"' in link_page
+    assert f'href="{_page(course)}" aria-current="page"' in link_page
