@@ -10,9 +10,11 @@ course-level steps (teams, then one bulk invite) and, per student, a Celery chai
 steps in handout order, students in parallel.
 
 Nothing here remembers what is in flight except a short lease per student (in the shared
-cache) that stops a second pass from enqueueing a chain that is already queued. A lost
-message or a killed worker leaves the rows unfinished and the lease expires: the periodic
-reconcile then finds the same work again from the database alone.
+cache) that stops a second pass from enqueueing a chain that is already queued. Every step
+renews it as it starts (and for as long as a retry waits), a chain that fails releases it,
+and one that dies unseen (a killed worker, a lost message) lets it run out within
+``PIPELINE_LEASE_SECONDS``: the next reconcile then finds the same work again from the
+database alone.
 """
 
 from __future__ import annotations
@@ -57,10 +59,11 @@ PIPELINE: tuple[str, ...] = (
 )
 
 INVITE_TTL = dt.timedelta(days=14)
-# How long a queued chain keeps other passes from queueing the same student again. Longer
-# than a chain normally takes; a dead worker's lease simply runs out, and the next periodic
-# reconcile queues the student again (settings.HUBCOURSE_PIPELINE_LEASE overrides it).
-PIPELINE_LEASE_SECONDS = 15 * 60
+# How long a queued chain keeps other passes from queueing the same student again, counted
+# from its last sign of life (each step renews it). It covers one step's wait in a long queue
+# (a class of hundreds queues hundreds of steps at once); a dead chain's lease runs out this
+# soon after its last step started (settings.HUBCOURSE_PIPELINE_LEASE overrides it).
+PIPELINE_LEASE_SECONDS = 5 * 60
 # After pre-flight checks are queued, look again this much later so the students who
 # passed are invited together in one bulk call.
 FOLLOW_UP_SECONDS = 20
@@ -440,10 +443,19 @@ def _lease_key(enrolment_id: int) -> str:
     return f"hubcourse:pipeline:{enrolment_id}"
 
 
+def pipeline_lease_seconds() -> int:
+    return int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
+
+
 def pipeline_claim(enrolment_id: int) -> bool:
     """True when no chain is queued for the student (and claims it); atomic in the cache."""
-    lease = int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
-    return bool(cache.add(_lease_key(enrolment_id), "1", timeout=lease))
+    return bool(cache.add(_lease_key(enrolment_id), "1", timeout=pipeline_lease_seconds()))
+
+
+def pipeline_renew(enrolment_id: int, *, waiting: float = 0) -> None:
+    """The student's chain is alive: hold its lease for another lease time (plus ``waiting``
+    seconds when a step is about to wait that long for its retry)."""
+    cache.set(_lease_key(enrolment_id), "1", timeout=pipeline_lease_seconds() + int(waiting))
 
 
 def pipeline_release(enrolment_id: int) -> None:

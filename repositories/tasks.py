@@ -7,17 +7,26 @@ the enrolment through ``accounts.services``: a permanent error stops the student
 and a rate limit waits exactly as long as Docker Hub or GitHub (or our own governor) says,
 capped by ``CELERY_MAX_COUNTDOWN``. When retries run out the periodic reconcile picks the
 step up again from the database.
+
+A chain must never hold its student's lease after it has stopped: each step renews the lease
+as it starts (and for as long as its retry waits), and a step that fails of anything else (a
+database deadlock, a bug, a time limit) records it on the enrolment and releases the lease in
+``on_failure``, so the next reconcile queues the student again at once instead of after the
+lease. A database that refuses for a moment (deadlock, lost connection) is retried like an
+outside transient error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from accounts.models import Enrolment, PreflightState, User
@@ -31,13 +40,26 @@ from hubcourse.errors import PermanentError, RateLimited, TransientError
 from repositories import reconcile
 from repositories.services import repository_ensure, repository_grant_permissions
 
+logger = logging.getLogger(__name__)
+
 # Backoff for transient failures: 10 s, 20 s, 40 s ... with jitter, at most MAX_RETRIES.
 BACKOFF_BASE = 10
 MAX_RETRIES = 6
 # Waiting on a rate limit is not a failure: allow many more of those.
 MAX_RATE_LIMIT_RETRIES = 50
 
+
+class StepTask(Task):  # type: ignore[misc]
+    """A pipeline step: a failure of any kind ends the chain, so it gives the lease back."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if args:
+            reconcile.pipeline_release(int(args[0]))
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+
+
 STEP_OPTIONS: dict[str, Any] = {
+    "base": StepTask,
     "bind": True,
     "acks_late": True,
     "soft_time_limit": 120,
@@ -56,6 +78,7 @@ def run_step(
     task: Task[Any, Any], step: str, enrolment_id: int, action: Callable[[], object]
 ) -> None:
     """Run one step's service for a student and record how it ended."""
+    reconcile.pipeline_renew(enrolment_id)
     enrolment = Enrolment.objects.filter(pk=enrolment_id).first()
     if enrolment is None or enrolment_is_blocked(enrolment):
         return
@@ -65,9 +88,15 @@ def run_step(
     ):
         # Nothing is written outside before the pre-flight checks pass.
         return
+    retries = task.request.retries or 0
     try:
         action()
     except RateLimited as error:
+        if retries >= MAX_RATE_LIMIT_RETRIES:
+            # Still limited after all this waiting: give up for now (the chain goes on and
+            # ends, freeing the lease); the periodic reconcile tries again.
+            enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
+            return
         wait = error.seconds_to_wait() + random.uniform(0, 2)
         countdown = int(min(wait, settings.CELERY_MAX_COUNTDOWN)) + 1
         enrolment_record_error(
@@ -76,9 +105,9 @@ def run_step(
             error=error,
             retry_at=timezone.now() + dt.timedelta(seconds=countdown),
         )
+        reconcile.pipeline_renew(enrolment_id, waiting=countdown)
         raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
     except TransientError as error:
-        retries = task.request.retries or 0
         if retries >= MAX_RETRIES:
             # Give up for now; the periodic reconcile tries again from the database.
             enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
@@ -90,6 +119,18 @@ def run_step(
             error=error,
             retry_at=timezone.now() + dt.timedelta(seconds=countdown),
         )
+        reconcile.pipeline_renew(enrolment_id, waiting=countdown)
+        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
+    except (OperationalError, InterfaceError) as error:
+        # A deadlock victim or a dropped connection: the transaction rolled back whole, so
+        # running the step again is safe. Not recorded: the database may be what is failing.
+        if retries >= MAX_RETRIES:
+            raise
+        countdown = backoff(retries)
+        logger.warning(
+            "step %s of enrolment %s: %s; again in %s s", step, enrolment_id, error, countdown
+        )
+        reconcile.pipeline_renew(enrolment_id, waiting=countdown)
         raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
     except PermanentError as error:
         enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
@@ -101,6 +142,19 @@ def run_step(
             enrolment=enrolment,
             message=error,
         )
+    except Exception as error:
+        # Not the outside world's doing: say so on the board (the next reconcile tries
+        # again; StepTask.on_failure frees the lease for it) and let Celery log the trace.
+        enrolment_record_error(
+            enrolment_id=enrolment_id,
+            step=step,
+            error=f"hubcourse failed at this step ({type(error).__name__}); it tries again "
+            "at the next reconcile.",
+            permanent=False,
+        )
+        # Here as well as in on_failure: an eager run that propagates skips on_failure.
+        reconcile.pipeline_release(enrolment_id)
+        raise
 
 
 def _actor(actor_id: int | None) -> User | None:
@@ -117,6 +171,32 @@ def preflight_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None
         enrolment_id,
         lambda: preflight_run(enrolment_id=enrolment_id),
     )
+    invite_when_class_checked(enrolment_id)
+
+
+def invite_when_class_checked(enrolment_id: int) -> None:
+    """The last student of a class to pass pre-flight sends the class's bulk invite now,
+    rather than waiting for the next reconcile pass (students still unchecked would
+    otherwise be invited one pass later, in a second bulk call)."""
+    from accounts.tasks import course_invite_task
+
+    row = (
+        Enrolment.objects.filter(
+            pk=enrolment_id, preflight_state__in=(PreflightState.PASSED, PreflightState.WARNING)
+        )
+        .values("course_id")
+        .first()
+    )
+    if row is None:
+        return
+    unchecked = (
+        Enrolment.objects.filter(course_id=row["course_id"], preflight_state=PreflightState.NOT_RUN)
+        .exclude(docker_id="")
+        .exclude(error_permanent=True)
+        .exists()
+    )
+    if not unchecked:
+        course_invite_task.delay(row["course_id"])
 
 
 @shared_task(name="repositories.step.team", **STEP_OPTIONS)
@@ -170,7 +250,7 @@ def first_build_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | No
     )
 
 
-@shared_task(name="repositories.step.done", acks_late=True, ignore_result=True)
+@shared_task(name="repositories.step.done", base=StepTask, acks_late=True, ignore_result=True)
 def pipeline_done(enrolment_id: int) -> None:
     """The end of a student's chain: let the next pass queue them again if needed."""
     reconcile.pipeline_release(enrolment_id)
