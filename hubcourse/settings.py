@@ -416,5 +416,10 @@ LOGGING: dict[str, Any] = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # urllib3 logs whole URLs at DEBUG, signed query strings included (GitHub's job log
+        # addresses); hubcourse.http logs each call's path instead.
+        "urllib3": {"level": "INFO"},
+    },
 }

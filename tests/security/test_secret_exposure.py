@@ -192,3 +192,15 @@ def test_no_page_or_api_answer_shows_a_secret(
     bearer = Client(HTTP_AUTHORIZATION=f"Bearer {api_token}")
     for url in api_answers:
         _assert_absent(secrets, url, _get(bearer, url))
+
+
+def test_no_signed_log_address_is_logged(
+    onboarded: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job log's address (GitHub's redirect) is signed in its query, and opens the log to
+    whoever holds it: hubcourse logs paths only, and so must the HTTP library underneath."""
+    records = caplog.get_records("setup")
+    assert any("/actions/jobs/" in record.getMessage() for record in records)
+
+    for record in records:
+        assert "sig=" not in record.getMessage(), f"{record.name}: {record.getMessage()}"
