@@ -81,6 +81,27 @@ def _stop(processes: dict[str, subprocess.Popen[str]]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def read_seed(stream: IO[str], *, max_lines: int = 50) -> tuple[dict[str, Any] | None, list[str]]:
+    """The sandbox's line of JSON with what its seed created (credentials, students), and
+    the lines before it: its logging shares the stream, so "state loaded from
+    var/sandbox.json" comes first when make run starts again. None when it never comes."""
+    before: list[str] = []
+    while len(before) < max_lines:
+        line = stream.readline()
+        if not line:
+            break
+        if line.startswith("{"):
+            try:
+                seeded = json.loads(line)
+            except json.JSONDecodeError:
+                pass
+            else:
+                if isinstance(seeded, dict):
+                    return seeded, before
+        before.append(line)
+    return None, before
+
+
 def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = _start(
         "sandbox",
@@ -101,13 +122,12 @@ def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str
         pump=False,
     )
     assert process.stdout is not None
-    # The sandbox's first line is JSON with what its seed created (credentials, students).
-    first = process.stdout.readline()
-    try:
-        seeded: dict[str, Any] = json.loads(first)
-    except json.JSONDecodeError:
+    seeded, before = read_seed(process.stdout)
+    if seeded is None:
         process.kill()
-        sys.exit(f"The sandbox did not start:\n{first}{process.stdout.read()}")
+        sys.exit("The sandbox did not start:\n" + "".join(before))
+    for line in before:
+        sys.stdout.write(f"\033[{COLOURS['sandbox']}m{'sandbox':>7}\033[0m | {line}")
     threading.Thread(target=_pump, args=("sandbox", process.stdout), daemon=True).start()
     return process, seeded
 
