@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Course, Enrolment, User
 from accounts.services import enrolment_clear_error
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import Invalid, NotFound
+from hubcourse.errors import Invalid
 from hubcourse.secrets import SecretValue
 from repositories.dockerhub import SERVICE as DOCKER_HUB
 from repositories.dockerhub import DockerHubClient, Permission
@@ -95,9 +95,11 @@ def repository_row(enrolment: Enrolment) -> StudentRepository:
 def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> StudentRepository | None:
     """The student's Docker Hub repository exists, with the course's privacy.
 
-    Reads before writing: an existing repository (made by an earlier attempt whose answer
-    was lost, or by hand) is adopted, never created twice; "already exists" from a
-    concurrent creator is success once read back.
+    Writes first, reads only when needed: the reconcile's bulk observation has just listed
+    the organisation's repositories, so a repository the row does not know is nearly always
+    missing, and the create answer says everything a read would. "Already exists" (made by
+    an earlier attempt whose answer was lost, by hand, or by a concurrent creator) is
+    success once read back: adopted, never created twice.
     """
     with transaction.atomic():
         enrolment = _locked_enrolment(enrolment_id)
@@ -110,22 +112,18 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
         client = dockerhub_client_for(course)
         target = repository.full_name
         try:
+            hub = client.create_repository(
+                repository.namespace,
+                repository.name,
+                description=f"{course.name}: {enrolment.docker_id}"[:100],
+                is_private=course.repo_private,
+            )
+            outcome, message = Outcome.OK, ""
+        except Invalid as error:
+            if not _is_already_exists(error):
+                raise
             hub = client.get_repository(repository.namespace, repository.name)
-            outcome, message = Outcome.NOOP, "the repository already existed"
-        except NotFound:
-            try:
-                hub = client.create_repository(
-                    repository.namespace,
-                    repository.name,
-                    description=f"{course.name}: {enrolment.docker_id}"[:100],
-                    is_private=course.repo_private,
-                )
-                outcome, message = Outcome.OK, ""
-            except Invalid as error:
-                if not _is_already_exists(error):
-                    raise
-                hub = client.get_repository(repository.namespace, repository.name)
-                outcome, message = Outcome.NOOP, "created concurrently; adopted"
+            outcome, message = Outcome.NOOP, "the repository already existed; adopted"
         audit_record(
             service=DOCKER_HUB,
             action="repository.create",
@@ -170,12 +168,31 @@ def desired_permissions(course: Course, repository: StudentRepository) -> dict[i
     return wanted
 
 
+def _unrecorded_grants(
+    course: Course, repository: StudentRepository, wanted: dict[int, Permission]
+) -> list[int]:
+    """The wanted teams whose grant the row does not record (observe_course keeps it true)."""
+    recorded = {
+        course.instructors_team_id: repository.instructors_permission_at is not None,
+        (
+            repository.student_team_id
+            if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
+            else course.team_id
+        ): repository.permission_granted_at is not None,
+    }
+    return [team_id for team_id in wanted if not recorded.get(team_id, False)]
+
+
 def repository_grant_permissions(
     *, enrolment_id: int, actor: User | None = None
 ) -> StudentRepository | None:
     """The course's teams hold the permissions the access policy asks for on the repository.
 
-    Lists the repository's team permissions first and grants or changes only what differs.
+    A grant the row does not record yet is simply sent: Docker Hub's grant sets the team's
+    permission whatever it was (and "already exists" is answered with a change), so reading
+    the permissions of a repository created a moment ago would only cost a call. When the
+    row records every grant, the step is a check asked for explicitly (the plan never queues
+    it then): it lists the permissions and repairs only what differs.
     Returns None (and does nothing) while the repository or a team id is not known yet.
     """
     from accounts.services import course_ensure_teams
@@ -196,10 +213,16 @@ def repository_grant_permissions(
         ):
             return None
         client = dockerhub_client_for(course)
-        current = {
-            p.group_id: p.permission
-            for p in client.list_team_permissions(repository.namespace, repository.name)
-        }
+        unrecorded = _unrecorded_grants(course, repository, wanted)
+        current: dict[int, str | None]
+        if unrecorded:
+            current = {team_id: None for team_id in unrecorded}
+            wanted = {team_id: wanted[team_id] for team_id in unrecorded}
+        else:
+            current = {
+                p.group_id: p.permission
+                for p in client.list_team_permissions(repository.namespace, repository.name)
+            }
         for team_id, permission in wanted.items():
             have = current.get(team_id)
             if have == permission:

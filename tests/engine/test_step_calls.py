@@ -1,0 +1,95 @@
+"""The Docker Hub steps make the fewest calls the API allows: no read right after our own
+write, and a read only where an answer could differ from what the row records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accounts.models import Course
+from accounts.services import course_ensure_teams
+from repositories.models import StudentRepository
+from repositories.services import (
+    dockerhub_client_for,
+    repository_ensure,
+    repository_grant_permissions,
+)
+from tests.engine.support import make_class, requests_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPO = "/v2/namespaces/<namespace>/repositories"
+
+
+@pytest.fixture
+def hub_course(sandbox: Any, course: Course) -> Course:
+    course.organisation = sandbox.seeded["dockerhub"]["org"]
+    course.save()
+    course_ensure_teams(course_id=course.pk)
+    course.refresh_from_db()
+    return course
+
+
+def _calls(sandbox: Any, method: str, part: str) -> int:
+    return requests_to(sandbox, method, part)
+
+
+def test_a_new_repository_costs_one_create_and_no_read(sandbox: Any, hub_course: Course) -> None:
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    reads_before = _calls(sandbox, "GET", "/repositories/<")
+
+    repository = repository_ensure(enrolment_id=enrolment.pk)
+
+    assert repository is not None and repository.created_at is not None
+    assert _calls(sandbox, "POST", REPO) == 1
+    assert _calls(sandbox, "GET", "/repositories/<") == reads_before
+
+
+def test_a_repository_made_by_hand_is_adopted_after_the_create_says_it_exists(
+    sandbox: Any, hub_course: Course
+) -> None:
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    dockerhub_client_for(hub_course).create_repository(
+        "revelare", "docker-101-student000", is_private=True
+    )
+
+    repository = repository_ensure(enrolment_id=enrolment.pk)
+
+    assert repository is not None and repository.created_at is not None
+    # The hand-made one and ours (refused: it exists), then one read to adopt it.
+    assert _calls(sandbox, "POST", REPO) == 2
+    assert _calls(sandbox, "GET", REPO + "/<repository>") == 1
+
+
+def test_first_grants_on_a_new_repository_are_two_writes_and_no_list(
+    sandbox: Any, hub_course: Course
+) -> None:
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    repository_ensure(enrolment_id=enrolment.pk)
+
+    repository_grant_permissions(enrolment_id=enrolment.pk)
+
+    assert _calls(sandbox, "POST", "/repositories/<namespace>/<repository>/groups") == 2
+    assert _calls(sandbox, "GET", "/repositories/<namespace>/<repository>/groups") == 0
+    row = StudentRepository.objects.get(enrolment=enrolment)
+    assert row.permission_granted_at and row.instructors_permission_at
+
+
+def test_only_the_grant_the_row_lacks_is_sent(sandbox: Any, hub_course: Course) -> None:
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    repository_ensure(enrolment_id=enrolment.pk)
+    repository_grant_permissions(enrolment_id=enrolment.pk)
+    # The reconcile's observation found the course team's grant gone.
+    StudentRepository.objects.filter(enrolment=enrolment).update(permission_granted_at=None)
+
+    repository_grant_permissions(enrolment_id=enrolment.pk)
+
+    assert _calls(sandbox, "POST", "/repositories/<namespace>/<repository>/groups") == 3
+    granted = {
+        p.group_name: p.permission
+        for p in dockerhub_client_for(hub_course).list_team_permissions(
+            "revelare", "docker-101-student000"
+        )
+    }
+    assert granted == {"students": "read", "instructors": "admin"}
