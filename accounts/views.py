@@ -16,7 +16,13 @@ def _user(request: HttpRequest) -> User:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "accounts/landing.html")
-    return redirect(home_url_name(_user(request)))
+    name = home_url_name(_user(request))
+    if name == "my_courses":
+        # A student in one course (most of them) goes straight to its page.
+        only = list(enrolments_for_student(_user(request)).values_list("pk", flat=True)[:2])
+        if len(only) == 1:
+            return redirect("student:status", only[0])
+    return redirect(name)
 
 
 @login_required

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
+from accounts.models import Course, Enrolment
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,6 @@ def test_anonymous_visitors_see_the_welcome_page_with_a_sign_in_link(client):
     [
         ("instructor", "/courses/"),
         ("ta", "/courses/"),
-        ("student", "/me/"),
         ("outsider", "/welcome/"),
         ("site_admin", "/organisation/"),
     ],
@@ -31,6 +32,28 @@ def test_the_landing_page_sends_each_role_to_its_place(client, request, who, pla
     assert response.status_code == 302
     assert response.url == place
     assert client.get(place).status_code == 200
+
+
+def test_a_student_in_one_course_lands_on_its_page(client, student):
+    enrolment = Enrolment.objects.get(user=student)
+    client.force_login(student)
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.url == reverse("student:status", args=[enrolment.pk])
+
+
+def test_a_student_in_two_courses_picks_one(client, student, course):
+    other = Course.objects.create(name="Docker 201", slug="docker-201", organisation="revelare")
+    Enrolment.objects.create(course=other, identifier=student.email, user=student)
+    client.force_login(student)
+
+    response = client.get("/")
+    page = client.get(response.url).content.decode()
+
+    assert response.url == "/me/"
+    assert "Docker 201" in page and course.name in page
 
 
 def test_a_user_signs_in_with_email_and_password_and_out_again(client, instructor):
