@@ -33,7 +33,8 @@ from django.utils import timezone
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from accounts.services import enrolment_refresh_state
 from builds.models import Build
-from repositories.dockerhub import Invite, Team, TeamRepository
+from hubcourse.errors import NotFound
+from repositories.dockerhub import DockerHubClient, Invite, Team, TeamRepository
 from repositories.dockerhub import Repository as HubRepository
 from repositories.models import StudentRepository
 from repositories.services import dockerhub_client_for
@@ -133,7 +134,9 @@ def observe_course(course: Course) -> Observation:
         m.username.lower() for m in client.list_members(org) if m.username and not m.is_invitee
     }
     invites = {i.invitee.lower(): i for i in client.list_invites(org)}
-    repos = {r.name.lower(): r for r in client.list_repositories(org.lower())}
+    # By name: the default order (last updated first) moves repositories between pages while
+    # the class builds, and a page boundary then skips some of them.
+    repos = {r.name.lower(): r for r in client.list_repositories(org.lower(), ordering="name")}
     calls += 4
     course_team = teams.get(course.team.lower())
     instructors = teams.get(course.instructors_team.lower())
@@ -162,6 +165,7 @@ def observe_course(course: Course) -> Observation:
     now = timezone.now()
     changed = 0
     enrolments = list(course.enrolments.exclude(docker_id="").select_related("repository"))
+    calls += _confirm_missing(client, enrolments, repos)
     for enrolment in enrolments:
         docker_id = enrolment.docker_id.lower()
         updates = _observed_membership(
@@ -182,6 +186,32 @@ def observe_course(course: Course) -> Observation:
                     StudentRepository.objects.filter(pk=repository.pk).update(**repo_updates)
             enrolment_refresh_state(enrolment_id=enrolment.pk)
     return Observation(calls=calls, changed_rows=changed)
+
+
+def _confirm_missing(
+    client: DockerHubClient, enrolments: list[Enrolment], repos: dict[str, HubRepository]
+) -> int:
+    """Read back each repository the rows say exists but the listing lacks; the calls made.
+
+    A listing taken while repositories come and go may still miss one, and a repository
+    believed deleted has its whole pipeline redone. Only a confirmed absence counts; in a
+    quiet class this costs nothing.
+    """
+    calls = 0
+    for enrolment in enrolments:
+        repository: StudentRepository | None = getattr(enrolment, "repository", None)
+        if repository is None or repository.created_at is None:
+            continue
+        if repository.name.lower() in repos:
+            continue
+        calls += 1
+        try:
+            repos[repository.name.lower()] = client.get_repository(
+                repository.namespace, repository.name
+            )
+        except NotFound:
+            continue
+    return calls
 
 
 def _short_names(rows: Iterable[TeamRepository]) -> dict[str, str]:
