@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.cache import cache
+
 from accounts.models import Course, Enrolment
 from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
@@ -101,6 +103,41 @@ def build_info(build: HubBuild) -> BuildInfo:
     )
 
 
+# The rule configure made or found, for trigger to start it without reading the source and
+# its rules again. A hint kept in the shared cache: when it is missing (evicted, another
+# deployment), trigger reads the rule as before.
+RULE_HINT_SECONDS = 24 * 3600
+
+
+def _rule_key(repository: StudentRepository) -> str:
+    return f"hubcourse:autobuild-rule:{repository.pk}"
+
+
+def _rule_uuid(source: BuildSource) -> str:
+    # Answers name their rules as URIs ("/api/build/v1/setting/<uuid>/"); one rule is ours.
+    if len(source.build_settings) != 1:
+        return ""
+    return source.build_settings[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def remember_rule(repository: StudentRepository, source: BuildSource, rule_uuid: str) -> None:
+    if rule_uuid:
+        cache.set(_rule_key(repository), f"{source.uuid}:{rule_uuid}", RULE_HINT_SECONDS)
+
+
+def remembered_rule(repository: StudentRepository) -> str:
+    """The remembered rule's uuid, if it belongs to the source the row records."""
+    value = cache.get(_rule_key(repository))
+    if not isinstance(value, str):
+        return ""
+    source_uuid, _, rule_uuid = value.partition(":")
+    return rule_uuid if source_uuid and source_uuid == repository.build_source_id else ""
+
+
+def forget_rule(repository: StudentRepository) -> None:
+    cache.delete(_rule_key(repository))
+
+
 class DockerHubAutobuild:
     name = Course.BuildBackend.DOCKERHUB_AUTOBUILD.value
 
@@ -115,7 +152,7 @@ class DockerHubAutobuild:
         wanted = course_rule(course)
         target = image_name(repository)
         try:
-            source, changed = self._ensure_source(client, repository, owner, repo, wanted)
+            source, changed, created = self._ensure_source(client, repository, owner, repo, wanted)
         except ExternalServiceError as error:
             audit_record(
                 service=DOCKER_HUB,
@@ -139,7 +176,9 @@ class DockerHubAutobuild:
         )
         if repository.build_source_id != source.uuid:
             StudentRepository.objects.filter(pk=repository.pk).update(build_source_id=source.uuid)
-        hook_added = ensure_dockerhub_webhook(client, enrolment, repository)
+        # A source created just now means no earlier configure got this far: no hubcourse
+        # webhook can be on the repository, so there is nothing to look for.
+        hook_added = ensure_dockerhub_webhook(client, enrolment, repository, known_absent=created)
         push_hook_added = self._ensure_push_hook(enrolment, repository, owner, repo)
         return ConfigureResult(
             changed=changed or hook_added or push_hook_added, reference=source.uuid
@@ -173,29 +212,34 @@ class DockerHubAutobuild:
         owner: str,
         repo: str,
         wanted: BuildRule,
-    ) -> tuple[BuildSource, bool]:
-        """The build source with exactly the course's rule; (source, whether it changed)."""
-        source = client.get_build_source(repository.namespace, repository.name)
-        if source is None:
-            try:
-                created = client.create_build_source(
-                    repository.namespace,
-                    repository.name,
-                    github_owner=owner,
-                    github_repository=repo,
-                    rules=[wanted],
-                )
-            except Invalid:
-                # Another worker linked it between our read and our write: read it again.
-                source = client.get_build_source(repository.namespace, repository.name)
-                if source is None:
-                    raise
-            else:
-                return created, True
+    ) -> tuple[BuildSource, bool, bool]:
+        """The build source with exactly the course's rule; (source, whether it changed,
+        whether it was created just now)."""
+        # Written first: configure runs when the row records no build yet, so the source is
+        # nearly always missing, and the create answer names its rule (no read-back).
+        try:
+            created = client.create_build_source(
+                repository.namespace,
+                repository.name,
+                github_owner=owner,
+                github_repository=repo,
+                rules=[wanted],
+            )
+        except Invalid:
+            # Already linked (an earlier attempt whose answer was lost, another worker, by
+            # hand): read it and check its rule.
+            found = client.get_build_source(repository.namespace, repository.name)
+            if found is None:
+                raise
+            source = found
+        else:
+            remember_rule(repository, created, _rule_uuid(created))
+            return created, True, True
         settings = client.list_build_settings(source)
         linked = (source.owner.lower(), source.repository.lower()) == (owner.lower(), repo.lower())
         if linked and len(settings) == 1 and _same_rule(settings[0], wanted):
-            return source, False
+            remember_rule(repository, source, settings[0].uuid)
+            return source, False, False
         # Keep the first rule's uuid (an update, not a new rule), drop any others.
         rules: list[BuildRule] = (
             [BuildSetting(**{**settings[0].model_dump(), **wanted.model_dump()})]
@@ -205,28 +249,33 @@ class DockerHubAutobuild:
         updated = client.update_build_source(
             source, rules=rules, github_owner=owner, github_repository=repo
         )
-        return updated, True
+        remember_rule(repository, updated, _rule_uuid(updated))
+        return updated, True, False
 
     def trigger(self, enrolment: Enrolment) -> str | None:
         repository = student_repository(enrolment)
         client = self._client(enrolment)
         target = image_name(repository)
+        wanted = course_rule(enrolment.course)
         try:
-            source = client.get_build_source(repository.namespace, repository.name)
-            if source is None:
-                raise NotFound(DOCKER_HUB, f"start a build of {target}", 404, "no automated build")
-            wanted = course_rule(enrolment.course)
-            rule = next(
-                (s for s in client.list_build_settings(source) if _same_rule(s, wanted)), None
-            )
-            if rule is None:
-                raise UnexpectedResponse(
-                    DOCKER_HUB,
-                    f"start a build of {target}",
-                    None,
-                    f"no build rule for branch {wanted.source_name}",
+            build_id = self._trigger_known_rule(client, repository, wanted, target)
+            if build_id is None:
+                source = client.get_build_source(repository.namespace, repository.name)
+                if source is None:
+                    raise NotFound(
+                        DOCKER_HUB, f"start a build of {target}", 404, "no automated build"
+                    )
+                rule = next(
+                    (s for s in client.list_build_settings(source) if _same_rule(s, wanted)), None
                 )
-            build_id = client.trigger_build(rule, target)
+                if rule is None:
+                    raise UnexpectedResponse(
+                        DOCKER_HUB,
+                        f"start a build of {target}",
+                        None,
+                        f"no build rule for branch {wanted.source_name}",
+                    )
+                build_id = client.trigger_build(rule, target)
         except ExternalServiceError as error:
             audit_record(
                 service=DOCKER_HUB,
@@ -246,6 +295,21 @@ class DockerHubAutobuild:
             message=f"Started build {build_id} of branch {wanted.source_name}.",
         )
         return build_id
+
+    def _trigger_known_rule(
+        self, client: DockerHubClient, repository: StudentRepository, wanted: BuildRule, target: str
+    ) -> str | None:
+        """Start the build of the rule configure remembered, in one call; None when no rule
+        is remembered for the repository's current source, or it is gone."""
+        rule_uuid = remembered_rule(repository)
+        if not rule_uuid:
+            return None
+        setting = BuildSetting(uuid=rule_uuid, **wanted.model_dump())
+        try:
+            return client.trigger_build(setting, target)
+        except NotFound:
+            forget_rule(repository)
+            return None
 
     def builds_since(self, enrolment: Enrolment, since: dt.datetime | None) -> list[BuildInfo]:
         repository = student_repository(enrolment)

@@ -77,20 +77,27 @@ def github_hook_url(course: Course) -> str:
 
 
 def ensure_dockerhub_webhook(
-    client: DockerHubClient, enrolment: Enrolment, repository: StudentRepository
+    client: DockerHubClient,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    *,
+    known_absent: bool = False,
 ) -> bool:
     """A push webhook on the Docker Hub repository to hubcourse; True when one was added.
 
     Docker Hub signs nothing, so the URL carries the course's secret token and hubcourse takes
     a delivery only as a hint to re-read the repository's builds through the API.
+    ``known_absent``: the caller knows no hubcourse webhook can be there yet (it has just
+    linked the repository for the first time), so the list is not read.
     """
     url = dockerhub_hook_url(enrolment.course)
     target = image_name(repository)
     try:
-        for pipeline in client.list_webhooks(repository.namespace, repository.name):
-            if any(hook.hook_url == url for hook in pipeline.webhooks):
-                _remember_hook(repository, pipeline.slug or pipeline.name)
-                return False
+        if not known_absent:
+            for pipeline in client.list_webhooks(repository.namespace, repository.name):
+                if any(hook.hook_url == url for hook in pipeline.webhooks):
+                    _remember_hook(repository, pipeline.slug or pipeline.name)
+                    return False
         pipeline = client.create_webhook(repository.namespace, repository.name, HOOK_NAME, url)
     except ExternalServiceError as error:
         audit_record(
