@@ -48,8 +48,9 @@ class Build(models.Model):
             )
         ]
         indexes = [
-            # The student page and the board's "latest build" per student.
-            models.Index(fields=["enrolment", "-created_at"], name="build_enrolment_recent"),
+            # The student page and the board's "latest build" per student, in the order both
+            # read (newest first, the id breaking ties): a top-1 read with no sort per student.
+            models.Index(fields=["enrolment", "-created_at", "-id"], name="build_enrolment_latest"),
             # Polling and the stuck-build sweep look only at unfinished builds.
             models.Index(
                 fields=["state"],
