@@ -204,3 +204,16 @@ def test_the_course_pages_lead_to_the_course_link_and_back(
     assert f'href="{_page(course)}"' in board
     assert f'href="{reverse("dashboard:board", args=[course.slug])}"' in link_page
     assert f'href="{_page(course)}" aria-current="page"' in link_page
+
+
+def test_a_request_made_a_moment_ago_was_asked_just_now(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    join_course(user=person("new@gmail.example"), link=link, identifier="s999")
+    client.force_login(instructor)
+
+    html = client.get(_page(course)).content.decode()
+
+    assert "<td>just now</td>" in html
+    assert "0\xa0minutes" not in html

@@ -1,0 +1,32 @@
+"""Pages say "just now" rather than "0 minutes ago"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.template import Context, Template
+from django.utils import timezone
+
+from hubcourse.templatetags.time_words import ago
+
+NOW = timezone.now()
+
+
+def test_under_a_minute_is_just_now() -> None:
+    assert ago(NOW - dt.timedelta(seconds=59), NOW) == "just now"
+
+
+def test_a_longer_while_is_said_in_minutes_and_hours() -> None:
+    # Django keeps a number and its unit together with a no-break space.
+    assert ago(NOW - dt.timedelta(minutes=3), NOW) == "3\xa0minutes ago"
+    assert ago(NOW - dt.timedelta(hours=2, minutes=5), NOW) == "2\xa0hours, 5\xa0minutes ago"
+
+
+def test_nothing_is_said_of_no_moment() -> None:
+    assert ago(None, NOW) == ""
+
+
+def test_templates_load_it() -> None:
+    html = Template("{% load time_words %}asked {{ at|ago }}").render(Context({"at": NOW}))
+
+    assert html == "asked just now"
