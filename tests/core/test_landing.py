@@ -88,3 +88,13 @@ def test_the_github_sign_in_points_at_the_configured_server(client, settings):
     response = client.post("/accounts/github/login/")
     assert response.status_code == 302
     assert response.url.startswith(f"{settings.GITHUB_URL}/login/oauth/authorize?")
+
+
+def test_the_sign_in_page_speaks_to_staff_and_students(client):
+    page = client.get("/accounts/login/?next=/courses/").content.decode()
+
+    assert "<h1>Sign in</h1>" in page
+    assert "Sign in with GitHub" in page
+    assert 'name="next" value="/courses/"' in page  # both forms keep where to go next
+    assert page.count('name="next" value="/courses/"') == 2
+    assert "third-party" not in page
