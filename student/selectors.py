@@ -322,8 +322,10 @@ def _steps(
                 5,
                 titles[4],
                 StepStatus.TODO,
-                f"Your last build failed. Read its log below, fix the problem, then commit and "
+                f"Your last build failed. Its log says why: fix the problem, then commit and "
                 f"push to {branch}: a new build starts by itself.",
+                reverse("student:build_log", args=[enrolment.pk, latest.pk]),
+                "Open the log of the failed build",
             )
         )
     elif succeeded:

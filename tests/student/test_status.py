@@ -124,6 +124,18 @@ def test_a_failed_build_asks_for_a_fix_and_a_green_one_ticks_everything(sam: Enr
     assert view.image_url.endswith("/r/revelare/docker-101-samstudent")
 
 
+def test_a_failed_build_leads_straight_to_its_log(sam: Enrolment) -> None:
+    _linked(sam, invite_state=InviteState.ACCEPTED, member_at=NOW, team_at=NOW)
+    _repository(sam, build_configured_at=NOW)
+    failed = _build(sam, BuildState.FAILED, 10)
+
+    view = student_status(Enrolment.objects.select_related("course").get(pk=sam.pk))
+
+    assert view.now is not None and view.now.number == 5
+    assert view.now.action_url == reverse("student:build_log", args=[sam.pk, failed.pk])
+    assert "below" not in view.now.detail  # the log is a page of its own
+
+
 def test_a_permanent_error_is_shown_on_its_step(sam: Enrolment) -> None:
     _linked(sam)
     Enrolment.objects.filter(pk=sam.pk).update(
