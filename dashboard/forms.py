@@ -126,6 +126,12 @@ class CourseForm(forms.ModelForm[Course]):
                 "username for a personal token. Empty: the site's configured identity."
             ),
             "build_dockerfile": "Path of the Dockerfile in the student's repository.",
+            "student_team_template": (
+                "Used only with one team per student (see “Who sees each repository”); "
+                "{docker_id} and {course} as for the repository name."
+            ),
+            "build_context": "The folder of the student's repository the build sees; / is all of it.",
+            "build_tag": "The tag every build pushes: what follows “:” in docker pull.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
