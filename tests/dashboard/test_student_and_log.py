@@ -247,3 +247,19 @@ def test_the_plan_page_groups_steps_and_apply_shows_progress(
     # The engine is not running in this test: nothing is done yet, and the page keeps polling.
     assert progress.context["progress"]["done"] == 0
     assert "data-poll-stop" not in progress.content.decode()
+
+
+@pytest.mark.django_db
+def test_applying_a_plan_with_nothing_to_do_says_so(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    # What "Apply anyway" records when every student is already as the course says.
+    run = ApplyRun.objects.create(course=course, started_by=instructor, total_steps=0, students=3)
+    client.force_login(instructor)
+
+    html = client.get(
+        reverse("dashboard:plan_progress", args=[course.slug, run.pk])
+    ).content.decode()
+
+    assert "Nothing needed doing" in html
+    assert "0 of 0" not in html
