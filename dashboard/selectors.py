@@ -8,6 +8,8 @@ in one query; counts and the chart are single grouped queries.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import pickle
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
 from django.core.cache import cache
+from django.db import models
 from django.db.models import (
     Case,
     Count,
@@ -199,12 +202,15 @@ class Tick:
     done: bool
 
 
+TICKS_TEMPLATE = "dashboard/partials/ticks.html"
+
+
 @lru_cache(maxsize=32)
 def _ticks_html(ticks: tuple[tuple[str, bool], ...]) -> str:
     # A class has a handful of tick patterns: rendering each once spares the board 50 rows x
     # 5 steps of template nodes on every refresh.
     return render_to_string(
-        "dashboard/partials/ticks.html",
+        TICKS_TEMPLATE,
         {"ticks": [Tick(label, done) for label, done in ticks]},
     )
 
@@ -284,6 +290,34 @@ def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow
             )
         )
     return rows
+
+
+def _values(row: models.Model | None) -> tuple[object, ...] | None:
+    if row is None:
+        return None
+    return tuple(getattr(row, f.attname) for f in row._meta.concrete_fields)
+
+
+def board_fingerprint(rows: Sequence[BoardRow], *context: object) -> str:
+    """A digest of everything a page of the board shows: two requests with the same digest
+    render the same HTML. Each row gives every column of its student, repository and latest
+    build (whatever the template reads of them) and the sentences worked out from them,
+    whose "3 minutes ago" moves with the clock; ``context`` is the rest of the page."""
+    data = [
+        (
+            _values(row.enrolment),
+            _values(getattr(row.enrolment, "repository", None)),
+            _values(row.latest_build),
+            [t.done for t in row.ticks],
+            row.reached,
+            row.summary,
+            row.tone,
+            row.build_note,
+        )
+        for row in rows
+    ]
+    payload = pickle.dumps((data, context), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
 def _when(moment: dt.datetime | None) -> str:

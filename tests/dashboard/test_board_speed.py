@@ -12,8 +12,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
-from accounts.models import Course
+from accounts.models import Course, Enrolment
 from builds.models import Build, BuildState
 from dashboard import selectors
 from tests.dashboard.test_board import _make_class
@@ -150,3 +151,70 @@ def test_rows_show_the_same_ticks_as_their_steps(
     assert stuck.ticks_html.count("not yet</span>") == 3
     assert done.ticks_html in html and stuck.ticks_html in html
     assert f'href="{done.url}#build-{done.latest_build.pk}"' in html
+
+
+def _live(client: Client, course: Course) -> Any:
+    response = client.get(reverse("dashboard:board_live", args=[course.slug]))
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.django_db
+def test_the_board_renders_once_while_nothing_on_it_changes(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    _make_class(course, 5)
+    client.force_login(instructor)
+
+    first = _live(client, course)
+    again = _live(client, course)
+
+    assert "dashboard/partials/board.html" in [t.name for t in first.templates]
+    assert [t.name for t in again.templates] == []
+    assert again.content == first.content
+
+
+@pytest.mark.django_db
+def test_the_board_shows_changes_written_without_save(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    # The engine writes with queryset.update() and bulk_create(): no signal tells the board.
+    enrolments = _make_class(course, 5)
+    client.force_login(instructor)
+    _live(client, course)
+
+    Enrolment.objects.filter(pk=enrolments[0].pk).update(name="Renamed Student")
+    renamed = _live(client, course).content.decode()
+    Build.objects.bulk_create(
+        [
+            Build(
+                enrolment=enrolments[3],
+                backend="dockerhub-autobuild",
+                external_id="newest",
+                state=BuildState.RUNNING,
+                commit_sha="feedface99",
+            )
+        ]
+    )
+    building = _live(client, course).content.decode()
+
+    assert "Renamed Student" in renamed
+    assert "<code>feedfac</code>" in building
+
+
+@pytest.mark.django_db
+def test_the_board_renders_again_when_the_clock_moves_a_minutes_ago(
+    client: Client, instructor: Any, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _make_class(course, 1)
+    client.force_login(instructor)
+    before = _live(client, course).content.decode()
+
+    def later(moment: dt.datetime, now: dt.datetime | None = None, **kwargs: Any) -> str:
+        return timesince(moment, (now or timezone.now()) + dt.timedelta(minutes=3), **kwargs)
+
+    monkeypatch.setattr(selectors, "timesince", later)
+    after = _live(client, course)
+
+    assert "dashboard/partials/board.html" in [t.name for t in after.templates]
+    assert "20\xa0minutes ago" in before and "23\xa0minutes ago" in after.content.decode()
