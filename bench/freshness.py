@@ -11,9 +11,10 @@ build configured by hubcourse's own services (rate limit lifted while setting up
 repositories marked as polled (the idle state of a class between pushes). Then, with the
 asked rate limit, ``builds`` builds are started through hubcourse's build backend at random
 moments over ``window`` seconds (as the first builds or an instructor's rebuild are), so
-hubcourse knows each one is in flight; they finish ``2 x build_delay`` later. Each build's
-lag is the first time the watcher here sees it final in the database minus the moment the
-sandbox finished it (sampled every 0.1 s).
+hubcourse knows each one is in flight; each takes between 1 and 3 x ``build_delay`` (two
+sandbox phases of a random length each), so builds end at random moments of the poll
+interval rather than in step with it. Each build's lag is the first time the watcher here
+sees it final in the database minus the moment the sandbox finished it (sampled every 0.1 s).
 
 Polling calls are the build-history reads (``GET /api/audit/v1/action``) hubcourse makes,
 per hour of the measured span, beside the builds in flight: idle repositories cost none.
@@ -34,12 +35,26 @@ from bench.onboarding import make_class
 TARGET_WEBHOOK_P95 = 2.0
 WATCH_INTERVAL = 0.1
 LIST_ROUTE = "GET /api/audit/v1/action"
+# What a finished build may cost beyond the listing: its log, its tag (the pushed digest).
+DETAIL_ROUTES = (
+    "GET /api/audit/v1/action/<uuid>",
+    "GET /v2/namespaces/<namespace>/repositories/<repository>/tags/<tag>",
+)
+
+
+def _reads(world: Any, *routes: str) -> int:
+    with world.lock:
+        requests = world.stats["requests"].get("dockerhub", {})
+        return sum(
+            count
+            for route in routes
+            for status, count in requests.get(route, {}).items()
+            if status != "429"
+        )
 
 
 def _list_reads(world: Any) -> int:
-    with world.lock:
-        statuses = world.stats["requests"].get("dockerhub", {}).get(LIST_ROUTE, {})
-        return sum(c for s, c in statuses.items() if s != "429")
+    return _reads(world, LIST_ROUTE)
 
 
 def _rate_limited(world: Any) -> int:
@@ -155,14 +170,14 @@ def _start_build(enrolment: Any) -> str:
 
     from builds.backends import BuildInfo, backend_for
     from builds.models import BuildState
-    from builds.services import POLL_MIN, build_record
+    from builds.services import build_record, poll_interval
     from repositories.models import StudentRepository
 
     external_id = backend_for(enrolment.course).trigger(enrolment)
     assert external_id
     build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
     StudentRepository.objects.filter(enrolment=enrolment).update(
-        next_poll_at=timezone.now() + POLL_MIN
+        next_poll_at=timezone.now() + poll_interval()
     )
     return external_id
 
@@ -187,6 +202,7 @@ def _phase(
     moments = sorted(rng.uniform(0, window) for _ in chosen)
     watcher = Watcher(world, course)
     reads_before = _list_reads(world)
+    details_before = _reads(world, *DETAIL_ROUTES)
     limited_before = _rate_limited(world)
     watcher.start()
     started = time.monotonic()
@@ -195,22 +211,27 @@ def _phase(
         delay = started + moment - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        # The sandbox times each phase when it begins: a new length for every start makes
+        # every build's length random.
+        world.config.build_delay = rng.uniform(0.5, 1.5) * build_delay
         watcher.track(_start_build(enrolment))
         trigger_calls += 3
         ctx.processes.check_alive()
-    deadline = time.monotonic() + 2 * build_delay + 300
+    deadline = time.monotonic() + 3 * build_delay + 300
     while not watcher.done(len(chosen)) and time.monotonic() < deadline:
         time.sleep(0.2)
         ctx.processes.check_alive()
     span = time.monotonic() - started
     watcher.stop()
     reads = _list_reads(world) - reads_before
+    details = _reads(world, *DETAIL_ROUTES) - details_before
     lags = watcher.lags()
     return {
         "lags": lags,
         "missing": len(chosen) - len(lags),
         "span": span,
         "reads": reads,
+        "details": details,
         "in_flight": mean([float(n) for n in watcher.in_flight]) or 0.0,
         "limited": _rate_limited(world) - limited_before,
     }
@@ -227,11 +248,14 @@ def run(
     latency_ms: int = 50,
     quiet: float = 30,
 ) -> Result:
-    from builds.services import POLL_MAX, POLL_MIN
+    from django.conf import settings
+
+    from builds.services import POLL_MAX, poll_interval
     from sandbox.config import SandboxConfig
     from sandbox.testing import start_sandbox
 
-    poll_target = POLL_MIN.total_seconds() + 5
+    interval = poll_interval().total_seconds()
+    poll_target = interval + 5
     result = Result(
         "freshness",
         "Status freshness: build finished in the sandbox to shown by hubcourse",
@@ -239,10 +263,12 @@ def run(
             "repositories": repos,
             "builds": builds,
             "window_s": window,
-            "build_s": 2 * build_delay,
+            "build_s": f"{build_delay:g}..{3 * build_delay:g}",
             "rate_limit_per_min": rate_limit,
             "latency_ms": latency_ms,
-            "poll_s": f"{POLL_MIN.total_seconds():.0f}..{POLL_MAX.total_seconds():.0f}",
+            # BUILD_POLL_INTERVAL and BUILD_POLL_TICK, from the environment as for the workers.
+            "poll_s": f"{interval:.0f}..{max(POLL_MAX.total_seconds(), interval):.0f}",
+            "poll_tick_s": settings.BUILD_POLL_TICK,
             "sandbox": "in-process",
         },
     )
@@ -312,6 +338,15 @@ def run(
                 note=f"{phase['reads']} in {phase['span']:.0f} s, {phase['in_flight']:.1f} builds in flight on average",
             ),
             Figure(f"{label}: 429s served", phase["limited"], "", "0", phase["limited"] == 0),
+        )
+        finished = len(phase["lags"])
+        result.add(
+            Figure(
+                f"{label}: log and tag reads per finished build",
+                finished and round(phase["details"] / finished, 2),
+                "",
+                note=f"{phase['details']} for {finished} builds, besides the listing",
+            )
         )
         result.details[label] = {"lags": sorted(round(x, 3) for x in phase["lags"])}
     per_hour_idle = round(quiet_reads / quiet * 3600)

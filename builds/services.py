@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -33,9 +34,9 @@ logger = logging.getLogger(__name__)
 STEP_CONFIGURE = "configure_build"
 STEP_TRIGGER = "trigger_first_build"
 
-# Adaptive polling: a build that just started is looked at every POLL_MIN, an old one less
-# often (a quarter of its age), never less often than POLL_MAX while it is unfinished.
-POLL_MIN = dt.timedelta(seconds=10)
+# Adaptive polling: a build that just started is looked at every poll_interval() (the
+# BUILD_POLL_INTERVAL setting), an old one less often (a quarter of its age), never less often
+# than POLL_MAX while it is unfinished.
 POLL_MAX = dt.timedelta(minutes=2)
 # After a push, a build should appear; look for it this often, for this long.
 PUSH_POLL = dt.timedelta(seconds=30)
@@ -54,6 +55,11 @@ SINCE_MARGIN = dt.timedelta(minutes=5)
 LOG_EXCERPT_LINES = 40
 
 _UNFINISHED = (BuildState.QUEUED, BuildState.RUNNING)
+
+
+def poll_interval() -> dt.timedelta:
+    """How often a build in flight is read while it is young."""
+    return dt.timedelta(seconds=settings.BUILD_POLL_INTERVAL)
 
 
 def _enrolment(enrolment_id: int) -> Enrolment | None:
@@ -132,7 +138,7 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         Q(first_build_triggered_at__isnull=True)
         | Q(first_build_triggered_at__lt=now - TRIGGER_GRACE),
         pk=repository.pk,
-    ).update(first_build_triggered_at=now, next_poll_at=now + POLL_MIN)
+    ).update(first_build_triggered_at=now, next_poll_at=now + poll_interval())
     if not claimed:
         return None
     try:
@@ -288,7 +294,8 @@ def next_poll_at(
     ).aggregate(at=Min("created_at"))["at"]
     if open_since is not None:
         age = max(now - open_since, dt.timedelta(0))
-        return now + min(max(age / 4, POLL_MIN), POLL_MAX)
+        interval = poll_interval()
+        return now + min(max(age / 4, interval), max(POLL_MAX, interval))
     if last_pushed_at is not None and now - last_pushed_at < RECENT_PUSH:
         seen_after_push = Build.objects.filter(
             enrolment_id=enrolment_id, created_at__gte=last_pushed_at - SINCE_MARGIN

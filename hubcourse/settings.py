@@ -231,10 +231,16 @@ CELERY_TASK_TIME_LIMIT = 180
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A build in flight is read every BUILD_POLL_INTERVAL seconds while young (less often as it
+# ages). The sweep that claims due reads ticks every BUILD_POLL_TICK seconds, and a read waits
+# up to one tick on top of the interval: the tick is short because a sweep with nothing due
+# is one indexed query.
+BUILD_POLL_INTERVAL = env_int("BUILD_POLL_INTERVAL", 10, minimum=2)
+BUILD_POLL_TICK = env_int("BUILD_POLL_TICK", 2, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "hubcourse.tasks.heartbeat", "schedule": timedelta(seconds=15)},
     # Re-read only builds in flight and recently pushed repositories (their next_poll_at).
-    "poll-builds": {"task": "builds.poll_builds", "schedule": timedelta(seconds=10)},
+    "poll-builds": {"task": "builds.poll_builds", "schedule": timedelta(seconds=BUILD_POLL_TICK)},
     "flag-stuck-builds": {"task": "builds.flag_stuck_builds", "schedule": timedelta(minutes=5)},
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.

@@ -14,13 +14,13 @@ from builds.services import (
     IDLE_POLL,
     POLL_LEASE,
     POLL_MAX,
-    POLL_MIN,
     PUSH_POLL,
     STUCK_AFTER,
     build_record,
     builds_claim_due,
     builds_flag_stuck,
     next_poll_at,
+    poll_interval,
 )
 from repositories.models import StudentRepository
 
@@ -43,7 +43,9 @@ def test_only_repositories_whose_time_has_come_are_claimed_and_only_once(course:
     now = timezone.now()
     configured = now - dt.timedelta(hours=1)
     due = _student(course, "due", build_configured_at=configured, next_poll_at=now)
-    later = _student(course, "later", build_configured_at=configured, next_poll_at=now + POLL_MIN)
+    later = _student(
+        course, "later", build_configured_at=configured, next_poll_at=now + poll_interval()
+    )
     _student(course, "idle", build_configured_at=configured, next_poll_at=None)
     _student(course, "unconfigured", next_poll_at=now)
     archived = Course.objects.create(name="Old", slug="old", archived_at=now)
@@ -74,7 +76,7 @@ def test_unfinished_builds_are_polled_often_then_less_often(course: Course) -> N
     Build.objects.filter(pk=build.pk).update(created_at=now - dt.timedelta(hours=2))
     old = next_poll_at(student.pk, None, now)
 
-    assert young == now + POLL_MIN
+    assert young == now + poll_interval()
     assert old == now + POLL_MAX
 
 
