@@ -36,6 +36,7 @@ from dashboard import roster, selectors, services
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from dashboard.models import ApplyRun, ConnectionCheck, RosterImport
 from hubcourse.models import AuditEvent
+from hubcourse.text import counted
 
 EXPORT_CHUNK = 500
 
@@ -218,7 +219,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         n = services.enrolments_retry(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
-            f"Retrying {n} student(s) with a failed step."
+            f"Retrying {counted(n, 'student')} with a failed step."
             if n
             else "None of these students has a failed step; their remaining steps were queued.",
         )
@@ -226,13 +227,13 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         n = services.enrolments_resend_invites(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
-            f"Re-sending the invitation to {n} student(s)."
+            f"Re-sending the invitation to {counted(n, 'student')}."
             if n
             else "None of these students is waiting for an invitation.",
         )
     else:
         n = services.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
-        messages.success(request, f"Pre-flight checks queued for {n} student(s).")
+        messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
     return redirect(back)
 
 
@@ -435,7 +436,8 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         run = services.course_apply(course=course, actor=_user(request))
         if run.total_steps:
             messages.success(
-                request, f"Applying {run.total_steps} step(s) for {run.students} student(s)."
+                request,
+                f"Applying {counted(run.total_steps, 'step')} for {counted(run.students, 'student')}.",
             )
         else:
             messages.info(request, "Nothing to apply: the course is as it should be.")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import User
+from hubcourse.text import counted
 from organisation import bulk, members, offboarding, selectors
 from organisation.exports import csv_response
 from organisation.forms import BulkInviteForm, InviteActionForm, OffboardingForm
@@ -135,7 +136,7 @@ def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
             bulk.enqueue(confirmed)
             messages.success(
                 request,
-                f"Sending {confirmed.total} invite(s) in the background. You can leave this "
+                f"Sending {counted(confirmed.total, 'invite')} in the background. You can leave this "
                 "page; the progress is kept.",
             )
     return redirect("organisation:bulk_detail", job_id=job.pk)
@@ -247,7 +248,8 @@ def invites_action(request: HttpRequest) -> HttpResponse:
         )
     verb = "Resending" if action == members.RESEND else "Cancelling"
     messages.success(
-        request, f"{verb} {count} invite(s); the list refreshes when Docker Hub has answered."
+        request,
+        f"{verb} {counted(count, 'invite')}; the list refreshes when Docker Hub has answered.",
     )
     return redirect("organisation:members")
 

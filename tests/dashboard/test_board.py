@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -259,6 +260,8 @@ def test_a_bulk_retry_on_the_filtered_students_clears_their_errors_and_applies(
     assert not Enrolment.objects.filter(course=course).exclude(error_step="").exists()
     assert len(applied) == 1
     assert AuditEvent.objects.get(action="enrolment.retry").message == "asked for 2 student(s)"
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown == ["Retrying 2 students with a failed step."]
 
 
 @pytest.mark.django_db
