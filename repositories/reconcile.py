@@ -68,6 +68,23 @@ PIPELINE_LEASE_SECONDS = 5 * 60
 # After pre-flight checks are queued, look again this much later so the students who
 # passed are invited together in one bulk call.
 FOLLOW_UP_SECONDS = 20
+# Queue priority of each step (the Redis broker serves lower numbers first, in steps of 0,
+# 3, 6, 9; messages without one are 0). A plain queue runs a class in waves: every student's
+# repository, then every student's grants, then every configuration. A configuration waits
+# on GitHub (one write a second), so its wave would run while Docker Hub's budget idles, and
+# a reconcile pass would wait behind the whole queue. Later steps go first instead: a student
+# once started runs through, students overlap, Docker Hub and GitHub are used at once. The
+# pre-flight reads (and the course tasks, unprioritised) come first, so the class is checked
+# and invited early.
+STEP_PRIORITY: dict[str, int] = {
+    STEP_PREFLIGHT: 0,
+    STEP_TEAM: 9,
+    STEP_REPOSITORY: 9,
+    STEP_PERMISSIONS: 6,
+    STEP_BUILD: 3,
+    STEP_FIRST_BUILD: 3,
+}
+DONE_PRIORITY = 3
 
 
 @dataclass(frozen=True)
@@ -517,11 +534,11 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
             skipped += 1
             continue
         signatures = [
-            step_tasks.STEP_TASKS[name].si(enrolment_id, actor_id)
+            step_tasks.STEP_TASKS[name].si(enrolment_id, actor_id).set(priority=STEP_PRIORITY[name])
             for name in PIPELINE
             if name in steps
         ]
-        signatures.append(step_tasks.pipeline_done.si(enrolment_id))
+        signatures.append(step_tasks.pipeline_done.si(enrolment_id).set(priority=DONE_PRIORITY))
         transaction.on_commit(chain(*signatures).delay)
         chains += 1
         needs_follow_up = needs_follow_up or STEP_PREFLIGHT in steps

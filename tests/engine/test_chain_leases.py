@@ -120,3 +120,30 @@ def test_every_step_renews_the_lease_so_only_a_dead_chain_lets_it_run_out(
     # has none) renews the lease as it starts.
     assert [e for e, _ in renewed] == [enrolment.pk] * 4
     assert reconcile.PIPELINE_LEASE_SECONDS <= 5 * 60
+
+
+def test_later_steps_of_a_chain_are_served_before_new_students_steps(
+    sandbox: Any, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_class(sandbox, course, 1)
+    chains: list[Any] = []
+
+    class Capture:
+        def __init__(self, *signatures: Any) -> None:
+            chains.append(signatures)
+
+        def delay(self) -> None:
+            pass
+
+    monkeypatch.setattr(reconcile, "chain", Capture)
+
+    reconcile.apply_plan(reconcile.plan_course(course), follow_up=False)
+
+    ((*steps, done),) = chains
+    priorities = [s.options["priority"] for s in steps]
+    # Pre-flight with the course tasks (first); then each later step at least as urgent as
+    # the one before it (the Redis broker serves lower numbers first).
+    assert steps[0].task == "repositories.step.preflight" and priorities[0] == 0
+    assert priorities[1:] == sorted(priorities[1:], reverse=True)
+    assert priorities[1] > priorities[-1]
+    assert done.options["priority"] <= priorities[-1]
