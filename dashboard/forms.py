@@ -115,6 +115,11 @@ class CourseForm(forms.ModelForm[Course]):
             "build_tag": "Image tag",
             "dockerhub_username": "Docker Hub identifier",
         }
+        error_messages = {
+            "slug": {
+                "invalid": "Use only letters, digits, dashes and underscores, like docker-101."
+            }
+        }
         help_texts = {
             "slug": "Used in links and in repository names as {course}; letters, digits and dashes.",
             "repo_name_template": (

@@ -72,6 +72,20 @@ def test_creating_a_course_makes_its_creator_an_instructor(client: Client, instr
 
 
 @pytest.mark.django_db
+def test_a_short_name_with_spaces_says_which_characters_work(
+    client: Client, instructor: Any
+) -> None:
+    client.force_login(instructor)
+
+    response = client.post(reverse("dashboard:course_new"), _form(slug="Docker 202!"))
+
+    assert response.status_code == 200
+    assert "Use only letters, digits, dashes and underscores" in response.content.decode()
+    assert "valid “slug”" not in response.content.decode()
+    assert not Course.objects.filter(name="Docker 202").exists()
+
+
+@pytest.mark.django_db
 def test_a_stored_token_is_never_shown_back_only_when_it_was_set(
     client: Client, instructor: Any, course: Course
 ) -> None:
