@@ -7,6 +7,7 @@ thing the student should do now.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -116,6 +117,21 @@ def commit_url(enrolment: Enrolment, sha: str) -> str:
     if not sha or "/" not in enrolment.github_repo:
         return ""
     return f"{str(settings.GITHUB_URL).rstrip('/')}/{enrolment.github_repo}/commit/{sha}"
+
+
+# A build log's error lines: BuildKit's "ERROR: …" (after an optional "#3 " step number) and
+# GitHub Actions' "##[error]…".
+_LOG_ERROR = re.compile(r"^(?:#\d+\s+)?(ERROR:.*|##\[error\].*)$")
+
+
+def log_failure_line(log: str) -> str:
+    """The first error line of a build log, the one that says what went wrong ("#2 ERROR:
+    docker.io/library/pythn:3.12-slim: not found"), or "" when the log names none."""
+    for line in log.splitlines():
+        match = _LOG_ERROR.match(line.strip())
+        if match:
+            return match.group(1).removeprefix("##[error]").strip()
+    return ""
 
 
 def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusView:

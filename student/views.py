@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import get_enrolment_for_student
 from accounts.models import User
-from builds.models import Build
+from builds.models import Build, BuildState
 from student import selectors, services
 from student.badges import render_badge
 from student.forms import DOCKER_SIGNUP_URL, JoinForm, LinkForm
@@ -219,6 +219,11 @@ def build_log(request: HttpRequest, enrolment_id: int, build_id: int) -> HttpRes
             "enrolment": enrolment,
             "build": build,
             "commit_url": selectors.commit_url(enrolment, build.commit_sha),
+            "failure_line": (
+                selectors.log_failure_line(build.log_excerpt)
+                if build.state == BuildState.FAILED
+                else ""
+            ),
         },
     )
 

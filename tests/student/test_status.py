@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from builds.models import Build, BuildState
 from repositories.models import StudentRepository
-from student.selectors import StepStatus, student_status
+from student.selectors import StepStatus, log_failure_line, student_status
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +165,46 @@ def test_the_page_lists_builds_with_state_commit_duration_and_log(
     assert reverse("student:build_log", args=[sam.pk, build.pk]) in html
     assert f'data-poll-url="{reverse("student:status_live", args=[sam.pk])}"' in html
     assert "error: no rule" in log
+
+
+BUILDKIT_LOG = """Cloning https://github.com/sam/docker-course.git (main)
+#2 [internal] load metadata for docker.io/library/pythn:3.12-slim
+#2 ERROR: docker.io/library/pythn:3.12-slim: not found
+ERROR: failed to solve: pythn:3.12-slim: failed to resolve source metadata"""
+
+
+@pytest.mark.parametrize(
+    ("log", "line"),
+    [
+        (BUILDKIT_LOG, "ERROR: docker.io/library/pythn:3.12-slim: not found"),
+        (
+            "Run docker build\n##[error]Process completed with exit code 1.",
+            "Process completed with exit code 1.",
+        ),
+        ("Step 2/5 : RUN make\nall good", ""),
+        ("#2 ERROR-free step", ""),
+    ],
+)
+def test_the_first_error_line_of_a_log_is_found(log: str, line: str) -> None:
+    assert log_failure_line(log) == line
+
+
+def test_a_failed_builds_log_page_says_where_it_stopped(
+    client: Client, sam: Enrolment, student: User
+) -> None:
+    _linked(sam)
+    failed = _build(sam, BuildState.FAILED, 3, log_excerpt=BUILDKIT_LOG)
+    passed = _build(sam, BuildState.SUCCESS, 1, log_excerpt="#2 ERROR-free run")
+    client.force_login(student)
+
+    failed_page = client.get(reverse("student:build_log", args=[sam.pk, failed.pk]))
+    passed_page = client.get(reverse("student:build_log", args=[sam.pk, passed.pk]))
+
+    assert failed_page.context["failure_line"] == (
+        "ERROR: docker.io/library/pythn:3.12-slim: not found"
+    )
+    assert "Where it stopped" in failed_page.content.decode()
+    assert "Where it stopped" not in passed_page.content.decode()
 
 
 def test_the_live_part_answers_alone(client: Client, sam: Enrolment, student: User) -> None:
