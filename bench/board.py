@@ -14,6 +14,7 @@ must not grow with the class.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import requests
 
 from bench.context import Context
-from bench.harness import Figure, Result, percentile
+from bench.harness import Figure, Result, percentile, process_tree
 
 TARGET_BOARD_P95_MS = 150
 PASSWORD = "bench-instructor-password"  # noqa: S105 (a throwaway local account)
@@ -157,6 +158,63 @@ def _session_cookie(user: Any) -> str:
     return str(client.cookies["sessionid"].value)
 
 
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU each process has used so far."""
+    used = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return used
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    # A process that ended in between is lost (undercounted), never subtracted.
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _database_backends(database: str) -> list[int]:
+    """PostgreSQL's server processes for one database (their title names it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                title = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            pids.append(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """CPU used by gunicorn and by the database's backends during a load phase: on a shared
+    machine the latency moves with other people's work, the CPU per request much less."""
+
+    def __init__(self, web_root: int, database: str | None) -> None:
+        self.web_root = web_root
+        self.database = database
+
+    def _now(self) -> tuple[dict[int, float], dict[int, float]]:
+        web = _cpu_seconds(process_tree(self.web_root))
+        db = _cpu_seconds(_database_backends(self.database)) if self.database else {}
+        return web, db
+
+    def measure(self, run: Any) -> dict[str, Any]:
+        web0, db0 = self._now()
+        figures: dict[str, Any] = run()
+        web1, db1 = self._now()
+        done = max(figures["requests"], 1)
+        figures["web_cpu_ms"] = _spent(web0, web1) * 1000 / done
+        figures["db_cpu_ms"] = _spent(db0, db1) * 1000 / done if self.database else None
+        return figures
+
+
 def load(
     base: str, paths: list[str], cookie: str, *, clients: int, duration: float
 ) -> dict[str, Any]:
@@ -210,6 +268,7 @@ def run(
     duration: float,
     query_sizes: list[int],
     web_workers: int,
+    web_threads: int = 1,
 ) -> Result:
     from django.urls import reverse
 
@@ -221,7 +280,9 @@ def run(
             "builds_each": builds_per_student,
             "clients": clients,
             "duration_s": duration,
-            "gunicorn": f"{web_workers} sync workers",
+            "gunicorn": f"{web_workers} sync workers"
+            if web_threads == 1
+            else f"{web_workers} workers x {web_threads} threads",
             "database": "postgresql" if ctx.postgres else "sqlite (embedded: not the asked setup)",
         },
     )
@@ -237,8 +298,15 @@ def run(
         )
         sizes[size] = count_queries(sized, instructor)
     result.details["queries"] = sizes
+    if ctx.postgres:
+        # A deployed database has statistics (autovacuum analyses new tables); rows just
+        # bulk-inserted have none, and the planner would guess one row per course.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     cookie = _session_cookie(instructor)
-    ctx.start_web(workers=web_workers)
+    web = ctx.start_web(workers=web_workers, threads=web_threads)
     board_path = reverse("dashboard:board", args=[course.slug])
     student_paths = [
         reverse("dashboard:student", args=[course.slug, pk])
@@ -246,8 +314,15 @@ def run(
     ]
     # Warm every gunicorn worker (imports, templates, connections) before timing.
     load(ctx.web_url, [board_path, *student_paths[:5]], cookie, clients=clients, duration=3)
-    board = load(ctx.web_url, [board_path], cookie, clients=clients, duration=duration)
-    student = load(ctx.web_url, student_paths, cookie, clients=clients, duration=duration)
+    # The database's backends are counted only when they are ours alone (PostgreSQL).
+    database = str(ctx.env["DATABASE_URL"]).rpartition("/")[2] if ctx.postgres else None
+    meter = CpuMeter(web.process.pid, database)
+    board = meter.measure(
+        lambda: load(ctx.web_url, [board_path], cookie, clients=clients, duration=duration)
+    )
+    student = meter.measure(
+        lambda: load(ctx.web_url, student_paths, cookie, clients=clients, duration=duration)
+    )
     ctx.processes.stop_all()
     for label, figures, target in (
         ("board", board, TARGET_BOARD_P95_MS),
@@ -263,6 +338,12 @@ def run(
                 figures["p95_ms"] < target if target else None,
             ),
             Figure(f"{label}: requests per second", round(figures["rps"], 1), "/s"),
+            Figure(f"{label}: web CPU per request", round(figures["web_cpu_ms"], 1), "ms"),
+            Figure(
+                f"{label}: database CPU per request",
+                None if figures["db_cpu_ms"] is None else round(figures["db_cpu_ms"], 1),
+                "ms",
+            ),
             Figure(f"{label}: failed requests", figures["errors"], "", "0", figures["errors"] == 0),
         )
     for label in ("board", "student page"):
