@@ -98,3 +98,25 @@ def test_the_sign_in_page_speaks_to_staff_and_students(client):
     assert 'name="next" value="/courses/"' in page  # both forms keep where to go next
     assert page.count('name="next" value="/courses/"') == 2
     assert "third-party" not in page
+
+
+def test_signing_up_with_email_keeps_where_to_go_and_says_what_is_wrong(client):
+    page = client.get("/accounts/signup/?next=/join/abc/").content.decode()
+    mismatch = client.post(
+        "/accounts/signup/",
+        {"email": "new@school.edu", "password1": "a-long-pass-1", "password2": "another-pass-2"},
+    )
+    created = client.post(
+        "/accounts/signup/",
+        {
+            "email": "new@school.edu",
+            "password1": "a-long-pass-1",
+            "password2": "a-long-pass-1",
+            "next": "/me/",
+        },
+    )
+
+    assert "<h1>Create an account</h1>" in page
+    assert page.count('value="/join/abc/"') == 2  # the form and "Sign in with GitHub"
+    assert mismatch.status_code == 200 and b"same password" in mismatch.content
+    assert created.status_code == 302
