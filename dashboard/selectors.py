@@ -543,12 +543,16 @@ class Milestone:
 def timeline(enrolment: Enrolment) -> list[Milestone]:
     """Every step of the student's onboarding, with when it happened (from the rows)."""
     repository = getattr(enrolment, "repository", None)
-    first = Build.objects.filter(enrolment=enrolment).order_by("created_at").first()
-    first_success = (
-        Build.objects.filter(enrolment=enrolment, state=BuildState.SUCCESS)
-        .order_by("created_at")
-        .first()
+    builds = Build.objects.filter(enrolment=enrolment).order_by("created_at", "pk")
+    # The first build and the first success, in one query.
+    pair = list(
+        Build.objects.filter(
+            Q(pk=Subquery(builds.values("pk")[:1]))
+            | Q(pk=Subquery(builds.filter(state=BuildState.SUCCESS).values("pk")[:1]))
+        ).order_by("created_at", "pk")
     )
+    first = pair[0] if pair else None
+    first_success = next((b for b in pair if b.state == BuildState.SUCCESS), None)
     pre = PreflightState(enrolment.preflight_state)
     return [
         Milestone(

@@ -531,6 +531,8 @@ def _detail(
         course,
         selectors.board_queryset(course, selectors.BoardFilters()).filter(pk=enrolment.pk),
     )[0]
+    # The row's copy has the repository joined: the timeline reads it without a query.
+    enrolment.repository = getattr(row.enrolment, "repository", None)
     return render(
         request,
         "dashboard/student.html",

@@ -218,3 +218,44 @@ def test_the_board_renders_again_when_the_clock_moves_a_minutes_ago(
 
     assert "dashboard/partials/board.html" in [t.name for t in after.templates]
     assert "20\xa0minutes ago" in before and "23\xa0minutes ago" in after.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_timeline_dates_the_first_build_and_the_first_success_from_one_query(
+    course: Course,
+) -> None:
+    enrolment = _make_class(course, 1)[0]
+    # _make_class gives a success 30 minutes ago, then a failure; an older failure goes first.
+    oldest = Build.objects.create(
+        enrolment=enrolment,
+        backend="dockerhub-autobuild",
+        external_id="oldest",
+        state=BuildState.FAILED,
+        created_at=timezone.now() - dt.timedelta(hours=2),
+    )
+    success = Build.objects.get(enrolment=enrolment, state=BuildState.SUCCESS)
+
+    with CaptureQueriesContext(connection) as captured:
+        steps = {m.label: m for m in selectors.timeline(enrolment)}
+
+    assert len(captured.captured_queries) <= 2  # the repository (not joined here) and builds
+    first, first_success = steps["First build"], steps["First successful build"]
+    assert first.done and first.detail == "Failed"
+    assert first.at == oldest.created_at
+    assert first_success.done and first_success.at == success.finished_at
+
+
+@pytest.mark.django_db
+def test_a_student_page_makes_the_same_queries_for_a_class_of_3_and_of_60(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    client.force_login(instructor)
+    small_class = _make_class(course, 3)
+    url = reverse("dashboard:student", args=[course.slug, small_class[0].pk])
+    small = _count(client, url, {})
+
+    _make_class(course, 57, start=3)
+    large = _count(client, url, {})
+
+    assert large == small
+    assert small <= 13
