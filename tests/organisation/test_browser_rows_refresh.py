@@ -1,10 +1,21 @@
-"""The rows of a bulk add, rendered while the dry run ran, show its answers once it ends."""
+"""Lists rendered while a job ran (a bulk add's rows, the organisation's members) show its
+results once it ends, without a reload."""
 
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from organisation.models import BulkInvite, BulkInviteRow, JobStatus, Outcome
+from organisation import bulk
+from organisation.models import (
+    BulkInvite,
+    BulkInviteRow,
+    JobStatus,
+    OrgInvite,
+    OrgMember,
+    OrgSnapshot,
+    Outcome,
+)
 from tests.browser_fixtures import login_as
 
 
@@ -31,3 +42,25 @@ def test_the_rows_show_the_dry_run_once_it_finishes_without_a_reload(page, site_
     rows.get_by_text("Will be invited").wait_for()
     assert "Docker Hub knows no Docker ID" in page.locator("#bulk-rows").inner_text()
     assert "waiting" not in page.locator("#bulk-rows").inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_member_lists_show_a_read_from_docker_hub_once_it_ends(page, site_admin):
+    organisation = bulk.default_organisation()
+    OrgSnapshot.objects.create(organisation=organisation, status=JobStatus.RUNNING)
+    login_as(page, site_admin)
+    page.goto("/organisation/members/")
+    assert "adalovelace" not in page.locator("#org-lists").inner_text()
+
+    # The read ends while the page is open (the worker stores what Docker Hub listed).
+    OrgMember.objects.create(organisation=organisation, username="adalovelace", role="Member")
+    OrgInvite.objects.create(organisation=organisation, invite_id="inv-1", invitee="alanturing")
+    OrgSnapshot.objects.filter(organisation=organisation).update(
+        status=JobStatus.DONE, synced_at=timezone.now()
+    )
+
+    page.locator("#org-lists").get_by_text("adalovelace").wait_for()
+    # "Select all" still works on the lists fetched again.
+    page.locator("#org-lists [data-select-all]").check()
+    assert page.locator('#org-lists input[name="invite"]').is_checked()
