@@ -120,3 +120,21 @@ def test_signing_up_with_email_keeps_where_to_go_and_says_what_is_wrong(client):
     assert page.count('value="/join/abc/"') == 2  # the form and "Sign in with GitHub"
     assert mismatch.status_code == 200 and b"same password" in mismatch.content
     assert created.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("who", "links", "hidden"),
+    [
+        ("instructor", ["/courses/", "/settings/tokens/"], ["/me/", "/organisation/"]),
+        ("student", ["/me/"], ["/courses/", "/settings/tokens/", "/organisation/"]),
+        ("site_admin", ["/organisation/", "/courses/", "/settings/tokens/"], []),
+    ],
+)
+def test_the_navigation_offers_each_role_its_own_places(client, request, who, links, hidden):
+    client.force_login(request.getfixturevalue(who))
+    nav = client.get("/welcome/").content.decode()
+    nav = nav[nav.index('<header class="topbar">') : nav.index("</header>")]
+    for link in links:
+        assert f'href="{link}"' in nav, link
+    for link in hidden:
+        assert f'href="{link}"' not in nav, link
