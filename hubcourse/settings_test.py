@@ -23,6 +23,9 @@ os.environ["SANDBOX_URL"] = f"http://127.0.0.1:{os.environ['TEST_SANDBOX_PORT']}
 for _name in ("DOCKERHUB_API_URL", "DOCKERHUB_WEB_URL", "GITHUB_URL", "GITHUB_API_URL"):
     os.environ.pop(_name, None)  # always the sandbox in tests, whatever the shell says
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Webhooks the sandbox fires at hubcourse go to the discard port unless a test serves them
+# (a test with a live server sets SITE_URL to it), never to a `make run` on port 8000.
+os.environ["SITE_URL"] = "http://127.0.0.1:9"
 # Each test process gets its own scratch folder for the embedded broker, cache and governor.
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="hubcourse-test-"))
 
