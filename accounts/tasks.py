@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from accounts.models import Course, User
 from accounts.services import course_ensure_teams, course_invite_students
@@ -45,6 +46,21 @@ def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -
     return retry
 
 
+def _retry_database(task: Task[Any, Any], error: Exception) -> Exception:
+    """The retry after the database refused for a moment (a deadlock victim, a dropped
+    connection): the transaction rolled back whole, so the task may simply run again."""
+    from repositories.tasks import backoff
+
+    log.warning("%s: %s; retrying", task.name, error)
+    retry: Exception = task.retry(countdown=backoff(task.request.retries or 0))
+    return retry
+
+
+# A course task that a database hiccup failed would leave the class waiting for the next
+# periodic pass (the bulk invite of a whole class, for instance): retried instead.
+_DATABASE_HICCUPS = (OperationalError, InterfaceError)
+
+
 @shared_task(name="accounts.course.ensure_teams", **COURSE_OPTIONS)
 def course_ensure_teams_task(
     self: Task[Any, Any], course_id: int, actor_id: int | None = None
@@ -53,6 +69,8 @@ def course_ensure_teams_task(
         course_ensure_teams(course_id=course_id, actor=_actor(actor_id))
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
@@ -63,6 +81,8 @@ def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | Non
         course_invite_students(course_id=course_id, actor=_actor(actor_id))
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
@@ -81,6 +101,8 @@ def reconcile_course_task(
         plan = plan_course(course, observe=True)
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
         return

@@ -495,14 +495,21 @@ def pipeline_lease_seconds() -> int:
 
 
 def pipeline_claim(enrolment_id: int) -> bool:
-    """True when no chain is queued for the student (and claims it); atomic in the cache."""
-    return bool(cache.add(_lease_key(enrolment_id), "1", timeout=pipeline_lease_seconds()))
+    """True when no chain is queued for the student (and claims it); atomic in the cache.
+
+    The lease's value is its length, so the workers that renew it keep the claimer's.
+    """
+    lease = pipeline_lease_seconds()
+    return bool(cache.add(_lease_key(enrolment_id), str(lease), timeout=lease))
 
 
 def pipeline_renew(enrolment_id: int, *, waiting: float = 0) -> None:
     """The student's chain is alive: hold its lease for another lease time (plus ``waiting``
     seconds when a step is about to wait that long for its retry)."""
-    cache.set(_lease_key(enrolment_id), "1", timeout=pipeline_lease_seconds() + int(waiting))
+    key = _lease_key(enrolment_id)
+    value = cache.get(key)
+    lease = int(value) if isinstance(value, str) and value.isdigit() else pipeline_lease_seconds()
+    cache.set(key, str(lease), timeout=lease + int(waiting))
 
 
 def pipeline_release(enrolment_id: int) -> None:

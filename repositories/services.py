@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment, User
@@ -197,6 +198,14 @@ def repository_grant_permissions(
     """
     from accounts.services import course_ensure_teams
 
+    course_id = Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", flat=True)
+    missing_teams = Course.objects.filter(pk__in=course_id).filter(
+        Q(team_id__isnull=True) | Q(instructors_team_id__isnull=True)
+    )
+    for course_pk in missing_teams.values_list("pk", flat=True):
+        # Before the enrolment's lock: it writes the course row, and the bulk invite locks
+        # the course row and then enrolment rows (the other order deadlocks).
+        course_ensure_teams(course_id=course_pk, actor=actor)
     with transaction.atomic():
         enrolment = _locked_enrolment(enrolment_id)
         if enrolment is None:
@@ -206,7 +215,7 @@ def repository_grant_permissions(
         if repository is None or repository.created_at is None:
             return None
         if course.team_id is None or course.instructors_team_id is None:
-            course = course_ensure_teams(course_id=course.pk, actor=actor) or course
+            return None  # the teams could not be made; the next pass tries again
         wanted = desired_permissions(course, repository)
         if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT and (
             repository.student_team_id is None
