@@ -42,6 +42,7 @@ from accounts.models import Course, Enrolment, InviteState, OnboardingState, Pre
 from accounts.onboarding import HANDOUT_STEPS, ORDER, compute_state, rank
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
+from repositories import reconcile
 
 PAGE_SIZE = 50
 BUILDS_PAGE_SIZE = 20
@@ -49,15 +50,14 @@ AUDIT_PAGE_SIZE = 50
 
 # Enrolment.error_step values, as a person reads them.
 STEP_LABELS = {
-    "docker_id": "Docker ID",
-    "preflight": "Pre-flight check",
-    "teams": "Course teams",
-    "invite": "Invitation",
-    "team": "Team membership",
-    "repository": "Docker Hub repository",
-    "permissions": "Team permission",
-    "build": "Build set-up",
-    "first_build": "First build",
+    reconcile.STEP_PREFLIGHT: "Pre-flight check",
+    reconcile.STEP_TEAMS: "Course teams",
+    reconcile.STEP_INVITE: "Invitation",
+    reconcile.STEP_TEAM: "Team membership",
+    reconcile.STEP_REPOSITORY: "Docker Hub repository",
+    reconcile.STEP_PERMISSIONS: "Team permission",
+    reconcile.STEP_BUILD: "Build set-up",
+    reconcile.STEP_FIRST_BUILD: "First build",
 }
 
 # Colours of the counts bar and board badges (the state's words are always shown too).

@@ -259,3 +259,11 @@ def test_a_student_page_makes_the_same_queries_for_a_class_of_3_and_of_60(
 
     assert large == small
     assert small <= 13
+
+
+def test_every_engine_step_has_a_label_a_person_reads():
+    from dashboard.selectors import STEP_LABELS
+    from repositories import reconcile
+
+    steps = {value for name, value in vars(reconcile).items() if name.startswith("STEP_")}
+    assert steps <= set(STEP_LABELS), steps - set(STEP_LABELS)
