@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,6 +54,12 @@ TRIGGER_GRACE = dt.timedelta(minutes=10)
 # Read back this far before the newest known build, for clocks that disagree a little.
 SINCE_MARGIN = dt.timedelta(minutes=5)
 LOG_EXCERPT_LINES = 40
+# A finished build whose log is still missing is read again for this long after it ended.
+DETAILS_RETRY = dt.timedelta(minutes=10)
+# What a push prints with the pushed digest: docker push's "<tag>: digest: sha256:… size: …"
+# (automated builds) and BuildKit's "pushing manifest for <image>:<tag>@sha256:… done"
+# (docker/build-push-action).
+_DIGEST = r"(sha256:[0-9a-f]{64})"
 
 _UNFINISHED = (BuildState.QUEUED, BuildState.RUNNING)
 
@@ -124,7 +131,7 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
                 if just_finished:
                     # A quick build may end before this first look: read its log now, as
                     # builds_refresh would have.
-                    _finish_details(enrolment, build)
+                    _finish_details(enrolment, build, info.log)
         except BuildNotReady:
             return None
     if Build.objects.filter(enrolment_id=enrolment_id).exists():
@@ -221,28 +228,59 @@ def _update(build: Build, info: BuildInfo, tag: str) -> bool:
     return info.is_final and not was_final
 
 
-def _finish_details(enrolment: Enrolment, build: Build) -> None:
-    """The log's tail and, for a success, the pushed digest: read once, when a build ends."""
-    backend = backend_for(enrolment.course)
+def digest_in_log(log: str, tag: str) -> str:
+    """The digest a build's push printed for ``tag``, or "".
+
+    The last one: the push comes after every build step, whose output the student's
+    Dockerfile controls.
+    """
+    wanted = re.escape(tag)
+    pattern = re.compile(rf"(?:^|\s){wanted}: digest: {_DIGEST}|:{wanted}@{_DIGEST}", re.MULTILINE)
+    found = ""
+    for match in pattern.finditer(log):
+        found = match.group(1) or match.group(2)
+    return found
+
+
+def _finish_details(enrolment: Enrolment, build: Build, listed_log: str = "") -> None:
+    """The log's tail and, for a success, the pushed digest: read once, when a build ends.
+
+    A log the build listing carried already (automated builds list theirs) costs no call,
+    and the digest the push printed in it spares the tag read.
+    """
+    log = listed_log if listed_log.strip() else _read_log(enrolment, build)
     fields: dict[str, str] = {}
-    try:
-        log = backend.build_log(enrolment, build.external_id)
+    if log.strip():
         fields["log_excerpt"] = "\n".join(log.strip().splitlines()[-LOG_EXCERPT_LINES:])
-    except (ExternalServiceError, BuildNotReady, ValueError) as error:
-        logger.info("no log for build %s: %s", build.pk, error)
     if build.state == BuildState.SUCCESS and not build.digest:
-        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
-        if repository is not None:
-            try:
-                tag = dockerhub_client_for(enrolment.course).get_tag(
-                    repository.namespace, repository.name, build.tag or enrolment.course.build_tag
-                )
-                if tag.digest:
-                    fields["digest"] = tag.digest
-            except ExternalServiceError as error:
-                logger.info("no digest for build %s: %s", build.pk, error)
+        tag = build.tag or enrolment.course.build_tag
+        digest = digest_in_log(log, tag) or _read_digest(enrolment, build, tag)
+        if digest:
+            fields["digest"] = digest
     if fields:
         Build.objects.filter(pk=build.pk).update(**fields)
+
+
+def _read_log(enrolment: Enrolment, build: Build) -> str:
+    try:
+        return backend_for(enrolment.course).build_log(enrolment, build.external_id)
+    except (ExternalServiceError, BuildNotReady, ValueError) as error:
+        logger.info("no log for build %s: %s", build.pk, error)
+        return ""
+
+
+def _read_digest(enrolment: Enrolment, build: Build, tag: str) -> str:
+    repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+    if repository is None:
+        return ""
+    try:
+        pushed = dockerhub_client_for(enrolment.course).get_tag(
+            repository.namespace, repository.name, tag
+        )
+    except ExternalServiceError as error:
+        logger.info("no digest for build %s: %s", build.pk, error)
+        return ""
+    return pushed.digest or ""
 
 
 def builds_refresh(*, enrolment_id: int) -> list[Build]:
@@ -266,12 +304,15 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     except BuildNotReady:
         return []
     finished: list[Build] = []
+    to_detail: list[tuple[Build, str]] = []
     for info in infos:
         build, just_finished = build_record(enrolment, info)
         if just_finished:
             finished.append(build)
-    for build in finished:
-        _finish_details(enrolment, build)
+        if just_finished or _details_missing(build):
+            to_detail.append((build, info.log))
+    for build, log in to_detail:
+        _finish_details(enrolment, build, log)
     now = timezone.now()
     StudentRepository.objects.filter(pk=repository.pk).update(
         last_polled_at=now, next_poll_at=next_poll_at(enrolment_id, repository.last_pushed_at, now)
@@ -283,6 +324,17 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
 
         notify_build_outcome(enrolment_id=enrolment_id)
     return finished
+
+
+def _details_missing(build: Build) -> bool:
+    """A build final for a short while without its log: recorded from a webhook's payload
+    (GitHub's ``workflow_run``), or its details' read was cut short. Bounded in time, so a
+    log that cannot be read is not asked for on every poll."""
+    return (
+        build.is_final
+        and not build.log_excerpt
+        and build.updated_at >= timezone.now() - DETAILS_RETRY
+    )
 
 
 def next_poll_at(

@@ -100,6 +100,7 @@ def build_info(build: HubBuild) -> BuildInfo:
         commit_sha=build.commit,
         branch=build.source_branch,
         tag=build.build_tag,
+        log=build.logs,
     )
 
 

@@ -39,6 +39,8 @@ class BuildInfo:
     branch: str = ""
     tag: str = ""
     log_url: str = ""
+    # The log, when the listing carries it (automated builds do): reading it costs no call.
+    log: str = ""
 
     @property
     def is_final(self) -> bool:
