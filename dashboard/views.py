@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +34,7 @@ from builds.models import Build, BuildState
 from dashboard import roster, selectors, services
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from dashboard.models import ApplyRun, ConnectionCheck, RosterImport
+from hubcourse.csvexport import csv_response
 from hubcourse.models import AuditEvent
 from hubcourse.text import counted
 
@@ -237,35 +237,6 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(back)
 
 
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(
-    filename: str, header: list[str], rows: Iterable[list[object]]
-) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield "\ufeff"  # so Excel reads the file as UTF-8
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([safe_cell(cell) for cell in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required
 def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_course_for_staff(_user(request), slug)
@@ -309,7 +280,7 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
                 ]
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return _csv_response(f"{course.slug}-students-{stamp}.csv", header, rows())
+    return csv_response(f"{course.slug}-students-{stamp}.csv", header, rows())
 
 
 # -- roster import -------------------------------------------------------------------------------
@@ -709,7 +680,7 @@ def audit_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
             ]
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return _csv_response(
+    return csv_response(
         f"{course.slug}-audit-{stamp}.csv",
         ["when", "who", "service", "action", "target", "student", "outcome", "message"],
         rows(),

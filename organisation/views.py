@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import User
+from hubcourse.csvexport import csv_response
 from hubcourse.text import counted
 from organisation import bulk, members, offboarding, selectors
-from organisation.exports import csv_response
 from organisation.forms import BulkInviteForm, InviteActionForm, OffboardingForm
 from organisation.models import BulkInvite, JobStatus, Offboarding, OrgInvite, Outcome
 

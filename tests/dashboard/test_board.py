@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.models import Build, BuildState
 from dashboard import selectors
-from dashboard.views import safe_cell
+from hubcourse.csvexport import safe_cell
 from hubcourse.models import AuditEvent
 from repositories.models import StudentRepository
 

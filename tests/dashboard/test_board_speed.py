@@ -85,9 +85,9 @@ def test_a_saved_build_shows_in_the_chart_at_once(
 
     assert running.total == 5
     assert ("running", 1) in [(s, n) for bar in running.bars for s, _, _, _, n in bar.parts]
-    assert [(s, n) for bar in failed.bars for s, _, _, _, n in bar.parts if s == "failed"] == [
-        ("failed", 3)
-    ]
+    # Summed over the bars: the fixture's builds (20-30 minutes ago) may fall in the previous
+    # hour's bar.
+    assert sum(n for bar in failed.bars for s, _, _, _, n in bar.parts if s == "failed") == 3
 
 
 @pytest.mark.django_db

@@ -153,7 +153,8 @@ def test_the_results_download_as_csv_safe_for_spreadsheets(
     job = BulkInvite.objects.get()
     response = admin_client.get(reverse("organisation:bulk_results_csv", args=[job.pk]))
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    # utf-8-sig: the download starts with a byte-order mark so Excel reads it as UTF-8.
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:5] == ["row", "as entered", "invitee", "dry run", "result"]
     assert rows[1][1] == "'=cmd|x"  # never a formula
     assert rows[2][1:4] == ["a@example.edu", "a@example.edu", "Will be invited"]

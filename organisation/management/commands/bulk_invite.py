@@ -17,9 +17,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hubcourse.csvexport import safe_cell
 from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
 from organisation import bulk
-from organisation.exports import safe_cell
 from organisation.models import BulkInvite, Outcome
 from organisation.parsing import ParseError, parse_file
 
