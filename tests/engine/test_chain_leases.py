@@ -9,8 +9,8 @@ import pytest
 from django.db import OperationalError
 
 from accounts.models import Course
-from hubcourse.celery import app
 from accounts.services import course_ensure_teams
+from hubcourse.celery import app
 from repositories import reconcile
 from repositories import tasks as step_tasks
 from repositories.models import StudentRepository
