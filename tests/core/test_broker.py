@@ -17,6 +17,8 @@ def _connection(folder: Path) -> Connection:
         transport_options={
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            # Exchanges are written here; kombu's default is ./control in the working folder.
+            "control_folder": str(folder.with_name(folder.name + "-control")),
             "store_processed": False,
         },
     )

@@ -79,7 +79,7 @@ def test_a_deadlocked_step_is_retried_and_the_chain_goes_on(
     sandbox: Any, hub_course: Course, monkeypatch: pytest.MonkeyPatch, as_in_a_worker: None
 ) -> None:
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
-    real = step_tasks.repository_ensure
+    real = step_tasks.repository_ensure  # type: ignore[attr-defined]
     calls: list[int] = []
 
     def deadlocked_once(**kwargs: Any) -> Any:

@@ -27,7 +27,7 @@ def test_a_deadlocked_bulk_invite_is_retried(
     course.save()
     course_ensure_teams(course_id=course.pk)
     make_class(sandbox, course, 2, checked=True)
-    real = course_tasks.course_invite_students
+    real = course_tasks.course_invite_students  # type: ignore[attr-defined]
     calls: list[int] = []
 
     def deadlocked_once(**kwargs: Any) -> int:
