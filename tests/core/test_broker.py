@@ -17,11 +17,15 @@ def _connection(folder: Path) -> Connection:
         transport_options={
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
-            # Exchanges are written here; kombu's default is ./control in the working folder.
-            "control_folder": str(folder.with_name(folder.name + "-control")),
             "store_processed": False,
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def _control_files_elsewhere(tmp_path, monkeypatch):
+    # kombu writes its exchange tables to ./control; keep them out of the working tree.
+    monkeypatch.chdir(tmp_path.parent)
 
 
 def test_a_message_becomes_visible_only_once_it_is_complete(tmp_path, monkeypatch):
