@@ -10,7 +10,7 @@ from rest_framework import generics, serializers
 
 from accounts.models import Course
 from accounts.selectors import courses_for_staff
-from api.base import IdFilter, request_user
+from api.base import IdFilter, MomentFilter, request_user
 from hubcourse.models import AuditEvent
 
 
@@ -53,8 +53,8 @@ class AuditFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped li
     service = django_filters.CharFilter()
     action = django_filters.CharFilter(lookup_expr="startswith")
     outcome = django_filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte")
+    until = MomentFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_q", label="Search action, target, message")
 
     class Meta:

@@ -6,6 +6,7 @@ on the course's staff, 403 for a TA reaching for an instructor's action.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -35,6 +36,19 @@ def form_errors(form: BaseForm) -> serializers.ValidationError:
         for name, messages in form.errors.items()
     }
     return serializers.ValidationError(errors)
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]  # untyped library
+    """An ISO 8601 moment in a query string, compared in UTC.
+
+    ISO 8601 (and Python) allow any UTC offset; PostgreSQL refuses one past 15:59 and the
+    request would fail, so the moment is moved to UTC first.
+    """
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        if value is not None:
+            value = value.astimezone(dt.UTC)
+        return super().filter(qs, value)
 
 
 class IdFilter(django_filters.NumberFilter):  # type: ignore[misc]  # untyped library

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from rest_framework import generics
 
 from accounts.selectors import courses_for_staff
-from api.base import IdFilter, request_user
+from api.base import IdFilter, MomentFilter, request_user
 from api.builds_out import BuildOutputSerializer
 from builds.models import Build, BuildState
 
@@ -21,10 +21,10 @@ class BuildFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped li
         method="filter_student", label="Student: roster identifier, Docker ID or email"
     )
     state = django_filters.MultipleChoiceFilter(choices=BuildState.choices)
-    since = django_filters.IsoDateTimeFilter(
+    since = MomentFilter(
         field_name="created_at", lookup_expr="gte", label="Started at or after (ISO 8601)"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = MomentFilter(
         field_name="created_at", lookup_expr="lt", label="Started before (ISO 8601)"
     )
     backend = django_filters.CharFilter()

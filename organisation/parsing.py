@@ -44,8 +44,19 @@ class ParsedRow:
         return not self.problem
 
 
+def _refuse_binary(text: str) -> None:
+    # A NUL byte is never in a list of names; it is in a spreadsheet saved as .xlsx (and no
+    # database text column can hold it).
+    if "\x00" in text:
+        raise ParseError(
+            "The file holds binary data, not text: is it a spreadsheet (.xlsx)? "
+            "Save it as CSV (UTF-8) and try again."
+        )
+
+
 def split_entries(text: str) -> list[str]:
     """Every entry of pasted text, in order: commas, semicolons, spaces and lines separate."""
+    _refuse_binary(text)
     return [part for part in SEPARATORS_RE.split(text) if part]
 
 
@@ -63,6 +74,7 @@ def csv_entries(data: bytes | str) -> list[str]:
             ) from exc
     else:
         text = data.lstrip("\ufeff")
+    _refuse_binary(text)
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
     except csv.Error:

@@ -35,6 +35,21 @@ CHECKS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Schemathesis calls the WSGI handler itself, which closes the database connection at
+    the end of each request (CONN_MAX_AGE on PostgreSQL): the test's transaction would go
+    with it. Django's own test client unhooks the same two signals."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def admin_header(world):  # noqa: F811
     _, raw = token_create(user=world["users"]["site_admin"], name="schemathesis")

@@ -79,3 +79,11 @@ def test_a_text_file_is_read_like_pasted_text():
 def test_a_list_too_long_is_refused():
     with pytest.raises(ParseError, match="at most"):
         parse_text(" ".join(f"user{i:06d}" for i in range(20_001)))
+
+
+def test_a_binary_file_is_refused_with_what_to_do():
+    from organisation.parsing import ParseError, parse_csv, parse_text
+
+    for parse, data in ((parse_csv, b"PK\x03\x04\x00\x00xl/workbook"), (parse_text, "ada\x00bob")):
+        with pytest.raises(ParseError, match=r"spreadsheet \(\.xlsx\)\? Save it as CSV"):
+            parse(data)
