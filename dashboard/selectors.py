@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import (
     Case,
     Count,
+    F,
     IntegerField,
     Min,
     OuterRef,
@@ -185,11 +186,13 @@ def board_queryset(course: Course, filters: BoardFilters) -> QuerySet[Enrolment]
             | Q(github_repo__icontains=q)
         )
     key = filters.sort.lstrip("-")
-    order = SORTS[key][1]
+    column = F(SORTS[key][1])
+    # Students without a value (no build yet) sort last either way, on every database
+    # (PostgreSQL would put them first when descending, SQLite last).
     if filters.sort.startswith("-"):
-        qs = qs.order_by(f"-{order}", "identifier")
+        qs = qs.order_by(column.desc(nulls_last=True), "identifier")
     else:
-        qs = qs.order_by(order, "identifier")
+        qs = qs.order_by(column.asc(nulls_last=True), "identifier")
     return qs
 
 

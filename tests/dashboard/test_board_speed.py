@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.http import QueryDict
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -271,3 +272,13 @@ def test_every_engine_step_has_a_label_a_person_reads():
         if name.startswith("STEP_") and isinstance(value, str)
     }
     assert steps <= set(STEP_LABELS), steps - set(STEP_LABELS)
+
+
+@pytest.mark.django_db
+def test_students_without_a_build_sort_last_both_ways(course: Course) -> None:
+    _make_class(course, 6)  # every third student has builds
+    for sort in ("build", "-build"):
+        filters = selectors.BoardFilters.from_query(QueryDict(f"sort={sort}"))
+        ordered = list(selectors.board_queryset(course, filters))
+        with_builds = [e.builds.exists() for e in ordered]
+        assert with_builds == sorted(with_builds, reverse=True), sort
