@@ -299,7 +299,13 @@ def _naive(
     limited = sandbox.rate_limited()
     result.add(
         Figure("naive: wall time", round(report.seconds, 1), "s"),
-        Figure("naive: students built", report.succeeded, "", str(students)),
+        Figure(
+            "naive: students built",
+            report.succeeded,
+            "",
+            str(students),
+            met=report.succeeded == students,
+        ),
         Figure("naive: Docker Hub calls (429s excluded)", sandbox.dockerhub_requests()),
         Figure("naive: 429s served", limited),
         Figure(
