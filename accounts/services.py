@@ -250,7 +250,13 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
         fresh: list[Enrolment] = []
         for enrolment in candidates:
             if enrolment.invite_state == InviteState.EXPIRED and enrolment.invite_id:
-                _resend_invite(client, course, enrolment, actor=actor)
+                enrolment_resend_invite(
+                    client=client,
+                    course=course,
+                    enrolment=enrolment,
+                    actor=actor,
+                    reason="the invite had expired after 14 days",
+                )
             else:
                 fresh.append(enrolment)
         if not fresh:
@@ -319,17 +325,23 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
     return 0
 
 
-def _resend_invite(
-    client: DockerHubClient, course: Course, enrolment: Enrolment, *, actor: User | None
-) -> None:
+def enrolment_resend_invite(
+    *,
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    actor: User | None,
+    reason: str = "",
+) -> bool:
+    """Re-send the student's invite. False when Docker Hub no longer has it: it is forgotten,
+    and the next pass invites the student afresh. Other errors are the caller's to handle."""
     try:
         client.resend_invite(enrolment.invite_id)
     except NotFound:
-        # The invite is gone on Docker Hub's side: forget it, the next pass invites afresh.
         Enrolment.objects.filter(pk=enrolment.pk).update(
             invite_state=InviteState.NONE, invite_id="", invited_at=None
         )
-        return
+        return False
     Enrolment.objects.filter(pk=enrolment.pk).update(
         invite_state=InviteState.PENDING, invited_at=timezone.now()
     )
@@ -341,8 +353,9 @@ def _resend_invite(
         course=course,
         enrolment=enrolment,
         actor=actor,
-        message="the invite had expired after 14 days",
+        message=reason,
     )
+    return True
 
 
 def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None) -> bool:

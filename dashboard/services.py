@@ -16,7 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
-from accounts.services import enrolment_refresh_state, enrolment_reset_for_retry
+from accounts.services import (
+    enrolment_refresh_state,
+    enrolment_resend_invite,
+    enrolment_reset_for_retry,
+)
 from dashboard import roster
 from dashboard.models import ApplyRun, ConnectionCheck, RosterImport
 from hubcourse.audit import Outcome, audit_record
@@ -598,7 +602,7 @@ def enrolments_resend_invites(*, course: Course, actor: User, enrolment_ids: lis
 
 def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | None) -> int:
     """Worker side of re-sending pending invites: one ``PATCH .../resend`` each."""
-    from hubcourse.errors import ExternalServiceError, NotFound
+    from hubcourse.errors import ExternalServiceError
     from repositories.services import dockerhub_client_for
 
     course = Course.objects.filter(pk=course_id).first()
@@ -610,21 +614,17 @@ def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | 
     for enrolment in course.enrolments.filter(
         pk__in=enrolment_ids, invite_state=InviteState.PENDING
     ).exclude(invite_id=""):
-        target = f"{course.organisation}: {enrolment.docker_id}"
         try:
-            client.resend_invite(enrolment.invite_id)
-        except NotFound:
-            # Gone on Docker Hub's side: the next pass invites afresh.
-            Enrolment.objects.filter(pk=enrolment.pk).update(
-                invite_state=InviteState.NONE, invite_id="", invited_at=None
+            resent = enrolment_resend_invite(
+                client=client, course=course, enrolment=enrolment, actor=actor
             )
-            continue
         except ExternalServiceError as error:
             audit_record(
                 service="Docker Hub",
                 action="invite.resend",
-                target=target,
+                target=enrolment.docker_id,
                 outcome=Outcome.ERROR,
+                course=course,
                 enrolment=enrolment,
                 actor=actor,
                 message=error,
@@ -632,16 +632,7 @@ def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | 
             if not error.permanent:
                 raise
             continue
-        Enrolment.objects.filter(pk=enrolment.pk).update(invited_at=timezone.now())
-        audit_record(
-            service="Docker Hub",
-            action="invite.resend",
-            target=target,
-            outcome=Outcome.OK,
-            enrolment=enrolment,
-            actor=actor,
-        )
-        sent += 1
+        sent += resent
     return sent
 
 
