@@ -9,56 +9,13 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from hubcourse import errors, governor
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-START = 1_800_000_000.0  # a fixed epoch second for the fake clock
-
-
-def _redis_available() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path: Path) -> Iterator[governor.Store]:
-    if request.param == "sqlite":
-        yield governor.SQLiteStore(tmp_path / "governor.sqlite3")
-        return
-    if not _redis_available():
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    prefix = f"test-governor:{uuid.uuid4().hex}:"
-    redis_store = governor.RedisStore(REDIS_URL, prefix=prefix)
-    yield redis_store
-    for name in redis_store.client.scan_iter(f"{prefix}*"):
-        redis_store.client.delete(name)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.clients.conftest import REDIS_URL, START, redis_available
 
 
 def make(store, clock, *, limit=60, window=60.0, burst=1, max_wait=5.0) -> governor.Governor:
@@ -262,7 +219,7 @@ def test_credential_keys_do_not_reveal_the_credential():
     assert key != governor.credential_key("github", "https://api.github.com", "ghp_other")
 
 
-@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_the_lua_script_and_the_python_algorithm_agree(tmp_path):
     """Both stores run the same random sequence of calls and end in the same state."""
     rng = random.Random(4)
@@ -330,7 +287,7 @@ def test_processes_sharing_the_sqlite_store_never_get_the_same_slot(tmp_path):
     assert min(gaps) >= interval - 1e-6
 
 
-@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_threads_sharing_the_redis_store_never_get_the_same_slot():
     policy = governor.Policy(default_limit=2100, window=1.0, burst=1, max_wait=60.0)
     store = governor.RedisStore(REDIS_URL, prefix=f"test-governor:{uuid.uuid4().hex}:")

@@ -4,56 +4,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from hubcourse import errors, governor
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-START = 1_800_000_000.0
-
-
-def _redis_available() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[governor.Store]:
-    if request.param == "sqlite":
-        yield governor.SQLiteStore(tmp_path / "governor.sqlite3")
-        return
-    if not _redis_available():
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    prefix = f"test-governor:{uuid.uuid4().hex}:"
-    redis_store = governor.RedisStore(REDIS_URL, prefix=prefix)
-    yield redis_store
-    for name in redis_store.client.scan_iter(f"{prefix}*"):
-        redis_store.client.delete(name)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.clients.conftest import REDIS_URL, START, FakeClock, redis_available
 
 
 def github_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
@@ -155,7 +111,7 @@ def test_a_side_bucket_too_far_away_raises_throttled(store, clock):
     assert caught.value.retry_at.timestamp() == pytest.approx(START + 10)
 
 
-@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_the_lua_script_and_the_python_algorithm_agree_on_budget_bursts(tmp_path):
     rng = random.Random(7)
     sqlite_store = governor.SQLiteStore(tmp_path / "g.sqlite3")
