@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import Course, CourseRole, Enrolment, User
+from accounts.models import Course, CourseRole, Enrolment, JoinLink, JoinRequest, User
 
 
 @admin.register(User)
@@ -37,3 +37,17 @@ class EnrolmentAdmin(admin.ModelAdmin[Enrolment]):
     list_display = ("identifier", "name", "course", "docker_id", "github_repo", "user")
     list_filter = ("course",)
     search_fields = ("identifier", "name", "docker_id", "github_repo")
+
+
+@admin.register(JoinLink)
+class JoinLinkAdmin(admin.ModelAdmin[JoinLink]):
+    list_display = ("course", "enabled", "policy", "regenerated_at")
+    # The token is the link's secret: not listed, not searchable.
+    exclude = ("token",)
+
+
+@admin.register(JoinRequest)
+class JoinRequestAdmin(admin.ModelAdmin[JoinRequest]):
+    list_display = ("course", "user", "identifier", "status", "created_at", "decided_by")
+    list_filter = ("status",)
+    list_select_related = ("course", "user", "decided_by")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any, ClassVar
 
@@ -8,6 +9,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from hubcourse.models import Job, JobStatus
 from hubcourse.secrets import EncryptedTextField
 
 
@@ -56,7 +58,8 @@ class User(AbstractUser):
         return self.is_staff
 
 
-def _new_token() -> str:
+def new_token() -> str:
+    # 32 random bytes: a link or badge URL nobody can guess or enumerate.
     return secrets.token_urlsafe(32)
 
 
@@ -108,7 +111,7 @@ class Course(models.Model):
 
     # -- webhooks: Docker Hub's are unsigned, so its URL carries an unguessable token;
     # GitHub's are signed with this course's secret.
-    webhook_token = models.CharField(max_length=64, unique=True, default=_new_token)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_token)
     github_webhook_secret = EncryptedTextField(blank=True)
 
     # -- observed ----------------------------------------------------------------------
@@ -271,3 +274,275 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identifier} in {self.course}"
+
+
+# -- the organisation: what hubcourse last read of it, and bulk invites --------------------
+
+
+# Docker Hub's invite links expire after 14 days (notes §4).
+INVITE_LIFETIME = dt.timedelta(days=14)
+
+
+class BulkInvite(Job):
+    """A list of Docker IDs and emails invited to the organisation in two phases: a dry run
+    (``check``) that Docker Hub answers row by row, then, once confirmed, the invites
+    (``send``); each in requests of at most 1000 invitees."""
+
+    class Phase(models.TextChoices):
+        CHECK = "check", "Dry run"
+        SEND = "send", "Sending invites"
+
+    class Source(models.TextChoices):
+        PASTE = "paste", "Pasted list"
+        CSV = "csv", "CSV file"
+        COMMAND = "command", "Command line"
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        EDITOR = "editor", "Editor"
+        OWNER = "owner", "Owner"
+
+    organisation = models.CharField(max_length=255)
+    team = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PASTE)
+    filename = models.CharField(max_length=255, blank=True)
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.CHECK)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Docker Hub calls made by each phase (one per chunk of at most 1000).
+    requests_made = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"bulk invite {self.pk} to {self.organisation}"
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return (
+            self.phase == self.Phase.CHECK
+            and self.status == JobStatus.DONE
+            and self.confirmed_at is None
+        )
+
+
+class Outcome(models.TextChoices):
+    """A row's outcome, in the dry run and after sending."""
+
+    INVITE = "invite", "Will be invited"
+    INVITED = "invited", "Invited"
+    ALREADY_INVITED = "already_invited", "Already invited (invite pending)"
+    ALREADY_MEMBER = "already_member", "Already a member"
+    INVALID = "invalid", "Invalid"
+    DUPLICATE = "duplicate", "Duplicate in the list"
+    OTHER = "other", "Not invited"
+
+
+class BulkInviteRow(models.Model):
+    job = models.ForeignKey(BulkInvite, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    raw = models.CharField(max_length=320)
+    invitee = models.CharField(max_length=320, blank=True)
+    # Docker Hub's dry-run answer, then the real one; "" until known.
+    dry_run = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    result = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    invite_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["job", "line"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "line"], name="one_bulk_row_per_line")
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.line}: {self.raw}"
+
+
+class OrgSnapshot(models.Model):
+    """When the organisation was last read from Docker Hub, and how that went."""
+
+    organisation = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.organisation} as of {self.synced_at}"
+
+
+class OrgMember(models.Model):
+    organisation = models.CharField(max_length=255)
+    username = models.CharField(max_length=255)
+    full_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=320, blank=True)
+    role = models.CharField(max_length=20)  # as Docker Hub returns it: Owner, Editor, Member
+    teams = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["organisation", "username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "username"], name="one_member_row_per_org_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.role}) in {self.organisation}"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role.lower() == "owner"
+
+
+class OrgInvite(models.Model):
+    organisation = models.CharField(max_length=255)
+    invite_id = models.CharField(max_length=64)
+    invitee = models.CharField(max_length=320)
+    inviter = models.CharField(max_length=255, blank=True)
+    team = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    # Docker Hub reports only when an invite was created; a resend from hubcourse starts a
+    # new 14-day link, so hubcourse remembers when it resent.
+    resent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["organisation", "created_at", "invitee"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "invite_id"], name="one_invite_row_per_org_invite"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"invite {self.invitee} to {self.organisation}"
+
+    @property
+    def sent_at(self) -> dt.datetime | None:
+        return self.resent_at or self.created_at
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        return self.sent_at + INVITE_LIFETIME if self.sent_at else None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class OrgTeam(models.Model):
+    organisation = models.CharField(max_length=255)
+    team_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    member_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="one_team_row_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}/{self.name}"
+
+
+# -- joining a course ----------------------------------------------------------------------
+
+
+class JoinLink(models.Model):
+    """The link an instructor shares so students can join a course by themselves."""
+
+    class Policy(models.TextChoices):
+        REFUSE = "refuse", "Refuse students who are not on the roster"
+        APPROVAL = "approval", "Let them ask to join; an instructor approves or refuses"
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="join_link")
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    enabled = models.BooleanField(default=True)
+    policy = models.CharField(max_length=10, choices=Policy.choices, default=Policy.REFUSE)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the token last changed: older copies of the link stop working from then on.
+    regenerated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"join link of {self.course}"
+
+
+class JoinRequest(models.Model):
+    """A signed-in person who could not be matched to the roster and asks to join."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an instructor"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="join_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="join_requests"
+    )
+    # What the student typed as their roster identifier (may be blank).
+    identifier = models.CharField(max_length=254, blank=True)
+    # Why they could not join by themselves, for the instructor who decides.
+    reason = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "user"],
+                condition=models.Q(status="pending"),
+                name="one_pending_join_request_per_course_user",
+            )
+        ]
+        indexes = [models.Index(fields=["course", "status"], name="join_request_course_status")]
+
+    def __str__(self) -> str:
+        return f"{self.user} asks to join {self.course} ({self.status})"
+
+
+# -- API tokens ----------------------------------------------------------------------------
+
+
+class ApiToken(models.Model):
+    """A personal API token: a script acts as its owner, with the owner's permissions.
+
+    Only the SHA-256 digest of the token is stored; the token itself is shown once, when it
+    is made. ``prefix`` (the first characters) lets its owner tell tokens apart.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

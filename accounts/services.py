@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
-from accounts.onboarding import Progress, compute_state
+from accounts.signals import note_observed
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, Invalid, NotFound
 
 if TYPE_CHECKING:
-    from repositories.dockerhub import DockerHubClient, InviteResult, Team
+    from integrations.dockerhub.client import DockerHubClient, InviteResult, Team
 
 # Step names, as stored in Enrolment.error_step and shown on the board.
 STEP_PREFLIGHT = "preflight"
@@ -38,7 +39,7 @@ def enrolment_record_error(
     error: BaseException | str,
     retry_at: dt.datetime | None = None,
     permanent: bool | None = None,
-) -> Progress | None:
+) -> None:
     """Record that ``step`` failed for the enrolment, and recompute its state.
 
     ``permanent`` defaults to the error's own flag (``PermanentError``), else False. A
@@ -52,7 +53,7 @@ def enrolment_record_error(
     with transaction.atomic():
         enrolment = Enrolment.objects.select_for_update().filter(pk=enrolment_id).first()
         if enrolment is None:
-            return None
+            return
         # A repeat of the same failure counts as another attempt; a new step starts over.
         attempts = enrolment.attempts + 1 if enrolment.error_step == step else 1
         Enrolment.objects.filter(pk=enrolment_id).update(
@@ -64,10 +65,10 @@ def enrolment_record_error(
             attempts=attempts,
             updated_at=now,
         )
-        return enrolment_refresh_state(enrolment_id=enrolment_id)
+    note_observed(enrolment_id)
 
 
-def enrolment_clear_error(*, enrolment_id: int, step: str | None = None) -> Progress | None:
+def enrolment_clear_error(*, enrolment_id: int, step: str | None = None) -> None:
     """Forget the enrolment's error (only if it belongs to ``step``, when given).
 
     Called by a step that has just succeeded, and by an instructor's retry (``step=None``).
@@ -75,7 +76,7 @@ def enrolment_clear_error(*, enrolment_id: int, step: str | None = None) -> Prog
     with transaction.atomic():
         enrolment = Enrolment.objects.select_for_update().filter(pk=enrolment_id).first()
         if enrolment is None:
-            return None
+            return
         if enrolment.error_step and (step is None or enrolment.error_step == step):
             Enrolment.objects.filter(pk=enrolment_id).update(
                 error_step="",
@@ -86,38 +87,7 @@ def enrolment_clear_error(*, enrolment_id: int, step: str | None = None) -> Prog
                 attempts=0,
                 updated_at=timezone.now(),
             )
-        return enrolment_refresh_state(enrolment_id=enrolment_id)
-
-
-def enrolment_refresh_state(*, enrolment_id: int) -> Progress | None:
-    """Recompute the stored state from the observed rows (the only writer of ``state``)."""
-    from builds.models import Build, BuildState
-    from repositories.models import StudentRepository
-
-    enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
-    if enrolment is None:
-        return None
-    repository = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
-    # compute_state needs only "any build" and "any successful build": two rows at most,
-    # however long the student's history is.
-    builds: list[Build] = []
-    latest = Build.objects.filter(enrolment_id=enrolment_id).order_by("-created_at").first()
-    if latest is not None:
-        builds.append(latest)
-        if latest.state != BuildState.SUCCESS:
-            success = (
-                Build.objects.filter(enrolment_id=enrolment_id, state=BuildState.SUCCESS)
-                .order_by("-created_at")
-                .first()
-            )
-            if success is not None:
-                builds.append(success)
-    progress = compute_state(enrolment, repository, builds)
-    if enrolment.state != progress.state:
-        Enrolment.objects.filter(pk=enrolment_id).update(
-            state=progress.state, updated_at=timezone.now()
-        )
-    return progress
+    note_observed(enrolment_id)
 
 
 def enrolment_is_blocked(enrolment: Enrolment) -> bool:
@@ -125,13 +95,13 @@ def enrolment_is_blocked(enrolment: Enrolment) -> bool:
     return bool(enrolment.error_step and enrolment.error_permanent)
 
 
-def enrolment_reset_for_retry(*, enrolment_id: int) -> Progress | None:
+def enrolment_reset_for_retry(*, enrolment_id: int) -> None:
     """An instructor's retry: clear the error (and a failed pre-flight, so it runs again)."""
     with transaction.atomic():
         Enrolment.objects.filter(pk=enrolment_id, preflight_state=PreflightState.FAILED).update(
             preflight_state=PreflightState.NOT_RUN
         )
-        return enrolment_clear_error(enrolment_id=enrolment_id)
+        enrolment_clear_error(enrolment_id=enrolment_id)
 
 
 # -- course-level Docker Hub steps ------------------------------------------------------------
@@ -150,7 +120,6 @@ def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course 
     One list call reads every team; only missing ones are created. A concurrent creator
     makes Docker Hub answer "already exists": that is success once the team is read back.
     """
-    from repositories.services import dockerhub_client_for
 
     course = Course.objects.filter(pk=course_id).first()
     if course is None:
@@ -161,14 +130,14 @@ def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course 
     for field, name in (("team_id", course.team), ("instructors_team_id", course.instructors_team)):
         team = teams.get(name.lower())
         if team is None:
-            team = _create_team(client, course, name, actor=actor)
+            team = create_team(client, course, name, actor=actor)
         ids[field] = team.id
     Course.objects.filter(pk=course_id).update(**ids)
     course.refresh_from_db()
     return course
 
 
-def _create_team(
+def create_team(
     client: DockerHubClient,
     course: Course,
     name: str,
@@ -236,7 +205,6 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
     The course row is locked for the duration, so two workers never invite the same class
     at once; Docker Hub itself answers a repeat invite with the pending one.
     """
-    from repositories.services import dockerhub_client_for
 
     with transaction.atomic():
         course = Course.objects.select_for_update().filter(pk=course_id).first()
@@ -280,7 +248,7 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
             message=f"invited {invited} of {len(fresh)} student(s) in one request",
         )
     for enrolment in fresh:
-        enrolment_refresh_state(enrolment_id=enrolment.pk)
+        note_observed(enrolment.pk)
     return invited
 
 
@@ -355,59 +323,4 @@ def enrolment_resend_invite(
         actor=actor,
         message=reason,
     )
-    return True
-
-
-def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None) -> bool:
-    """Team-per-student policy: the student's own team exists, and holds them once a member.
-
-    The team is created before the invite is accepted (it needs no membership), so the
-    repository permission can be granted at once; adding the student waits for acceptance
-    (Docker Hub refuses non-members). Returns True when the student is in their team.
-    """
-    from repositories.models import StudentRepository
-    from repositories.services import dockerhub_client_for, repository_row
-
-    with transaction.atomic():
-        # The enrolment's row only (not the course's, which the bulk invite locks first).
-        enrolment = (
-            Enrolment.objects.select_for_update(of=("self",))
-            .select_related("course")
-            .filter(pk=enrolment_id)
-        ).first()
-        if enrolment is None or not enrolment.docker_id:
-            return False
-        course = enrolment.course
-        if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
-            return bool(enrolment.team_at)
-        repository = repository_row(enrolment)
-        client = dockerhub_client_for(course)
-        name = course.student_team_name(enrolment.docker_id)
-        if repository.student_team_id is None or repository.student_team != name:
-            try:
-                team = client.get_team(course.organisation, name)
-            except NotFound:
-                team = _create_team(client, course, name, enrolment=enrolment, actor=actor)
-            StudentRepository.objects.filter(pk=repository.pk).update(
-                student_team=team.name, student_team_id=team.id
-            )
-        if enrolment.team_at is not None:
-            return True
-        if enrolment.member_at is None:
-            return False
-        members = {m.username.lower() for m in client.list_team_members(course.organisation, name)}
-        outcome = Outcome.NOOP
-        if enrolment.docker_id.lower() not in members:
-            client.add_team_member(course.organisation, name, enrolment.docker_id)
-            outcome = Outcome.OK
-        Enrolment.objects.filter(pk=enrolment_id).update(team_at=timezone.now())
-        audit_record(
-            service=DOCKER_HUB,
-            action="team.add_member",
-            target=f"{course.organisation}/{name}: {enrolment.docker_id}",
-            outcome=outcome,
-            enrolment=enrolment,
-            actor=actor,
-        )
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TEAM)
     return True

@@ -12,8 +12,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 if TYPE_CHECKING:
     from rest_framework.request import Request
 
-    from accounts.models import User
-    from api.models import ApiToken
+    from accounts.models import ApiToken, User
 
 KEYWORD = "Bearer"
 
@@ -38,7 +37,7 @@ class BearerTokenAuthentication(BaseAuthentication):
                 "The token in the Authorization header is not text; copy it again from "
                 "/settings/tokens/."
             ) from None
-        from api.tokens import token_authenticate
+        from accounts.tokens import token_authenticate
 
         token = token_authenticate(raw)
         if token is None:

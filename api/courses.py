@@ -19,7 +19,7 @@ from accounts.models import Course, CourseRole
 from accounts.selectors import courses_for_staff
 from api.base import form_errors, request_user, staff_access
 from dashboard.forms import CourseForm
-from dashboard.services import course_create, course_update
+from onboarding.courses import course_create, course_update
 
 # The settings a person may write, exactly those of the course settings page.
 SETTINGS_FIELDS: tuple[str, ...] = tuple(CourseForm.Meta.fields)

@@ -17,8 +17,8 @@ from api.base import request_user, staff_access
 from api.builds_out import BuildOutputSerializer
 from api.services import enrolment_create, enrolment_delete, enrolment_update
 from builds.models import BuildState
-from dashboard import selectors, services
 from dashboard.forms import BULK_ACTIONS
+from onboarding import board, courses
 
 
 class StepSerializer(serializers.Serializer[Any]):
@@ -75,18 +75,18 @@ class EnrolmentOutputSerializer(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField(source="enrolment.created_at")
     updated_at = serializers.DateTimeField(source="enrolment.updated_at")
 
-    def get_joined(self, row: selectors.BoardRow) -> bool:
+    def get_joined(self, row: board.BoardRow) -> bool:
         """The student has signed in and is linked to this roster entry."""
         return row.enrolment.user_id is not None
 
     @extend_schema_field(ErrorStateSerializer(allow_null=True))
-    def get_error(self, row: selectors.BoardRow) -> dict[str, Any] | None:
+    def get_error(self, row: board.BoardRow) -> dict[str, Any] | None:
         if not row.enrolment.error_step:
             return None
         return dict(ErrorStateSerializer(row.enrolment).data)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_repository(self, row: selectors.BoardRow) -> str | None:
+    def get_repository(self, row: board.BoardRow) -> str | None:
         """namespace/name of the student's Docker Hub repository, once hubcourse made it."""
         repository = getattr(row.enrolment, "repository", None)
         return repository.full_name if repository is not None else None
@@ -145,7 +145,7 @@ class EnrolmentFilter(django_filters.FilterSet):  # type: ignore[misc]  # untype
 
     def filter_build(self, qs: QuerySet[Enrolment], name: str, value: str) -> QuerySet[Enrolment]:
         if value == "none":
-            # Annotations of selectors.board_queryset, which the type checker cannot see.
+            # Annotations of board.board_queryset, which the type checker cannot see.
             return qs.filter(latest_build_id__isnull=True)  # type: ignore[misc]
         return qs.filter(latest_build_state=value)  # type: ignore[misc]
 
@@ -163,12 +163,12 @@ class EnrolmentFilter(django_filters.FilterSet):  # type: ignore[misc]  # untype
         )
 
 
-def _rows(course: Course, enrolments: Any) -> list[selectors.BoardRow]:
-    return selectors.board_rows(course, enrolments)
+def _rows(course: Course, enrolments: Any) -> list[board.BoardRow]:
+    return board.board_rows(course, enrolments)
 
 
-def _one(course: Course, enrolment_id: int) -> selectors.BoardRow:
-    qs = selectors.board_queryset(course, selectors.BoardFilters()).filter(pk=enrolment_id)
+def _one(course: Course, enrolment_id: int) -> board.BoardRow:
+    qs = board.board_queryset(course, board.BoardFilters()).filter(pk=enrolment_id)
     return _rows(course, qs)[0]
 
 
@@ -193,7 +193,7 @@ class EnrolmentListCreateApi(generics.ListCreateAPIView[Enrolment]):
 
     def get_queryset(self) -> QuerySet[Enrolment]:
         course = staff_access(self.request, self.kwargs["slug"]).course
-        return selectors.board_queryset(course, selectors.BoardFilters())
+        return board.board_queryset(course, board.BoardFilters())
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         course = staff_access(request, kwargs["slug"]).course
@@ -260,21 +260,21 @@ class ActionResultSerializer(serializers.Serializer[Any]):
 def _run_action(access_course: Course, request: Request, action: str, ids: list[int]) -> Response:
     user = request_user(request)
     if action == "retry":
-        n = services.enrolments_retry(course=access_course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_retry(course=access_course, actor=user, enrolment_ids=ids)
         message = (
             f"Retrying {n} student(s) with a failed step."
             if n
             else "None of these students has a failed step; their remaining steps were queued."
         )
     elif action == "invite":
-        n = services.enrolments_resend_invites(course=access_course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_resend_invites(course=access_course, actor=user, enrolment_ids=ids)
         message = (
             f"Re-sending the invitation to {n} student(s)."
             if n
             else "None of these students is waiting for an invitation."
         )
     else:
-        n = services.enrolments_rerun_preflight(course=access_course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_rerun_preflight(course=access_course, actor=user, enrolment_ids=ids)
         message = f"Pre-flight checks queued for {n} student(s)."
     body = {"action": action, "asked": len(ids), "affected": n, "message": message}
     return Response(ActionResultSerializer(body).data, status=status.HTTP_202_ACCEPTED)
@@ -335,7 +335,7 @@ class BulkActionApi(generics.GenericAPIView[Enrolment]):
         if "filter" in data:
             filterset = EnrolmentFilter(
                 data=data["filter"],
-                queryset=selectors.board_queryset(course, selectors.BoardFilters()),
+                queryset=board.board_queryset(course, board.BoardFilters()),
             )
             if not filterset.is_valid():
                 raise serializers.ValidationError({"filter": filterset.errors})

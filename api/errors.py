@@ -55,7 +55,7 @@ def error_body(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    from dashboard.services import ActionRefused
+    from onboarding.courses import ActionRefused
 
     if isinstance(exc, ActionRefused):
         # The pages' "cannot do this as asked" (already confirmed, checks still running...).

@@ -16,9 +16,9 @@ from accounts.models import Enrolment, OnboardingState
 from accounts.selectors import enrolments_for_student
 from api.base import form_errors, request_user
 from api.builds_out import BuildOutputSerializer
-from student import services
+from onboarding import joining
+from onboarding.status import StatusView, StepStatus, student_status
 from student.forms import LinkForm
-from student.selectors import StatusView, StepStatus, student_status
 
 
 class StudentStepSerializer(serializers.Serializer[Any]):
@@ -100,12 +100,12 @@ class MyEnrolmentDetailApi(generics.GenericAPIView[Enrolment]):
             },
             enrolment=enrolment,
             own_repositories=[],  # a script types its repository; the list is the page's help
-            docker_id_exists=lambda docker_id: services.docker_id_exists(course, docker_id),
-            docker_id_locked=services.docker_id_is_locked(enrolment),
+            docker_id_exists=lambda docker_id: joining.docker_id_exists(course, docker_id),
+            docker_id_locked=joining.docker_id_is_locked(enrolment),
         )
         if not form.is_valid():
             raise form_errors(form)
-        services.enrolment_link(
+        joining.enrolment_link(
             enrolment=enrolment,
             actor=user,
             docker_id=form.cleaned_data["docker_id"],

@@ -14,20 +14,15 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import bulk_invites, organisation_selectors
 from accounts.access import require_site_admin
-from accounts.models import Course, User
+from accounts.models import BulkInvite, BulkInviteRow, Course, Outcome, User
 from api.base import form_errors, request_user, staff_access
 from api.errors import ApiError
-from organisation import bulk, offboarding, selectors
+from hubcourse.models import JobStatus
+from onboarding import offboarding
+from onboarding.models import Offboarding, OffboardingItem
 from organisation.forms import BulkInviteForm, OffboardingForm
-from organisation.models import (
-    BulkInvite,
-    BulkInviteRow,
-    JobStatus,
-    Offboarding,
-    OffboardingItem,
-    Outcome,
-)
 
 # -- bulk invites ------------------------------------------------------------------------------
 
@@ -74,11 +69,11 @@ class InviteJobSerializer(serializers.ModelSerializer[BulkInvite]):
 
     def get_counts(self, job: BulkInvite) -> dict[str, int]:
         """Rows per outcome of the phase shown: the dry run until sent, then the results."""
-        return bulk.outcome_counts(job)
+        return bulk_invites.outcome_counts(job)
 
     def get_nothing_changed(self, job: BulkInvite) -> bool:
         """Sent, and no invite was needed: the list had been run before (or was all bad)."""
-        return bulk.nothing_changed(job)
+        return bulk_invites.nothing_changed(job)
 
 
 class InviteJobInputSerializer(serializers.Serializer[Any]):
@@ -138,20 +133,20 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
         user = request_user(request)
         require_site_admin(user)
         InviteJobInputSerializer(data=request.data).is_valid(raise_exception=True)
-        organisation = bulk.default_organisation()
+        organisation = bulk_invites.default_organisation()
         data = {
             "invitees": request.data.get("invitees", ""),
             "team": request.data.get("team", ""),
             "role": request.data.get("role", BulkInvite.Role.MEMBER),
         }
         form = BulkInviteForm(
-            data, request.FILES or None, teams=selectors.known_teams(organisation)
+            data, request.FILES or None, teams=organisation_selectors.known_teams(organisation)
         )
         if not form.is_valid():
             raise form_errors(form)
         upload = form.cleaned_data.get("csv_file")
         with transaction.atomic():
-            job = bulk.bulk_invite_create(
+            job = bulk_invites.bulk_invite_create(
                 rows=form.rows,
                 organisation=organisation,
                 team=form.cleaned_data["team"],
@@ -160,7 +155,7 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
                 filename=upload.name if upload else "",
                 actor=user,
             )
-            bulk.enqueue(job)
+            bulk_invites.enqueue(job)
         return Response(InviteJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -212,7 +207,7 @@ class InviteJobSendApi(generics.GenericAPIView[BulkInvite]):
     def post(self, request: Request, job_id: int) -> Response:
         job = _invite_job(request, job_id)
         with transaction.atomic():
-            confirmed = bulk.bulk_invite_confirm(job_id=job.pk, actor=request_user(request))
+            confirmed = bulk_invites.bulk_invite_confirm(job_id=job.pk, actor=request_user(request))
             if confirmed is None:
                 raise ApiError(
                     "This list has been sent already, or its dry run has not finished: "
@@ -221,7 +216,7 @@ class InviteJobSendApi(generics.GenericAPIView[BulkInvite]):
                     status_code=status.HTTP_409_CONFLICT,
                 )
             if confirmed.status != JobStatus.DONE:
-                bulk.enqueue(confirmed)
+                bulk_invites.enqueue(confirmed)
         return Response(InviteJobSerializer(confirmed).data)
 
 
@@ -235,7 +230,7 @@ class InviteJobResumeApi(generics.GenericAPIView[BulkInvite]):
     def post(self, request: Request, job_id: int) -> Response:
         job = _invite_job(request, job_id)
         with transaction.atomic():
-            if not bulk.bulk_invite_resume(job_id=job.pk, actor=request_user(request)):
+            if not bulk_invites.bulk_invite_resume(job_id=job.pk, actor=request_user(request)):
                 raise ApiError(
                     "Only a job stopped by an error can be resumed.",
                     code="refused",

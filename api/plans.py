@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import request_user, staff_access
-from dashboard import services
-from dashboard.models import ApplyRun
+from onboarding import courses
+from onboarding.models import ApplyRun
 
 
 class PlanStepSerializer(serializers.Serializer[Any]):
@@ -77,7 +77,7 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
     serializer_class = PlanSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        from repositories.reconcile import plan_course
+        from onboarding.engine import plan_course
 
         course = staff_access(request, slug).course
         plan = plan_course(course)
@@ -109,7 +109,7 @@ class PlanApplyApi(generics.GenericAPIView[ApplyRun]):
     @extend_schema(request=None, responses={202: ApplyRunSerializer})
     def post(self, request: Request, slug: str) -> Response:
         course = staff_access(request, slug, manage=True).course
-        run = services.course_apply(course=course, actor=request_user(request))
+        run = courses.course_apply(course=course, actor=request_user(request))
         return Response(_run_body(run), status=status.HTTP_202_ACCEPTED)
 
 
@@ -149,7 +149,7 @@ class ApplyRunDetailApi(generics.GenericAPIView[ApplyRun]):
     serializer_class = ApplyRunSerializer
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        from dashboard.services import apply_run_progress
+        from onboarding.courses import apply_run_progress
 
         course = staff_access(request, slug).course
         run = get_object_or_404(ApplyRun, course=course, pk=run_id)

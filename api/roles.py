@@ -13,8 +13,8 @@ from rest_framework.response import Response
 
 from accounts.models import CourseRole
 from api.base import form_errors, request_user, staff_access
-from dashboard import services
 from dashboard.forms import RoleForm
+from onboarding import courses
 
 
 class RoleSerializer(serializers.ModelSerializer[CourseRole]):
@@ -54,7 +54,7 @@ class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
         form = RoleForm(request.data)
         if not form.is_valid():
             raise form_errors(form)
-        granted = services.role_grant(
+        granted = courses.role_grant(
             course=course,
             actor=request_user(request),
             email=form.cleaned_data["email"],
@@ -74,5 +74,5 @@ class RoleDetailApi(generics.GenericAPIView[CourseRole]):
         course = staff_access(request, slug, manage=True).course
         if not course.roles.filter(pk=role_id).exists():
             raise NotFound("No such role on this course.")
-        services.role_revoke(course=course, actor=request_user(request), role_id=role_id)
+        courses.role_revoke(course=course, actor=request_user(request), role_id=role_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

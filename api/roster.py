@@ -11,12 +11,13 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import roster
 from accounts.models import User
 from api.base import form_errors, request_user, staff_access
 from api.plans import _run_body
-from dashboard import roster, services
 from dashboard.forms import RosterForm
-from dashboard.models import RosterImport
+from onboarding import courses
+from onboarding.models import RosterImport
 
 
 class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
@@ -136,7 +137,7 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
         else:
             content, source = form.cleaned_data["text"], "pasted text"
         try:
-            preview = services.roster_preview(
+            preview = courses.roster_preview(
                 course=course,
                 actor=request_user(request),
                 data=content,
@@ -206,7 +207,7 @@ class RosterConfirmApi(generics.GenericAPIView[RosterImport]):
     @extend_schema(request=None, responses={200: ConfirmResultSerializer})
     def post(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
-        result = services.roster_confirm(preview=preview, actor=request_user(request))
+        result = courses.roster_confirm(preview=preview, actor=request_user(request))
         body = {
             "created": result.created,
             "updated": result.updated,
@@ -225,6 +226,6 @@ class RosterDiscardApi(generics.GenericAPIView[RosterImport]):
     @extend_schema(request=None, responses={200: RosterImportSerializer})
     def post(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
-        services.roster_discard(preview=preview)
+        courses.roster_discard(preview=preview)
         preview.refresh_from_db()
         return Response(RosterImportSerializer(preview).data)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
+from accounts import roster
 from accounts.models import Course, Enrolment, User
-from dashboard import roster
-from dashboard.services import course_apply, enrolment_correct
 from hubcourse.audit import Outcome, audit_record
+from onboarding.courses import course_apply, enrolment_correct
 
 HUBCOURSE = "hubcourse"
 

@@ -19,7 +19,7 @@ class TokenRateThrottle(SimpleRateThrottle):
     scope = "api_token"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        from api.models import ApiToken
+        from accounts.models import ApiToken
 
         if not isinstance(request.auth, ApiToken):
             return None  # session requests come from a person at a browser

@@ -9,10 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts.models import ApiToken, User
+from accounts.tokens import token_create, token_revoke
 from api.forms import TokenForm
-from api.models import ApiToken
-from api.tokens import token_create, token_revoke
 
 
 def _user(request: HttpRequest) -> User:

@@ -32,8 +32,8 @@ PASSWORD = "bench-instructor-password"  # noqa: S105 (a throwaway local account)
 def make_course(slug: str, students: int, builds_per_student: int, instructor: Any) -> Any:
     """A course with a realistic spread of states and build histories."""
     from accounts.models import Course, CourseRole, Enrolment, InviteState, OnboardingState
-    from accounts.onboarding import ORDER
     from builds.models import Build, BuildState
+    from onboarding.state import ORDER
     from repositories.models import StudentRepository
 
     rng = random.Random(slug)

@@ -104,7 +104,7 @@ def _pending_invites(sandbox: Any, org: str) -> int:
 
 
 def _through_the_client(ctx: Context, pasted: str) -> tuple[str, float, int, int]:
-    from repositories.dockerhub import DockerHubClient
+    from integrations.dockerhub.client import DockerHubClient
 
     org = ctx.env["DOCKERHUB_ORG"]
     started = time.monotonic()
@@ -120,9 +120,10 @@ def _through_the_client(ctx: Context, pasted: str) -> tuple[str, float, int, int
 
 
 def _through_the_job(ctx: Context, pasted: str) -> tuple[str, float, int, int, Figure | None]:
-    from organisation.bulk import bulk_invite_confirm, bulk_invite_create, enqueue
-    from organisation.models import BulkInvite, JobStatus
-    from organisation.parsing import parse_text
+    from accounts.bulk_invites import bulk_invite_confirm, bulk_invite_create, enqueue
+    from accounts.models import BulkInvite
+    from accounts.parsing import parse_text
+    from hubcourse.models import JobStatus
 
     (worker,) = ctx.start_workers(1, 2)
     # Let the worker connect before the clock starts: a cold start is not the job's time.

@@ -198,7 +198,7 @@ class Context:
                     path.unlink()
             for sub in ("queue", "processed", "control"):
                 (self.var / "broker" / sub).mkdir(parents=True, exist_ok=True)
-        from repositories.dockerhub import clear_token_cache
+        from integrations.dockerhub.client import clear_token_cache
 
         clear_token_cache()
 

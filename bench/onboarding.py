@@ -126,8 +126,8 @@ def run(
     timeout: float,
 ) -> Result:
     from accounts.models import OnboardingState
-    from accounts.tasks import reconcile_course_task
     from builds.models import Build, BuildState
+    from onboarding.tasks.course import reconcile_course_task
 
     result = Result(
         "onboarding",

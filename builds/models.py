@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Enrolment
+from accounts.models import Enrolment, new_token
 
 
 class BuildState(models.TextChoices):
@@ -88,3 +88,32 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.event} {self.delivery_id}"
+
+
+class StudentBadge(models.Model):
+    """The unguessable token of a student's public build badge."""
+
+    enrolment = models.OneToOneField(Enrolment, on_delete=models.CASCADE, related_name="badge")
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"badge of {self.enrolment}"
+
+
+class BuildNotice(models.Model):
+    """The last build outcome the student was told about: emails go out on changes only."""
+
+    enrolment = models.OneToOneField(
+        Enrolment, on_delete=models.CASCADE, related_name="build_notice"
+    )
+    # "success" or "failed": the outcome of ``build``.
+    outcome = models.CharField(max_length=10, blank=True)
+    # The newest finished build already looked at, so a repeated call sends nothing.
+    build = models.ForeignKey(
+        "builds.Build", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.enrolment}: last told {self.outcome or 'nothing'}"

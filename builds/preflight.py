@@ -19,13 +19,13 @@ from typing import Any, Literal
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, Enrolment, PreflightState
 from accounts.services import enrolment_clear_error, enrolment_record_error
 from builds.backends.common import context_dir, dockerfile_path
 from hubcourse.errors import Forbidden, Invalid, NotFound
-from repositories.dockerhub import DockerHubClient
-from repositories.github import GitHubClient
-from repositories.services import dockerhub_client_for, github_client_for
+from integrations.dockerhub.client import DockerHubClient
+from integrations.github.client import GitHubClient
 
 STEP_PREFLIGHT = "preflight"
 Level = Literal["ok", "warning", "error"]

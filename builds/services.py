@@ -18,17 +18,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Enrolment, PreflightState
 from accounts.services import (
     enrolment_clear_error,
     enrolment_is_blocked,
-    enrolment_refresh_state,
 )
+from accounts.signals import note_observed
 from builds.backends import BuildInfo, BuildNotReady, ConfigureResult, backend_for
 from builds.models import FINAL_STATES, Build, BuildState
 from hubcourse.errors import ExternalServiceError
 from repositories.models import StudentRepository
-from repositories.services import dockerhub_client_for
 
 logger = logging.getLogger(__name__)
 
@@ -318,9 +318,9 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
         last_polled_at=now, next_poll_at=next_poll_at(enrolment_id, repository.last_pushed_at, now)
     )
     if finished or infos:
-        enrolment_refresh_state(enrolment_id=enrolment_id)
+        note_observed(enrolment_id)
         # Emails the student when the outcome changed (broken or fixed); idempotent.
-        from student.notifications import notify_build_outcome
+        from builds.notifications import notify_build_outcome
 
         notify_build_outcome(enrolment_id=enrolment_id)
     return finished

@@ -2,7 +2,7 @@
 
 The pipeline steps that call ``builds.services`` and ``builds.preflight`` (configure the
 build, trigger the first one, pre-flight) run in the student's chain in
-``repositories.tasks``, which records their failures on the enrolment. Reading build status
+``onboarding.tasks.steps``, which records their failures on the enrolment. Reading build status
 is not a pipeline step: a failure here is the service's, not the student's, so it is logged
 and the next poll (its lease runs out) or webhook tries again.
 """
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import random
+from smtplib import SMTPException
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
 
 from builds import services
+from builds.notifications import Change, deliver
 from hubcourse.errors import PermanentError, RateLimited, TransientError
 
 logger = logging.getLogger(__name__)
@@ -86,3 +88,19 @@ def flag_stuck_builds() -> int:
     if flagged:
         logger.warning("%d build(s) flagged as stuck", flagged)
     return flagged
+
+
+@shared_task(
+    name="builds.send_build_email",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def send_build_email(
+    self: Task[Any, Any], enrolment_id: int, build_id: int, change: Change
+) -> None:
+    """Send one build-changed email; the decision to send was already recorded once."""
+    deliver(enrolment_id, build_id, change)

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from accounts.models import Course, Enrolment
-from accounts.services import enrolment_refresh_state
+from accounts.signals import note_observed
 from builds.backends.github_actions import WORKFLOW_PATH, build_info
 from builds.models import WebhookDelivery
 from builds.services import (
@@ -40,7 +40,7 @@ from builds.services import (
 )
 from builds.tasks import refresh_builds
 from hubcourse.secrets import SecretValue
-from repositories.github import WorkflowRun
+from integrations.github.client import WorkflowRun
 from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def _record_run(course: Course, full_name: str, raw: object) -> str:
             StudentRepository.objects.filter(pk=repository.pk).update(
                 next_poll_at=next_poll_at(enrolment.pk, repository.last_pushed_at, now)
             )
-        enrolment_refresh_state(enrolment_id=enrolment.pk)
+        note_observed(enrolment.pk)
     return "workflow_run"
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.text import slugify
 
+from accounts import roster
 from accounts.models import Course, CourseRole
-from dashboard import roster
 
 # Docker Hub repository names: lower-case letters, digits and single separators.
 REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")

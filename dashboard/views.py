@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from accounts import roster
 from accounts.access import (
     CourseAccess,
     get_course_for_staff,
@@ -29,14 +30,15 @@ from accounts.access import (
     may_create_courses,
 )
 from accounts.models import OnboardingState, User
-from accounts.onboarding import HANDOUT_STEPS
 from builds.models import Build, BuildState
-from dashboard import roster, selectors, services
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
-from dashboard.models import ApplyRun, ConnectionCheck, RosterImport
 from hubcourse.csvexport import csv_response
 from hubcourse.models import AuditEvent
 from hubcourse.text import counted
+from onboarding import board as class_board
+from onboarding import courses
+from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
+from onboarding.state import HANDOUT_STEPS
 
 EXPORT_CHUNK = 500
 
@@ -56,7 +58,7 @@ def course_new(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only instructors and administrators can create a course.")
     form = CourseForm(request.POST or None, initial={"slug": ""})
     if request.method == "POST" and form.is_valid():
-        course = services.course_create(actor=user, values=form.cleaned_data)
+        course = courses.course_create(actor=user, values=form.cleaned_data)
         messages.success(
             request,
             f"Course {course.name} created. Check the connection to Docker Hub and GitHub, "
@@ -74,7 +76,7 @@ def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # The form wrote onto the instance; the service compares with the stored row.
         course.refresh_from_db()
-        changed = services.course_update(
+        changed = courses.course_update(
             course=course, actor=_user(request), values=form.cleaned_data
         )
         messages.success(request, "Saved." if changed else "Nothing changed.")
@@ -93,7 +95,7 @@ def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
-    services.connection_check_start(course=access.course, actor=_user(request))
+    courses.connection_check_start(course=access.course, actor=_user(request))
     return redirect(reverse("dashboard:settings", args=[slug]) + "#connection")
 
 
@@ -111,9 +113,9 @@ def connection_check_live(request: HttpRequest, slug: str, check_id: int) -> Htt
 
 def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]:
     course = access.course
-    filters = selectors.BoardFilters.from_query(request.GET)
-    total, counts = selectors.state_counts(course)
-    paginator = Paginator(selectors.board_queryset(course, filters), selectors.PAGE_SIZE)
+    filters = class_board.BoardFilters.from_query(request.GET)
+    total, counts = class_board.state_counts(course)
+    paginator = Paginator(class_board.board_queryset(course, filters), class_board.PAGE_SIZE)
     if not filters.active:
         paginator.count = total  # the whole class: already counted by state
     page = paginator.get_page(request.GET.get("page"))
@@ -122,14 +124,14 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "access": access,
         "filters": filters,
         "page": page,
-        "rows": selectors.board_rows(course, page.object_list),
+        "rows": class_board.board_rows(course, page.object_list),
         "total": total,
         "counts": counts,
-        "chart": selectors.board_chart(course, students=total),
+        "chart": class_board.board_chart(course, students=total),
         "handout_steps": [label for label, _ in HANDOUT_STEPS],
         "states": [(s.value, s.label) for s in OnboardingState],
         "build_states": [*BuildState.choices, ("none", "No build yet")],
-        "sorts": selectors.SORTS,
+        "sorts": class_board.SORTS,
         "live_query": filters.querystring(page=page.number if page.number > 1 else ""),
     }
 
@@ -143,7 +145,7 @@ def _board_templates_digest() -> str:
     # A deployment that changes the partial must not be served the old one's HTML.
     sources = [
         get_template(name).template.source  # type: ignore[attr-defined]
-        for name in (BOARD_PARTIAL, selectors.TICKS_TEMPLATE)
+        for name in (BOARD_PARTIAL, class_board.TICKS_TEMPLATE)
     ]
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=8).hexdigest()
 
@@ -153,12 +155,12 @@ def _board_html(request: HttpRequest, context: dict[str, Any]) -> str:
 
     Staff leave the board open and it refreshes every 5 seconds; mostly nothing on the page
     has changed, and rendering 50 rows costs more than reading them. The key is a digest of
-    everything the partial shows (``selectors.board_fingerprint``), so a change to any
+    everything the partial shows (``class_board.board_fingerprint``), so a change to any
     student, build, count or the chart, or the clock moving a "minutes ago", renders anew.
     The partial shows nothing that depends on who is looking.
     """
     page = context["page"]
-    key = "dashboard:board-html:" + selectors.board_fingerprint(
+    key = "dashboard:board-html:" + class_board.board_fingerprint(
         context["rows"],
         _board_templates_digest(),
         context["course"].pk,
@@ -198,7 +200,7 @@ def board_live(request: HttpRequest, slug: str) -> HttpResponse:
 def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug)
     course = access.course
-    filters = selectors.BoardFilters.from_query(request.POST)
+    filters = class_board.BoardFilters.from_query(request.POST)
     back = reverse("dashboard:board", args=[slug]) + (
         f"?{filters.querystring()}" if filters.querystring() else ""
     )
@@ -208,7 +210,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, str(error))
         return redirect(back)
     if form.cleaned_data["scope"] == "filtered":
-        ids = list(selectors.board_queryset(course, filters).values_list("pk", flat=True))
+        ids = list(class_board.board_queryset(course, filters).values_list("pk", flat=True))
     else:
         ids = list(
             course.enrolments.filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True)
@@ -216,7 +218,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     action = form.cleaned_data["action"]
     user = _user(request)
     if action == "retry":
-        n = services.enrolments_retry(course=course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_retry(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
             f"Retrying {counted(n, 'student')} with a failed step."
@@ -224,7 +226,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             else "None of these students has a failed step; their remaining steps were queued.",
         )
     elif action == "invite":
-        n = services.enrolments_resend_invites(course=course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_resend_invites(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
             f"Re-sending the invitation to {counted(n, 'student')}."
@@ -232,7 +234,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             else "None of these students is waiting for an invitation.",
         )
     else:
-        n = services.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
+        n = courses.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
         messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
     return redirect(back)
 
@@ -241,7 +243,7 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
 def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_course_for_staff(_user(request), slug)
     course = access.course
-    filters = selectors.BoardFilters.from_query(request.GET)
+    filters = class_board.BoardFilters.from_query(request.GET)
     steps = [label for label, _ in HANDOUT_STEPS]
     header = [
         "identifier",
@@ -259,10 +261,10 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     ]
 
     def rows() -> Iterator[list[object]]:
-        queryset = selectors.board_queryset(course, filters)
+        queryset = class_board.board_queryset(course, filters)
         # Keyset-free chunking by position: a constant number of queries per 500 students.
         for start in range(0, queryset.count(), EXPORT_CHUNK):
-            for row in selectors.board_rows(course, queryset[start : start + EXPORT_CHUNK]):
+            for row in class_board.board_rows(course, queryset[start : start + EXPORT_CHUNK]):
                 e, build = row.enrolment, row.latest_build
                 yield [
                     e.identifier,
@@ -299,7 +301,7 @@ def roster_upload(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             data, source = form.cleaned_data["text"], "pasted text"
         try:
-            preview = services.roster_preview(
+            preview = courses.roster_preview(
                 course=course,
                 actor=_user(request),
                 data=data,
@@ -365,12 +367,12 @@ def roster_confirm(request: HttpRequest, slug: str, import_id: int) -> HttpRespo
     access = get_course_for_staff(_user(request), slug, manage=True)
     preview = get_object_or_404(RosterImport, course=access.course, pk=import_id)
     if request.POST.get("action") == "discard":
-        services.roster_discard(preview=preview)
+        courses.roster_discard(preview=preview)
         messages.info(request, "The import was discarded; nothing was saved.")
         return redirect("dashboard:roster", slug)
     try:
-        result = services.roster_confirm(preview=preview, actor=_user(request))
-    except services.ActionRefused as error:
+        result = courses.roster_confirm(preview=preview, actor=_user(request))
+    except courses.ActionRefused as error:
         messages.error(request, str(error))
         return redirect("dashboard:roster_preview", slug, import_id)
     messages.success(
@@ -404,7 +406,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
     course = access.course
     if request.method == "POST":
-        run = services.course_apply(course=course, actor=_user(request))
+        run = courses.course_apply(course=course, actor=_user(request))
         if run.total_steps:
             messages.success(
                 request,
@@ -413,7 +415,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.info(request, "Nothing to apply: the course is as it should be.")
         return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={run.pk}")
-    from repositories.reconcile import plan_course
+    from onboarding.engine import plan_course
 
     current = plan_course(course)
     groups: dict[str, list[Any]] = {}
@@ -429,7 +431,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         grouped.append(
             {
                 "step": name,
-                "label": selectors.STEP_LABELS.get(name, name),
+                "label": class_board.STEP_LABELS.get(name, name),
                 "count": len(labelled),
                 "actionable": [item for item in labelled if item[0].actionable],
                 # Long lists of "nothing to do" help nobody: the first ones, and a count.
@@ -453,7 +455,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             "groups": grouped,
             "labels": current.labels,
             "actionable": len(current.actionable),
-            "progress": services.apply_run_progress(course, shown) if shown else None,
+            "progress": courses.apply_run_progress(course, shown) if shown else None,
         },
     )
 
@@ -465,7 +467,7 @@ def plan_progress_live(request: HttpRequest, slug: str, run_id: int) -> HttpResp
     return render(
         request,
         "dashboard/partials/progress.html",
-        {"course": access.course, "progress": services.apply_run_progress(access.course, run)},
+        {"course": access.course, "progress": courses.apply_run_progress(access.course, run)},
     )
 
 
@@ -493,14 +495,14 @@ def _detail(
     course = access.course
     builds = Paginator(
         Build.objects.filter(enrolment=enrolment).order_by("-created_at", "-pk"),
-        selectors.BUILDS_PAGE_SIZE,
+        class_board.BUILDS_PAGE_SIZE,
     ).get_page(request.GET.get("builds"))
     events = Paginator(
-        selectors.audit_events(course, enrolment=enrolment), selectors.AUDIT_PAGE_SIZE
+        class_board.audit_events(course, enrolment=enrolment), class_board.AUDIT_PAGE_SIZE
     ).get_page(request.GET.get("events"))
-    row = selectors.board_rows(
+    row = class_board.board_rows(
         course,
-        selectors.board_queryset(course, selectors.BoardFilters()).filter(pk=enrolment.pk),
+        class_board.board_queryset(course, class_board.BoardFilters()).filter(pk=enrolment.pk),
     )[0]
     # The row's copy has the repository joined: the timeline reads it without a query.
     enrolment.repository = getattr(row.enrolment, "repository", None)
@@ -512,11 +514,11 @@ def _detail(
             "access": access,
             "enrolment": enrolment,
             "row": row,
-            "timeline": selectors.timeline(enrolment),
+            "timeline": class_board.timeline(enrolment),
             "builds": builds,
             "events": events,
             "form": form,
-            "step_label": selectors.STEP_LABELS.get(enrolment.error_step, enrolment.error_step),
+            "step_label": class_board.STEP_LABELS.get(enrolment.error_step, enrolment.error_step),
         },
         status=status,
     )
@@ -530,14 +532,14 @@ def student_correct(request: HttpRequest, slug: str, enrolment_id: int) -> HttpR
     form = CorrectionForm(request.POST)
     if form.is_valid():
         try:
-            changed = services.enrolment_correct(
+            changed = courses.enrolment_correct(
                 enrolment=enrolment,
                 actor=_user(request),
                 docker_id=form.cleaned_data["docker_id"],
                 github_repo=form.cleaned_data["github_repo"],
                 reason=form.cleaned_data["reason"],
             )
-        except services.ActionRefused as error:
+        except courses.ActionRefused as error:
             form.add_error(None, str(error))
         else:
             messages.success(
@@ -554,7 +556,7 @@ def student_correct(request: HttpRequest, slug: str, enrolment_id: int) -> HttpR
 @require_POST
 def student_retry(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
     access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
-    n = services.enrolments_retry(
+    n = courses.enrolments_retry(
         course=access.course, actor=_user(request), enrolment_ids=[enrolment.pk]
     )
     messages.success(
@@ -566,7 +568,7 @@ def student_retry(request: HttpRequest, slug: str, enrolment_id: int) -> HttpRes
 @login_required
 def student_as_student(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
     access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
-    from student.selectors import student_status
+    from onboarding.status import student_status
 
     enrolment.course = access.course
     return render(
@@ -595,11 +597,11 @@ def roles(request: HttpRequest, slug: str) -> HttpResponse:
                 remove = request.POST["remove"]
                 if not remove.isdigit():
                     raise Http404("No such role.")
-                services.role_revoke(course=course, actor=_user(request), role_id=int(remove))
+                courses.role_revoke(course=course, actor=_user(request), role_id=int(remove))
                 messages.success(request, "Removed.")
                 return redirect("dashboard:roles", slug)
             if form.is_valid():
-                granted = services.role_grant(
+                granted = courses.role_grant(
                     course=course,
                     actor=_user(request),
                     email=form.cleaned_data["email"],
@@ -611,7 +613,7 @@ def roles(request: HttpRequest, slug: str) -> HttpResponse:
                     "They sign in with GitHub or by resetting their password with this address.",
                 )
                 return redirect("dashboard:roles", slug)
-        except services.ActionRefused as error:
+        except courses.ActionRefused as error:
             messages.error(request, str(error))
     staff = course.roles.select_related("user").order_by("role", "user__email")
     return render(
@@ -636,10 +638,10 @@ def audit(request: HttpRequest, slug: str) -> HttpResponse:
     course = access.course
     filters = _audit_filters(request)
     events = Paginator(
-        selectors.audit_events(
+        class_board.audit_events(
             course, service=filters["service"], outcome=filters["outcome"], q=filters["q"]
         ),
-        selectors.AUDIT_PAGE_SIZE,
+        class_board.AUDIT_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(
@@ -650,7 +652,7 @@ def audit(request: HttpRequest, slug: str) -> HttpResponse:
             "access": access,
             "events": events,
             "filters": filters,
-            "services": selectors.audit_services(course),
+            "services": class_board.audit_services(course),
             "outcomes": AuditEvent.Outcome.choices,
             "query": query,
         },
@@ -662,7 +664,7 @@ def audit_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     access = get_course_for_staff(_user(request), slug)
     course = access.course
     filters = _audit_filters(request)
-    events = selectors.audit_events(
+    events = class_board.audit_events(
         course, service=filters["service"], outcome=filters["outcome"], q=filters["q"]
     )
 

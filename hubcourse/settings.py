@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "accounts",
     "repositories",
     "builds",
+    "onboarding",
     "dashboard",
     "organisation",
     "student",
@@ -245,17 +246,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.
     "reconcile-active-courses": {
-        "task": "accounts.reconcile_active_courses",
+        "task": "onboarding.reconcile_active_courses",
         "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
     },
     # While students are still to accept their invites, look at the organisation more often.
     "watch-pending-invites": {
-        "task": "accounts.watch_pending_invites",
+        "task": "onboarding.watch_pending_invites",
         "schedule": timedelta(seconds=env_int("INVITE_WATCH_INTERVAL", 60, minimum=10)),
     },
     # Invites run out after 14 days; an hourly look is plenty.
     "resend-expired-invites": {
-        "task": "accounts.resend_expired_invites",
+        "task": "onboarding.resend_expired_invites",
         "schedule": timedelta(hours=1),
     },
 }
@@ -381,11 +382,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "InviteState": "accounts.models.InviteState",
         "PreflightState": "accounts.models.PreflightState",
         "BuildState": "builds.models.BuildState",
-        "JobStatus": "organisation.models.JobStatus",
-        "InviteOutcome": "organisation.models.Outcome",
-        "RosterImportStatus": "dashboard.models.RosterImport.Status",
+        "JobStatus": "accounts.models.JobStatus",
+        "InviteOutcome": "accounts.models.Outcome",
+        "RosterImportStatus": "onboarding.models.RosterImport.Status",
         "CourseRole": "accounts.models.CourseRole.Role",
-        "OrganisationRole": "organisation.models.BulkInvite.Role",
+        "OrganisationRole": "accounts.models.BulkInvite.Role",
     },
 }
 

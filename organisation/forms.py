@@ -4,9 +4,10 @@ from typing import Any
 
 from django import forms
 
-from organisation.members import ACTIONS
-from organisation.models import BulkInvite, Offboarding
-from organisation.parsing import ParsedRow, ParseError, parse_csv, parse_text
+from accounts.membership import ACTIONS
+from accounts.models import BulkInvite
+from accounts.parsing import ParsedRow, ParseError, parse_csv, parse_text
+from onboarding.models import Offboarding
 
 # An upload larger than this is not a class list.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024

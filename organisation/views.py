@@ -15,13 +15,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import bulk_invites, membership, organisation_selectors
 from accounts.access import get_course_for_staff, require_site_admin
-from accounts.models import User
+from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from hubcourse.csvexport import csv_response
+from hubcourse.models import JobStatus
 from hubcourse.text import counted
-from organisation import bulk, members, offboarding, selectors
+from onboarding import offboarding
+from onboarding.models import Offboarding
 from organisation.forms import BulkInviteForm, InviteActionForm, OffboardingForm
-from organisation.models import BulkInvite, JobStatus, Offboarding, OrgInvite, Outcome
 
 ROWS_PER_PAGE = 100
 
@@ -37,13 +39,13 @@ def _user(request: HttpRequest) -> User:
 @login_required
 def bulk_new(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
-    organisation = bulk.default_organisation()
-    teams = selectors.known_teams(organisation)
+    organisation = bulk_invites.default_organisation()
+    teams = organisation_selectors.known_teams(organisation)
     form = BulkInviteForm(request.POST or None, request.FILES or None, teams=teams)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("csv_file")
         with transaction.atomic():
-            job = bulk.bulk_invite_create(
+            job = bulk_invites.bulk_invite_create(
                 rows=form.rows,
                 organisation=organisation,
                 team=form.cleaned_data["team"],
@@ -52,7 +54,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
                 filename=upload.name if upload else "",
                 actor=_user(request),
             )
-            bulk.enqueue(job)
+            bulk_invites.enqueue(job)
         return redirect("organisation:bulk_detail", job_id=job.pk)
     return render(
         request,
@@ -61,7 +63,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "organisation": organisation,
             "teams": teams,
-            "recent": selectors.recent_bulk_invites(),
+            "recent": organisation_selectors.recent_bulk_invites(),
         },
     )
 
@@ -76,9 +78,9 @@ def _bulk_job(request: HttpRequest, job_id: int) -> BulkInvite:
 
 def _bulk_context(job: BulkInvite) -> dict[str, object]:
     return {
-        "counts": bulk.outcome_counts(job),
-        "summary": bulk.outcome_summary(job),
-        "nothing_changed": bulk.nothing_changed(job),
+        "counts": bulk_invites.outcome_counts(job),
+        "summary": bulk_invites.outcome_summary(job),
+        "nothing_changed": bulk_invites.nothing_changed(job),
     }
 
 
@@ -121,7 +123,7 @@ def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _bulk_job(request, job_id)
     with transaction.atomic():
-        confirmed = bulk.bulk_invite_confirm(job_id=job.pk, actor=_user(request))
+        confirmed = bulk_invites.bulk_invite_confirm(job_id=job.pk, actor=_user(request))
         if confirmed is None:
             messages.error(
                 request, "This list has been sent already, or its dry run has not finished."
@@ -133,7 +135,7 @@ def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
                 "valid. Nothing was changed on Docker Hub.",
             )
         else:
-            bulk.enqueue(confirmed)
+            bulk_invites.enqueue(confirmed)
             messages.success(
                 request,
                 f"Sending {counted(confirmed.total, 'invite')} in the background. You can leave this "
@@ -147,7 +149,7 @@ def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
 def bulk_resume(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _bulk_job(request, job_id)
     with transaction.atomic():
-        if bulk.bulk_invite_resume(job_id=job.pk, actor=_user(request)):
+        if bulk_invites.bulk_invite_resume(job_id=job.pk, actor=_user(request)):
             messages.success(request, "Resumed: the rows already answered are not sent again.")
         else:
             messages.error(request, "Only a job stopped by an error can be resumed.")
@@ -184,27 +186,27 @@ def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse
 @login_required
 def members_page(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
-    organisation = bulk.default_organisation()
+    organisation = bulk_invites.default_organisation()
     if request.method == "POST":
         with transaction.atomic():
-            members.sync_requested(organisation=organisation, actor=_user(request))
+            membership.sync_requested(organisation=organisation, actor=_user(request))
         messages.info(request, "Reading the members and invites from Docker Hub…")
         return redirect("organisation:members")
     flag = request.GET.get("flag", "")
-    member_rows = selectors.members_with_enrolment(
+    member_rows = organisation_selectors.members_with_enrolment(
         organisation, unenrolled_only=flag == "unenrolled"
     )
-    invite_rows = selectors.invites(organisation)
+    invite_rows = organisation_selectors.invites(organisation)
     return render(
         request,
         "organisation/members.html",
         {
             "organisation": organisation,
-            "snapshot": selectors.snapshot(organisation),
+            "snapshot": organisation_selectors.snapshot(organisation),
             "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
             "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
             "flag": flag,
-            "unenrolled": selectors.members_with_enrolment(
+            "unenrolled": organisation_selectors.members_with_enrolment(
                 organisation, unenrolled_only=True
             ).count(),
             "now": timezone.now(),
@@ -216,11 +218,11 @@ def members_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def members_status(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
-    organisation = bulk.default_organisation()
+    organisation = bulk_invites.default_organisation()
     return render(
         request,
         "organisation/partials/sync_status.html",
-        {"snapshot": selectors.snapshot(organisation), "reload": True},
+        {"snapshot": organisation_selectors.snapshot(organisation), "reload": True},
     )
 
 
@@ -228,7 +230,7 @@ def members_status(request: HttpRequest) -> HttpResponse:
 @require_POST
 def invites_action(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
-    organisation = bulk.default_organisation()
+    organisation = bulk_invites.default_organisation()
     ids = list(
         OrgInvite.objects.filter(organisation=organisation).values_list("invite_id", flat=True)
     )
@@ -240,13 +242,13 @@ def invites_action(request: HttpRequest) -> HttpResponse:
         return redirect("organisation:members")
     action = form.cleaned_data["action"]
     with transaction.atomic():
-        count = members.invites_requested(
+        count = membership.invites_requested(
             organisation=organisation,
             action=action,
             invite_ids=form.cleaned_data["invite"],
             actor=_user(request),
         )
-    verb = "Resending" if action == members.RESEND else "Cancelling"
+    verb = "Resending" if action == membership.RESEND else "Cancelling"
     messages.success(
         request,
         f"{verb} {counted(count, 'invite')}; the list refreshes when Docker Hub has answered.",
@@ -387,14 +389,14 @@ def offboarding_snapshot_csv(request: HttpRequest, slug: str, job_id: int) -> St
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
-    organisation = bulk.default_organisation()
+    organisation = bulk_invites.default_organisation()
     return render(
         request,
         "organisation/index.html",
         {
             "organisation": organisation,
-            "snapshot": selectors.snapshot(organisation),
-            "recent": selectors.recent_bulk_invites(5),
-            "courses": selectors.courses_for_offboarding(),
+            "snapshot": organisation_selectors.snapshot(organisation),
+            "recent": organisation_selectors.recent_bulk_invites(5),
+            "courses": organisation_selectors.courses_for_offboarding(),
         },
     )

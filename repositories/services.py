@@ -1,58 +1,20 @@
-"""Credentials per course: the one place that decides which identity talks to which service.
-
-A course may carry its own Docker Hub organisation access token and GitHub token (stored
-encrypted); when it does not, the deployment's settings are used. Every step, backend and
-check asks here rather than building a client itself, so a course's own credentials are
-never bypassed and the rate-limit governor keys on the identity actually used.
-"""
+"""A student's Docker Hub repository and its team permissions: created once, granted as the
+course says, and the student's own team under the team-per-student policy."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, User
-from accounts.services import enrolment_clear_error
+from accounts.services import STEP_TEAM, create_team, enrolment_clear_error
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import Invalid
-from hubcourse.secrets import SecretValue
-from repositories.dockerhub import SERVICE as DOCKER_HUB
-from repositories.dockerhub import DockerHubClient, Permission
-from repositories.github import GitHubClient
+from hubcourse.errors import Invalid, NotFound
+from integrations.dockerhub.client import SERVICE as DOCKER_HUB
+from integrations.dockerhub.client import Permission
 from repositories.models import StudentRepository
-
-
-def _revealed(value: SecretValue | str) -> str:
-    return value.reveal() if isinstance(value, SecretValue) else value
-
-
-def dockerhub_credentials_for(course: Course) -> tuple[str, str]:
-    """(identifier, secret) for the course: its own when a token is stored, else the site's.
-
-    The identifier falls back to the course's organisation name when the course stores a
-    token but no username, because an organisation access token logs in as the organisation.
-    """
-    secret = _revealed(course.dockerhub_token)
-    if secret:
-        return (course.dockerhub_username or course.organisation, secret)
-    return (str(settings.DOCKERHUB_USERNAME), str(settings.DOCKERHUB_TOKEN))
-
-
-def dockerhub_client_for(course: Course) -> DockerHubClient:
-    identifier, secret = dockerhub_credentials_for(course)
-    return DockerHubClient(str(settings.DOCKERHUB_API_URL), identifier, secret)
-
-
-def github_token_for(course: Course) -> str:
-    return _revealed(course.github_token) or str(settings.GITHUB_TOKEN)
-
-
-def github_client_for(course: Course) -> GitHubClient:
-    """The course's GitHub client; ``ValueError`` when neither course nor site has a token."""
-    return GitHubClient(github_token_for(course), api_url=str(settings.GITHUB_API_URL))
-
 
 # -- per-student Docker Hub steps ---------------------------------------------------------------
 
@@ -272,3 +234,55 @@ def repository_grant_permissions(
     enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_PERMISSIONS)
     repository.refresh_from_db()
     return repository
+
+
+def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None) -> bool:
+    """Team-per-student policy: the student's own team exists, and holds them once a member.
+
+    The team is created before the invite is accepted (it needs no membership), so the
+    repository permission can be granted at once; adding the student waits for acceptance
+    (Docker Hub refuses non-members). Returns True when the student is in their team.
+    """
+    with transaction.atomic():
+        # The enrolment's row only (not the course's, which the bulk invite locks first).
+        enrolment = (
+            Enrolment.objects.select_for_update(of=("self",))
+            .select_related("course")
+            .filter(pk=enrolment_id)
+        ).first()
+        if enrolment is None or not enrolment.docker_id:
+            return False
+        course = enrolment.course
+        if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+            return bool(enrolment.team_at)
+        repository = repository_row(enrolment)
+        client = dockerhub_client_for(course)
+        name = course.student_team_name(enrolment.docker_id)
+        if repository.student_team_id is None or repository.student_team != name:
+            try:
+                team = client.get_team(course.organisation, name)
+            except NotFound:
+                team = create_team(client, course, name, enrolment=enrolment, actor=actor)
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                student_team=team.name, student_team_id=team.id
+            )
+        if enrolment.team_at is not None:
+            return True
+        if enrolment.member_at is None:
+            return False
+        members = {m.username.lower() for m in client.list_team_members(course.organisation, name)}
+        outcome = Outcome.NOOP
+        if enrolment.docker_id.lower() not in members:
+            client.add_team_member(course.organisation, name, enrolment.docker_id)
+            outcome = Outcome.OK
+        Enrolment.objects.filter(pk=enrolment_id).update(team_at=timezone.now())
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.add_member",
+            target=f"{course.organisation}/{name}: {enrolment.docker_id}",
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+        )
+    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TEAM)
+    return True

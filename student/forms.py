@@ -5,10 +5,9 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import Enrolment
+from accounts.models import Enrolment, JoinLink
 from hubcourse.errors import ExternalServiceError
-from student.models import JoinLink
-from student.services import DOCKER_ID_RE, parse_github_repo
+from onboarding.joining import DOCKER_ID_RE, parse_github_repo
 
 DOCKER_SIGNUP_URL = "https://app.docker.com/signup"
 

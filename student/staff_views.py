@@ -13,10 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.access import get_course_for_staff, get_enrolment_for_staff
-from accounts.models import Enrolment, User
-from student import services
+from accounts.models import Enrolment, JoinRequest, User
+from onboarding import joining
 from student.forms import ApproveForm, JoinLinkForm, UnlinkForm
-from student.models import JoinRequest
 
 REQUESTS_PER_PAGE = 25
 
@@ -31,15 +30,15 @@ def join_link(request: HttpRequest, slug: str) -> HttpResponse:
     """The course link, whether it works, what happens to strangers, and who is waiting."""
     access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
     course = access.course
-    link = services.join_link_for(course)
+    link = joining.join_link_for(course)
     if request.method == "POST":
         if request.POST.get("action") == "regenerate":
-            services.join_link_regenerate(course=course, actor=_user(request))
+            joining.join_link_regenerate(course=course, actor=_user(request))
             messages.success(request, "The course link changed: the old one no longer works.")
             return redirect("student:join_link", course.slug)
         form = JoinLinkForm(request.POST)
         if form.is_valid():
-            services.join_link_update(
+            joining.join_link_update(
                 course=course,
                 actor=_user(request),
                 enabled=form.cleaned_data["enabled"],
@@ -71,7 +70,7 @@ def join_link(request: HttpRequest, slug: str) -> HttpResponse:
             "course": course,
             "access": access,
             "link": link,
-            "link_url": services.public_url(reverse("student:join", args=[link.token])),
+            "link_url": joining.public_url(reverse("student:join", args=[link.token])),
             "form": form,
             "pending": pending,
             "approve_form": ApproveForm(free_entries=free_entries),
@@ -94,7 +93,7 @@ def join_request_decide(request: HttpRequest, slug: str, request_id: int) -> Htt
                     request, "That roster entry is gone or already linked: pick another."
                 )
                 return redirect("student:join_link", course.slug)
-            entry = services.join_request_approve(
+            entry = joining.join_request_approve(
                 request_id=request_id,
                 course=course,
                 actor=_user(request),
@@ -102,11 +101,11 @@ def join_request_decide(request: HttpRequest, slug: str, request_id: int) -> Htt
             )
             messages.success(request, f"{entry.user} joined as {entry.identifier}.")
         else:
-            refused = services.join_request_refuse(
+            refused = joining.join_request_refuse(
                 request_id=request_id, course=course, actor=_user(request)
             )
             messages.success(request, f"Refused {refused.user}.")
-    except services.DecisionError as error:
+    except joining.DecisionError as error:
         messages.error(request, str(error))
     return redirect("student:join_link", course.slug)
 
@@ -121,7 +120,7 @@ def enrolment_unlink(request: HttpRequest, slug: str, enrolment_id: int) -> Http
         return redirect("student:join_link", access.course.slug)
     if request.method == "POST" and form.is_valid():
         linked = enrolment.user
-        services.enrolment_unlink(
+        joining.enrolment_unlink(
             enrolment=enrolment,
             actor=_user(request),
             forget_links=form.cleaned_data["forget_links"],

@@ -17,13 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import get_enrolment_for_student
-from accounts.models import User
-from builds.models import Build, BuildState
-from student import selectors, services
-from student.badges import render_badge
+from accounts.models import JoinLink, User
+from builds.badges import render_badge
+from builds.models import Build, BuildState, StudentBadge
+from onboarding import joining
+from onboarding import status as student_progress
+from onboarding.joining import JoinResult
 from student.forms import DOCKER_SIGNUP_URL, JoinForm, LinkForm
-from student.models import JoinLink, StudentBadge
-from student.services import JoinResult
 
 BUILDS_PER_PAGE = 25
 
@@ -52,7 +52,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "student/join.html", {**context, "form": form})
-        if form.cleaned_data["identifier"].strip() and not services.join_attempt_allowed(
+        if form.cleaned_data["identifier"].strip() and not joining.join_attempt_allowed(
             user, course
         ):
             form.add_error(
@@ -60,11 +60,11 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
                 "Too many tries: wait a quarter of an hour, or ask your instructor to link you.",
             )
             return render(request, "student/join.html", {**context, "form": form}, status=429)
-        outcome = services.join_course(
+        outcome = joining.join_course(
             user=user, link=link, identifier=form.cleaned_data["identifier"]
         )
     else:
-        outcome = services.join_course(user=user, link=link, may_ask=False)
+        outcome = joining.join_course(user=user, link=link, may_ask=False)
     if outcome.result in (JoinResult.LINKED, JoinResult.ALREADY) and outcome.enrolment:
         if outcome.result is JoinResult.LINKED:
             messages.success(
@@ -73,7 +73,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
                 f"{outcome.enrolment.identifier}.",
             )
         return redirect("student:status", outcome.enrolment.pk)
-    pending = services.pending_request(user, course)
+    pending = joining.pending_request(user, course)
     return render(
         request,
         "student/join.html",
@@ -82,7 +82,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
             "form": form if request.method == "POST" else JoinForm(),
             "outcome": outcome,
             "pending": pending,
-            "refusal": None if pending else services.last_refusal(user, course),
+            "refusal": None if pending else joining.last_refusal(user, course),
         },
     )
 
@@ -94,11 +94,11 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
-    view = selectors.student_status(enrolment)
-    badge = services.badge_for(enrolment)
-    badge_url = services.public_url(reverse("student:badge", args=[badge.token]))
+    view = student_progress.student_status(enrolment)
+    badge = joining.badge_for(enrolment)
+    badge_url = joining.public_url(reverse("student:badge", args=[badge.token]))
     # The badge links to the image on Docker Hub (public to the class), never to this page.
-    target = selectors.planned_image_url(enrolment, view.repository)
+    target = student_progress.planned_image_url(enrolment, view.repository)
     snippet = (
         f"[![Docker build]({badge_url})]({target})" if target else f"![Docker build]({badge_url})"
     )
@@ -110,7 +110,7 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
             "view": view,
             "badge_markdown": snippet,
             "badge_token": badge.token,
-            "badge_state": selectors.badge_state(enrolment.pk),
+            "badge_state": student_progress.badge_state(enrolment.pk),
         },
     )
 
@@ -121,15 +121,15 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
 def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     """The live part of the status page, polled every few seconds."""
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
-    view = selectors.student_status(enrolment)
+    view = student_progress.student_status(enrolment)
     return render(
         request,
         "student/partials/status_live.html",
         {
             "enrolment": enrolment,
             "view": view,
-            "badge_token": services.badge_for(enrolment).token,
-            "badge_state": selectors.badge_state(enrolment.pk),
+            "badge_token": joining.badge_for(enrolment).token,
+            "badge_state": student_progress.badge_state(enrolment.pk),
         },
     )
 
@@ -138,7 +138,7 @@ def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
 @require_POST
 def check_again(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
-    services.enrolment_check_again(enrolment=enrolment, actor=_user(request))
+    joining.enrolment_check_again(enrolment=enrolment, actor=_user(request))
     messages.info(request, "Checking your Docker ID and repository again: results appear below.")
     return redirect("student:status", enrolment.pk)
 
@@ -152,14 +152,14 @@ def link(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     user = _user(request)
     enrolment = get_enrolment_for_student(user, enrolment_id)
     course = enrolment.course
-    own = services.own_repositories(user, refresh=bool(request.GET.get("refresh")))
+    own = joining.own_repositories(user, refresh=bool(request.GET.get("refresh")))
     initial_repo = enrolment.github_repo
     form = LinkForm(
         request.POST or None,
         enrolment=enrolment,
         own_repositories=own.names,
-        docker_id_exists=lambda docker_id: services.docker_id_exists(course, docker_id),
-        docker_id_locked=services.docker_id_is_locked(enrolment),
+        docker_id_exists=lambda docker_id: joining.docker_id_exists(course, docker_id),
+        docker_id_locked=joining.docker_id_is_locked(enrolment),
         initial={
             "docker_id": enrolment.docker_id,
             "github_repo_choice": initial_repo if initial_repo in own.names else "",
@@ -167,7 +167,7 @@ def link(request: HttpRequest, enrolment_id: int) -> HttpResponse:
         },
     )
     if request.method == "POST" and form.is_valid():
-        services.enrolment_link(
+        joining.enrolment_link(
             enrolment=enrolment,
             actor=user,
             docker_id=form.cleaned_data["docker_id"],
@@ -218,9 +218,9 @@ def build_log(request: HttpRequest, enrolment_id: int, build_id: int) -> HttpRes
         {
             "enrolment": enrolment,
             "build": build,
-            "commit_url": selectors.commit_url(enrolment, build.commit_sha),
+            "commit_url": student_progress.commit_url(enrolment, build.commit_sha),
             "failure_line": (
-                selectors.log_failure_line(build.log_excerpt)
+                student_progress.log_failure_line(build.log_excerpt)
                 if build.state == BuildState.FAILED
                 else ""
             ),
@@ -240,7 +240,7 @@ def badge(request: HttpRequest, token: str) -> HttpResponse:
     if enrolment_id is None:
         raise Http404("No such badge.")
     response = HttpResponse(
-        render_badge(selectors.badge_state(enrolment_id)), content_type="image/svg+xml"
+        render_badge(student_progress.badge_state(enrolment_id)), content_type="image/svg+xml"
     )
     # README images are proxied and cached (GitHub's camo): ask for a fresh copy every time.
     response["Cache-Control"] = "no-cache, no-store, must-revalidate, max-age=0"
@@ -252,6 +252,6 @@ def badge(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def badge_regenerate(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     enrolment = get_enrolment_for_student(_user(request), enrolment_id)
-    services.badge_regenerate(enrolment=enrolment)
+    joining.badge_regenerate(enrolment=enrolment)
     messages.success(request, "Your badge has a new address: replace the snippet in your README.")
     return redirect(reverse("student:status", args=[enrolment.pk]) + "#badge")

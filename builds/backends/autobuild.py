@@ -19,6 +19,7 @@ import datetime as dt
 
 from django.core.cache import cache
 
+from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, Enrolment
 from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
@@ -41,12 +42,11 @@ from hubcourse.errors import (
     NotFound,
     UnexpectedResponse,
 )
-from repositories.dockerhub import SERVICE as DOCKER_HUB
-from repositories.dockerhub import Build as HubBuild
-from repositories.dockerhub import BuildRule, BuildSetting, BuildSource, DockerHubClient
-from repositories.github import SERVICE as GITHUB
+from integrations.dockerhub.client import SERVICE as DOCKER_HUB
+from integrations.dockerhub.client import Build as HubBuild
+from integrations.dockerhub.client import BuildRule, BuildSetting, BuildSource, DockerHubClient
+from integrations.github.client import SERVICE as GITHUB
 from repositories.models import StudentRepository
-from repositories.services import dockerhub_client_for, github_client_for
 
 # Docker Cloud's action states (notes §11.1) in hubcourse's words.
 _STATES: dict[str, BuildState] = {

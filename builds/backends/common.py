@@ -14,10 +14,10 @@ from builds.backends.base import BuildNotReady
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, Forbidden, NotFound
 from hubcourse.secrets import SecretValue
-from repositories.dockerhub import SERVICE as DOCKER_HUB
-from repositories.dockerhub import DockerHubClient
-from repositories.github import SERVICE as GITHUB
-from repositories.github import GitHubClient
+from integrations.dockerhub.client import SERVICE as DOCKER_HUB
+from integrations.dockerhub.client import DockerHubClient
+from integrations.github.client import SERVICE as GITHUB
+from integrations.github.client import GitHubClient
 from repositories.models import StudentRepository
 
 # The name hubcourse gives its Docker Hub webhook pipeline, so it finds its own again.

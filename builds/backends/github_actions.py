@@ -23,6 +23,7 @@ import posixpath
 
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for, github_client_for
 from accounts.models import Course, Enrolment
 from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
@@ -48,16 +49,11 @@ from hubcourse.errors import (
     NotFound,
     TransientError,
 )
-from repositories.dockerhub import IMAGE_PUSH_SCOPE, OrgAccessTokenResource
-from repositories.dockerhub import SERVICE as DOCKER_HUB
-from repositories.github import SERVICE as GITHUB
-from repositories.github import GitHubClient, WorkflowRun
+from integrations.dockerhub.client import IMAGE_PUSH_SCOPE, OrgAccessTokenResource
+from integrations.dockerhub.client import SERVICE as DOCKER_HUB
+from integrations.github.client import SERVICE as GITHUB
+from integrations.github.client import GitHubClient, WorkflowRun
 from repositories.models import StudentRepository
-from repositories.services import (
-    dockerhub_client_for,
-    dockerhub_credentials_for,
-    github_client_for,
-)
 
 WORKFLOW_PATH = ".github/workflows/hubcourse.yml"
 REMOVE_MESSAGE = "Remove hubcourse build workflow"

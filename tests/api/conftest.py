@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from api.tokens import token_create
+from accounts.tokens import token_create
 
 
 @pytest.fixture

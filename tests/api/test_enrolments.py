@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Enrolment, OnboardingState, PreflightState
 from builds.models import Build, BuildState
-from dashboard.models import ApplyRun
 from hubcourse.models import AuditEvent
+from onboarding.models import ApplyRun
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.models import Enrolment
-from dashboard.models import RosterImport
-from organisation.models import BulkInvite, JobStatus, Offboarding
+from accounts.models import BulkInvite, Enrolment
+from hubcourse.models import JobStatus
+from onboarding.models import Offboarding, RosterImport
 
 pytestmark = pytest.mark.django_db
 

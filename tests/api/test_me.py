@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import Enrolment, PreflightState
 from hubcourse.errors import ConnectionFailed
-from student import services
+from onboarding import joining
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_a_student_lists_their_courses_with_the_five_steps(token_client, course,
 def test_linking_checks_the_docker_id_and_starts_the_checks(
     token_client, course, student, monkeypatch, queued_tasks
 ):
-    monkeypatch.setattr(services, "docker_id_exists", lambda course, docker_id: True)
+    monkeypatch.setattr(joining, "docker_id_exists", lambda course, docker_id: True)
     sam = Enrolment.objects.get(user=student)
     response = token_client(student).patch(
         f"/api/v1/me/enrolments/{sam.pk}/",
@@ -36,7 +36,7 @@ def test_linking_checks_the_docker_id_and_starts_the_checks(
 
 
 def test_an_unknown_docker_id_gets_the_handouts_hint(token_client, student, monkeypatch):
-    monkeypatch.setattr(services, "docker_id_exists", lambda course, docker_id: False)
+    monkeypatch.setattr(joining, "docker_id_exists", lambda course, docker_id: False)
     sam = Enrolment.objects.get(user=student)
     response = token_client(student).patch(
         f"/api/v1/me/enrolments/{sam.pk}/", {"docker_id": "nobodyhere", "github_repo": "a/b"}
@@ -51,7 +51,7 @@ def test_docker_hub_being_down_is_a_message_not_a_crash(token_client, student, m
     def down(course, docker_id):
         raise ConnectionFailed("Docker Hub", "look up a Docker ID", None, "connection refused")
 
-    monkeypatch.setattr(services, "docker_id_exists", down)
+    monkeypatch.setattr(joining, "docker_id_exists", down)
     sam = Enrolment.objects.get(user=student)
     response = token_client(student).patch(
         f"/api/v1/me/enrolments/{sam.pk}/", {"docker_id": "samstudent", "github_repo": "a/b"}

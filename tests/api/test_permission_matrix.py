@@ -15,12 +15,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import CourseRole, Enrolment
-from api.tokens import token_create
+from accounts.models import BulkInvite, BulkInviteRow, CourseRole, Enrolment
+from accounts.tokens import token_create
 from builds.models import Build, BuildState
-from dashboard.models import ApplyRun, RosterImport
 from hubcourse.audit import audit_record
-from organisation.models import BulkInvite, BulkInviteRow, JobStatus, Offboarding, OffboardingItem
+from hubcourse.models import JobStatus
+from onboarding.models import ApplyRun, Offboarding, OffboardingItem, RosterImport
 from tests.api.routes import Route, api_routes
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.tokens import token_create
+from accounts.tokens import token_create
 from tests.api.test_permission_matrix import world  # noqa: F401  (a fixture)
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from api.models import ApiToken
-from api.tokens import token_authenticate, token_create
+from accounts.models import ApiToken
+from accounts.tokens import token_authenticate, token_create
 from hubcourse.models import AuditEvent
 from tests.conftest import PASSWORD
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState
-from repositories.dockerhub import DockerHubClient
+from integrations.dockerhub.client import DockerHubClient
 from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_state

@@ -20,7 +20,7 @@ from builds.backends.github_actions import (
 from builds.models import Build, BuildState
 from builds.services import build_configure, build_trigger_first, builds_refresh
 from hubcourse.models import AuditEvent
-from repositories.github import seal_secret
+from integrations.github.client import seal_secret
 from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_state

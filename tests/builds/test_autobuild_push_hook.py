@@ -21,7 +21,7 @@ from builds.services import (
     builds_refresh,
 )
 from hubcourse.models import AuditEvent
-from repositories.github import SERVICE as GITHUB
+from integrations.github.client import SERVICE as GITHUB
 from repositories.models import StudentRepository
 from sandbox import github_state
 from sandbox.seed import INSTRUCTOR_LOGIN, student_files

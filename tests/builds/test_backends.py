@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from accounts.models import Course, Enrolment, OnboardingState
-from accounts.services import enrolment_refresh_state
 from builds.backends.github_actions import (
     HOOK_EVENTS,
     TOKEN_SECRET,
@@ -18,6 +17,7 @@ from builds.backends.github_actions import (
 from builds.models import Build, BuildState
 from builds.services import build_configure, build_trigger_first, builds_refresh
 from hubcourse.models import AuditEvent
+from onboarding.state import enrolment_refresh_state
 from repositories.models import StudentRepository
 from sandbox import github_state
 from tests.builds.support import created, make_student, use_sandbox

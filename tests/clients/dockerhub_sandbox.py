@@ -14,7 +14,7 @@ import pytest
 
 from hubcourse import http
 from hubcourse.governor import Governor, SQLiteStore
-from repositories import dockerhub
+from integrations.dockerhub import client as dockerhub
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, start_sandbox
 

@@ -10,13 +10,13 @@ import pytest
 from django.conf import settings
 
 from hubcourse import errors
-from repositories.dockerhub import (
+from integrations.dockerhub.client import (
     IMAGE_PUSH_SCOPE,
     BuildRule,
     DockerHubClient,
     OrgAccessTokenResource,
 )
-from repositories.github import GitHubClient
+from integrations.github.client import GitHubClient
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
 from sandbox.seed import INSTRUCTOR_LOGIN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repositories import dockerhub
+from integrations.dockerhub.client import BuildRule
 from sandbox import dockerhub as sandbox_hub
 from tests.clients.dockerhub_sandbox import Hub, hub_fixture  # noqa: F401 (fixture)
 
@@ -289,7 +289,7 @@ def test_an_automated_build_can_be_set_up_triggered_and_followed(hub: Hub):
         "adalovelace",
         github_owner="ada-lovelace",
         github_repository="docker-course",
-        rules=[dockerhub.BuildRule()],
+        rules=[BuildRule()],
     )
 
     sent = hub.journal.calls("POST", "/api/build/v1/source/")[0]
@@ -331,7 +331,7 @@ def test_build_rules_can_be_changed_in_place(hub: Hub):
         "adalovelace",
         github_owner="ada-lovelace",
         github_repository="docker-course",
-        rules=[dockerhub.BuildRule(dockerfile="Dockerfile")],
+        rules=[BuildRule(dockerfile="Dockerfile")],
     )
     (setting,) = client.list_build_settings(source)
 

@@ -35,7 +35,7 @@ def test_a_token_near_its_expiry_is_renewed_before_use(hub: Hub, monkeypatch):
     client.list_teams(ORG)
     real_time = time.time
     # Our clock reaches the renewal margin: the next call logs in first, with no 401.
-    monkeypatch.setattr("repositories.dockerhub.time.time", lambda: real_time() + 600)
+    monkeypatch.setattr("integrations.dockerhub.client.time.time", lambda: real_time() + 600)
 
     client.list_teams(ORG)
 

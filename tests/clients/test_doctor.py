@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from repositories.doctor import ACTIONS, AUTOBUILD, CheckResult, Connection, run_checks
+from onboarding.doctor import ACTIONS, AUTOBUILD, CheckResult, Connection, run_checks
 from sandbox import dockerhub, github_state
 from sandbox.testing import RunningSandbox
 

@@ -15,8 +15,8 @@ from nacl.public import PrivateKey, SealedBox
 
 from hubcourse import errors
 from hubcourse.governor import Governor, SQLiteStore
-from repositories import github
-from repositories.github import GitHubClient
+from integrations.github import client as github
+from integrations.github.client import GitHubClient
 from sandbox import github_state
 from sandbox.testing import RunningSandbox
 from tests.clients.dockerhub_sandbox import Journal

@@ -15,7 +15,7 @@ from nacl.public import PrivateKey, SealedBox
 
 from hubcourse import errors, http
 from hubcourse.governor import Governor, SQLiteStore
-from repositories import github
+from integrations.github import client as github
 
 NOW = dt.datetime.now(dt.UTC)
 REPOSITORY = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hubcourse.governor import Governor, SQLiteStore
-from repositories.github import GitHubClient
+from integrations.github.client import GitHubClient
 
 RENAMED = {
     "id": 42,

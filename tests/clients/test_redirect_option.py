@@ -10,8 +10,8 @@ import pytest
 
 from hubcourse import http
 from hubcourse.governor import Governor, SQLiteStore
-from repositories import github
-from repositories.github import GitHubClient
+from integrations.github import client as github
+from integrations.github.client import GitHubClient
 from sandbox import github_state
 from sandbox.testing import RunningSandbox
 from tests.clients.test_http import LoopbackServer

@@ -25,7 +25,7 @@ def test_it_is_healthy_when_everything_reports(client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["broker"]["ok"]
-    assert body["worker"]["age_seconds"] == 5
+    assert 5 <= body["worker"]["age_seconds"] <= 7  # a loaded machine may take a second
 
 
 def test_it_answers_503_when_no_worker_has_reported(client):

@@ -26,13 +26,13 @@ def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     plans: list[Any] = []
     if "engine" in request.fixturenames:
         return plans
-    from repositories import reconcile
+    from onboarding import engine
 
     def record(plan: Any, **kwargs: Any) -> Any:
         plans.append(plan)
-        return reconcile.Applied(course_tasks=[], chains=0, skipped_in_flight=0)
+        return engine.Applied(course_tasks=[], chains=0, skipped_in_flight=0)
 
-    monkeypatch.setattr(reconcile, "apply_plan", record)
+    monkeypatch.setattr(engine, "apply_plan", record)
     return plans
 
 

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment
-from dashboard.models import ConnectionCheck, RosterImport
 from hubcourse.models import AuditEvent
+from onboarding.models import ConnectionCheck, RosterImport
 
 # (url name, needs an enrolment id, method, instructors only)
 PAGES = [

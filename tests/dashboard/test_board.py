@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.models import Build, BuildState
-from dashboard import selectors
 from hubcourse.csvexport import safe_cell
 from hubcourse.models import AuditEvent
+from onboarding import board
 from repositories.models import StudentRepository
 
 
@@ -175,8 +175,8 @@ def test_a_row_shows_ticks_the_step_in_words_and_the_latest_build(
 def test_counts_and_chart_read_the_whole_class(course: Course) -> None:
     _make_class(course, 6)
 
-    total, counts = selectors.state_counts(course)
-    chart = selectors.build_chart(course)
+    total, counts = board.state_counts(course)
+    chart = board.build_chart(course)
 
     assert total == 6
     assert {c.state: c.count for c in counts} == {
@@ -198,10 +198,10 @@ def test_the_chart_switches_to_days_for_an_older_class(course: Course) -> None:
         created_at=timezone.now() - dt.timedelta(days=5)
     )
 
-    chart = selectors.build_chart(course)
+    chart = board.build_chart(course)
 
     assert chart.unit == "day"
-    assert len(chart.bars) == selectors.CHART_DAYS
+    assert len(chart.bars) == board.CHART_DAYS
     assert chart.total == 2
 
 

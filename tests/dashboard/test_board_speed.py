@@ -17,7 +17,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment
 from builds.models import Build, BuildState
-from dashboard import selectors
+from onboarding import board
 from tests.dashboard.test_board import _make_class
 
 BOARD_VIEWS = [
@@ -58,10 +58,10 @@ def test_the_board_makes_the_same_queries_for_a_class_of_8_and_of_160(
 @pytest.mark.django_db
 def test_the_chart_is_read_once_while_no_build_changes(course: Course) -> None:
     _make_class(course, 6)
-    first = selectors.board_chart(course, students=6)
+    first = board.board_chart(course, students=6)
 
     with CaptureQueriesContext(connection) as captured:
-        again = selectors.board_chart(course, students=6)
+        again = board.board_chart(course, students=6)
 
     assert captured.captured_queries == []
     assert again.total == first.total == 4
@@ -72,17 +72,17 @@ def test_a_saved_build_shows_in_the_chart_at_once(
     course: Course, django_capture_on_commit_callbacks: Any
 ) -> None:
     enrolment = _make_class(course, 6)[0]
-    assert selectors.board_chart(course, students=6).total == 4
+    assert board.board_chart(course, students=6).total == 4
 
     with django_capture_on_commit_callbacks(execute=True):
         build = Build.objects.create(
             enrolment=enrolment, backend="dockerhub-autobuild", external_id="new"
         )
-    running = selectors.board_chart(course, students=6)
+    running = board.board_chart(course, students=6)
     with django_capture_on_commit_callbacks(execute=True):
         build.state = BuildState.FAILED
         build.save(update_fields=["state", "updated_at"])
-    failed = selectors.board_chart(course, students=6)
+    failed = board.board_chart(course, students=6)
 
     assert running.total == 5
     assert ("running", 1) in [(s, n) for bar in running.bars for s, _, _, _, n in bar.parts]
@@ -96,7 +96,7 @@ def test_a_build_saved_in_a_transaction_that_rolls_back_leaves_the_chart_cached(
     course: Course, django_capture_on_commit_callbacks: Any
 ) -> None:
     enrolment = _make_class(course, 6)[0]
-    selectors.board_chart(course, students=6)
+    board.board_chart(course, students=6)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -105,7 +105,7 @@ def test_a_build_saved_in_a_transaction_that_rolls_back_leaves_the_chart_cached(
 
     assert callbacks == []
     with CaptureQueriesContext(connection) as captured:
-        selectors.board_chart(course, students=6)
+        board.board_chart(course, students=6)
     assert captured.captured_queries == []
 
 
@@ -126,7 +126,7 @@ def test_day_bars_add_up_the_builds_of_every_hour_of_the_day(course: Course) -> 
         for hours in (-11, -3, 0, 7, 11)
     )
 
-    chart = selectors.build_chart(course, now=now)
+    chart = board.build_chart(course, now=now)
 
     assert chart.unit == "day"
     by_label = {bar.label: bar.total for bar in chart.bars}
@@ -214,7 +214,7 @@ def test_the_board_renders_again_when_the_clock_moves_a_minutes_ago(
     def later(moment: dt.datetime, now: dt.datetime | None = None, **kwargs: Any) -> str:
         return timesince(moment, (now or timezone.now()) + dt.timedelta(minutes=3), **kwargs)
 
-    monkeypatch.setattr(selectors, "timesince", later)
+    monkeypatch.setattr(board, "timesince", later)
     after = _live(client, course)
 
     assert "dashboard/partials/board.html" in [t.name for t in after.templates]
@@ -237,7 +237,7 @@ def test_the_timeline_dates_the_first_build_and_the_first_success_from_one_query
     success = Build.objects.get(enrolment=enrolment, state=BuildState.SUCCESS)
 
     with CaptureQueriesContext(connection) as captured:
-        steps = {m.label: m for m in selectors.timeline(enrolment)}
+        steps = {m.label: m for m in board.timeline(enrolment)}
 
     assert len(captured.captured_queries) <= 2  # the repository (not joined here) and builds
     first, first_success = steps["First build"], steps["First successful build"]
@@ -263,12 +263,12 @@ def test_a_student_page_makes_the_same_queries_for_a_class_of_3_and_of_60(
 
 
 def test_every_engine_step_has_a_label_a_person_reads():
-    from dashboard.selectors import STEP_LABELS
-    from repositories import reconcile
+    from onboarding import engine
+    from onboarding.board import STEP_LABELS
 
     steps = {
         value
-        for name, value in vars(reconcile).items()
+        for name, value in vars(engine).items()
         if name.startswith("STEP_") and isinstance(value, str)
     }
     assert steps <= set(STEP_LABELS), steps - set(STEP_LABELS)
@@ -278,7 +278,7 @@ def test_every_engine_step_has_a_label_a_person_reads():
 def test_students_without_a_build_sort_last_both_ways(course: Course) -> None:
     _make_class(course, 6)  # every third student has builds
     for sort in ("build", "-build"):
-        filters = selectors.BoardFilters.from_query(QueryDict(f"sort={sort}"))
-        ordered = list(selectors.board_queryset(course, filters))
+        filters = board.BoardFilters.from_query(QueryDict(f"sort={sort}"))
+        ordered = list(board.board_queryset(course, filters))
         with_builds = [e.builds.exists() for e in ordered]
         assert with_builds == sorted(with_builds, reverse=True), sort

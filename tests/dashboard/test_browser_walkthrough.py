@@ -12,7 +12,7 @@ import pytest
 from accounts.models import Course, OnboardingState
 from builds.services import builds_refresh
 from hubcourse.errors import TransientError
-from repositories.reconcile import apply_plan, plan_course
+from onboarding.engine import apply_plan, plan_course
 from tests.browser_fixtures import login_as, save_screenshot
 from tests.engine.support import accept_all_invites
 

@@ -12,10 +12,11 @@ from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 
+from accounts import roster
 from accounts.models import Course, Enrolment, InviteState, PreflightState
-from dashboard import roster, services
-from dashboard.models import RosterImport
 from hubcourse.models import AuditEvent
+from onboarding import courses
+from onboarding.models import RosterImport
 from repositories.models import StudentRepository
 
 FILES = Path(__file__).parent / "files"
@@ -117,7 +118,7 @@ def test_a_failure_half_way_leaves_the_roster_as_it_was(
     instructor: Any, course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Enrolment.objects.create(course=course, identifier="kept@uni.example", name="Kept")
-    preview = services.roster_preview(
+    preview = courses.roster_preview(
         course=course,
         actor=instructor,
         data="a@uni.example,Ann\nb@uni.example,Bob\nkept@uni.example,Kept Renamed\n",
@@ -134,8 +135,8 @@ def test_a_failure_half_way_leaves_the_roster_as_it_was(
 
     monkeypatch.setattr(Enrolment.objects, "create", create_then_fail)
 
-    with pytest.raises(services.ActionRefused, match="Nothing was imported"):
-        services.roster_confirm(preview=preview, actor=instructor)
+    with pytest.raises(courses.ActionRefused, match="Nothing was imported"):
+        courses.roster_confirm(preview=preview, actor=instructor)
 
     assert list(Enrolment.objects.values_list("identifier", "name")) == [
         ("kept@uni.example", "Kept")
@@ -148,7 +149,7 @@ def test_a_failure_half_way_leaves_the_roster_as_it_was(
 def test_confirm_reclassifies_against_the_roster_as_it_is_now(
     instructor: Any, course: Course
 ) -> None:
-    preview = services.roster_preview(
+    preview = courses.roster_preview(
         course=course, actor=instructor, data="a@uni.example,Ann\n", source="pasted text"
     )
     # Someone added the same student while the preview was open.
@@ -156,7 +157,7 @@ def test_confirm_reclassifies_against_the_roster_as_it_is_now(
         course=course, identifier="a@uni.example", name="Ann", email="a@uni.example"
     )
 
-    result = services.roster_confirm(preview=preview, actor=instructor)
+    result = courses.roster_confirm(preview=preview, actor=instructor)
 
     assert (result.created, result.updated) == (0, 0)
     assert Enrolment.objects.count() == 1
@@ -175,14 +176,14 @@ def test_an_updated_docker_id_starts_the_students_membership_over(
         preflight_state=PreflightState.PASSED,
     )
     StudentRepository.objects.create(enrolment=enrolment, namespace="revelare", name="x-oldtypo1")
-    preview = services.roster_preview(
+    preview = courses.roster_preview(
         course=course, actor=instructor, data="a@uni.example,,rightname\n", source="pasted text"
     )
     # The outside checks are not part of this test.
     RosterImport.objects.filter(pk=preview.pk).update(status=RosterImport.Status.READY)
     preview.refresh_from_db()
 
-    services.roster_confirm(preview=preview, actor=instructor)
+    courses.roster_confirm(preview=preview, actor=instructor)
 
     enrolment.refresh_from_db()
     assert enrolment.docker_id == "rightname"

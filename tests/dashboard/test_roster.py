@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import roster
-from dashboard.roster import Existing, Format, RosterError, RowStatus, classify, parse
+from accounts import roster
+from accounts.roster import Existing, Format, RosterError, RowStatus, classify, parse
 
 FILES = Path(__file__).parent / "files"
 

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, CourseRole
-from dashboard.models import ConnectionCheck
 from hubcourse.models import AuditEvent
 from hubcourse.secrets import SecretValue
+from onboarding.models import ConnectionCheck
 
 TOKEN = "dckr_pat_do-not-show-me-0123456789"
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
 from builds.models import Build, BuildState
-from dashboard.models import ApplyRun
 from hubcourse.audit import audit_record
 from hubcourse.models import AuditEvent
+from onboarding.models import ApplyRun
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from django.db import OperationalError
 from accounts.models import Course
 from accounts.services import course_ensure_teams
 from hubcourse.celery import app
-from repositories import reconcile
-from repositories import tasks as step_tasks
+from onboarding import engine
+from onboarding.tasks import steps as step_tasks
 from repositories.models import StudentRepository
 from tests.engine.support import make_class
 
@@ -36,7 +36,7 @@ def as_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _apply(course: Course) -> None:
-    reconcile.apply_plan(reconcile.plan_course(course), follow_up=False)
+    engine.apply_plan(engine.plan_course(course), follow_up=False)
 
 
 def test_a_chain_dying_of_a_non_http_error_frees_the_lease_and_says_so(
@@ -58,7 +58,7 @@ def test_a_chain_dying_of_a_non_http_error_frees_the_lease_and_says_so(
     assert not enrolment.error_permanent
     assert "RuntimeError" in enrolment.error_message
     # The next pass may queue the student again at once.
-    assert reconcile.pipeline_claim(enrolment.pk)
+    assert engine.pipeline_claim(enrolment.pk)
 
 
 def test_a_step_failing_in_a_worker_releases_the_lease_in_on_failure(
@@ -66,13 +66,13 @@ def test_a_step_failing_in_a_worker_releases_the_lease_in_on_failure(
 ) -> None:
     # What a worker does when retries run out or a time limit ends the task.
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
-    assert reconcile.pipeline_claim(enrolment.pk)
+    assert engine.pipeline_claim(enrolment.pk)
 
     step_tasks.permissions_step.on_failure(
         RuntimeError("retries exhausted"), "task-id", (enrolment.pk, None), {}, None
     )
 
-    assert reconcile.pipeline_claim(enrolment.pk)
+    assert engine.pipeline_claim(enrolment.pk)
 
 
 def test_a_deadlocked_step_is_retried_and_the_chain_goes_on(
@@ -98,7 +98,7 @@ def test_a_deadlocked_step_is_retried_and_the_chain_goes_on(
     assert repository.build_configured_at is not None  # later steps ran
     enrolment.refresh_from_db()
     assert not enrolment.error_step
-    assert reconcile.pipeline_claim(enrolment.pk)  # pipeline_done released it
+    assert engine.pipeline_claim(enrolment.pk)  # pipeline_done released it
 
 
 def test_every_step_renews_the_lease_so_only_a_dead_chain_lets_it_run_out(
@@ -106,20 +106,20 @@ def test_every_step_renews_the_lease_so_only_a_dead_chain_lets_it_run_out(
 ) -> None:
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     renewed: list[tuple[int, float]] = []
-    real = reconcile.pipeline_renew
+    real = engine.pipeline_renew
 
     def spy(enrolment_id: int, *, waiting: float = 0) -> None:
         renewed.append((enrolment_id, waiting))
         real(enrolment_id, waiting=waiting)
 
-    monkeypatch.setattr(reconcile, "pipeline_renew", spy)
+    monkeypatch.setattr(engine, "pipeline_renew", spy)
 
     _apply(hub_course)
 
     # Every step but pre-flight (passed already) and its own team step (course-team policy
     # has none) renews the lease as it starts.
     assert [e for e, _ in renewed] == [enrolment.pk] * 4
-    assert reconcile.PIPELINE_LEASE_SECONDS <= 5 * 60
+    assert engine.PIPELINE_LEASE_SECONDS <= 5 * 60
 
 
 def test_later_steps_of_a_chain_are_served_before_new_students_steps(
@@ -135,15 +135,15 @@ def test_later_steps_of_a_chain_are_served_before_new_students_steps(
         def delay(self) -> None:
             pass
 
-    monkeypatch.setattr(reconcile, "chain", Capture)
+    monkeypatch.setattr(engine, "chain", Capture)
 
-    reconcile.apply_plan(reconcile.plan_course(course), follow_up=False)
+    engine.apply_plan(engine.plan_course(course), follow_up=False)
 
     ((*steps, done),) = chains
     priorities = [s.options["priority"] for s in steps]
     # Pre-flight with the course tasks (first); then each later step at least as urgent as
     # the one before it (the Redis broker serves lower numbers first).
-    assert steps[0].task == "repositories.step.preflight" and priorities[0] == 0
+    assert steps[0].task == "onboarding.step.preflight" and priorities[0] == 0
     assert priorities[1:] == sorted(priorities[1:], reverse=True)
     assert priorities[1] > priorities[-1]
     assert done.options["priority"] <= priorities[-1]

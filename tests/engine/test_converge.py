@@ -11,7 +11,7 @@ import pytest
 from accounts.models import Course, Enrolment, OnboardingState
 from builds.services import builds_refresh
 from hubcourse.errors import TransientError
-from repositories.reconcile import apply_plan, plan_course
+from onboarding.engine import apply_plan, plan_course
 from tests.engine.support import accept_all_invites, created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)

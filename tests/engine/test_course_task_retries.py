@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.db import OperationalError
 
-from accounts import tasks as course_tasks
 from accounts.models import Course, InviteState
 from accounts.services import course_ensure_teams
 from hubcourse.celery import app
-from repositories import tasks as step_tasks
+from onboarding.tasks import course as course_tasks
+from onboarding.tasks import steps as step_tasks
 from tests.engine.support import make_class
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Course, InviteState
 from accounts.services import course_ensure_teams
-from repositories import reconcile
+from onboarding import engine
 from tests.engine.support import make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ def test_the_last_student_to_pass_preflight_sends_the_class_invite(
     make_class(sandbox, course, 3)
 
     # No follow-up pass: only the pre-flight steps can have sent the invite.
-    reconcile.apply_plan(reconcile.plan_course(course), follow_up=False)
+    engine.apply_plan(engine.plan_course(course), follow_up=False)
 
     states = set(course.enrolments.values_list("invite_state", flat=True))
     assert states == {InviteState.PENDING}

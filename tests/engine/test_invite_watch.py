@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from accounts.models import Course, Enrolment, InviteState
 from accounts.services import course_ensure_teams, course_invite_students
-from accounts.tasks import watch_pending_invites
+from onboarding.tasks.course import watch_pending_invites
 from tests.engine.support import accept_all_invites, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)

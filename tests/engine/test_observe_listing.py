@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from accounts.models import Course
 from accounts.services import course_ensure_teams
-from repositories.dockerhub import DockerHubClient
+from integrations.dockerhub.client import DockerHubClient
+from onboarding.engine import observe_course
 from repositories.models import StudentRepository
-from repositories.reconcile import observe_course
 from repositories.services import repository_ensure
 from tests.engine.support import make_class, requests_to
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from accounts.services import course_ensure_teams
+from onboarding.engine import observe_course, plan_course
 from repositories.models import StudentRepository
-from repositories.reconcile import observe_course, plan_course
 from tests.engine.support import created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,7 +114,7 @@ def test_observe_reads_the_class_in_a_few_calls_whatever_its_size(
 def test_observe_notices_a_repository_made_by_hand_and_one_deleted(
     sandbox: Any, hub_course: Course
 ) -> None:
-    from repositories.services import dockerhub_client_for
+    from accounts.credentials import dockerhub_client_for
 
     adopted, deleted = make_class(sandbox, hub_course, 2, checked=True)
     client = dockerhub_client_for(hub_course)

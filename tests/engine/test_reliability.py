@@ -95,7 +95,7 @@ def test_a_worker_killed_mid_apply_converges_after_restart_with_no_duplicates(
         "HUBCOURSE_ENV": "test",
     }
     log = tmp_path / "worker.log"
-    from repositories.reconcile import apply_plan, plan_course
+    from onboarding.engine import apply_plan, plan_course
 
     worker = _start_worker(env, log)
     try:
@@ -123,7 +123,7 @@ def test_a_worker_killed_mid_apply_converges_after_restart_with_no_duplicates(
 def _converge_with_worker(sandbox: Any, course: Course) -> None:
     """Periodic passes (as beat would send them) until the class is done; bounded."""
     from builds.services import builds_refresh
-    from repositories.reconcile import apply_plan, plan_course
+    from onboarding.engine import apply_plan, plan_course
     from tests.engine.support import accept_all_invites
 
     for _ in range(40):
@@ -145,7 +145,7 @@ def test_faults_and_a_low_rate_limit_still_converge(
     # 10% of requests fail with a 5xx; Docker Hub allows 120 a minute.
     sandbox.world.config.update({"fault_rate": 0.1, "rate_limit": 120})
     # Retries in eager mode run at once; no test should sleep through a real backoff.
-    monkeypatch.setattr("repositories.tasks.BACKOFF_BASE", 0)
+    monkeypatch.setattr("onboarding.tasks.steps.BACKOFF_BASE", 0)
     # As in a worker: a retry or a failure ends that task, not the caller and the rest of
     # the class (eager mode would otherwise raise them out of apply_plan).
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)

@@ -7,14 +7,11 @@ from typing import Any
 
 import pytest
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Course
 from accounts.services import course_ensure_teams
 from repositories.models import StudentRepository
-from repositories.services import (
-    dockerhub_client_for,
-    repository_ensure,
-    repository_grant_permissions,
-)
+from repositories.services import repository_ensure, repository_grant_permissions
 from tests.engine.support import make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,19 +7,15 @@ from typing import Any
 
 import pytest
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, OnboardingState
-from accounts.services import (
-    course_ensure_teams,
-    course_invite_students,
-    enrolment_join_student_team,
-    enrolment_record_error,
-    enrolment_refresh_state,
-)
+from accounts.services import course_ensure_teams, course_invite_students, enrolment_record_error
 from hubcourse.errors import ServiceUnavailable
 from hubcourse.models import AuditEvent
+from onboarding.state import enrolment_refresh_state
 from repositories.models import StudentRepository
 from repositories.services import (
-    dockerhub_client_for,
+    enrolment_join_student_team,
     repository_ensure,
     repository_grant_permissions,
 )
@@ -188,7 +184,7 @@ def test_a_transient_error_keeps_the_state_and_says_when_it_retries(
 def test_an_expired_invite_is_sent_again_not_duplicated(sandbox: Any, hub_course: Course) -> None:
     import datetime as dt
 
-    from accounts.tasks import resend_expired_invites
+    from onboarding.tasks.course import resend_expired_invites
 
     course_ensure_teams(course_id=hub_course.pk)
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
@@ -214,7 +210,7 @@ def test_an_expired_invite_is_sent_again_not_duplicated(sandbox: Any, hub_course
 def test_an_instructor_retry_clears_the_error_and_runs_the_student_again(
     sandbox: Any, hub_course: Course
 ) -> None:
-    from accounts.tasks import retry_student_task
+    from onboarding.tasks.course import retry_student_task
 
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     enrolment_record_error(

@@ -19,7 +19,7 @@ def make_docker_ids(sandbox: Any, count: int, prefix: str = "learner") -> list[s
 
 
 def make_team(sandbox: Any, name: str = "students") -> None:
-    from repositories.dockerhub import DockerHubClient
+    from integrations.dockerhub.client import DockerHubClient
 
     DockerHubClient.from_settings().create_team(sandbox.seeded["dockerhub"]["org"], name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from organisation.models import BulkInvite, Outcome
+from accounts.models import BulkInvite, Outcome
 from tests.browser_fixtures import login_as, save_screenshot
 from tests.organisation.support import bulk_calls, created, make_docker_ids, make_team
 

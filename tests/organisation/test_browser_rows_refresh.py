@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from organisation import bulk
-from organisation.models import (
-    BulkInvite,
-    BulkInviteRow,
-    JobStatus,
-    OrgInvite,
-    OrgMember,
-    OrgSnapshot,
-    Outcome,
-)
+from accounts import bulk_invites
+from accounts.models import BulkInvite, BulkInviteRow, OrgInvite, OrgMember, OrgSnapshot, Outcome
+from hubcourse.models import JobStatus
 from tests.browser_fixtures import login_as
 
 
@@ -47,7 +40,7 @@ def test_the_rows_show_the_dry_run_once_it_finishes_without_a_reload(page, site_
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_member_lists_show_a_read_from_docker_hub_once_it_ends(page, site_admin):
-    organisation = bulk.default_organisation()
+    organisation = bulk_invites.default_organisation()
     OrgSnapshot.objects.create(organisation=organisation, status=JobStatus.RUNNING)
     login_as(page, site_admin)
     page.goto("/organisation/members/")

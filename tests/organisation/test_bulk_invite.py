@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from hubcourse.models import AuditEvent
-from organisation import bulk
-from organisation.models import BulkInvite, JobStatus, Outcome
-from organisation.parsing import parse_text
+from accounts import bulk_invites
+from accounts.models import BulkInvite, Outcome
+from accounts.parsing import parse_text
+from hubcourse.models import AuditEvent, JobStatus
 from tests.organisation.support import bulk_calls, created, make_docker_ids, make_team
 
 pytestmark = pytest.mark.django_db
 
 
 def _create(sandbox, text, team="students", **kwargs):
-    return bulk.bulk_invite_create(
+    return bulk_invites.bulk_invite_create(
         rows=parse_text(text),
         organisation=sandbox.seeded["dockerhub"]["org"],
         team=team,
@@ -23,7 +23,7 @@ def _create(sandbox, text, team="students", **kwargs):
 
 
 def _run(job):
-    while bulk.bulk_invite_run_chunk(job_id=job.pk):
+    while bulk_invites.bulk_invite_run_chunk(job_id=job.pk):
         pass
     job.refresh_from_db()
     return job
@@ -59,7 +59,7 @@ def test_sending_after_the_dry_run_invites_each_row_once_and_records_the_invite(
     make_team(sandbox)
     make_docker_ids(sandbox, 3)
     job = _run(_create(sandbox, "learner0000 learner0001 learner0002 nosuchperson"))
-    confirmed = bulk.bulk_invite_confirm(job_id=job.pk)
+    confirmed = bulk_invites.bulk_invite_confirm(job_id=job.pk)
     assert confirmed is not None and confirmed.total == 3
     job = _run(job)
 
@@ -69,7 +69,7 @@ def test_sending_after_the_dry_run_invites_each_row_once_and_records_the_invite(
     assert all(r.invite_id for r in invited)
     assert job.rows.get(raw="nosuchperson").result == Outcome.INVALID
     assert created(sandbox)["dockerhub.invite"] == 3
-    assert not bulk.nothing_changed(job)
+    assert not bulk_invites.nothing_changed(job)
     assert AuditEvent.objects.filter(action="invite.bulk", outcome="ok").exists()
 
 
@@ -80,7 +80,7 @@ def test_a_list_of_2500_goes_out_in_three_requests_of_at_most_1000(sandbox):
     assert bulk_calls(sandbox) == 3  # the dry run, in chunks too
     assert job.requests_made == 3
 
-    bulk.bulk_invite_confirm(job_id=job.pk)
+    bulk_invites.bulk_invite_confirm(job_id=job.pk)
     job = _run(job)
     assert bulk_calls(sandbox) == 6
     assert job.requests_made == 3
@@ -94,7 +94,7 @@ def test_running_the_same_list_again_changes_nothing_and_says_so(sandbox):
     make_docker_ids(sandbox, 3)
     text = "learner0000 learner0001 learner0002"
     first = _run(_create(sandbox, text))
-    bulk.bulk_invite_confirm(job_id=first.pk)
+    bulk_invites.bulk_invite_confirm(job_id=first.pk)
     _run(first)
     invites_before = created(sandbox)["dockerhub.invite"]
     calls_before = bulk_calls(sandbox)
@@ -102,10 +102,10 @@ def test_running_the_same_list_again_changes_nothing_and_says_so(sandbox):
     again = _run(_create(sandbox, text))
     assert set(_outcomes(again, "dry_run").values()) == {Outcome.ALREADY_INVITED}
     assert "pending since" in again.rows.first().message
-    confirmed = bulk.bulk_invite_confirm(job_id=again.pk)
+    confirmed = bulk_invites.bulk_invite_confirm(job_id=again.pk)
 
     assert confirmed is not None and confirmed.status == JobStatus.DONE and confirmed.total == 0
-    assert bulk.nothing_changed(confirmed)
+    assert bulk_invites.nothing_changed(confirmed)
     assert bulk_calls(sandbox) == calls_before + 1  # the dry run only: nothing was sent
     assert created(sandbox)["dockerhub.invite"] == invites_before
     assert AuditEvent.objects.filter(action="invite.bulk", outcome="noop").exists()
@@ -117,7 +117,7 @@ def test_a_member_who_accepted_is_reported_as_already_a_member(sandbox):
     make_team(sandbox)
     make_docker_ids(sandbox, 1)
     first = _run(_create(sandbox, "learner0000"))
-    bulk.bulk_invite_confirm(job_id=first.pk)
+    bulk_invites.bulk_invite_confirm(job_id=first.pk)
     _run(first)
     accept_all_invites(sandbox, sandbox.seeded["dockerhub"]["org"])
 
@@ -130,7 +130,7 @@ def test_an_unknown_team_stops_the_job_with_docker_hubs_sentence(sandbox, settin
 
     job = _create(sandbox, "someone@example.edu", team="nosuchteam")
     with pytest.raises(Invalid) as error:
-        bulk.bulk_invite_run_chunk(job_id=job.pk)
+        bulk_invites.bulk_invite_run_chunk(job_id=job.pk)
     assert "nosuchteam" in str(error.value)
     job.refresh_from_db()
     assert job.lease_until is None  # the lease is given back: a resume can run
@@ -138,12 +138,12 @@ def test_an_unknown_team_stops_the_job_with_docker_hubs_sentence(sandbox, settin
 
 def test_a_failure_mid_way_resumes_at_the_first_unanswered_chunk(sandbox, monkeypatch):
     from hubcourse.errors import ServiceUnavailable
-    from repositories.dockerhub import DockerHubClient
+    from integrations.dockerhub.client import DockerHubClient
 
     make_team(sandbox)
     job = _run(_create(sandbox, " ".join(f"s{i}@example.edu" for i in range(1500))))
-    bulk.bulk_invite_confirm(job_id=job.pk)
-    assert bulk.bulk_invite_run_chunk(job_id=job.pk) is True  # the first 1000 are out
+    bulk_invites.bulk_invite_confirm(job_id=job.pk)
+    assert bulk_invites.bulk_invite_run_chunk(job_id=job.pk) is True  # the first 1000 are out
 
     real = DockerHubClient.bulk_invite
 
@@ -152,7 +152,7 @@ def test_a_failure_mid_way_resumes_at_the_first_unanswered_chunk(sandbox, monkey
 
     monkeypatch.setattr(DockerHubClient, "bulk_invite", broken)
     with pytest.raises(ServiceUnavailable):
-        bulk.bulk_invite_run_chunk(job_id=job.pk)
+        bulk_invites.bulk_invite_run_chunk(job_id=job.pk)
     monkeypatch.setattr(DockerHubClient, "bulk_invite", real)
 
     _run(job)
@@ -162,11 +162,11 @@ def test_a_failure_mid_way_resumes_at_the_first_unanswered_chunk(sandbox, monkey
 
 
 def test_a_second_worker_finds_the_job_leased_and_does_nothing(sandbox):
-    from organisation import jobs
+    from hubcourse import jobs
 
     job = _create(sandbox, "someone@example.edu")
     assert jobs.take_lease(BulkInvite, job.pk) is not None
-    assert bulk.bulk_invite_run_chunk(job_id=job.pk) is False
+    assert bulk_invites.bulk_invite_run_chunk(job_id=job.pk) is False
     assert bulk_calls(sandbox) == 0
 
 

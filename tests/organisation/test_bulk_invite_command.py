@@ -6,7 +6,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from organisation.models import BulkInvite, Outcome
+from accounts.models import BulkInvite, Outcome
 from tests.organisation.support import bulk_calls, created, make_team
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from organisation.models import BulkInvite, JobStatus, Outcome
+from accounts.models import BulkInvite, Outcome
+from hubcourse.models import JobStatus
 from tests.organisation.support import bulk_calls, make_docker_ids, make_team
 
 pytestmark = pytest.mark.django_db
@@ -111,10 +112,10 @@ def test_confirming_sends_and_the_progress_endpoint_follows_to_the_end(
 
 
 def test_a_running_job_keeps_polling_and_a_reload_shows_where_it_stands(admin_client, sandbox):
-    from organisation import bulk
-    from organisation.parsing import parse_text
+    from accounts import bulk_invites
+    from accounts.parsing import parse_text
 
-    job = bulk.bulk_invite_create(
+    job = bulk_invites.bulk_invite_create(
         rows=parse_text("a@example.edu b@example.edu"), organisation="Revelare", team=""
     )
     BulkInvite.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, done=1)
@@ -163,11 +164,11 @@ def test_the_results_download_as_csv_safe_for_spreadsheets(
 def test_a_failed_job_can_be_resumed_from_the_page(
     admin_client, sandbox, django_capture_on_commit_callbacks
 ):
-    from organisation import bulk
-    from organisation.parsing import parse_text
+    from accounts import bulk_invites
+    from accounts.parsing import parse_text
 
     make_team(sandbox)
-    job = bulk.bulk_invite_create(
+    job = bulk_invites.bulk_invite_create(
         rows=parse_text("a@example.edu"),
         organisation=sandbox.seeded["dockerhub"]["org"],
         team="students",
@@ -186,11 +187,11 @@ def test_a_failed_job_can_be_resumed_from_the_page(
 def test_the_rows_page_has_constant_queries_whatever_the_list_size(
     admin_client, sandbox, django_assert_max_num_queries
 ):
-    from organisation import bulk
-    from organisation.parsing import parse_text
+    from accounts import bulk_invites
+    from accounts.parsing import parse_text
 
     for size in (5, 250):
-        job = bulk.bulk_invite_create(
+        job = bulk_invites.bulk_invite_create(
             rows=parse_text(" ".join(f"q{size}x{i}@example.edu" for i in range(size))),
             organisation="Revelare",
         )

@@ -9,11 +9,10 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Enrolment
-from hubcourse.models import AuditEvent
-from organisation import bulk, members
-from organisation.models import JobStatus, OrgInvite, OrgMember, OrgSnapshot
-from organisation.parsing import parse_text
+from accounts import bulk_invites, membership
+from accounts.models import Enrolment, OrgInvite, OrgMember, OrgSnapshot
+from accounts.parsing import parse_text
+from hubcourse.models import AuditEvent, JobStatus
 from tests.engine.support import requests_to
 from tests.organisation.support import accept_all_invites, make_docker_ids, make_team
 
@@ -27,13 +26,13 @@ def admin_client(client, site_admin):
 
 
 def _invite(sandbox, text, team="students"):
-    job = bulk.bulk_invite_create(
+    job = bulk_invites.bulk_invite_create(
         rows=parse_text(text), organisation=sandbox.seeded["dockerhub"]["org"], team=team
     )
-    while bulk.bulk_invite_run_chunk(job_id=job.pk):
+    while bulk_invites.bulk_invite_run_chunk(job_id=job.pk):
         pass
-    bulk.bulk_invite_confirm(job_id=job.pk)
-    while bulk.bulk_invite_run_chunk(job_id=job.pk):
+    bulk_invites.bulk_invite_confirm(job_id=job.pk)
+    while bulk_invites.bulk_invite_run_chunk(job_id=job.pk):
         pass
 
 
@@ -61,7 +60,7 @@ def test_only_site_admins_see_the_members(client, who, request):
 
 
 def test_a_read_copies_members_invites_and_teams_as_docker_hub_reports_them(organisation):
-    snapshot = members.organisation_sync(organisation=organisation)
+    snapshot = membership.organisation_sync(organisation=organisation)
     assert snapshot.status == JobStatus.DONE and snapshot.synced_at is not None
     roles = dict(OrgMember.objects.values_list("username", "role"))
     assert roles == {"revelareowner": "Owner", "learner0000": "Member", "learner0001": "Member"}
@@ -75,7 +74,7 @@ def test_a_read_copies_members_invites_and_teams_as_docker_hub_reports_them(orga
 def test_the_page_reads_only_the_database_and_flags_members_in_no_course(
     admin_client, organisation, course, sandbox
 ):
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     Enrolment.objects.create(course=course, identifier="l0@example.edu", docker_id="Learner0000")
     calls = requests_to(sandbox, "GET", "/")
     page = admin_client.get(reverse("organisation:members")).content.decode()
@@ -111,7 +110,7 @@ def test_the_page_makes_the_same_queries_for_3_or_300_members(admin_client, db):
 
 
 def test_invites_show_their_age_and_the_expired_ones_are_marked(admin_client, organisation):
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     OrgInvite.objects.filter(invitee="learner0002").update(
         created_at=timezone.now() - dt.timedelta(days=15)
     )
@@ -122,13 +121,13 @@ def test_invites_show_their_age_and_the_expired_ones_are_marked(admin_client, or
 
 
 def test_a_resend_starts_a_new_14_day_link_that_survives_the_next_read(organisation):
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     row = OrgInvite.objects.get(invitee="learner0002")
     OrgInvite.objects.filter(pk=row.pk).update(created_at=timezone.now() - dt.timedelta(days=15))
-    counts = members.invites_act(
-        organisation=organisation, action=members.RESEND, invite_ids=[row.invite_id]
+    counts = membership.invites_act(
+        organisation=organisation, action=membership.RESEND, invite_ids=[row.invite_id]
     )
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     row.refresh_from_db()
     assert counts == {"done": 1, "gone": 0, "failed": 0}
     assert row.resent_at is not None and not row.is_expired
@@ -138,7 +137,7 @@ def test_a_resend_starts_a_new_14_day_link_that_survives_the_next_read(organisat
 def test_cancelling_several_invites_from_the_page_cancels_them_on_docker_hub(
     admin_client, organisation, sandbox, django_capture_on_commit_callbacks
 ):
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     ids = list(OrgInvite.objects.values_list("invite_id", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
@@ -153,11 +152,11 @@ def test_cancelling_several_invites_from_the_page_cancels_them_on_docker_hub(
 
 
 def test_an_invite_gone_meanwhile_is_not_an_error(organisation, sandbox):
-    members.organisation_sync(organisation=organisation)
+    membership.organisation_sync(organisation=organisation)
     row = OrgInvite.objects.get(invitee="learner0002")
     accept_all_invites(sandbox, organisation)
-    counts = members.invites_act(
-        organisation=organisation, action=members.CANCEL, invite_ids=[row.invite_id]
+    counts = membership.invites_act(
+        organisation=organisation, action=membership.CANCEL, invite_ids=[row.invite_id]
     )
     assert counts == {"done": 0, "gone": 1, "failed": 0}
     assert AuditEvent.objects.filter(action="invite.cancel", outcome="noop").exists()

@@ -14,10 +14,10 @@ from accounts.models import Course, CourseRole, Enrolment, InviteState, User
 from accounts.services import course_ensure_teams
 from builds.models import Build, BuildState
 from hubcourse.errors import Forbidden
-from hubcourse.models import AuditEvent
-from organisation import offboarding
-from organisation.models import JobStatus, Offboarding
-from repositories.dockerhub import DockerHubClient
+from hubcourse.models import AuditEvent, JobStatus
+from integrations.dockerhub.client import DockerHubClient
+from onboarding import offboarding
+from onboarding.models import Offboarding
 from repositories.models import StudentRepository
 from tests.engine.support import requests_to
 from tests.organisation.support import make_docker_ids

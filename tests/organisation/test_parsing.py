@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from organisation.parsing import ParseError, parse_csv, parse_file, parse_text
+from accounts.parsing import ParseError, parse_csv, parse_file, parse_text
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a_list_too_long_is_refused():
 
 
 def test_a_binary_file_is_refused_with_what_to_do():
-    from organisation.parsing import ParseError, parse_csv, parse_text
+    from accounts.parsing import ParseError, parse_csv, parse_text
 
     advice = r"spreadsheet \(\.xlsx\)\? Save it as CSV"
     with pytest.raises(ParseError, match=advice):

@@ -9,11 +9,12 @@ import pytest
 from celery.exceptions import Retry
 from django.utils import timezone
 
+from accounts import bulk_invites
+from accounts.models import Outcome
+from accounts.parsing import parse_text
+from accounts.tasks import bulk_invite_task
 from hubcourse.errors import Forbidden, Throttled
-from organisation import bulk
-from organisation.models import JobStatus, Outcome
-from organisation.parsing import parse_text
-from organisation.tasks import bulk_invite_task
+from hubcourse.models import JobStatus
 from tests.organisation.support import make_team
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def _job(sandbox):
     make_team(sandbox)
-    return bulk.bulk_invite_create(
+    return bulk_invites.bulk_invite_create(
         rows=parse_text("a@example.edu b@example.edu"),
         organisation=sandbox.seeded["dockerhub"]["org"],
         team="students",
@@ -30,7 +31,7 @@ def _job(sandbox):
 
 def test_the_governors_throttle_makes_the_job_wait_and_then_carry_on(sandbox, monkeypatch):
     job = _job(sandbox)
-    real = bulk.bulk_invite_run_chunk
+    real = bulk_invites.bulk_invite_run_chunk
     throttled: list[Any] = []
 
     def throttled_once(*, job_id):
@@ -41,7 +42,7 @@ def test_the_governors_throttle_makes_the_job_wait_and_then_carry_on(sandbox, mo
             )
         return real(job_id=job_id)
 
-    monkeypatch.setattr(bulk, "bulk_invite_run_chunk", throttled_once)
+    monkeypatch.setattr(bulk_invites, "bulk_invite_run_chunk", throttled_once)
     with pytest.raises(Retry) as retry:
         bulk_invite_task.delay(job.pk)
     assert 30 <= retry.value.when <= 40  # as long as the governor said, not a fixed backoff
@@ -61,12 +62,12 @@ def test_a_permanent_error_stops_the_job_with_docker_hubs_sentence(sandbox, monk
     def refused(*, job_id):
         raise Forbidden("Docker Hub", "check invites", 403, "the token cannot invite")
 
-    monkeypatch.setattr(bulk, "bulk_invite_run_chunk", refused)
+    monkeypatch.setattr(bulk_invites, "bulk_invite_run_chunk", refused)
     bulk_invite_task.delay(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "the token cannot invite" in job.error
-    assert bulk.bulk_invite_resume(job_id=job.pk) is True
+    assert bulk_invites.bulk_invite_resume(job_id=job.pk) is True
 
 
 def test_a_bug_of_ours_stops_the_job_instead_of_leaving_it_running(sandbox, monkeypatch):
@@ -75,7 +76,7 @@ def test_a_bug_of_ours_stops_the_job_instead_of_leaving_it_running(sandbox, monk
     def broken(*, job_id):
         raise KeyError("oops")
 
-    monkeypatch.setattr(bulk, "bulk_invite_run_chunk", broken)
+    monkeypatch.setattr(bulk_invites, "bulk_invite_run_chunk", broken)
     bulk_invite_task.delay(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "unexpected error" in job.error

@@ -10,9 +10,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Course, Enrolment
-from student.models import JoinLink
-from student.services import JOIN_ATTEMPTS
+from accounts.models import Course, Enrolment, JoinLink
+from onboarding.joining import JOIN_ATTEMPTS
 from tests.conftest import PASSWORD
 from tests.student.conftest import person
 

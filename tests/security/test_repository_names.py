@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.roster import normalise_github_repo
-from student.services import parse_github_repo
+from accounts.roster import normalise_github_repo
+from onboarding.joining import parse_github_repo
 
 
 @pytest.mark.parametrize("typed", ["alice/..", "alice/.", "alice/...git", "alice/..git"])

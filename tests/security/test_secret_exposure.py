@@ -19,11 +19,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, CourseRole, Enrolment, OnboardingState, User
-from api.tokens import token_create
+from accounts.tokens import token_create
 from builds.models import Build
 from hubcourse.models import AuditEvent
 from hubcourse.secrets import SecretValue
-from student.services import join_link_for
+from onboarding.joining import join_link_for
 from tests.engine.support import make_class
 from tests.engine.test_converge import converge
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, User
-from dashboard.models import RosterImport
+from onboarding.models import RosterImport
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from allauth.account.models import EmailAddress
 
-from accounts.models import Course, Enrolment, User
-from student.models import JoinLink
+from accounts.models import Course, Enrolment, JoinLink, User
 from tests.conftest import PASSWORD
 
 

@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Enrolment, User
-from builds.models import Build, BuildState
-from student.models import StudentBadge
+from builds.models import Build, BuildState, StudentBadge
 
 pytestmark = pytest.mark.django_db
 

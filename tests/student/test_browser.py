@@ -11,14 +11,13 @@ import pytest
 import requests
 from django.core.cache import cache
 
-from accounts.models import Course, Enrolment
+from accounts.models import Course, Enrolment, JoinLink
 from builds.services import builds_refresh
 from hubcourse.errors import TransientError
-from repositories.reconcile import apply_plan, plan_course
+from onboarding.engine import apply_plan, plan_course
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
 from sandbox.seed import student_files
-from student.models import JoinLink
 from tests.browser_fixtures import save_screenshot
 from tests.builds.support import use_sandbox
 

@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
+from onboarding.joining import parse_github_repo
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
 from sandbox.seed import GOOD_DOCKERFILE, student_files
-from student.services import parse_github_repo
 from tests.builds.support import use_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Enrolment, User
 from builds.models import Build, BuildState
-from student.notifications import notify_build_outcome
+from builds.notifications import notify_build_outcome
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment, User
-from builds.models import Build
-from student.models import StudentBadge
+from builds.models import Build, StudentBadge
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

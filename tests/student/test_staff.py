@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Course, Enrolment, User
+from accounts.models import Course, Enrolment, JoinLink, JoinRequest, User
+from builds.models import StudentBadge
 from hubcourse.models import AuditEvent
-from student.models import JoinLink, JoinRequest, StudentBadge
-from student.services import JoinResult, join_course
+from onboarding.joining import JoinResult, join_course
 from tests.student.conftest import person
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from builds.models import Build, BuildState
+from onboarding.status import StepStatus, log_failure_line, student_status
 from repositories.models import StudentRepository
-from student.selectors import StepStatus, log_failure_line, student_status
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,197 @@
+"""The organisation's members, pending invites and teams, as Docker Hub reports them.
+
+``organisation_sync`` reads them (members and teams follow every page; invites come in one
+answer) and replaces hubcourse's copy in one transaction, so the page never shows half of
+one read and half of another. Resending and cancelling act on Docker Hub, one call per
+invite, each in the audit log, and end with a fresh read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.bulk_invites import organisation_client
+from accounts.models import OrgInvite, OrgMember, OrgSnapshot, OrgTeam, User
+from hubcourse.audit import Outcome as AuditOutcome
+from hubcourse.audit import audit_record
+from hubcourse.errors import ExternalServiceError, NotFound
+from hubcourse.models import JobStatus
+from integrations.dockerhub.client import SERVICE, DockerHubClient
+
+RESEND = "resend"
+CANCEL = "cancel"
+ACTIONS = (RESEND, CANCEL)
+
+
+def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapshot:
+    """Mark a read as queued (the page shows it) and enqueue it after the commit."""
+    from accounts.tasks import sync_organisation_task
+
+    snapshot, _ = OrgSnapshot.objects.get_or_create(organisation=organisation)
+    OrgSnapshot.objects.filter(pk=snapshot.pk).update(
+        status=JobStatus.QUEUED, requested_at=timezone.now()
+    )
+    audit_record(
+        service=SERVICE,
+        action="organisation.sync",
+        target=organisation,
+        outcome=AuditOutcome.OK,
+        actor=actor,
+        message="read of members, invites and teams requested",
+    )
+    transaction.on_commit(lambda: sync_organisation_task.delay(organisation))
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def organisation_sync(*, organisation: str, client: DockerHubClient | None = None) -> OrgSnapshot:
+    client = client or organisation_client()
+    OrgSnapshot.objects.update_or_create(
+        organisation=organisation, defaults={"status": JobStatus.RUNNING}
+    )
+    members = [m for m in client.list_members(organisation) if not m.is_invitee]
+    invites = client.list_invites(organisation)
+    teams = client.list_teams(organisation)
+    now = timezone.now()
+    with transaction.atomic():
+        OrgMember.objects.filter(organisation=organisation).delete()
+        OrgMember.objects.bulk_create(
+            [
+                OrgMember(
+                    organisation=organisation,
+                    username=m.username,
+                    full_name=m.full_name[:255],
+                    email=m.email[:320],
+                    role=m.role,
+                    teams=list(m.groups),
+                )
+                for m in members
+                if m.username
+            ],
+            batch_size=1000,
+        )
+        # Invites are updated in place: hubcourse's own resend time must survive a read.
+        seen = [invite.id for invite in invites]
+        OrgInvite.objects.filter(organisation=organisation).exclude(invite_id__in=seen).delete()
+        existing = {
+            row.invite_id: row for row in OrgInvite.objects.filter(organisation=organisation)
+        }
+        new_rows, changed = [], []
+        for invite in invites:
+            fields = {
+                "invitee": invite.invitee[:320],
+                "inviter": invite.inviter_username[:255],
+                "team": invite.team[:255],
+                "role": invite.role[:20],
+                "created_at": invite.created_at,
+            }
+            row = existing.get(invite.id)
+            if row is None:
+                new_rows.append(OrgInvite(organisation=organisation, invite_id=invite.id, **fields))
+            else:
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                changed.append(row)
+        OrgInvite.objects.bulk_create(new_rows, batch_size=1000)
+        OrgInvite.objects.bulk_update(
+            changed, ["invitee", "inviter", "team", "role", "created_at"], batch_size=1000
+        )
+        OrgTeam.objects.filter(organisation=organisation).delete()
+        OrgTeam.objects.bulk_create(
+            [
+                OrgTeam(
+                    organisation=organisation,
+                    team_id=t.id,
+                    name=t.name,
+                    member_count=t.member_count,
+                )
+                for t in teams
+            ]
+        )
+        snapshot, _ = OrgSnapshot.objects.update_or_create(
+            organisation=organisation,
+            defaults={"status": JobStatus.DONE, "synced_at": now, "error": ""},
+        )
+    return snapshot
+
+
+def record_sync_error(
+    organisation: str, error: ExternalServiceError, *, waiting: bool = False
+) -> None:
+    OrgSnapshot.objects.update_or_create(
+        organisation=organisation,
+        defaults={
+            "status": JobStatus.WAITING if waiting else JobStatus.FAILED,
+            "error": str(error)[:2000],
+        },
+    )
+
+
+def invites_requested(
+    *, organisation: str, action: str, invite_ids: Sequence[str], actor: User | None
+) -> int:
+    """Queue a resend or cancel of the chosen invites (only ones hubcourse knows)."""
+    from accounts.tasks import invite_action_task
+
+    if action not in ACTIONS:
+        raise ValueError(f"unknown invite action {action!r}")
+    known = list(
+        OrgInvite.objects.filter(organisation=organisation, invite_id__in=invite_ids).values_list(
+            "invite_id", flat=True
+        )
+    )
+    if not known:
+        return 0
+    OrgSnapshot.objects.update_or_create(
+        organisation=organisation,
+        defaults={"status": JobStatus.QUEUED, "requested_at": timezone.now()},
+    )
+    actor_id = actor.pk if actor else None
+    transaction.on_commit(lambda: invite_action_task.delay(organisation, action, known, actor_id))
+    return len(known)
+
+
+def invites_act(
+    *,
+    organisation: str,
+    action: str,
+    invite_ids: Sequence[str],
+    actor_id: int | None = None,
+    client: DockerHubClient | None = None,
+) -> dict[str, int]:
+    """Resend or cancel each invite; returns how many were done, already gone, failed."""
+    client = client or organisation_client()
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    counts = {"done": 0, "gone": 0, "failed": 0}
+    for row in OrgInvite.objects.filter(organisation=organisation, invite_id__in=invite_ids):
+        try:
+            if action == RESEND:
+                client.resend_invite(row.invite_id)
+                OrgInvite.objects.filter(pk=row.pk).update(resent_at=timezone.now())
+            else:
+                client.cancel_invite(row.invite_id)
+                OrgInvite.objects.filter(pk=row.pk).delete()
+            outcome, message = AuditOutcome.OK, ""
+            counts["done"] += 1
+        except NotFound:
+            # Accepted, cancelled or expired past recall meanwhile: nothing left to do.
+            OrgInvite.objects.filter(pk=row.pk).delete()
+            outcome, message = AuditOutcome.NOOP, "the invite was no longer pending"
+            counts["gone"] += 1
+        except ExternalServiceError as error:
+            if not error.permanent:
+                raise
+            outcome, message = AuditOutcome.ERROR, str(error)
+            counts["failed"] += 1
+        audit_record(
+            service=SERVICE,
+            action=f"invite.{action}",
+            target=f"{organisation}: {row.invitee}",
+            outcome=outcome,
+            actor=actor,
+            message=message,
+        )
+    return counts

@@ -1,0 +1,58 @@
+"""Reads for the organisation pages: database only, constant queries per page."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from accounts.models import (
+    BulkInvite,
+    Course,
+    Enrolment,
+    OrgInvite,
+    OrgMember,
+    OrgSnapshot,
+    OrgTeam,
+)
+
+
+def members_with_enrolment(
+    organisation: str, *, unenrolled_only: bool = False
+) -> QuerySet[OrgMember]:
+    """Members, each with ``enrolled``: in some active course (any organisation, any case).
+
+    ``unenrolled_only`` keeps the members who hold a seat for no course (owners aside).
+    """
+    enrolled = Enrolment.objects.filter(
+        course__archived_at__isnull=True, docker_id__iexact=OuterRef("username")
+    )
+    members = OrgMember.objects.filter(organisation=organisation).annotate(
+        enrolled=Exists(enrolled)
+    )
+    if unenrolled_only:
+        members = members.filter(enrolled=False).exclude(role__iexact="owner")
+    return members.order_by("username")
+
+
+def invites(organisation: str) -> QuerySet[OrgInvite]:
+    return OrgInvite.objects.filter(organisation=organisation).order_by("created_at", "invitee")
+
+
+def snapshot(organisation: str) -> OrgSnapshot | None:
+    return OrgSnapshot.objects.filter(organisation=organisation).first()
+
+
+def known_teams(organisation: str) -> list[str]:
+    """Teams from the last read of Docker Hub, plus those the courses name."""
+    names = set(OrgTeam.objects.filter(organisation=organisation).values_list("name", flat=True))
+    names.update(
+        Course.objects.filter(organisation__iexact=organisation).values_list("team", flat=True)
+    )
+    return sorted(names, key=str.lower)
+
+
+def recent_bulk_invites(limit: int = 10) -> QuerySet[BulkInvite]:
+    return BulkInvite.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+def courses_for_offboarding() -> QuerySet[Course]:
+    return Course.objects.order_by("archived_at", "name")

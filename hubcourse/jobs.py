@@ -1,0 +1,135 @@
+"""What every background job of this app shares: one worker at a time, and honest status.
+
+A job is worked on in chunks. A worker takes the job's lease with a conditional update (so a
+duplicate message or a second worker simply finds it taken), does one chunk, writes the
+rows it finished, and gives the lease back. Whatever happens in between, the rows say what
+is done, so the next run carries on from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import Task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
+from hubcourse.models import Job, JobStatus
+
+# Longer than one chunk can take (the task's own time limit is shorter).
+LEASE = dt.timedelta(seconds=300)
+
+J = TypeVar("J", bound=Job)
+
+
+def take_lease(model: type[J], job_id: int) -> J | None:
+    """The job, leased to the caller; None if it is finished, gone or leased to another."""
+    now = timezone.now()
+    taken = (
+        model._default_manager.filter(pk=job_id)
+        .exclude(status__in=(JobStatus.DONE, JobStatus.FAILED))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+    if not taken:
+        return None
+    return model._default_manager.filter(pk=job_id).first()
+
+
+def release(model: type[Job], job_id: int, **fields: object) -> None:
+    model._default_manager.filter(pk=job_id).update(
+        lease_until=None, updated_at=timezone.now(), **fields
+    )
+
+
+def mark_running(model: type[Job], job: Job) -> None:
+    now = timezone.now()
+    model._default_manager.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=job.started_at or now, error="", retry_at=None
+    )
+
+
+def mark_waiting(
+    model: type[Job], job_id: int, error: ExternalServiceError, retry_at: dt.datetime
+) -> None:
+    """Docker Hub (or the governor) asked us to wait, or a transient failure: try again later."""
+    status = JobStatus.WAITING if isinstance(error, RateLimited) else JobStatus.RUNNING
+    release(model, job_id, status=status, error=str(error)[:2000], retry_at=retry_at)
+
+
+def mark_failed(model: type[Job], job_id: int, error: BaseException | str) -> None:
+    release(
+        model,
+        job_id,
+        status=JobStatus.FAILED,
+        error=str(error)[:2000],
+        retry_at=None,
+        finished_at=None,
+    )
+
+
+def mark_resumed(model: type[Job], job_id: int) -> bool:
+    """A failed job queued again by a person; False unless it had failed."""
+    return bool(
+        model._default_manager.filter(pk=job_id, status=JobStatus.FAILED).update(
+            status=JobStatus.QUEUED, error="", retry_at=None, lease_until=None
+        )
+    )
+
+
+# -- running a job's chunks from a Celery task ----------------------------------------------
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_RETRIES = 6
+MAX_RATE_LIMIT_RETRIES = 200
+
+JOB_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "soft_time_limit": 150,
+    "time_limit": 200,
+    "ignore_result": True,
+    "max_retries": MAX_RATE_LIMIT_RETRIES,
+}
+
+
+def job_countdown(task: Task[Any, Any], error: TransientError) -> int:
+    if isinstance(error, RateLimited):
+        wait = error.seconds_to_wait() + random.uniform(0, 1)
+    else:
+        wait = 5 * 2 ** (task.request.retries or 0) + random.uniform(0, 5)
+    return int(min(wait, settings.CELERY_MAX_COUNTDOWN)) + 1
+
+
+def run_job_chunk(
+    task: Task[Any, Any], model: type[Job], job_id: int, chunk: Callable[[], bool]
+) -> None:
+    """Run one chunk; enqueue the next, or wait, retry or stop as the outcome says."""
+    try:
+        more = chunk()
+    except TransientError as error:
+        retries = task.request.retries or 0
+        if not isinstance(error, RateLimited) and retries >= MAX_TRANSIENT_RETRIES:
+            mark_failed(model, job_id, error)
+            return
+        countdown = job_countdown(task, error)
+        mark_waiting(model, job_id, error, timezone.now() + dt.timedelta(seconds=countdown))
+        raise task.retry(countdown=countdown) from error
+    except ExternalServiceError as error:
+        mark_failed(model, job_id, error)
+        return
+    except Exception as error:
+        # A fault of ours, not Docker Hub's: stop with a sentence (and the traceback in the
+        # log) rather than leave the job "running" forever.
+        log.exception("job %s %s stopped", model.__name__, job_id)
+        mark_failed(model, job_id, f"hubcourse stopped on an unexpected error: {error}")
+        return
+    if more:
+        task.apply_async((job_id,))

@@ -1,0 +1,681 @@
+"""What the staff pages change: courses, the roster, corrections, retries and plan runs.
+
+Pages never call Docker Hub or GitHub: whatever needs them (checking a connection, checking
+a roster's Docker IDs, onboarding students) is enqueued here, after the transaction commits,
+and the page follows the rows the workers write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import roster
+from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
+from accounts.services import (
+    enrolment_resend_invite,
+    enrolment_reset_for_retry,
+)
+from hubcourse.audit import Outcome, audit_record
+from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
+from onboarding.state import enrolment_refresh_state
+from repositories.models import StudentRepository
+
+# The service name in the audit log for changes made inside hubcourse itself.
+HUBCOURSE = "hubcourse"
+
+SECRET_FIELDS = ("dockerhub_token", "github_token")
+
+
+class ActionRefused(Exception):
+    """A staff action that cannot be done as asked; ``str()`` says why, for a person."""
+
+
+# -- courses -------------------------------------------------------------------------------------
+
+
+def course_create(*, actor: User, values: dict[str, Any]) -> Course:
+    """A new course with the actor as its first instructor."""
+    with transaction.atomic():
+        course = Course(**_without_secrets(values))
+        _set_secrets(course, values)
+        course.full_clean()
+        course.save()
+        CourseRole.objects.create(course=course, user=actor, role=CourseRole.Role.INSTRUCTOR)
+        audit_record(
+            service=HUBCOURSE,
+            action="course.create",
+            target=course.slug,
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+        )
+    return course
+
+
+def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> list[str]:
+    """Save the course's settings; returns the names of what changed (never a secret's value)."""
+    changed: list[str] = []
+    with transaction.atomic():
+        locked = Course.objects.select_for_update().get(pk=course.pk)
+        for name, value in _without_secrets(values).items():
+            if getattr(locked, name) != value:
+                setattr(locked, name, value)
+                changed.append(name)
+        changed += _set_secrets(locked, values)
+        if not changed:
+            return []
+        locked.full_clean()
+        locked.save()
+        audit_record(
+            service=HUBCOURSE,
+            action="course.settings",
+            target=locked.slug,
+            outcome=Outcome.OK,
+            course=locked,
+            actor=actor,
+            message="changed " + ", ".join(changed),
+        )
+    course.refresh_from_db()
+    return changed
+
+
+def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in values.items() if k not in SECRET_FIELDS and not k.startswith("clear_")
+    }
+
+
+def _set_secrets(course: Course, values: dict[str, Any]) -> list[str]:
+    """Write-only fields: a new value replaces the stored one, an empty one keeps it."""
+    changed = []
+    now = timezone.now()
+    for name in SECRET_FIELDS:
+        new = values.get(name) or ""
+        if new:
+            setattr(course, name, new)
+            setattr(course, f"{name}_set_at", now)
+            changed.append(name)
+        elif values.get(f"clear_{name}") and getattr(course, name):
+            setattr(course, name, "")
+            setattr(course, f"{name}_set_at", None)
+            changed.append(name)
+    return changed
+
+
+def connection_check_start(*, course: Course, actor: User) -> ConnectionCheck:
+    """Queue the doctor's checks for the course's credentials; the page follows the row."""
+    from onboarding.tasks.checks import connection_check_task
+
+    check = ConnectionCheck.objects.create(course=course, requested_by=actor)
+    transaction.on_commit(lambda: connection_check_task.delay(check.pk))
+    return check
+
+
+def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
+    """Run the doctor (reads only) and store its answers on the row."""
+    from onboarding.doctor import Connection, run_checks
+
+    check = ConnectionCheck.objects.select_related("course").filter(pk=check_id).first()
+    if check is None:
+        return None
+    course = check.course
+    results = run_checks(Connection.for_course(course))
+    check.results = [
+        {"name": r.name, "ok": r.ok, "message": r.message, "hint": r.hint} for r in results
+    ]
+    for result in check.results:
+        # The doctor is also a command for sites without courses; here the course's teams
+        # are hubcourse's to make, so a missing one is expected before the first apply.
+        if (
+            result["name"] == "Docker Hub team"
+            and not result["ok"]
+            and "has no team" in str(result["message"])
+        ):
+            result.update(
+                ok=True,
+                message=f"The team {course.team} does not exist in {course.organisation} yet: "
+                "hubcourse creates it when you apply the plan.",
+                hint="",
+            )
+    check.finished_at = timezone.now()
+    check.save(update_fields=["results", "finished_at"])
+    return check
+
+
+# -- roles ---------------------------------------------------------------------------------------
+
+
+def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseRole:
+    """Give a person (made if new: they sign in with GitHub or reset a password) a role."""
+    email = email.strip().lower()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create_user(email)
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        if Enrolment.objects.filter(course=course, user=user).exists():
+            raise ActionRefused(f"{email} is a student on this course and cannot also be staff.")
+        existing, created = CourseRole.objects.update_or_create(
+            course=course, user=user, defaults={"role": role}
+        )
+        audit_record(
+            service=HUBCOURSE,
+            action="role.grant",
+            target=email,
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+            message=existing.get_role_display() + ("" if created else " (role changed)"),
+        )
+    return existing
+
+
+def role_revoke(*, course: Course, actor: User, role_id: int) -> None:
+    with transaction.atomic():
+        target = CourseRole.objects.select_related("user").filter(course=course, pk=role_id).first()
+        if target is None:
+            raise ActionRefused("That person has no role on this course any more.")
+        if target.role == CourseRole.Role.INSTRUCTOR and (
+            course.roles.filter(role=CourseRole.Role.INSTRUCTOR).count() == 1
+        ):
+            raise ActionRefused(
+                "A course keeps at least one instructor: add another before removing this one."
+            )
+        target.delete()
+        audit_record(
+            service=HUBCOURSE,
+            action="role.revoke",
+            target=target.user.email,
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+            message=target.get_role_display(),
+        )
+
+
+# -- roster import -------------------------------------------------------------------------------
+
+
+def _existing(course: Course) -> list[roster.Existing]:
+    return [
+        roster.Existing(*values)
+        for values in course.enrolments.values_list(
+            "pk", "identifier", "name", "email", "docker_id", "github_repo"
+        )
+    ]
+
+
+def roster_preview(
+    *,
+    course: Course,
+    actor: User,
+    data: bytes | str,
+    source: str,
+    classroom_repo_template: str = "",
+) -> RosterImport:
+    """Parse and classify a roster without saving a student; outside checks are queued.
+
+    ``roster.RosterError`` when the file as a whole cannot be used.
+    """
+    from onboarding.tasks.checks import roster_check_task
+
+    parsed = roster.parse(data, classroom_repo_template=classroom_repo_template)
+    rows = roster.classify(parsed.rows, _existing(course))
+    needs_checks = any(_checkable(row) for row in rows)
+    preview = RosterImport.objects.create(
+        course=course,
+        created_by=actor,
+        source=source[:255],
+        format=parsed.format,
+        encoding=parsed.encoding,
+        delimiter=parsed.delimiter,
+        rows=[row.as_dict() for row in rows],
+        status=RosterImport.Status.CHECKING if needs_checks else RosterImport.Status.READY,
+    )
+    if needs_checks:
+        transaction.on_commit(lambda: roster_check_task.delay(preview.pk))
+    return preview
+
+
+def _checkable(row: roster.Row) -> bool:
+    """Rows whose new Docker ID or repository is worth asking Docker Hub or GitHub about."""
+    if row.status == roster.RowStatus.NEW:
+        return bool(row.docker_id or row.github_repo)
+    if row.status == roster.RowStatus.UPDATED:
+        return "docker_id" in row.changes or "github_repo" in row.changes
+    return False
+
+
+def roster_check(*, import_id: int) -> RosterImport | None:
+    """Ask Docker Hub which Docker IDs exist (one dry-run bulk invite per 1000) and GitHub
+    whether each repository can be read; mark the rows, then the preview is ready."""
+    from accounts.credentials import dockerhub_client_for, github_client_for
+    from hubcourse.errors import ExternalServiceError, NotFound
+
+    preview = RosterImport.objects.select_related("course").filter(pk=import_id).first()
+    if preview is None or preview.status != RosterImport.Status.CHECKING:
+        return preview
+    course = preview.course
+    rows = [roster.Row.from_dict(data) for data in preview.rows]
+    to_check = [row for row in rows if _checkable(row)]
+    notes: list[str] = []
+
+    docker_ids = sorted({row.docker_id for row in to_check if row.docker_id})
+    if docker_ids:
+        try:
+            # No team: it may not exist yet, and only the Docker IDs are being checked.
+            answers = dockerhub_client_for(course).bulk_invite(
+                course.organisation, docker_ids, dry_run=True
+            )
+        except ExternalServiceError as error:
+            notes.append(f"The Docker IDs could not be checked: {error}.")
+        else:
+            unknown = {
+                a.invitee.lower() for a in answers if a.status == "invalid_email_or_docker_id"
+            }
+            for row in to_check:
+                if row.docker_id in unknown:
+                    row.status = roster.RowStatus.DOCKER_ID_NOT_FOUND
+                    row.reason = f"Docker Hub has no user {row.docker_id}"
+
+    repos = sorted({row.github_repo for row in to_check if row.github_repo})
+    if repos:
+        try:
+            github = github_client_for(course)
+        except ValueError:
+            notes.append("The GitHub repositories were not checked: no GitHub token is set.")
+        else:
+            missing: dict[str, str] = {}
+            for full_name in repos:
+                owner, name = full_name.split("/", 1)
+                try:
+                    github.get_repository(owner, name)
+                except NotFound:
+                    missing[full_name] = (
+                        f"GitHub has no repository {full_name}, or the course's token cannot see it"
+                    )
+                except ExternalServiceError as error:
+                    if not error.permanent:
+                        notes.append(f"Some repositories could not be checked: {error}.")
+                        break
+                    missing[full_name] = f"unreachable: {error}"
+            for row in to_check:
+                if (
+                    row.github_repo in missing
+                    and row.status != roster.RowStatus.DOCKER_ID_NOT_FOUND
+                ):
+                    row.status = roster.RowStatus.REPO_MISSING
+                    row.reason = missing[row.github_repo]
+
+    RosterImport.objects.filter(pk=import_id, status=RosterImport.Status.CHECKING).update(
+        rows=[row.as_dict() for row in rows],
+        check_error=" ".join(notes),
+        status=RosterImport.Status.READY,
+    )
+    preview.refresh_from_db()
+    return preview
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    skipped: int
+    apply: ApplyRun | None
+
+
+def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
+    """Save the previewed roster in one transaction, then apply the course's plan.
+
+    The rows are classified again against the roster as it is now (someone may have
+    changed it since the preview); the outside checks' findings are kept. Any failure
+    leaves the roster exactly as it was.
+    """
+    course = preview.course
+    try:
+        with transaction.atomic():
+            locked = RosterImport.objects.select_for_update().get(pk=preview.pk)
+            if locked.status != RosterImport.Status.READY:
+                raise ActionRefused(
+                    "This import was already confirmed or discarded."
+                    if locked.status != RosterImport.Status.CHECKING
+                    else "The checks are still running: wait for the preview to be ready."
+                )
+            stored = [roster.Row.from_dict(data) for data in locked.rows]
+            found = {
+                row.line: (row.status, row.reason)
+                for row in stored
+                if row.status
+                in (roster.RowStatus.DOCKER_ID_NOT_FOUND, roster.RowStatus.REPO_MISSING)
+            }
+            for row in stored:
+                if row.status != roster.RowStatus.IGNORED:
+                    row.status, row.reason, row.changes = roster.RowStatus.NEW, "", {}
+            rows = roster.classify(stored, _existing(course))
+            for row in rows:
+                if row.line in found and row.status in (
+                    roster.RowStatus.NEW,
+                    roster.RowStatus.UPDATED,
+                ):
+                    row.status, row.reason = found[row.line]
+            created = updated = 0
+            for row in rows:
+                if row.status not in roster.SAVED:
+                    continue
+                docker_id = (
+                    "" if row.status == roster.RowStatus.DOCKER_ID_NOT_FOUND else row.docker_id
+                )
+                if row.enrolment_id is None:
+                    Enrolment.objects.create(
+                        course=course,
+                        identifier=row.identifier,
+                        name=row.name,
+                        email=row.email,
+                        docker_id=docker_id,
+                        github_repo=row.github_repo,
+                    )
+                    created += 1
+                else:
+                    enrolment = Enrolment.objects.get(pk=row.enrolment_id, course=course)
+                    changes = {k: new for k, (_, new) in row.changes.items()}
+                    if row.status == roster.RowStatus.DOCKER_ID_NOT_FOUND:
+                        changes.pop("docker_id", None)
+                    _apply_changes(enrolment, changes)
+                    updated += 1
+            skipped = sum(1 for row in rows if row.status not in roster.SAVED)
+            locked.rows = [row.as_dict() for row in rows]
+            locked.status = RosterImport.Status.APPLIED
+            locked.applied_at = timezone.now()
+            locked.summary = {"created": created, "updated": updated, "skipped": skipped}
+            locked.save(update_fields=["rows", "status", "applied_at", "summary"])
+            audit_record(
+                service=HUBCOURSE,
+                action="roster.import",
+                target=preview.source,
+                outcome=Outcome.OK,
+                course=course,
+                actor=actor,
+                message=f"{created} added, {updated} updated, {skipped} skipped",
+            )
+            run = course_apply(course=course, actor=actor) if created or updated else None
+    except IntegrityError:
+        raise ActionRefused(
+            "The roster changed while you were reviewing it (a Docker ID or identifier is now "
+            "taken). Nothing was imported: upload the file again to see a fresh preview."
+        ) from None
+    return ImportResult(created, updated, skipped, run)
+
+
+def roster_discard(*, preview: RosterImport) -> None:
+    RosterImport.objects.filter(
+        pk=preview.pk, status__in=(RosterImport.Status.READY, RosterImport.Status.CHECKING)
+    ).update(status=RosterImport.Status.DISCARDED)
+
+
+# -- corrections ---------------------------------------------------------------------------------
+
+
+def _apply_changes(enrolment: Enrolment, changes: dict[str, str]) -> None:
+    """Save new values on an enrolment and forget what they invalidate.
+
+    A new Docker ID is a different Docker Hub user: membership, invite and pre-flight start
+    over, and the repository (named after the Docker ID) is made again under the new name;
+    the old one stays on Docker Hub. A new GitHub repository needs pre-flight and the build
+    set up again from it.
+    """
+    for name, value in changes.items():
+        setattr(enrolment, name, value)
+    # Field checks only: the database enforces uniqueness (IntegrityError, caught by callers).
+    enrolment.full_clean(validate_unique=False, validate_constraints=False)
+    update: dict[str, Any] = dict(changes)
+    if "docker_id" in changes or "github_repo" in changes:
+        update.update(
+            preflight_state=PreflightState.NOT_RUN,
+            preflight_report=[],
+            preflight_at=None,
+            error_step="",
+            error_message="",
+            error_permanent=False,
+            error_at=None,
+            next_retry_at=None,
+            attempts=0,
+        )
+    if "docker_id" in changes:
+        update.update(
+            docker_id_verified_at=None,
+            invite_state=InviteState.NONE,
+            invite_id="",
+            invited_at=None,
+            member_at=None,
+            team_at=None,
+        )
+        StudentRepository.objects.filter(enrolment=enrolment).delete()
+    elif "github_repo" in changes:
+        StudentRepository.objects.filter(enrolment=enrolment).update(
+            build_configured_at=None,
+            build_source_id="",
+            workflow_sha="",
+            secret_set_at=None,
+            github_hook_id=None,
+            first_build_triggered_at=None,
+        )
+    Enrolment.objects.filter(pk=enrolment.pk).update(**update, updated_at=timezone.now())
+    enrolment_refresh_state(enrolment_id=enrolment.pk)
+
+
+def enrolment_correct(
+    *, enrolment: Enrolment, actor: User, docker_id: str, github_repo: str, reason: str
+) -> list[str]:
+    """An instructor's correction of a wrong Docker ID or repository, in the audit log.
+
+    Returns the labels of what changed; the student's onboarding is planned again.
+    """
+    changes = {
+        name: value
+        for name, value in (("docker_id", docker_id), ("github_repo", github_repo))
+        if value != getattr(enrolment, name)
+    }
+    if not changes:
+        return []
+    before = {name: getattr(enrolment, name) for name in changes}
+    try:
+        with transaction.atomic():
+            locked = (
+                Enrolment.objects.select_for_update(of=("self",))
+                .select_related("course")
+                .get(pk=enrolment.pk)
+            )
+            _apply_changes(locked, changes)
+            described = "; ".join(
+                f"{roster.FIELD_LABELS[n]}: {before[n] or '(none)'} → {v or '(none)'}"
+                for n, v in changes.items()
+            )
+            audit_record(
+                service=HUBCOURSE,
+                action="enrolment.correct",
+                target=enrolment.identifier,
+                outcome=Outcome.OK,
+                enrolment=locked,
+                actor=actor,
+                message=described + (f". Reason: {reason}" if reason else ""),
+            )
+            course_apply(course=locked.course, actor=actor, enrolment_ids=[locked.pk])
+    except IntegrityError:
+        raise ActionRefused(
+            f"Another student on this course already has the Docker ID {docker_id}."
+        ) from None
+    enrolment.refresh_from_db()
+    return [roster.FIELD_LABELS[n] for n in changes]
+
+
+# -- plans, retries and bulk actions -------------------------------------------------------------
+
+
+def course_apply(
+    *, course: Course, actor: User | None, enrolment_ids: Iterable[int] | None = None
+) -> ApplyRun:
+    """Enqueue the plan (for the course, or only some students) and remember its size."""
+    from onboarding.engine import apply_plan, plan_course
+
+    plan = plan_course(course)
+    if enrolment_ids is not None:
+        wanted = set(enrolment_ids)
+        plan.steps = [s for s in plan.steps if s.enrolment_id is None or s.enrolment_id in wanted]
+    actionable = plan.actionable
+    run = ApplyRun.objects.create(
+        course=course,
+        started_by=actor,
+        total_steps=len(actionable),
+        students=len({s.enrolment_id for s in actionable if s.enrolment_id is not None}),
+        finished_at=timezone.now() if not actionable else None,
+    )
+    if actionable:
+        apply_plan(plan, actor_id=actor.pk if actor else None)
+    return run
+
+
+def enrolments_retry(*, course: Course, actor: User, enrolment_ids: list[int]) -> int:
+    """Clear the students' errors (a failed pre-flight included) and run their steps again."""
+    stuck = list(
+        course.enrolments.filter(pk__in=enrolment_ids)
+        .filter(Q(error_step__gt="") | Q(preflight_state=PreflightState.FAILED))
+        .values_list("pk", flat=True)
+    )
+    for enrolment_id in stuck:
+        enrolment_reset_for_retry(enrolment_id=enrolment_id)
+        _release(enrolment_id)
+    _audit_bulk(course, actor, "enrolment.retry", len(stuck))
+    course_apply(course=course, actor=actor, enrolment_ids=enrolment_ids)
+    return len(stuck)
+
+
+def enrolments_rerun_preflight(*, course: Course, actor: User, enrolment_ids: list[int]) -> int:
+    """Forget the pre-flight results so the next pass checks the repositories again."""
+    ids = list(course.enrolments.filter(pk__in=enrolment_ids).values_list("pk", flat=True))
+    Enrolment.objects.filter(pk__in=ids).update(
+        preflight_state=PreflightState.NOT_RUN, preflight_at=None, updated_at=timezone.now()
+    )
+    for enrolment_id in ids:
+        enrolment_reset_for_retry(enrolment_id=enrolment_id)
+        _release(enrolment_id)
+    _audit_bulk(course, actor, "preflight.rerun", len(ids))
+    course_apply(course=course, actor=actor, enrolment_ids=ids)
+    return len(ids)
+
+
+def enrolments_resend_invites(*, course: Course, actor: User, enrolment_ids: list[int]) -> int:
+    """Send the invite again to students who are not members yet.
+
+    A pending invite is re-sent as it is (Docker Hub mails it again, by a worker); an
+    expired, cancelled or missing one is made afresh by the next bulk invite.
+    """
+    from onboarding.tasks.checks import invites_resend_task
+
+    waiting = course.enrolments.filter(pk__in=enrolment_ids, member_at__isnull=True).exclude(
+        docker_id=""
+    )
+    pending = list(
+        waiting.filter(invite_state=InviteState.PENDING)
+        .exclude(invite_id="")
+        .values_list("pk", flat=True)
+    )
+    others = list(waiting.exclude(pk__in=pending).values_list("pk", flat=True))
+    Enrolment.objects.filter(pk__in=others).exclude(invite_state=InviteState.NONE).update(
+        invite_state=InviteState.EXPIRED
+    )
+    for enrolment_id in others:
+        enrolment_reset_for_retry(enrolment_id=enrolment_id)
+    if pending:
+        transaction.on_commit(lambda: invites_resend_task.delay(course.pk, pending, actor.pk))
+    if others:
+        course_apply(course=course, actor=actor, enrolment_ids=others)
+    _audit_bulk(course, actor, "invite.resend", len(pending) + len(others))
+    return len(pending) + len(others)
+
+
+def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | None) -> int:
+    """Worker side of re-sending pending invites: one ``PATCH .../resend`` each."""
+    from accounts.credentials import dockerhub_client_for
+    from hubcourse.errors import ExternalServiceError
+
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        return 0
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    client = dockerhub_client_for(course)
+    sent = 0
+    for enrolment in course.enrolments.filter(
+        pk__in=enrolment_ids, invite_state=InviteState.PENDING
+    ).exclude(invite_id=""):
+        try:
+            resent = enrolment_resend_invite(
+                client=client, course=course, enrolment=enrolment, actor=actor
+            )
+        except ExternalServiceError as error:
+            audit_record(
+                service="Docker Hub",
+                action="invite.resend",
+                target=enrolment.docker_id,
+                outcome=Outcome.ERROR,
+                course=course,
+                enrolment=enrolment,
+                actor=actor,
+                message=error,
+            )
+            if not error.permanent:
+                raise
+            continue
+        sent += resent
+    return sent
+
+
+def _release(enrolment_id: int) -> None:
+    # A person asked for it now: a chain from an earlier pass must not hold the student back.
+    from onboarding.engine import pipeline_release
+
+    pipeline_release(enrolment_id)
+
+
+def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
+    audit_record(
+        service=HUBCOURSE,
+        action=action,
+        target=course.slug,
+        outcome=Outcome.OK,
+        course=course,
+        actor=actor,
+        message=f"asked for {count} student(s)",
+    )
+
+
+def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
+    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
+    from onboarding.engine import plan_course
+
+    plan = plan_course(course)
+    remaining = len(plan.actionable)
+    done = max(run.total_steps - remaining, 0)
+    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
+    errors = course.enrolments.exclude(error_step="").count()
+    waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
+    finished = remaining == 0 or run.finished_at is not None
+    if remaining == 0 and run.finished_at is None:
+        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+    return {
+        "run": run,
+        "remaining": remaining,
+        "done": done,
+        "percent": min(percent, 100),
+        "errors": errors,
+        "waiting": waiting,
+        "finished": finished,
+    }

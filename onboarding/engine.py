@@ -1,0 +1,558 @@
+"""The reconciler: what the course wants (the database) against what is there (observed).
+
+``observe_course`` refreshes the observed rows from Docker Hub in bulk: a handful of
+paginated list calls per course (members, pending invites, teams, the course team's
+members, the organisation's repositories, the teams' repository permissions), never one
+call per student. ``plan_course`` then compares the rows with the desired state and lists
+the steps, each ``create``/``change``/``delete``/``no-op`` with a target and a reason, for a
+course or one student; it reads only the database. ``apply_plan`` enqueues the work: the
+course-level steps (teams, then one bulk invite) and, per student, a Celery chain of the
+steps in handout order, students in parallel.
+
+Nothing here remembers what is in flight except a short lease per student (in the shared
+cache) that stops a second pass from enqueueing a chain that is already queued. Every step
+renews it as it starts (and for as long as a retry waits), a chain that fails releases it,
+and one that dies unseen (a killed worker, a lost message) lets it run out within
+``PIPELINE_LEASE_SECONDS``: the next reconcile then finds the same work again from the
+database alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from celery import chain
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.credentials import dockerhub_client_for
+from accounts.models import Course, Enrolment, InviteState, PreflightState
+from builds.models import Build
+from hubcourse.errors import NotFound
+from integrations.dockerhub.client import DockerHubClient, Invite, Team, TeamRepository
+from integrations.dockerhub.client import Repository as HubRepository
+from onboarding.state import enrolment_refresh_state
+from repositories.models import StudentRepository
+
+Kind = Literal["create", "change", "delete", "no-op"]
+
+# Step names in the order a student's pipeline runs them (and Enrolment.error_step values).
+STEP_TEAMS = "teams"
+STEP_PREFLIGHT = "preflight"
+STEP_INVITE = "invite"
+STEP_TEAM = "team"
+STEP_REPOSITORY = "repository"
+STEP_PERMISSIONS = "permissions"
+STEP_BUILD = "configure_build"
+STEP_FIRST_BUILD = "trigger_first_build"
+PIPELINE: tuple[str, ...] = (
+    STEP_PREFLIGHT,
+    STEP_TEAM,
+    STEP_REPOSITORY,
+    STEP_PERMISSIONS,
+    STEP_BUILD,
+    STEP_FIRST_BUILD,
+)
+
+INVITE_TTL = dt.timedelta(days=14)
+# How long a queued chain keeps other passes from queueing the same student again, counted
+# from its last sign of life (each step renews it). It covers one step's wait in a long queue
+# (a class of hundreds queues hundreds of steps at once); a dead chain's lease runs out this
+# soon after its last step started (settings.HUBCOURSE_PIPELINE_LEASE overrides it).
+PIPELINE_LEASE_SECONDS = 5 * 60
+# After pre-flight checks are queued, look again this much later so the students who
+# passed are invited together in one bulk call.
+FOLLOW_UP_SECONDS = 20
+# Queue priority of each step (the Redis broker serves lower numbers first, in steps of 0,
+# 3, 6, 9; messages without one are 0). A plain queue runs a class in waves: every student's
+# repository, then every student's grants, then every configuration. A configuration waits
+# on GitHub (one write a second), so its wave would run while Docker Hub's budget idles, and
+# a reconcile pass would wait behind the whole queue. Later steps go first instead: a student
+# once started runs through, students overlap, Docker Hub and GitHub are used at once. The
+# pre-flight reads (and the course tasks, unprioritised) come first, so the class is checked
+# and invited early.
+STEP_PRIORITY: dict[str, int] = {
+    STEP_PREFLIGHT: 0,
+    STEP_TEAM: 9,
+    STEP_REPOSITORY: 9,
+    STEP_PERMISSIONS: 6,
+    STEP_BUILD: 3,
+    STEP_FIRST_BUILD: 3,
+}
+DONE_PRIORITY = 3
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    enrolment_id: int | None
+    step: str
+    kind: Kind
+    target: str
+    reason: str
+
+    @property
+    def actionable(self) -> bool:
+        return self.kind != "no-op"
+
+
+@dataclass
+class Plan:
+    course_id: int
+    course_slug: str
+    steps: list[PlanStep] = field(default_factory=list)
+    # enrolment id -> the roster identifier, for printing.
+    labels: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def actionable(self) -> list[PlanStep]:
+        return [s for s in self.steps if s.actionable]
+
+    def for_enrolment(self, enrolment_id: int) -> list[PlanStep]:
+        return [s for s in self.steps if s.enrolment_id == enrolment_id]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for step in self.steps:
+            counts[step.kind] = counts.get(step.kind, 0) + 1
+        return counts
+
+    def render(self) -> str:
+        """The plan as text a person reads: one line per step, grouped by student."""
+        lines = [f"Plan for course {self.course_slug}:"]
+        for step in self.steps:
+            who = "course" if step.enrolment_id is None else self.labels[step.enrolment_id]
+            lines.append(f"  {who:<32} {step.step:<12} {step.kind:<7} {step.target}: {step.reason}")
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts().items()))
+        lines.append(f"{len(self.actionable)} step(s) to apply ({summary or 'nothing'}).")
+        return "\n".join(lines)
+
+
+# -- observe ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    calls: int
+    changed_rows: int
+
+
+def observe_course(course: Course) -> Observation:
+    """Refresh the course's observed rows from Docker Hub with a few bulk reads."""
+    client = dockerhub_client_for(course)
+    org = course.organisation
+    calls = 0
+    teams = {t.name.lower(): t for t in client.list_teams(org)}
+    members = {
+        m.username.lower() for m in client.list_members(org) if m.username and not m.is_invitee
+    }
+    invites = {i.invitee.lower(): i for i in client.list_invites(org)}
+    # By name: the default order (last updated first) moves repositories between pages while
+    # the class builds, and a page boundary then skips some of them.
+    repos = {r.name.lower(): r for r in client.list_repositories(org.lower(), ordering="name")}
+    calls += 4
+    course_team = teams.get(course.team.lower())
+    instructors = teams.get(course.instructors_team.lower())
+    course_team_members: set[str] = set()
+    team_repos: dict[str, str] = {}
+    instructor_repos: dict[str, str] = {}
+    if course_team is not None:
+        course_team_members = {
+            m.username.lower() for m in client.list_team_members(org, course_team.name)
+        }
+        calls += 1
+        if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
+            team_repos = _short_names(client.list_team_repositories(org, course_team.name))
+            calls += 1
+    if instructors is not None:
+        instructor_repos = _short_names(client.list_team_repositories(org, instructors.name))
+        calls += 1
+    Course.objects.filter(pk=course.pk).update(
+        team_id=course_team.id if course_team else None,
+        instructors_team_id=instructors.id if instructors else None,
+        last_synced_at=timezone.now(),
+        last_sync_error="",
+    )
+    course.refresh_from_db()
+
+    now = timezone.now()
+    changed = 0
+    enrolments = list(course.enrolments.exclude(docker_id="").select_related("repository"))
+    calls += _confirm_missing(client, enrolments, repos)
+    for enrolment in enrolments:
+        docker_id = enrolment.docker_id.lower()
+        updates = _observed_membership(
+            enrolment, docker_id, members, invites, course_team_members, course, now
+        )
+        repo_updates: dict[str, object] = {}
+        repository = getattr(enrolment, "repository", None)
+        if repository is not None:
+            repo_updates = _observed_repository(
+                course, repository, repos, teams, team_repos, instructor_repos, now
+            )
+        if updates or repo_updates:
+            changed += 1
+            with transaction.atomic():
+                if updates:
+                    Enrolment.objects.filter(pk=enrolment.pk).update(**updates, updated_at=now)
+                if repo_updates and repository is not None:
+                    StudentRepository.objects.filter(pk=repository.pk).update(**repo_updates)
+            enrolment_refresh_state(enrolment_id=enrolment.pk)
+    return Observation(calls=calls, changed_rows=changed)
+
+
+def _confirm_missing(
+    client: DockerHubClient, enrolments: list[Enrolment], repos: dict[str, HubRepository]
+) -> int:
+    """Read back each repository the rows say exists but the listing lacks; the calls made.
+
+    A listing taken while repositories come and go may still miss one, and a repository
+    believed deleted has its whole pipeline redone. Only a confirmed absence counts; in a
+    quiet class this costs nothing.
+    """
+    calls = 0
+    for enrolment in enrolments:
+        repository: StudentRepository | None = getattr(enrolment, "repository", None)
+        if repository is None or repository.created_at is None:
+            continue
+        if repository.name.lower() in repos:
+            continue
+        calls += 1
+        try:
+            repos[repository.name.lower()] = client.get_repository(
+                repository.namespace, repository.name
+            )
+        except NotFound:
+            continue
+    return calls
+
+
+def _short_names(rows: Iterable[TeamRepository]) -> dict[str, str]:
+    # Team repository rows name "namespace/name" (or only "name"): key by the name.
+    result: dict[str, str] = {}
+    for row in rows:
+        result[row.repository.rsplit("/", 1)[-1].lower()] = row.permission
+    return result
+
+
+def _observed_membership(
+    enrolment: Enrolment,
+    docker_id: str,
+    members: set[str],
+    invites: dict[str, Invite],
+    course_team_members: set[str],
+    course: Course,
+    now: dt.datetime,
+) -> dict[str, object]:
+    updates: dict[str, object] = {}
+    if docker_id in members:
+        if enrolment.member_at is None:
+            updates["member_at"] = now
+        if enrolment.invite_state != InviteState.ACCEPTED:
+            updates["invite_state"] = InviteState.ACCEPTED
+        if enrolment.docker_id_verified_at is None:
+            updates["docker_id_verified_at"] = now
+        if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
+            in_team = docker_id in course_team_members
+            if in_team and enrolment.team_at is None:
+                updates["team_at"] = now
+            elif not in_team and enrolment.team_at is not None:
+                updates["team_at"] = None
+        return updates
+    if enrolment.member_at is not None:
+        # Removed from the organisation by hand: membership (and team) must be redone.
+        updates.update(member_at=None, team_at=None, invite_state=InviteState.NONE, invite_id="")
+    invite = invites.get(docker_id)
+    if invite is not None:
+        invite_id = invite.id
+        if enrolment.invite_state != InviteState.PENDING or enrolment.invite_id != invite_id:
+            updates.update(invite_state=InviteState.PENDING, invite_id=invite_id)
+            if enrolment.invited_at is None:
+                updates["invited_at"] = invite.created_at or now
+    elif enrolment.invite_state == InviteState.PENDING:
+        # No longer pending and not a member: it ran out (14 days) or someone cancelled it.
+        expired = enrolment.invited_at is None or enrolment.invited_at + INVITE_TTL <= now
+        updates["invite_state"] = InviteState.EXPIRED if expired else InviteState.CANCELLED
+    return updates
+
+
+def _observed_repository(
+    course: Course,
+    repository: StudentRepository,
+    repos: dict[str, HubRepository],
+    teams: dict[str, Team],
+    team_repos: dict[str, str],
+    instructor_repos: dict[str, str],
+    now: dt.datetime,
+) -> dict[str, object]:
+    updates: dict[str, object] = {}
+    hub = repos.get(repository.name.lower())
+    if hub is None:
+        if repository.created_at is not None:
+            # Deleted on Docker Hub: it, its permissions (and an autobuild link) are gone.
+            updates.update(created_at=None, permission_granted_at=None)
+            updates["instructors_permission_at"] = None
+            if course.build_backend == Course.BuildBackend.DOCKERHUB_AUTOBUILD:
+                updates.update(build_configured_at=None, build_source_id="")
+        return updates
+    if repository.created_at is None:
+        updates["created_at"] = hub.date_registered or now
+    is_private = hub.is_private
+    if repository.is_private != is_private:
+        updates["is_private"] = is_private
+    if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
+        granted = team_repos.get(repository.name.lower()) == "read"
+        if granted and repository.permission_granted_at is None:
+            updates["permission_granted_at"] = now
+        elif not granted and repository.permission_granted_at is not None:
+            updates["permission_granted_at"] = None
+    elif repository.student_team:
+        team = teams.get(repository.student_team.lower())
+        if team is None and repository.student_team_id is not None:
+            updates.update(student_team_id=None, student_team_at=None, permission_granted_at=None)
+    admin = instructor_repos.get(repository.name.lower()) == "admin"
+    if admin and repository.instructors_permission_at is None:
+        updates["instructors_permission_at"] = now
+    elif not admin and repository.instructors_permission_at is not None:
+        updates["instructors_permission_at"] = None
+    return updates
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+
+def plan_course(
+    course: Course, *, enrolment: Enrolment | None = None, observe: bool = False
+) -> Plan:
+    """The steps that would bring the course (or one student) to its desired state."""
+    if observe:
+        observe_course(course)
+        course.refresh_from_db()
+    plan = Plan(course_id=course.pk, course_slug=course.slug)
+    if enrolment is None:
+        org = course.organisation
+        if course.team_id is None or course.instructors_team_id is None:
+            missing = [
+                name
+                for name, team_id in (
+                    (course.team, course.team_id),
+                    (course.instructors_team, course.instructors_team_id),
+                )
+                if team_id is None
+            ]
+            plan.steps.append(
+                PlanStep(None, STEP_TEAMS, "create", org, f"missing team(s): {', '.join(missing)}")
+            )
+        else:
+            plan.steps.append(PlanStep(None, STEP_TEAMS, "no-op", org, "both teams exist"))
+    enrolments = (
+        [enrolment]
+        if enrolment is not None
+        else list(course.enrolments.order_by("identifier").select_related("repository"))
+    )
+    started = set(
+        Build.objects.filter(enrolment__in=enrolments).values_list("enrolment_id", flat=True)
+    )
+    for item in enrolments:
+        plan.labels[item.pk] = item.identifier
+        plan.steps.extend(_student_steps(course, item, has_builds=item.pk in started))
+    return plan
+
+
+def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) -> list[PlanStep]:
+    e = enrolment.pk
+    if not enrolment.docker_id:
+        return [PlanStep(e, "docker_id", "no-op", enrolment.identifier, "no Docker ID given yet")]
+    if enrolment.error_permanent and enrolment.error_step:
+        return [
+            PlanStep(
+                e,
+                enrolment.error_step,
+                "no-op",
+                enrolment.docker_id,
+                f"stopped until a person retries: {enrolment.error_message}",
+            )
+        ]
+    steps: list[PlanStep] = []
+    if enrolment.preflight_state == PreflightState.NOT_RUN:
+        steps.append(
+            PlanStep(e, STEP_PREFLIGHT, "create", enrolment.github_repo, "not checked yet")
+        )
+    elif enrolment.preflight_state == PreflightState.FAILED:
+        return [PlanStep(e, STEP_PREFLIGHT, "no-op", enrolment.github_repo, "pre-flight failed")]
+    steps.append(_invite_step(course, enrolment))
+    repository: StudentRepository | None = getattr(enrolment, "repository", None)
+    steps.append(_team_step(course, enrolment, repository))
+    repo_target = (
+        repository.full_name
+        if repository is not None
+        else f"{course.organisation.lower()}/{course.repository_name(enrolment.docker_id)}"
+    )
+    if repository is None or repository.created_at is None:
+        steps.append(PlanStep(e, STEP_REPOSITORY, "create", repo_target, "not on Docker Hub"))
+    else:
+        steps.append(PlanStep(e, STEP_REPOSITORY, "no-op", repo_target, "exists"))
+    granted = (
+        repository is not None
+        and repository.permission_granted_at is not None
+        and repository.instructors_permission_at is not None
+        and (
+            course.access_policy == Course.AccessPolicy.COURSE_TEAM
+            or repository.student_team_id is not None
+        )
+    )
+    steps.append(
+        PlanStep(
+            e,
+            STEP_PERMISSIONS,
+            "no-op" if granted else "create",
+            repo_target,
+            "teams hold their permissions" if granted else _permission_reason(course),
+        )
+    )
+    configured = repository is not None and repository.build_configured_at is not None
+    steps.append(
+        PlanStep(
+            e,
+            STEP_BUILD,
+            "no-op" if configured else "create",
+            f"{course.build_backend}: {enrolment.github_repo}",
+            "configured" if configured else f"build on push to {course.build_branch}",
+        )
+    )
+    triggered = has_builds or (
+        repository is not None and repository.first_build_triggered_at is not None
+    )
+    steps.append(
+        PlanStep(
+            e,
+            STEP_FIRST_BUILD,
+            "no-op" if triggered else "create",
+            repo_target,
+            "a build exists" if triggered else "no build yet",
+        )
+    )
+    return steps
+
+
+def _permission_reason(course: Course) -> str:
+    if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+        return "student's team read, instructors admin"
+    return f"{course.team} read, {course.instructors_team} admin"
+
+
+def _invite_step(course: Course, enrolment: Enrolment) -> PlanStep:
+    e, target = enrolment.pk, f"{course.organisation}: {enrolment.docker_id}"
+    if enrolment.member_at is not None:
+        return PlanStep(e, STEP_INVITE, "no-op", target, "member")
+    if enrolment.invite_state == InviteState.PENDING:
+        return PlanStep(e, STEP_INVITE, "no-op", target, "invited, waiting for the student")
+    if enrolment.invite_state == InviteState.EXPIRED:
+        return PlanStep(e, STEP_INVITE, "change", target, "the invite expired: send it again")
+    return PlanStep(e, STEP_INVITE, "create", target, "not invited (bulk, with the class)")
+
+
+def _team_step(
+    course: Course, enrolment: Enrolment, repository: StudentRepository | None
+) -> PlanStep:
+    e = enrolment.pk
+    if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
+        target = f"{course.organisation}/{course.team}"
+        if enrolment.team_at is not None:
+            return PlanStep(e, STEP_TEAM, "no-op", target, "in the course team")
+        return PlanStep(e, STEP_TEAM, "no-op", target, "joins the team on accepting the invite")
+    name = course.student_team_name(enrolment.docker_id)
+    target = f"{course.organisation}/{name}"
+    if repository is None or repository.student_team_id is None:
+        return PlanStep(e, STEP_TEAM, "create", target, "the student's own team")
+    if enrolment.team_at is None and enrolment.member_at is not None:
+        return PlanStep(e, STEP_TEAM, "change", target, "add the student (accepted)")
+    if enrolment.team_at is None:
+        return PlanStep(e, STEP_TEAM, "no-op", target, "added once the invite is accepted")
+    return PlanStep(e, STEP_TEAM, "no-op", target, "in their team")
+
+
+# -- apply --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    course_tasks: list[str]
+    chains: int
+    skipped_in_flight: int
+
+
+def _lease_key(enrolment_id: int) -> str:
+    return f"hubcourse:pipeline:{enrolment_id}"
+
+
+def pipeline_lease_seconds() -> int:
+    return int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
+
+
+def pipeline_claim(enrolment_id: int) -> bool:
+    """True when no chain is queued for the student (and claims it); atomic in the cache.
+
+    The lease's value is its length, so the workers that renew it keep the claimer's.
+    """
+    lease = pipeline_lease_seconds()
+    return bool(cache.add(_lease_key(enrolment_id), str(lease), timeout=lease))
+
+
+def pipeline_renew(enrolment_id: int, *, waiting: float = 0) -> None:
+    """The student's chain is alive: hold its lease for another lease time (plus ``waiting``
+    seconds when a step is about to wait that long for its retry)."""
+    key = _lease_key(enrolment_id)
+    value = cache.get(key)
+    lease = int(value) if isinstance(value, str) and value.isdigit() else pipeline_lease_seconds()
+    cache.set(key, str(lease), timeout=lease + int(waiting))
+
+
+def pipeline_release(enrolment_id: int) -> None:
+    cache.delete(_lease_key(enrolment_id))
+
+
+def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = True) -> Applied:
+    """Enqueue the plan: course steps first, then one chain per student, in parallel."""
+    from onboarding.tasks import course as course_tasks
+    from onboarding.tasks import steps as step_tasks
+
+    enqueued: list[str] = []
+    actionable = plan.actionable
+    kinds = {s.step for s in actionable}
+    if STEP_TEAMS in kinds:
+        course_tasks.course_ensure_teams_task.delay_on_commit(plan.course_id, actor_id)
+        enqueued.append(STEP_TEAMS)
+    if any(s.step == STEP_INVITE for s in actionable):
+        course_tasks.course_invite_task.delay_on_commit(plan.course_id, actor_id)
+        enqueued.append(STEP_INVITE)
+    chains = skipped = 0
+    needs_follow_up = False
+    by_student: dict[int, list[str]] = {}
+    for step in actionable:
+        if step.enrolment_id is not None and step.step in PIPELINE:
+            by_student.setdefault(step.enrolment_id, []).append(step.step)
+    for enrolment_id, steps in by_student.items():
+        if not pipeline_claim(enrolment_id):
+            skipped += 1
+            continue
+        signatures = [
+            step_tasks.STEP_TASKS[name].si(enrolment_id, actor_id).set(priority=STEP_PRIORITY[name])
+            for name in PIPELINE
+            if name in steps
+        ]
+        signatures.append(step_tasks.pipeline_done.si(enrolment_id).set(priority=DONE_PRIORITY))
+        transaction.on_commit(chain(*signatures).delay)
+        chains += 1
+        needs_follow_up = needs_follow_up or STEP_PREFLIGHT in steps
+    if follow_up and needs_follow_up:
+        # Students checked in this pass are invited together by the next one.
+        course_tasks.reconcile_course_task.apply_async(
+            (plan.course_id,), {"follow_up": False}, countdown=FOLLOW_UP_SECONDS
+        )
+        enqueued.append("follow-up")
+    return Applied(course_tasks=enqueued, chains=chains, skipped_in_flight=skipped)

@@ -1,0 +1,60 @@
+"""``python manage.py hub_doctor``: check the Docker Hub and GitHub credentials, in plain words.
+
+Exits with status 1 when a check fails, so a deployment script can stop there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from onboarding.doctor import ACTIONS, AUTOBUILD, Connection, failed, run_checks
+
+
+class Command(BaseCommand):
+    help = (
+        "Check that hubcourse can reach Docker Hub and GitHub with the configured credentials: "
+        "the login, the organisation, the Owner role, the course team and the GitHub token."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--course",
+            metavar="SLUG",
+            help="Check this course's settings and credentials (others fall back to settings).",
+        )
+        parser.add_argument("--org", help="Docker Hub organisation (default: DOCKERHUB_ORG).")
+        parser.add_argument(
+            "--team", help="Docker Hub team that must exist (default: DOCKERHUB_TEAM, if set)."
+        )
+        parser.add_argument(
+            "--backend",
+            choices=[AUTOBUILD, ACTIONS],
+            help="Check for one build backend only (default: report on both).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["course"]:
+            from accounts.models import Course
+
+            try:
+                course = Course.objects.get(slug=options["course"])
+            except Course.DoesNotExist as exc:
+                raise CommandError(f"There is no course {options['course']!r}.") from exc
+            connection = Connection.for_course(course)
+        else:
+            connection = Connection.from_settings(
+                organisation=options["org"], team=options["team"], build_backend=options["backend"]
+            )
+        results = run_checks(connection)
+        for result in results:
+            mark = self.style.SUCCESS("ok  ") if result.ok else self.style.ERROR("FAIL")
+            self.stdout.write(f"{mark} {result.name}: {result.message}")
+            if result.hint:
+                self.stdout.write(f"     What to do: {result.hint}")
+        problems = failed(results)
+        if problems:
+            noun = "check" if len(problems) == 1 else "checks"
+            raise CommandError(f"{len(problems)} {noun} failed.", returncode=1)
+        self.stdout.write(self.style.SUCCESS("Everything hubcourse needs is in place."))

@@ -1,0 +1,38 @@
+"""Keeps the board's cached chart honest: every saved build row changes its course's version.
+
+``builds.services.build_record`` creates and updates build rows with ``save()``; the state
+and the creation time are the only fields the chart reads, and only that function writes
+them. The version changes once the transaction commits, so a board reading in between
+cannot cache the old rows under the new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import Enrolment
+from builds.models import Build
+from onboarding.board import note_builds_changed
+
+
+def build_saved(sender: type[Build], instance: Build, **kwargs: Any) -> None:
+    course_id: int | None
+    if Build.enrolment.is_cached(instance):
+        course_id = instance.enrolment.course_id
+    else:
+        course_id = (
+            Enrolment.objects.filter(pk=instance.enrolment_id)
+            .values_list("course_id", flat=True)
+            .first()
+        )
+    if course_id is not None:
+        transaction.on_commit(lambda: note_builds_changed(course_id))
+
+
+def connect() -> None:
+    from accounts.signals import enrolment_observed
+    from onboarding.state import on_enrolment_observed
+
+    enrolment_observed.connect(on_enrolment_observed, dispatch_uid="onboarding.enrolment_observed")

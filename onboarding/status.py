@@ -1,0 +1,389 @@
+"""What the student's pages show, read from the database only (never Docker Hub or GitHub).
+
+The status page turns the observed rows into the handout's five steps, each one done,
+being done by hubcourse, waiting for the student, failed, or not started yet, and the one
+thing the student should do now.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from django.conf import settings
+from django.urls import reverse
+
+from accounts.models import Course, Enrolment, InviteState, PreflightState
+from builds.models import Build, BuildState
+from onboarding.state import HANDOUT_STEPS
+from repositories.models import StudentRepository
+
+
+class StepStatus(Enum):
+    DONE = "done"
+    WORKING = "working"  # hubcourse, Docker Hub or GitHub is on it: a spinner
+    TODO = "todo"  # the student must do something
+    ERROR = "error"  # it failed and stopped
+    WAITING = "waiting"  # an earlier step must finish first
+
+    @property
+    def label(self) -> str:
+        return {
+            "done": "Done",
+            "working": "In progress",
+            "todo": "Your turn",
+            "error": "Problem",
+            "waiting": "Not started",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    status: StepStatus
+    detail: str = ""
+    action_url: str = ""
+    action_label: str = ""
+
+    @property
+    def needs_student(self) -> bool:
+        return self.status in (StepStatus.TODO, StepStatus.ERROR)
+
+
+# Which handout step (1-5) an engine step's error belongs to.
+ERROR_STEP_TO_HANDOUT = {
+    "preflight": 4,
+    "invite": 2,
+    "team": 2,
+    "repository": 3,
+    "permissions": 3,
+    "configure_build": 4,
+    "trigger_first_build": 5,
+}
+
+
+@dataclass
+class StatusView:
+    enrolment: Enrolment
+    repository: StudentRepository | None
+    steps: list[Step]
+    now: Step | None  # the step asking something of the student, if any
+    latest: Build | None
+    builds: list[Build] = field(default_factory=list)
+    image_url: str = ""
+    preflight_problems: list[dict[str, str]] = field(default_factory=list)
+    # A stopping error that belongs to none of the five steps, shown on its own.
+    other_error: str = ""
+
+    @property
+    def all_done(self) -> bool:
+        return all(step.status is StepStatus.DONE for step in self.steps)
+
+    @property
+    def in_progress(self) -> bool:
+        return any(step.status is StepStatus.WORKING for step in self.steps)
+
+
+def permission_done(course: Course, repository: StudentRepository | None) -> bool:
+    if repository is None or repository.permission_granted_at is None:
+        return False
+    if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+        return repository.student_team_at is not None
+    return True
+
+
+def image_url(repository: StudentRepository | None, *, pushed: bool) -> str:
+    """The image's page on Docker Hub, once something was pushed to it."""
+    if repository is None or repository.created_at is None or not pushed:
+        return ""
+    base = str(settings.DOCKERHUB_WEB_URL).rstrip("/")
+    return f"{base}/r/{repository.namespace}/{repository.name}"
+
+
+def planned_image_url(enrolment: Enrolment, repository: StudentRepository | None) -> str:
+    """Where the student's image is (or will be) on Docker Hub; "" before a Docker ID."""
+    base = str(settings.DOCKERHUB_WEB_URL).rstrip("/")
+    if repository is not None:
+        return f"{base}/r/{repository.namespace}/{repository.name}"
+    if not enrolment.docker_id:
+        return ""
+    course = enrolment.course
+    return f"{base}/r/{course.organisation.lower()}/{course.repository_name(enrolment.docker_id)}"
+
+
+def commit_url(enrolment: Enrolment, sha: str) -> str:
+    if not sha or "/" not in enrolment.github_repo:
+        return ""
+    return f"{str(settings.GITHUB_URL).rstrip('/')}/{enrolment.github_repo}/commit/{sha}"
+
+
+# A build log's error lines: BuildKit's "ERROR: …" (after an optional "#3 " step number) and
+# GitHub Actions' "##[error]…".
+_LOG_ERROR = re.compile(r"^(?:#\d+\s+)?(ERROR:.*|##\[error\].*)$")
+
+
+def log_failure_line(log: str) -> str:
+    """The first error line of a build log, the one that says what went wrong ("#2 ERROR:
+    docker.io/library/pythn:3.12-slim: not found"), or "" when the log names none."""
+    for line in log.splitlines():
+        match = _LOG_ERROR.match(line.strip())
+        if match:
+            return match.group(1).removeprefix("##[error]").strip()
+    return ""
+
+
+def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusView:
+    """The five steps, what to do now, and the newest builds: a constant number of queries."""
+    repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+    builds = list(
+        Build.objects.filter(enrolment=enrolment).order_by("-created_at", "-pk")[:recent_builds]
+    )
+    latest = builds[0] if builds else None
+    succeeded = any(b.state == BuildState.SUCCESS for b in builds) or (
+        len(builds) == recent_builds
+        and Build.objects.filter(enrolment=enrolment, state=BuildState.SUCCESS).exists()
+    )
+    steps = _steps(enrolment, repository, latest, succeeded=succeeded)
+    now = next((step for step in steps if step.needs_student), None)
+    problems = [
+        item
+        for item in enrolment.preflight_report
+        if isinstance(item, dict) and item.get("level") in ("error", "warning")
+    ]
+    return StatusView(
+        enrolment=enrolment,
+        repository=repository,
+        steps=steps,
+        now=now,
+        latest=latest,
+        builds=builds,
+        image_url=image_url(
+            repository, pushed=succeeded or bool(repository and repository.last_pushed_at)
+        ),
+        preflight_problems=problems,
+        other_error=(
+            enrolment.error_message
+            if enrolment.error_step
+            and enrolment.error_permanent
+            and enrolment.error_step not in ERROR_STEP_TO_HANDOUT
+            else ""
+        ),
+    )
+
+
+def _steps(
+    enrolment: Enrolment,
+    repository: StudentRepository | None,
+    latest: Build | None,
+    *,
+    succeeded: bool,
+) -> list[Step]:
+    course = enrolment.course
+    link_url = reverse("student:link", args=[enrolment.pk])
+    titles = [title for title, _state in HANDOUT_STEPS]
+    checks_failed = enrolment.preflight_state == PreflightState.FAILED
+    error_at = ERROR_STEP_TO_HANDOUT.get(enrolment.error_step, 0) if enrolment.error_step else 0
+    # A transient error is retried by hubcourse: show it as work in progress with its reason.
+    error_text = enrolment.error_message
+    if enrolment.error_step and not enrolment.error_permanent and enrolment.next_retry_at:
+        error_text = f"{error_text} hubcourse tries again at {enrolment.next_retry_at:%H:%M} UTC."
+
+    def failed(number: int) -> Step | None:
+        if error_at != number:
+            return None
+        if enrolment.error_permanent:
+            return Step(
+                number,
+                titles[number - 1],
+                StepStatus.ERROR,
+                f"{error_text} Fix this, or ask your instructor to retry if it is not about "
+                "your Docker ID or repository.",
+            )
+        return Step(number, titles[number - 1], StepStatus.WORKING, error_text)
+
+    steps: list[Step] = []
+
+    # 1. Docker ID
+    docker_ok = bool(enrolment.docker_id and enrolment.docker_id_verified_at)
+    if docker_ok:
+        steps.append(
+            Step(1, titles[0], StepStatus.DONE, f"Your Docker ID is {enrolment.docker_id}.")
+        )
+    else:
+        steps.append(
+            Step(
+                1,
+                titles[0],
+                StepStatus.TODO,
+                "Sign up for a free Docker ID on Docker Hub (if you have none yet), then enter "
+                "it here.",
+                link_url,
+                "Enter your Docker ID",
+            )
+        )
+
+    # 2. organisation and team
+    org = course.organisation
+    if enrolment.team_at is not None:
+        steps.append(Step(2, titles[1], StepStatus.DONE, f"You are in the {org} organisation."))
+    elif (step := failed(2)) is not None:
+        steps.append(step)
+    elif not docker_ok:
+        steps.append(Step(2, titles[1], StepStatus.WAITING, "Starts once your Docker ID is in."))
+    elif enrolment.invite_state == InviteState.PENDING and enrolment.member_at is None:
+        steps.append(
+            Step(
+                2,
+                titles[1],
+                StepStatus.TODO,
+                f"Accept the invitation to the {org} organisation that Docker Hub sent to the "
+                f"email address of your Docker ID {enrolment.docker_id}. This step ticks by "
+                "itself shortly after you accept.",
+            )
+        )
+    elif enrolment.member_at is not None:
+        steps.append(
+            Step(2, titles[1], StepStatus.WORKING, f"Adding you to the team {course.team}.")
+        )
+    elif checks_failed:
+        steps.append(Step(2, titles[1], StepStatus.WAITING, "Starts once the checks below pass."))
+    elif enrolment.invite_state == InviteState.EXPIRED:
+        steps.append(
+            Step(
+                2,
+                titles[1],
+                StepStatus.WORKING,
+                "Your invitation expired; a new one is on its way.",
+            )
+        )
+    else:
+        steps.append(
+            Step(2, titles[1], StepStatus.WORKING, f"Inviting {enrolment.docker_id} to {org}.")
+        )
+
+    # 3. Docker Hub repository
+    if repository is not None and repository.created_at and permission_done(course, repository):
+        steps.append(
+            Step(3, titles[2], StepStatus.DONE, f"Your repository is {repository.full_name}.")
+        )
+    elif (step := failed(3)) is not None:
+        steps.append(step)
+    elif not docker_ok or checks_failed:
+        steps.append(
+            Step(3, titles[2], StepStatus.WAITING, "Starts once the steps above are in order.")
+        )
+    else:
+        name = repository.full_name if repository else course.repository_name(enrolment.docker_id)
+        steps.append(Step(3, titles[2], StepStatus.WORKING, f"Creating {name} on Docker Hub."))
+
+    # 4. GitHub repository
+    if repository is not None and repository.build_configured_at:
+        steps.append(
+            Step(4, titles[3], StepStatus.DONE, f"Linked to GitHub {enrolment.github_repo}.")
+        )
+    elif not enrolment.github_repo:
+        steps.append(
+            Step(
+                4,
+                titles[3],
+                StepStatus.TODO,
+                "Pick your GitHub repository (or type it).",
+                link_url,
+                "Link your repository",
+            )
+        )
+    elif checks_failed:
+        steps.append(
+            Step(
+                4,
+                titles[3],
+                StepStatus.TODO,
+                "The checks found problems in your Docker ID or repository (listed below). Fix "
+                "them, push to GitHub, then check again.",
+            )
+        )
+    elif (step := failed(4)) is not None:
+        steps.append(step)
+    elif enrolment.preflight_state == PreflightState.NOT_RUN:
+        steps.append(Step(4, titles[3], StepStatus.WORKING, f"Checking {enrolment.github_repo}."))
+    elif not docker_ok:
+        steps.append(Step(4, titles[3], StepStatus.WAITING, "Starts once your Docker ID is in."))
+    else:
+        steps.append(
+            Step(
+                4,
+                titles[3],
+                StepStatus.WORKING,
+                f"Setting up the build from {enrolment.github_repo}, branch {course.build_branch}.",
+            )
+        )
+
+    # 5. builds
+    branch = course.build_branch
+    if latest is not None and latest.state in (BuildState.QUEUED, BuildState.RUNNING):
+        sha = f" of commit {latest.commit_sha[:7]}" if latest.commit_sha else ""
+        steps.append(
+            Step(
+                5,
+                titles[4],
+                StepStatus.WORKING,
+                f"A build{sha} is {latest.get_state_display().lower()}.",
+            )
+        )
+    elif latest is not None and latest.state == BuildState.FAILED:
+        steps.append(
+            Step(
+                5,
+                titles[4],
+                StepStatus.TODO,
+                f"Your last build failed. Its log says why: fix the problem, then commit and "
+                f"push to {branch}: a new build starts by itself.",
+                reverse("student:build_log", args=[enrolment.pk, latest.pk]),
+                "Open the log of the failed build",
+            )
+        )
+    elif succeeded:
+        steps.append(
+            Step(5, titles[4], StepStatus.DONE, f"Every push to {branch} builds a new image.")
+        )
+    elif (step := failed(5)) is not None:
+        steps.append(step)
+    elif repository is not None and repository.build_configured_at:
+        if repository.first_build_triggered_at:
+            steps.append(Step(5, titles[4], StepStatus.WORKING, "Your first build is starting."))
+        else:
+            steps.append(
+                Step(
+                    5,
+                    titles[4],
+                    StepStatus.TODO,
+                    f"Push a commit to {branch} on GitHub to start your first build.",
+                )
+            )
+    else:
+        steps.append(
+            Step(5, titles[4], StepStatus.WAITING, "Starts once your repository is linked.")
+        )
+    return steps
+
+
+BADGE_STATES: dict[str, str] = {
+    BuildState.SUCCESS.value: "passing",
+    BuildState.FAILED.value: "failing",
+    BuildState.QUEUED.value: "building",
+    BuildState.RUNNING.value: "building",
+}
+
+
+def badge_state(enrolment_id: int) -> str:
+    """passing, failing, building or unknown, from the newest build that says something."""
+    latest = (
+        Build.objects.filter(enrolment_id=enrolment_id)
+        .exclude(state=BuildState.CANCELED)
+        .order_by("-created_at", "-pk")
+        .values_list("state", flat=True)
+        .first()
+    )
+    return BADGE_STATES.get(str(latest), "unknown")

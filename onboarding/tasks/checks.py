@@ -1,0 +1,45 @@
+"""The staff pages' background work: connection checks, roster checks, re-sent invites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+
+from hubcourse.errors import TransientError
+
+OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "soft_time_limit": 120,
+    "time_limit": 180,
+    "ignore_result": True,
+}
+
+
+@shared_task(name="onboarding.connection_check", **OPTIONS)
+def connection_check_task(check_id: int) -> None:
+    from onboarding.courses import connection_check_run
+
+    connection_check_run(check_id=check_id)
+
+
+# A 1000-student roster means up to 1000 GitHub reads, paced by the governor.
+@shared_task(
+    name="onboarding.roster_check", **{**OPTIONS, "soft_time_limit": 900, "time_limit": 960}
+)
+def roster_check_task(import_id: int) -> None:
+    from onboarding.courses import roster_check
+
+    roster_check(import_id=import_id)
+
+
+@shared_task(name="onboarding.invites_resend", bind=True, max_retries=5, **OPTIONS)
+def invites_resend_task(
+    self: Task[Any, Any], course_id: int, enrolment_ids: list[int], actor_id: int | None
+) -> None:
+    from onboarding.courses import invites_resend
+
+    try:
+        invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)
+    except TransientError as error:
+        raise self.retry(countdown=30 * 2 ** (self.request.retries or 0)) from error

@@ -1,0 +1,192 @@
+"""Course-level Celery tasks: teams, the bulk invite, and the reconcile passes.
+
+The periodic full reconcile is what makes lost messages harmless: it observes each active
+course in bulk, plans from the database and re-enqueues whatever is unfinished.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from accounts.models import Course, User
+from accounts.services import course_ensure_teams, course_invite_students
+from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
+
+log = logging.getLogger(__name__)
+
+COURSE_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "soft_time_limit": 150,
+    "time_limit": 200,
+    "ignore_result": True,
+    "max_retries": 20,
+}
+
+
+def _actor(actor_id: int | None) -> User | None:
+    return User.objects.filter(pk=actor_id).first() if actor_id else None
+
+
+def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -> Exception:
+    """The retry for a course-level task, and the course's sync error for the board."""
+    from onboarding.tasks.steps import backoff
+
+    Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+    if isinstance(error, RateLimited):
+        countdown = int(min(error.seconds_to_wait(), settings.CELERY_MAX_COUNTDOWN)) + 1
+    else:
+        countdown = backoff(task.request.retries or 0)
+    retry: Exception = task.retry(countdown=countdown)
+    return retry
+
+
+def _retry_database(task: Task[Any, Any], error: Exception) -> Exception:
+    """The retry after the database refused for a moment (a deadlock victim, a dropped
+    connection): the transaction rolled back whole, so the task may simply run again."""
+    from onboarding.tasks.steps import backoff
+
+    log.warning("%s: %s; retrying", task.name, error)
+    retry: Exception = task.retry(countdown=backoff(task.request.retries or 0))
+    return retry
+
+
+# A course task that a database hiccup failed would leave the class waiting for the next
+# periodic pass (the bulk invite of a whole class, for instance): retried instead.
+_DATABASE_HICCUPS = (OperationalError, InterfaceError)
+
+
+@shared_task(name="onboarding.course.ensure_teams", **COURSE_OPTIONS)
+def course_ensure_teams_task(
+    self: Task[Any, Any], course_id: int, actor_id: int | None = None
+) -> None:
+    try:
+        course_ensure_teams(course_id=course_id, actor=_actor(actor_id))
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="onboarding.course.invite", **COURSE_OPTIONS)
+def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | None = None) -> None:
+    try:
+        course_invite_students(course_id=course_id, actor=_actor(actor_id))
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="onboarding.course.reconcile", **COURSE_OPTIONS)
+def reconcile_course_task(
+    self: Task[Any, Any], course_id: int, follow_up: bool = True, actor_id: int | None = None
+) -> None:
+    """Observe the course in bulk, plan from the rows, and enqueue what is unfinished."""
+    from onboarding.engine import apply_plan, plan_course
+
+    course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
+    if course is None:
+        return
+    try:
+        plan = plan_course(course, observe=True)
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except _DATABASE_HICCUPS as error:
+        raise _retry_database(self, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+        return
+    apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
+
+
+@shared_task(name="onboarding.reconcile_active_courses", acks_late=True, ignore_result=True)
+def reconcile_active_courses() -> None:
+    """Beat: a full reconcile of every active course, one task each."""
+    for course_id in Course.objects.filter(archived_at__isnull=True).values_list("pk", flat=True):
+        reconcile_course_task.delay(course_id)
+
+
+@shared_task(name="onboarding.watch_pending_invites", acks_late=True, ignore_result=True)
+def watch_pending_invites() -> None:
+    """Beat: reconcile courses whose students are still to accept, so an acceptance shows
+    (and the student's next steps start) within a minute, not at the next full reconcile.
+
+    Docker Hub sends nothing when an invite is accepted; reading the organisation in bulk is
+    the only way to see it, and it costs a few list calls per course, not per student.
+    """
+    from django.core.cache import cache
+
+    from accounts.models import InviteState
+
+    interval = int(
+        settings.CELERY_BEAT_SCHEDULE["watch-pending-invites"]["schedule"].total_seconds()
+    )
+    courses = (
+        Course.objects.filter(archived_at__isnull=True)
+        .filter(enrolments__invite_state=InviteState.PENDING)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for course_id in courses:
+        # One pass per course per interval, however long the queue is.
+        if cache.add(f"hubcourse:watch-invites:{course_id}", 1, timeout=interval):
+            reconcile_course_task.delay(course_id)
+
+
+@shared_task(name="onboarding.course.resend_expired_invites", **COURSE_OPTIONS)
+def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
+    """Notice invites that ran out (14 days) and send them again, in one pass per course."""
+    from onboarding.engine import observe_course
+
+    course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
+    if course is None:
+        return
+    try:
+        observe_course(course)
+        course_invite_students(course_id=course_id)
+    except TransientError as error:
+        raise _retry_course(self, course_id, error) from error
+    except ExternalServiceError as error:
+        Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
+
+
+@shared_task(name="onboarding.resend_expired_invites", acks_late=True, ignore_result=True)
+def resend_expired_invites() -> None:
+    """Beat: look for expired invites in courses that still have students waiting."""
+    from accounts.models import InviteState
+
+    courses = (
+        Course.objects.filter(archived_at__isnull=True)
+        .filter(enrolments__invite_state__in=(InviteState.PENDING, InviteState.EXPIRED))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for course_id in courses:
+        resend_expired_invites_task.delay(course_id)
+
+
+@shared_task(name="onboarding.enrolment.retry", **COURSE_OPTIONS)
+def retry_student_task(
+    self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None
+) -> None:
+    """An instructor's retry: clear the student's error, then plan and apply for them."""
+    from accounts.models import Enrolment
+    from accounts.services import enrolment_reset_for_retry
+    from onboarding.engine import apply_plan, plan_course
+
+    enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
+    if enrolment is None:
+        return
+    enrolment_reset_for_retry(enrolment_id=enrolment_id)
+    enrolment.refresh_from_db()
+    apply_plan(plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)
