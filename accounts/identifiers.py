@@ -42,10 +42,14 @@ GITHUB_REPO_MAX = 140
 
 # Explicit direction controls (embeddings, overrides, isolates and marks): they can make a
 # name read differently from how it is stored ("Trojan Source").
-BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@")
-_NAME_IN_ANGLES_RE = re.compile(r'^\s*(?:"(?P<quoted>[^"]*)"|(?P<plain>[^<>"]*?))\s*<(?P<addr>[^<>]*)>\s*$')
+_NAME_IN_ANGLES_RE = re.compile(
+    r'^\s*(?:"(?P<quoted>[^"]*)"|(?P<plain>[^<>"]*?))\s*<(?P<addr>[^<>]*)>\s*$'
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class _Steps:
             self.value = new
 
     def result(self, value: str | None = None) -> Cleaned:
-        return Cleaned(self.value if value is None else value, tuple(self.changes), tuple(self.warnings))
+        return Cleaned(
+            self.value if value is None else value, tuple(self.changes), tuple(self.warnings)
+        )
 
 
 def _refuse(field_name: str, value: str, rule: str, message: str | None = None) -> ValidationError:
@@ -180,8 +186,12 @@ def identifier(value: str) -> Cleaned:
     _strip_controls(steps)
     _trim(steps)
     if not steps.value:
-        raise _refuse("identifier", value, "every student needs an identifier or an email",
-                      "no identifier or email")
+        raise _refuse(
+            "identifier",
+            value,
+            "every student needs an identifier or an email",
+            "no identifier or email",
+        )
     _check_length("identifier", steps.value, IDENTIFIER_MAX)
     if "@" in steps.value:
         checked = email(steps.value)
@@ -321,11 +331,7 @@ def github_repo(value: str) -> Cleaned:
     owner, repo = segments
     if repo.endswith(".git"):
         repo = repo[:-4]
-    if (
-        not GITHUB_OWNER_RE.match(owner)
-        or not GITHUB_NAME_RE.match(repo)
-        or repo in (".", "..")
-    ):
+    if not GITHUB_OWNER_RE.match(owner) or not GITHUB_NAME_RE.match(repo) or repo in (".", ".."):
         raise _refuse(
             "GitHub repository",
             value,

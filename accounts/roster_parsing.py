@@ -179,7 +179,9 @@ def decode(data: bytes, *, max_bytes: int = MAX_BYTES, limits: str = LIMITS) -> 
         "or save the file as CSV UTF-8 and import it again."
     )
     try:
-        return Decoded(data.decode("cp1252"), "Windows-1252", (notice.format(label="Windows-1252"),))
+        return Decoded(
+            data.decode("cp1252"), "Windows-1252", (notice.format(label="Windows-1252"),)
+        )
     except UnicodeDecodeError:
         return Decoded(data.decode("latin-1"), "Latin-1", (notice.format(label="Latin-1"),))
 
@@ -330,6 +332,8 @@ class Row:
     updates: dict[str, list[str]] = field(default_factory=dict)
     enrolment_id: int | None = None
     check: str = Check.NONE
+    # The outside checks done for this row so far ("docker_id", "github_repo").
+    checks_done: list[str] = field(default_factory=list)
     check_warnings: list[str] = field(default_factory=list)
     # Docker Hub has no such user: the row is imported without its Docker ID.
     docker_id_unknown: bool = False
@@ -532,18 +536,27 @@ class _RowReader:
         values: dict[str, tuple[str, int | None]] = {}
         if self.fmt is Format.CANVAS:
             student, at = self.raw(cells, "name")
-            if not student.strip() or _norm(student) in _NOT_STUDENTS or (
-                student.strip().lower() in _NOT_STUDENTS
+            if (
+                not student.strip()
+                or _norm(student) in _NOT_STUDENTS
+                or (student.strip().lower() in _NOT_STUDENTS)
             ):
                 row.name = student.strip()[:200]
-                row.status, row.reason = Status.SKIPPED, "not a student (a summary row of the export)"
+                row.status, row.reason = (
+                    Status.SKIPPED,
+                    "not a student (a summary row of the export)",
+                )
                 return row
             if "," in student:
                 last, first = (part.strip() for part in student.split(",", 1))
                 student = f"{first} {last}".strip()
             values["name"] = (student, at)
             ident = next(
-                (self.raw(cells, k) for k in ("login", "sis", "id") if self.raw(cells, k)[0].strip()),
+                (
+                    self.raw(cells, k)
+                    for k in ("login", "sis", "id")
+                    if self.raw(cells, k)[0].strip()
+                ),
                 ("", None),
             )
             values["identifier"] = ident
@@ -556,7 +569,11 @@ class _RowReader:
                 email_value
                 if email_value[0].strip()
                 else next(
-                    (self.raw(cells, k) for k in ("id_number", "username") if self.raw(cells, k)[0].strip()),
+                    (
+                        self.raw(cells, k)
+                        for k in ("id_number", "username")
+                        if self.raw(cells, k)[0].strip()
+                    ),
                     ("", None),
                 )
             )
@@ -576,11 +593,16 @@ class _RowReader:
                     "not linked to GitHub yet in Classroom: imported without a repository"
                 )
             elif self.template:
-                values["github_repo"] = (self.template.replace("{github_username}", login.strip()), login_at)
+                values["github_repo"] = (
+                    self.template.replace("{github_username}", login.strip()),
+                    login_at,
+                )
         else:
             for name in ("identifier", "email", "name", "docker_id", "github_repo"):
                 values[name] = self.raw(cells, name)
-            if not values["name"][0].strip() and ("first_name" in self.columns or "last_name" in self.columns):
+            if not values["name"][0].strip() and (
+                "first_name" in self.columns or "last_name" in self.columns
+            ):
                 first, _ = self.raw(cells, "first_name")
                 last, at = self.raw(cells, "last_name")
                 values["name"] = (" ".join(p for p in (first.strip(), last.strip()) if p), at)
@@ -600,7 +622,11 @@ class _RowReader:
         if extra:
             return (
                 f"line {record.line} has {len(cells)} cells where "
-                + (f"the header has {self.width}" if self.headers else f"at most {self.width} are read")
+                + (
+                    f"the header has {self.width}"
+                    if self.headers
+                    else f"at most {self.width} are read"
+                )
                 + f" (extra: {extra[0][:40]!r}): does a cell hold "
                 f"{DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))} without quotes? "
                 "Quote that cell, or remove the extra cells."
@@ -732,18 +758,26 @@ def classify(rows: Iterable[Row], existing: Iterable[Existing]) -> list[Row]:
                 if new and new != old
             }
             row.action = Action.UPDATE if row.updates else Action.UNCHANGED
-        if row.all_warnings:
-            row.status = Status.WARNING
-        elif row.changes:
-            row.status = Status.CHANGED
-        else:
-            row.status = Status.OK
+        settle(row)
     return result
+
+
+def settle(row: Row) -> None:
+    """The status of a row that is imported: warning over changed over ok."""
+    if row.status in (Status.ERROR, Status.SKIPPED, Status.DUPLICATE):
+        return
+    if row.all_warnings:
+        row.status = Status.WARNING
+    elif row.changes:
+        row.status = Status.CHANGED
+    else:
+        row.status = Status.OK
 
 
 def updates_text(row: Row) -> str:
     return ", ".join(
-        f"{FIELD_LABELS[name]} {old or '(none)'} → {new}" for name, (old, new) in row.updates.items()
+        f"{FIELD_LABELS[name]} {old or '(none)'} → {new}"
+        for name, (old, new) in row.updates.items()
     )
 
 
@@ -808,7 +842,9 @@ def split_entries(line: str) -> list[str]:
     return entries
 
 
-def parse_invitees(data: bytes | str, *, as_csv: bool | None = None, filename: str = "") -> list[Entry]:
+def parse_invitees(
+    data: bytes | str, *, as_csv: bool | None = None, filename: str = ""
+) -> list[Entry]:
     """Entries of a pasted list (one per line; commas and semicolons also separate) or of a
     CSV (the column a header names, else the first). ``as_csv`` None: a CSV when the file's
     name ends in .csv or its first line is a header. Blank and separator lines are not
@@ -820,7 +856,8 @@ def parse_invitees(data: bytes | str, *, as_csv: bool | None = None, filename: s
     first = next((line for line in lines if line.strip() and not _SEP_RE.match(line)), "")
     if as_csv is None:
         as_csv = filename.lower().endswith(".csv") or (
-            _norm(re.split(r"[,;\t|]", first)[0]) in INVITEE_HEADERS and bool(re.search(r"[,;\t|]", first))
+            _norm(re.split(r"[,;\t|]", first)[0]) in INVITEE_HEADERS
+            and bool(re.search(r"[,;\t|]", first))
         )
     cells: list[tuple[int, str]]  # (line, text that holds entries)
     if as_csv:
@@ -852,7 +889,14 @@ def parse_invitees(data: bytes | str, *, as_csv: bool | None = None, filename: s
 def _entry(line: int, position: int, raw: str, seen: dict[str, int]) -> Entry:
     shown = raw.strip()[:320]
     if not raw.strip():
-        return Entry(line, position, shown, "", Status.ERROR, f"Line {line}: no Docker ID or email in this row.")
+        return Entry(
+            line,
+            position,
+            shown,
+            "",
+            Status.ERROR,
+            f"Line {line}: no Docker ID or email in this row.",
+        )
     try:
         cleaned = identifiers.invitee(raw)
     except ValidationError as error:

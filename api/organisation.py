@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from accounts.access import require_site_admin
 from accounts.models import Course, User
+from accounts.roster_parsing import INVITE_LIMITS
 from api.base import form_errors, request_user, staff_access
 from api.errors import ApiError
 from organisation import bulk, offboarding, selectors
@@ -102,7 +103,7 @@ class InviteRowSerializer(serializers.ModelSerializer[BulkInviteRow]):
 
     class Meta:
         model = BulkInviteRow
-        fields = ("line", "raw", "invitee", "dry_run", "result", "message", "invite_id")
+        fields = ("line", "position", "raw", "invitee", "dry_run", "result", "message", "invite_id")
         read_only_fields = fields
 
 
@@ -119,6 +120,7 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
     queryset = BulkInvite.objects.none()
     serializer_class = InviteJobSerializer
     parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
+    upload_limits = INVITE_LIMITS
     filterset_class = InviteJobFilter
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")

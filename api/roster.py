@@ -11,10 +11,11 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import roster_parsing as roster
 from accounts.models import User
 from api.base import form_errors, request_user, staff_access
 from api.plans import _run_body
-from dashboard import roster, services
+from dashboard import services
 from dashboard.forms import RosterForm
 from dashboard.models import RosterImport
 
@@ -38,6 +39,9 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
             "created_at",
             "created_by",
             "check_error",
+            "notices",
+            "check_total",
+            "check_done",
             "applied_at",
             "summary",
             "counts",
@@ -46,7 +50,7 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
         read_only_fields = fields
 
     def get_counts(self, preview: RosterImport) -> dict[str, int]:
-        """Rows per status: new, updated, unchanged, duplicate, invalid, ..."""
+        """Rows per status: ok, changed, warning, error, duplicate, skipped."""
         counts: dict[str, int] = {}
         for row in preview.rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -54,28 +58,45 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
 
     def get_saving(self, preview: RosterImport) -> int:
         """Rows that confirming would save (add or change)."""
-        return sum(1 for row in preview.rows if row["status"] in roster.SAVED)
+        return sum(1 for row in preview.rows if roster.Row.from_dict(row).imported)
 
 
 class RosterRowSerializer(serializers.Serializer[Any]):
-    line = serializers.IntegerField(help_text="Line in the file.")
+    line = serializers.IntegerField(help_text="Line of the file where the record starts.")
     identifier = serializers.CharField()
     name = serializers.CharField()
     email = serializers.CharField()
     docker_id = serializers.CharField()
     github_repo = serializers.CharField()
-    status = serializers.ChoiceField(choices=[s.value for s in roster.RowStatus])
+    status = serializers.ChoiceField(choices=[s.value for s in roster.Status])
+    action = serializers.ChoiceField(
+        choices=[a.value for a in roster.Action],
+        help_text="For imported rows: new, update or unchanged; empty otherwise.",
+    )
     meaning = serializers.SerializerMethodField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the row is an error, a duplicate or skipped.")
     enrolment = serializers.IntegerField(source="enrolment_id", allow_null=True)
-    changes = serializers.DictField(
+    changes = serializers.ListField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="For updated rows: field -> [old, new].",
+        help_text="What this import changed: [column, before, after, why].",
+    )
+    warnings = serializers.SerializerMethodField()
+    updates = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For rows already on the roster: field -> [old, new].",
+    )
+    check = serializers.CharField(
+        help_text="The outside checks: pending, done, not_checked, or empty (nothing to check)."
     )
 
     def get_meaning(self, row: dict[str, Any]) -> str:
         """What confirming does with this row."""
-        return roster.STATUS_TEXT[roster.RowStatus(row["status"])][1]
+        status = row.get("status", "")
+        return roster.STATUS_TEXT[roster.Status(status)][1] if status in roster.Status else ""
+
+    def get_warnings(self, row: dict[str, Any]) -> list[str]:
+        """What is flagged on an imported row (by the file's reading and by the checks)."""
+        return [*row.get("warnings", []), *row.get("check_warnings", [])]
 
 
 class RosterInputSerializer(serializers.Serializer[Any]):
@@ -107,6 +128,7 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
     queryset = RosterImport.objects.none()
     serializer_class = RosterImportSerializer
     parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
+    upload_limits = roster.LIMITS
     filterset_fields = ("status",)
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")
@@ -162,7 +184,8 @@ class RosterImportDetailApi(generics.GenericAPIView[RosterImport]):
     serializer_class = RosterImportSerializer
 
     def get(self, request: Request, slug: str, import_id: int) -> Response:
-        return Response(RosterImportSerializer(_preview(request, slug, import_id)).data)
+        preview = services.roster_settle_overdue(_preview(request, slug, import_id))
+        return Response(RosterImportSerializer(preview).data)
 
 
 class RosterRowListApi(generics.GenericAPIView[RosterImport]):
@@ -177,7 +200,7 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
             OpenApiParameter(
                 "status",
                 str,
-                enum=[s.value for s in roster.RowStatus],
+                enum=[s.value for s in roster.Status],
                 description="Only rows of this kind.",
             ),
             OpenApiParameter("page", int),
@@ -188,8 +211,8 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
     def get(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
         wanted = request.query_params.get("status", "")
-        if wanted and wanted not in {s.value for s in roster.RowStatus}:
-            valid = ", ".join(s.value for s in roster.RowStatus)
+        if wanted and wanted not in {s.value for s in roster.Status}:
+            valid = ", ".join(s.value for s in roster.Status)
             raise serializers.ValidationError({"status": [f"Choose one of: {valid}."]})
         rows = [row for row in preview.rows if not wanted or row["status"] == wanted]
         page = self.paginate_queryset(rows)

@@ -120,9 +120,9 @@ def _through_the_client(ctx: Context, pasted: str) -> tuple[str, float, int, int
 
 
 def _through_the_job(ctx: Context, pasted: str) -> tuple[str, float, int, int, Figure | None]:
+    from accounts.roster_parsing import parse_invitees
     from organisation.bulk import bulk_invite_confirm, bulk_invite_create, enqueue
     from organisation.models import BulkInvite, JobStatus
-    from organisation.parsing import parse_text
 
     (worker,) = ctx.start_workers(1, 2)
     # Let the worker connect before the clock starts: a cold start is not the job's time.
@@ -130,7 +130,7 @@ def _through_the_job(ctx: Context, pasted: str) -> tuple[str, float, int, int, F
     org = ctx.env["DOCKERHUB_ORG"]
     with MemorySampler([worker.process.pid]) as memory:
         started = time.monotonic()
-        job = bulk_invite_create(rows=parse_text(pasted), organisation=org)
+        job = bulk_invite_create(rows=parse_invitees(pasted, as_csv=False), organisation=org)
         enqueue(job)
 
         def phase_done() -> bool:

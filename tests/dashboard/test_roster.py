@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dashboard.roster import Existing, Format, RosterError, RowStatus, classify, parse
 
 from dashboard import roster
-from dashboard.roster import Existing, Format, RosterError, RowStatus, classify, parse
 
 FILES = Path(__file__).parent / "files"
 

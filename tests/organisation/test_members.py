@@ -13,9 +13,8 @@ from accounts.models import Enrolment
 from hubcourse.models import AuditEvent
 from organisation import bulk, members
 from organisation.models import JobStatus, OrgInvite, OrgMember, OrgSnapshot
-from organisation.parsing import parse_text
 from tests.engine.support import requests_to
-from tests.organisation.support import accept_all_invites, make_docker_ids, make_team
+from tests.organisation.support import accept_all_invites, make_docker_ids, make_team, parse_text
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 from hubcourse.errors import Forbidden, Throttled
 from organisation import bulk
 from organisation.models import JobStatus, Outcome
-from organisation.parsing import parse_text
 from organisation.tasks import bulk_invite_task
-from tests.organisation.support import make_team
+from tests.organisation.support import make_team, parse_text
 
 pytestmark = pytest.mark.django_db
 
