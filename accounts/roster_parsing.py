@@ -344,7 +344,16 @@ class Row:
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Row:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+        values = {k: v for k, v in data.items() if k in known}
+        legacy = _LEGACY_STATUSES.get(str(values.get("status", "")))
+        if legacy is not None:
+            # A preview saved before the six statuses: read in their terms.
+            values["status"], values["action"] = legacy
+            if data.get("status") == "docker_id_not_found":
+                values["docker_id_unknown"] = True
+            if isinstance(values.get("changes"), dict):
+                values["updates"], values["changes"] = values["changes"], []
+        return cls(**values)  # type: ignore[arg-type]
 
     @property
     def imported(self) -> bool:
@@ -353,6 +362,18 @@ class Row:
     @property
     def all_warnings(self) -> list[str]:
         return [*self.warnings, *self.check_warnings]
+
+
+_LEGACY_STATUSES: dict[str, tuple[str, str]] = {
+    "new": (Status.OK, Action.NEW),
+    "updated": (Status.OK, Action.UPDATE),
+    "unchanged": (Status.OK, Action.UNCHANGED),
+    "docker_id_not_found": (Status.WARNING, Action.NEW),
+    "repo_missing": (Status.WARNING, Action.NEW),
+    "invalid": (Status.ERROR, Action.NONE),
+    "duplicate": (Status.DUPLICATE, Action.NONE),
+    "ignored": (Status.SKIPPED, Action.NONE),
+}
 
 
 @dataclass

@@ -92,7 +92,8 @@ class RosterRowSerializer(serializers.Serializer[Any]):
     def get_meaning(self, row: dict[str, Any]) -> str:
         """What confirming does with this row."""
         status = row.get("status", "")
-        return roster.STATUS_TEXT[roster.Status(status)][1] if status in roster.Status else ""
+        known = {s.value: effect for s, (_, effect) in roster.STATUS_TEXT.items()}
+        return known.get(status, "")
 
     def get_warnings(self, row: dict[str, Any]) -> list[str]:
         """What is flagged on an imported row (by the file's reading and by the checks)."""
@@ -214,7 +215,9 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
         if wanted and wanted not in {s.value for s in roster.Status}:
             valid = ", ".join(s.value for s in roster.Status)
             raise serializers.ValidationError({"status": [f"Choose one of: {valid}."]})
-        rows = [row for row in preview.rows if not wanted or row["status"] == wanted]
+        # Through the domain's row, so every stored row has every field the schema names.
+        every = [roster.Row.from_dict(data).as_dict() for data in preview.rows]
+        rows = [row for row in every if not wanted or row["status"] == wanted]
         page = self.paginate_queryset(rows)
         assert page is not None
         return self.get_paginated_response(RosterRowSerializer(page, many=True).data)
