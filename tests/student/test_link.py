@@ -230,3 +230,15 @@ def test_check_again_reruns_the_checks_after_a_fix(
     sam.refresh_from_db()
     assert sam.preflight_state == PreflightState.PASSED
     assert sam.error_step != "preflight"
+
+
+def test_a_repository_on_another_host_is_refused_by_name_not_stored_as_github(
+    client: Client, sandbox: Any, sam: Enrolment, student: User
+) -> None:
+    client.force_login(student)
+
+    response = _link(client, sam, docker_id="samstudent", github_repo="https://gitlab.com/o/r")
+
+    assert "gitlab.com is not GitHub" in response.content.decode()
+    sam.refresh_from_db()
+    assert sam.github_repo == ""
