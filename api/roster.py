@@ -69,9 +69,10 @@ class RosterRowSerializer(serializers.Serializer[Any]):
     docker_id = serializers.CharField()
     github_repo = serializers.CharField()
     status = serializers.ChoiceField(choices=[s.value for s in roster.Status])
-    action = serializers.ChoiceField(
-        choices=[a.value for a in roster.Action],
-        help_text="For imported rows: new, update or unchanged; empty otherwise.",
+    # A plain string: an enum with an empty member collides with other "action" enums in the
+    # schema's names.
+    action = serializers.CharField(
+        help_text="For imported rows: new, update or unchanged; empty otherwise."
     )
     meaning = serializers.SerializerMethodField()
     reason = serializers.CharField(help_text="Why the row is an error, a duplicate or skipped.")

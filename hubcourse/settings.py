@@ -386,6 +386,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "JobStatus": "organisation.models.JobStatus",
         "InviteOutcome": "organisation.models.Outcome",
         "RosterImportStatus": "dashboard.models.RosterImport.Status",
+        "RosterRowStatus": "accounts.roster_parsing.Status",
         "CourseRole": "accounts.models.CourseRole.Role",
         "OrganisationRole": "organisation.models.BulkInvite.Role",
     },
