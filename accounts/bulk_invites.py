@@ -20,7 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import BulkInvite, BulkInviteRow, Outcome, User
-from accounts.parsing import ParsedRow
+from accounts.roster_parsing import Entry, Status
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
@@ -41,6 +41,8 @@ _SETTLED_BY_CHECK = (
     Outcome.DUPLICATE,
     Outcome.OTHER,
 )
+# Rows the parser settles: never sent to Docker Hub.
+_SETTLED_BY_PARSING = {Status.ERROR: Outcome.INVALID, Status.DUPLICATE: Outcome.DUPLICATE}
 _STATUS_MESSAGES = {
     "invalid_email_or_docker_id": (
         "Docker Hub knows no Docker ID or account by this name: check the spelling."
@@ -62,7 +64,7 @@ def default_organisation() -> str:
 
 def bulk_invite_create(
     *,
-    rows: Sequence[ParsedRow],
+    rows: Sequence[Entry],
     organisation: str,
     team: str = "",
     role: str = BulkInvite.Role.MEMBER,
@@ -89,10 +91,12 @@ def bulk_invite_create(
                 BulkInviteRow(
                     job=job,
                     line=row.line,
+                    position=row.position,
                     raw=row.raw[:320],
                     invitee=row.invitee,
-                    dry_run=Outcome(row.problem) if row.problem else "",
-                    message=row.message,
+                    dry_run=_SETTLED_BY_PARSING.get(row.status, ""),
+                    # A change (a name dropped, lower-cased) is said until Docker Hub answers.
+                    message=row.message[:500],
                 )
                 for row in rows
             ],
@@ -180,7 +184,7 @@ def pending_rows(job: BulkInvite) -> list[BulkInviteRow]:
         rows = rows.filter(dry_run="")
     else:
         rows = rows.filter(dry_run=Outcome.INVITE, result="")
-    return list(rows.order_by("line")[:BULK_INVITE_MAX])
+    return list(rows.order_by("line", "position")[:BULK_INVITE_MAX])
 
 
 def bulk_invite_run_chunk(*, job_id: int, client: DockerHubClient | None = None) -> bool:

@@ -343,6 +343,8 @@ class Outcome(models.TextChoices):
 class BulkInviteRow(models.Model):
     job = models.ForeignKey(BulkInvite, on_delete=models.CASCADE, related_name="rows")
     line = models.PositiveIntegerField()
+    # Its place on the line: a pasted line may hold several entries ("ada, alan").
+    position = models.PositiveIntegerField(default=1)
     raw = models.CharField(max_length=320)
     invitee = models.CharField(max_length=320, blank=True)
     # Docker Hub's dry-run answer, then the real one; "" until known.
@@ -352,9 +354,11 @@ class BulkInviteRow(models.Model):
     invite_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        ordering = ["job", "line"]
+        ordering = ["job", "line", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["job", "line"], name="one_bulk_row_per_line")
+            models.UniqueConstraint(
+                fields=["job", "line", "position"], name="one_bulk_row_per_entry"
+            )
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from accounts import bulk_invites, organisation_selectors
 from accounts.access import require_site_admin
 from accounts.models import BulkInvite, BulkInviteRow, Course, Outcome, User
+from accounts.roster_parsing import INVITE_LIMITS
 from api.base import form_errors, request_user, staff_access
 from api.errors import ApiError
 from hubcourse.models import JobStatus
@@ -97,7 +98,7 @@ class InviteRowSerializer(serializers.ModelSerializer[BulkInviteRow]):
 
     class Meta:
         model = BulkInviteRow
-        fields = ("line", "raw", "invitee", "dry_run", "result", "message", "invite_id")
+        fields = ("line", "position", "raw", "invitee", "dry_run", "result", "message", "invite_id")
         read_only_fields = fields
 
 
@@ -114,6 +115,7 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
     queryset = BulkInvite.objects.none()
     serializer_class = InviteJobSerializer
     parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
+    upload_limits = INVITE_LIMITS
     filterset_class = InviteJobFilter
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")

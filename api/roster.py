@@ -11,7 +11,7 @@ from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import roster
+from accounts import roster_parsing as roster
 from accounts.models import User
 from api.base import form_errors, request_user, staff_access
 from api.plans import _run_body
@@ -39,6 +39,9 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
             "created_at",
             "created_by",
             "check_error",
+            "notices",
+            "check_total",
+            "check_done",
             "applied_at",
             "summary",
             "counts",
@@ -47,7 +50,7 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
         read_only_fields = fields
 
     def get_counts(self, preview: RosterImport) -> dict[str, int]:
-        """Rows per status: new, updated, unchanged, duplicate, invalid, ..."""
+        """Rows per status: ok, changed, warning, error, duplicate, skipped."""
         counts: dict[str, int] = {}
         for row in preview.rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -55,28 +58,47 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
 
     def get_saving(self, preview: RosterImport) -> int:
         """Rows that confirming would save (add or change)."""
-        return sum(1 for row in preview.rows if row["status"] in roster.SAVED)
+        return sum(1 for row in preview.rows if roster.Row.from_dict(row).imported)
 
 
 class RosterRowSerializer(serializers.Serializer[Any]):
-    line = serializers.IntegerField(help_text="Line in the file.")
+    line = serializers.IntegerField(help_text="Line of the file where the record starts.")
     identifier = serializers.CharField()
     name = serializers.CharField()
     email = serializers.CharField()
     docker_id = serializers.CharField()
     github_repo = serializers.CharField()
-    status = serializers.ChoiceField(choices=[s.value for s in roster.RowStatus])
+    status = serializers.ChoiceField(choices=[s.value for s in roster.Status])
+    # A plain string: an enum with an empty member collides with other "action" enums in the
+    # schema's names.
+    action = serializers.CharField(
+        help_text="For imported rows: new, update or unchanged; empty otherwise."
+    )
     meaning = serializers.SerializerMethodField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the row is an error, a duplicate or skipped.")
     enrolment = serializers.IntegerField(source="enrolment_id", allow_null=True)
-    changes = serializers.DictField(
+    changes = serializers.ListField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="For updated rows: field -> [old, new].",
+        help_text="What this import changed: [column, before, after, why].",
+    )
+    warnings = serializers.SerializerMethodField()
+    updates = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For rows already on the roster: field -> [old, new].",
+    )
+    check = serializers.CharField(
+        help_text="The outside checks: pending, done, not_checked, or empty (nothing to check)."
     )
 
     def get_meaning(self, row: dict[str, Any]) -> str:
         """What confirming does with this row."""
-        return roster.STATUS_TEXT[roster.RowStatus(row["status"])][1]
+        status = row.get("status", "")
+        known = {s.value: effect for s, (_, effect) in roster.STATUS_TEXT.items()}
+        return known.get(status, "")
+
+    def get_warnings(self, row: dict[str, Any]) -> list[str]:
+        """What is flagged on an imported row (by the file's reading and by the checks)."""
+        return [*row.get("warnings", []), *row.get("check_warnings", [])]
 
 
 class RosterInputSerializer(serializers.Serializer[Any]):
@@ -108,6 +130,7 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
     queryset = RosterImport.objects.none()
     serializer_class = RosterImportSerializer
     parser_classes = (parsers.JSONParser, parsers.MultiPartParser)
+    upload_limits = roster.LIMITS
     filterset_fields = ("status",)
     ordering_fields = ("created_at", "id")
     ordering = ("-created_at", "-id")
@@ -163,7 +186,8 @@ class RosterImportDetailApi(generics.GenericAPIView[RosterImport]):
     serializer_class = RosterImportSerializer
 
     def get(self, request: Request, slug: str, import_id: int) -> Response:
-        return Response(RosterImportSerializer(_preview(request, slug, import_id)).data)
+        preview = courses.roster_settle_overdue(_preview(request, slug, import_id))
+        return Response(RosterImportSerializer(preview).data)
 
 
 class RosterRowListApi(generics.GenericAPIView[RosterImport]):
@@ -178,7 +202,7 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
             OpenApiParameter(
                 "status",
                 str,
-                enum=[s.value for s in roster.RowStatus],
+                enum=[s.value for s in roster.Status],
                 description="Only rows of this kind.",
             ),
             OpenApiParameter("page", int),
@@ -189,10 +213,12 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
     def get(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
         wanted = request.query_params.get("status", "")
-        if wanted and wanted not in {s.value for s in roster.RowStatus}:
-            valid = ", ".join(s.value for s in roster.RowStatus)
+        if wanted and wanted not in {s.value for s in roster.Status}:
+            valid = ", ".join(s.value for s in roster.Status)
             raise serializers.ValidationError({"status": [f"Choose one of: {valid}."]})
-        rows = [row for row in preview.rows if not wanted or row["status"] == wanted]
+        # Through the domain's row, so every stored row has every field the schema names.
+        every = [roster.Row.from_dict(data).as_dict() for data in preview.rows]
+        rows = [row for row in every if not wanted or row["status"] == wanted]
         page = self.paginate_queryset(rows)
         assert page is not None
         return self.get_paginated_response(RosterRowSerializer(page, many=True).data)

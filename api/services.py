@@ -9,20 +9,29 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
-from accounts import roster
+from accounts import identifiers
 from accounts.models import Course, Enrolment, User
 from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import ValidationError
 from onboarding.courses import course_apply, enrolment_correct
 
 HUBCOURSE = "hubcourse"
 
 
+_VALIDATORS = {
+    "docker_id": identifiers.docker_id,
+    "github_repo": identifiers.github_repo,
+    "email": lambda value: identifiers.email(value) if value.strip() else identifiers.Cleaned(""),
+    "name": identifiers.name,
+    "identifier": identifiers.identifier,
+}
+
+
 def _clean(field: str, value: str) -> str:
+    """The value in the domain's spelling; the domain's refusal in the API's shape."""
     try:
-        if field == "docker_id":
-            return roster.validate_docker_id(value)
-        return roster.normalise_github_repo(value)
-    except ValueError as error:
+        return _VALIDATORS[field](value).value
+    except ValidationError as error:
         raise serializers.ValidationError({field: [f"{error}."]}) from None
 
 
@@ -37,14 +46,14 @@ def enrolment_create(
     github_repo: str = "",
 ) -> Enrolment:
     """Add one student to the roster, then plan and apply their onboarding."""
-    identifier = identifier.strip()
-    if not identifier:
+    if not identifier.strip():
         raise serializers.ValidationError({"identifier": ["Give the student's email or number."]})
+    identifier = _clean("identifier", identifier)
     enrolment = Enrolment(
         course=course,
         identifier=identifier,
-        name=name.strip(),
-        email=email.strip(),
+        name=_clean("name", name),
+        email=_clean("email", email),
         docker_id=_clean("docker_id", docker_id),
         github_repo=_clean("github_repo", github_repo),
     )
@@ -98,10 +107,11 @@ def enrolment_update(
     it, in the audit log with ``reason``); name and email are plain roster details.
     """
     changed: list[str] = []
+    cleaned = {
+        field: _clean(field, values[field]) for field in ("name", "email") if field in values
+    }
     details = {
-        field: values[field].strip()
-        for field in ("name", "email")
-        if field in values and values[field].strip() != getattr(enrolment, field)
+        field: value for field, value in cleaned.items() if value != getattr(enrolment, field)
     }
     if details:
         for field, value in details.items():

@@ -122,7 +122,7 @@ def _through_the_client(ctx: Context, pasted: str) -> tuple[str, float, int, int
 def _through_the_job(ctx: Context, pasted: str) -> tuple[str, float, int, int, Figure | None]:
     from accounts.bulk_invites import bulk_invite_confirm, bulk_invite_create, enqueue
     from accounts.models import BulkInvite
-    from accounts.parsing import parse_text
+    from accounts.roster_parsing import parse_invitees
     from hubcourse.models import JobStatus
 
     (worker,) = ctx.start_workers(1, 2)
@@ -131,7 +131,7 @@ def _through_the_job(ctx: Context, pasted: str) -> tuple[str, float, int, int, F
     org = ctx.env["DOCKERHUB_ORG"]
     with MemorySampler([worker.process.pid]) as memory:
         started = time.monotonic()
-        job = bulk_invite_create(rows=parse_text(pasted), organisation=org)
+        job = bulk_invite_create(rows=parse_invitees(pasted, as_csv=False), organisation=org)
         enqueue(job)
 
         def phase_done() -> bool:

@@ -7,8 +7,10 @@ from typing import Any
 from django import forms
 from django.utils.text import slugify
 
-from accounts import roster
+from accounts import identifiers
+from accounts import roster_parsing as roster
 from accounts.models import Course, CourseRole
+from hubcourse.errors import ValidationError
 
 # Docker Hub repository names: lower-case letters, digits and single separators.
 REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -219,8 +221,8 @@ class RosterForm(_Form):
         label="Roster file (CSV)",
         required=False,
         help_text=(
-            f"Up to {roster.MAX_BYTES // 1024 // 1024} MB and {roster.MAX_ROWS} students: our "
-            "columns, a GitHub Classroom roster, or a Canvas or Moodle gradebook export."
+            f"Files {roster.LIMITS}: our columns, a GitHub Classroom roster, or a Canvas or "
+            "Moodle gradebook export."
         ),
     )
     text = forms.CharField(
@@ -250,8 +252,8 @@ class RosterForm(_Form):
         if upload is not None and upload.size > roster.MAX_BYTES:
             self.add_error(
                 "file",
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; rosters up to "
-                f"{roster.MAX_BYTES // 1024 // 1024} MB are accepted. Split it into smaller files.",
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; rosters {roster.LIMITS} "
+                "are accepted. Split it into smaller files.",
             )
         elif upload is None and not data.get("text", "").strip():
             raise forms.ValidationError("Choose a CSV file or paste at least one line.")
@@ -265,14 +267,14 @@ class CorrectionForm(_Form):
 
     def clean_docker_id(self) -> str:
         try:
-            return roster.validate_docker_id(self.cleaned_data.get("docker_id", ""))
-        except ValueError as error:
+            return identifiers.docker_id(self.cleaned_data.get("docker_id", "")).value
+        except ValidationError as error:
             raise forms.ValidationError(f"{error}.") from None
 
     def clean_github_repo(self) -> str:
         try:
-            return roster.normalise_github_repo(self.cleaned_data.get("github_repo", ""))
-        except ValueError as error:
+            return identifiers.github_repo(self.cleaned_data.get("github_repo", "")).value
+        except ValidationError as error:
             raise forms.ValidationError(f"{error}.") from None
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from accounts import roster
+from accounts import roster_parsing as roster
 from accounts.access import (
     CourseAccess,
     get_course_for_staff,
@@ -35,6 +35,7 @@ from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, 
 from hubcourse.csvexport import csv_response
 from hubcourse.models import AuditEvent
 from hubcourse.text import counted
+from hubcourse.uploads import upload_limits
 from onboarding import board as class_board
 from onboarding import courses
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
@@ -288,6 +289,7 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 # -- roster import -------------------------------------------------------------------------------
 
 
+@upload_limits(roster.LIMITS)
 @login_required
 def roster_upload(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
@@ -321,6 +323,7 @@ def roster_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _preview_context(preview: RosterImport, request: HttpRequest) -> dict[str, Any]:
+    preview = courses.roster_settle_overdue(preview)
     rows = [roster.Row.from_dict(data) for data in preview.rows]
     counts: dict[str, int] = {}
     for row in rows:
@@ -333,13 +336,17 @@ def _preview_context(preview: RosterImport, request: HttpRequest) -> dict[str, A
         "format_label": roster.FORMAT_LABELS.get(roster.Format(preview.format), preview.format),
         "legend": [
             (status.value, *roster.STATUS_TEXT[status], counts.get(status.value, 0))
-            for status in roster.RowStatus
+            for status in roster.Status
             if counts.get(status.value)
         ],
         "page": page,
         "shown": shown,
         "status_text": {s.value: text for s, (text, _) in roster.STATUS_TEXT.items()},
-        "saving": sum(counts.get(s.value, 0) for s in roster.SAVED),
+        "action_text": {a.value: text for a, text in roster.ACTION_TEXT.items()},
+        "saving": sum(1 for row in rows if row.imported),
+        "changed_rows": sum(1 for row in rows if row.imported and row.changes),
+        "warned_rows": sum(1 for row in rows if row.imported and row.all_warnings),
+        "not_checked": sum(1 for row in rows if row.check == roster.Check.NOT_CHECKED),
     }
 
 
@@ -366,10 +373,17 @@ def roster_preview_live(request: HttpRequest, slug: str, import_id: int) -> Http
 def roster_confirm(request: HttpRequest, slug: str, import_id: int) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
     preview = get_object_or_404(RosterImport, course=access.course, pk=import_id)
-    if request.POST.get("action") == "discard":
+    action = request.POST.get("action")
+    if action == "discard":
         courses.roster_discard(preview=preview)
         messages.info(request, "The import was discarded; nothing was saved.")
         return redirect("dashboard:roster", slug)
+    if action == "stop_checks":
+        courses.roster_checks_finish(
+            preview=preview, why=f"the checks were stopped by {_user(request).email}"
+        )
+        messages.info(request, "The checks were stopped; the rows not checked can be imported.")
+        return redirect("dashboard:roster_preview", slug, import_id)
     try:
         result = courses.roster_confirm(preview=preview, actor=_user(request))
     except courses.ActionRefused as error:

@@ -1,4 +1,5 @@
-"""The one exception family for calls to the outside world (Docker Hub, GitHub).
+"""The one exception family for calls to the outside world (Docker Hub, GitHub), and the
+domain's validation error for values people give (``ValidationError``, at the end).
 
 Callers decide what to do from the class alone: a ``PermanentError`` will fail the same way
 again until a person changes something (credentials, a name, a permission), so it is recorded
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 
 class ExternalServiceError(Exception):
@@ -192,3 +195,23 @@ class ConnectionFailed(TransientError):
 
 def _clock(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class ValidationError(DjangoValidationError):
+    """A value a person gave breaks a rule of the domain (a Docker ID, an email, a repository).
+
+    Raised by the validators in ``accounts.identifiers`` and the roster parser; pages, forms
+    and serializers translate it into their own shapes and never decide the rule themselves.
+    A subclass of Django's, so a form's ``clean_<field>`` may let it through as it is.
+    ``field`` names what was checked ("Docker ID"), ``value`` is what was given and ``rule``
+    the rule it broke, in words; ``str()`` is the whole sentence.
+    """
+
+    def __init__(self, message: str, *, field: str = "", value: str = "", rule: str = "") -> None:
+        super().__init__(message, code="invalid")
+        self.field = field
+        self.value = value
+        self.rule = rule
+
+    def __str__(self) -> str:
+        return str(self.message)

@@ -95,9 +95,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the body first and would answer a bare 400.
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "hubcourse.uploads.OversizedUploadMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -246,17 +248,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.
     "reconcile-active-courses": {
-        "task": "onboarding.reconcile_active_courses",
+        "task": "accounts.reconcile_active_courses",
         "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
     },
     # While students are still to accept their invites, look at the organisation more often.
     "watch-pending-invites": {
-        "task": "onboarding.watch_pending_invites",
+        "task": "accounts.watch_pending_invites",
         "schedule": timedelta(seconds=env_int("INVITE_WATCH_INTERVAL", 60, minimum=10)),
     },
     # Invites run out after 14 days; an hourly look is plenty.
     "resend-expired-invites": {
-        "task": "onboarding.resend_expired_invites",
+        "task": "accounts.resend_expired_invites",
         "schedule": timedelta(hours=1),
     },
 }
@@ -382,9 +384,10 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "InviteState": "accounts.models.InviteState",
         "PreflightState": "accounts.models.PreflightState",
         "BuildState": "builds.models.BuildState",
-        "JobStatus": "accounts.models.JobStatus",
+        "JobStatus": "hubcourse.models.JobStatus",
         "InviteOutcome": "accounts.models.Outcome",
         "RosterImportStatus": "onboarding.models.RosterImport.Status",
+        "RosterRowStatus": "accounts.roster_parsing.Status",
         "CourseRole": "accounts.models.CourseRole.Role",
         "OrganisationRole": "accounts.models.BulkInvite.Role",
     },

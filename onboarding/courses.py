@@ -7,15 +7,18 @@ and the page follows the rows the workers write.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import roster
+from accounts import roster_parsing as roster
 from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
 from accounts.services import (
     enrolment_resend_invite,
@@ -202,6 +205,13 @@ def role_revoke(*, course: Course, actor: User, role_id: int) -> None:
 
 # -- roster import -------------------------------------------------------------------------------
 
+# One run of the outside checks works this long, then saves its progress and queues the next
+# run (the task's soft time limit is above it), so a roster of thousands is checked in batches
+# within the services' budgets and the preview shows how far it came.
+CHECK_BATCH_SECONDS = 60.0
+# After this the checks stop and the rows left are marked "not checked" (still importable).
+CHECK_DEADLINE = dt.timedelta(minutes=30)
+
 
 def _existing(course: Course) -> list[roster.Existing]:
     return [
@@ -226,9 +236,12 @@ def roster_preview(
     """
     from onboarding.tasks.checks import roster_check_task
 
-    parsed = roster.parse(data, classroom_repo_template=classroom_repo_template)
+    parsed = roster.parse_roster(data, classroom_repo_template=classroom_repo_template)
     rows = roster.classify(parsed.rows, _existing(course))
-    needs_checks = any(_checkable(row) for row in rows)
+    for row in rows:
+        if _checkable(row):
+            row.check = roster.Check.PENDING
+    total = sum(1 for row in rows if row.check == roster.Check.PENDING)
     preview = RosterImport.objects.create(
         course=course,
         created_by=actor,
@@ -236,39 +249,73 @@ def roster_preview(
         format=parsed.format,
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
+        notices=parsed.notices,
         rows=[row.as_dict() for row in rows],
-        status=RosterImport.Status.CHECKING if needs_checks else RosterImport.Status.READY,
+        check_total=total,
+        check_deadline=timezone.now() + CHECK_DEADLINE if total else None,
+        status=RosterImport.Status.CHECKING if total else RosterImport.Status.READY,
     )
-    if needs_checks:
+    if total:
         transaction.on_commit(lambda: roster_check_task.delay(preview.pk))
     return preview
 
 
 def _checkable(row: roster.Row) -> bool:
     """Rows whose new Docker ID or repository is worth asking Docker Hub or GitHub about."""
-    if row.status == roster.RowStatus.NEW:
+    if not row.imported:
+        return False
+    if row.action == roster.Action.NEW:
         return bool(row.docker_id or row.github_repo)
-    if row.status == roster.RowStatus.UPDATED:
-        return "docker_id" in row.changes or "github_repo" in row.changes
-    return False
+    return "docker_id" in row.updates or "github_repo" in row.updates
 
 
-def roster_check(*, import_id: int) -> RosterImport | None:
-    """Ask Docker Hub which Docker IDs exist (one dry-run bulk invite per 1000) and GitHub
-    whether each repository can be read; mark the rows, then the preview is ready."""
+def _needs(row: roster.Row, check: str) -> bool:
+    return (
+        row.check == roster.Check.PENDING
+        and bool(getattr(row, check))
+        and check not in row.checks_done
+        and (check != "docker_id" or row.action == roster.Action.NEW or check in row.updates)
+        and (check != "github_repo" or row.action == roster.Action.NEW or check in row.updates)
+    )
+
+
+def _mark_done(row: roster.Row, check: str) -> None:
+    if check not in row.checks_done:
+        row.checks_done.append(check)
+    if not any(_needs(row, other) for other in ("docker_id", "github_repo")):
+        row.check = roster.Check.DONE
+        roster.settle(row)
+
+
+def roster_check(
+    *, import_id: int, budget_seconds: float = CHECK_BATCH_SECONDS
+) -> RosterImport | None:
+    """One batch of the outside checks: Docker IDs through Docker Hub's dry-run bulk invite
+    (1000 a request), then GitHub repositories one read each, paced by the governor, until
+    ``budget_seconds`` are spent or GitHub asks to wait; progress is saved and the next batch
+    queued. Past the deadline, the rows left are marked "not checked" and the preview is ready.
+    """
     from accounts.credentials import dockerhub_client_for, github_client_for
-    from hubcourse.errors import ExternalServiceError, NotFound
+    from hubcourse.errors import ExternalServiceError, NotFound, RateLimited
+    from onboarding.tasks.checks import roster_check_task
 
     preview = RosterImport.objects.select_related("course").filter(pk=import_id).first()
     if preview is None or preview.status != RosterImport.Status.CHECKING:
         return preview
+    if preview.check_deadline is not None and timezone.now() >= preview.check_deadline:
+        return roster_checks_finish(
+            preview=preview,
+            why="the checks ran out of time",
+        )
     course = preview.course
     rows = [roster.Row.from_dict(data) for data in preview.rows]
-    to_check = [row for row in rows if _checkable(row)]
-    notes: list[str] = []
+    notes = [preview.check_error] if preview.check_error else []
+    started = time.monotonic()
+    again_in: float | None = None
 
-    docker_ids = sorted({row.docker_id for row in to_check if row.docker_id})
-    if docker_ids:
+    docker_rows = [row for row in rows if _needs(row, "docker_id")]
+    if docker_rows:
+        docker_ids = sorted({row.docker_id for row in docker_rows})
         try:
             # No team: it may not exist yet, and only the Docker IDs are being checked.
             answers = dockerhub_client_for(course).bulk_invite(
@@ -276,50 +323,120 @@ def roster_check(*, import_id: int) -> RosterImport | None:
             )
         except ExternalServiceError as error:
             notes.append(f"The Docker IDs could not be checked: {error}.")
+            for row in docker_rows:
+                row.check_warnings.append(f"Docker ID not checked: {error}")
+                _mark_done(row, "docker_id")
         else:
             unknown = {
                 a.invitee.lower() for a in answers if a.status == "invalid_email_or_docker_id"
             }
-            for row in to_check:
+            for row in docker_rows:
                 if row.docker_id in unknown:
-                    row.status = roster.RowStatus.DOCKER_ID_NOT_FOUND
-                    row.reason = f"Docker Hub has no user {row.docker_id}"
+                    row.docker_id_unknown = True
+                    row.check_warnings.append(
+                        f"Docker Hub has no user {row.docker_id}: imported without the Docker "
+                        "ID; the student gives theirs when they join"
+                    )
+                _mark_done(row, "docker_id")
 
-    repos = sorted({row.github_repo for row in to_check if row.github_repo})
-    if repos:
+    repo_rows: dict[str, list[roster.Row]] = {}
+    for row in rows:
+        if _needs(row, "github_repo"):
+            repo_rows.setdefault(row.github_repo, []).append(row)
+    if repo_rows:
         try:
             github = github_client_for(course)
         except ValueError:
             notes.append("The GitHub repositories were not checked: no GitHub token is set.")
-        else:
-            missing: dict[str, str] = {}
-            for full_name in repos:
-                owner, name = full_name.split("/", 1)
-                try:
-                    github.get_repository(owner, name)
-                except NotFound:
-                    missing[full_name] = (
-                        f"GitHub has no repository {full_name}, or the course's token cannot see it"
-                    )
-                except ExternalServiceError as error:
-                    if not error.permanent:
-                        notes.append(f"Some repositories could not be checked: {error}.")
-                        break
-                    missing[full_name] = f"unreachable: {error}"
-            for row in to_check:
-                if (
-                    row.github_repo in missing
-                    and row.status != roster.RowStatus.DOCKER_ID_NOT_FOUND
-                ):
-                    row.status = roster.RowStatus.REPO_MISSING
-                    row.reason = missing[row.github_repo]
+            for group in repo_rows.values():
+                for row in group:
+                    row.check = roster.Check.NOT_CHECKED
+                    row.check_warnings.append("GitHub repository not checked: no GitHub token")
+                    roster.settle(row)
+            repo_rows = {}
+        for index, (full_name, group) in enumerate(repo_rows.items()):
+            # At least one read per batch, so every batch makes progress.
+            if index and time.monotonic() - started >= budget_seconds:
+                again_in = 0.0
+                break
+            owner, name = full_name.split("/", 1)
+            problem = ""
+            try:
+                github.get_repository(owner, name)
+            except NotFound:
+                problem = (
+                    f"GitHub has no repository {full_name}, or the course's token cannot see "
+                    "it: imported; the pre-flight check reports it until it exists"
+                )
+            except RateLimited as error:
+                again_in = max(1.0, error.seconds_to_wait())
+                break
+            except ExternalServiceError as error:
+                if not error.permanent:
+                    again_in = 30.0
+                    break
+                problem = f"GitHub repository unreachable: {error}"
+            for row in group:
+                if problem:
+                    row.check_warnings.append(problem)
+                _mark_done(row, "github_repo")
 
-    RosterImport.objects.filter(pk=import_id, status=RosterImport.Status.CHECKING).update(
-        rows=[row.as_dict() for row in rows],
-        check_error=" ".join(notes),
-        status=RosterImport.Status.READY,
-    )
+    pending = sum(1 for row in rows if row.check == roster.Check.PENDING)
+    done = preview.check_total - pending
+    values: dict[str, Any] = {
+        "rows": [row.as_dict() for row in rows],
+        "check_error": " ".join(dict.fromkeys(n for n in notes if n)),
+        "check_done": done,
+    }
+    if not pending:
+        values["status"] = RosterImport.Status.READY
+    RosterImport.objects.filter(pk=import_id, status=RosterImport.Status.CHECKING).update(**values)
+    if pending:
+        delay = again_in or 0.0
+        transaction.on_commit(lambda: roster_check_task.apply_async((import_id,), countdown=delay))
     preview.refresh_from_db()
+    return preview
+
+
+def roster_checks_finish(*, preview: RosterImport, why: str) -> RosterImport:
+    """Stop the outside checks: the rows not reached are marked "not checked" (still
+    importable) and the preview is ready. For a deadline, a time limit, or a person's Stop."""
+    with transaction.atomic():
+        locked = RosterImport.objects.select_for_update().filter(pk=preview.pk).first()
+        if locked is None or locked.status != RosterImport.Status.CHECKING:
+            preview.refresh_from_db()
+            return preview
+        rows = [roster.Row.from_dict(data) for data in locked.rows]
+        left = 0
+        for row in rows:
+            if row.check == roster.Check.PENDING:
+                left += 1
+                row.check = roster.Check.NOT_CHECKED
+                row.check_warnings.append(f"not checked: {why}")
+                roster.settle(row)
+        note = (
+            f"{left} of {locked.check_total} row(s) were not checked ({why}); they can be "
+            "imported, and the pre-flight check looks at them before onboarding."
+            if left
+            else ""
+        )
+        locked.rows = [row.as_dict() for row in rows]
+        locked.check_error = " ".join(n for n in (locked.check_error, note) if n)
+        locked.status = RosterImport.Status.READY
+        locked.save(update_fields=["rows", "check_error", "status"])
+    preview.refresh_from_db()
+    return preview
+
+
+def roster_settle_overdue(preview: RosterImport) -> RosterImport:
+    """A preview still checking after its deadline (a worker died, the queue was lost) is
+    finished when it is looked at: it never stays "checking" for ever."""
+    if (
+        preview.status == RosterImport.Status.CHECKING
+        and preview.check_deadline is not None
+        and timezone.now() >= preview.check_deadline
+    ):
+        return roster_checks_finish(preview=preview, why="the checks ran out of time")
     return preview
 
 
@@ -339,6 +456,7 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
     leaves the roster exactly as it was.
     """
     course = preview.course
+    roster_settle_overdue(preview)
     try:
         with transaction.atomic():
             locked = RosterImport.objects.select_for_update().get(pk=preview.pk)
@@ -346,33 +464,28 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
                 raise ActionRefused(
                     "This import was already confirmed or discarded."
                     if locked.status != RosterImport.Status.CHECKING
-                    else "The checks are still running: wait for the preview to be ready."
+                    else "The checks are still running: wait for the preview to be ready, or "
+                    "stop the checks and import the rows not checked as they are."
                 )
             stored = [roster.Row.from_dict(data) for data in locked.rows]
-            found = {
-                row.line: (row.status, row.reason)
-                for row in stored
-                if row.status
-                in (roster.RowStatus.DOCKER_ID_NOT_FOUND, roster.RowStatus.REPO_MISSING)
-            }
-            for row in stored:
-                if row.status != roster.RowStatus.IGNORED:
-                    row.status, row.reason, row.changes = roster.RowStatus.NEW, "", {}
             rows = roster.classify(stored, _existing(course))
-            for row in rows:
-                if row.line in found and row.status in (
-                    roster.RowStatus.NEW,
-                    roster.RowStatus.UPDATED,
-                ):
-                    row.status, row.reason = found[row.line]
             created = updated = 0
             for row in rows:
-                if row.status not in roster.SAVED:
+                if not row.imported:
                     continue
-                docker_id = (
-                    "" if row.status == roster.RowStatus.DOCKER_ID_NOT_FOUND else row.docker_id
-                )
+                docker_id = "" if row.docker_id_unknown else row.docker_id
                 if row.enrolment_id is None:
+                    enrolment = Enrolment(
+                        course=course,
+                        identifier=row.identifier,
+                        name=row.name,
+                        email=row.email,
+                        docker_id=docker_id,
+                        github_repo=row.github_repo,
+                    )
+                    # The parser checked every value against its column; this is the last
+                    # guard, turned into words below rather than a database error.
+                    enrolment.full_clean(validate_unique=False, validate_constraints=False)
                     Enrolment.objects.create(
                         course=course,
                         identifier=row.identifier,
@@ -384,12 +497,10 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
                     created += 1
                 else:
                     enrolment = Enrolment.objects.get(pk=row.enrolment_id, course=course)
-                    changes = {k: new for k, (_, new) in row.changes.items()}
-                    if row.status == roster.RowStatus.DOCKER_ID_NOT_FOUND:
-                        changes.pop("docker_id", None)
+                    changes = {k: new for k, (_, new) in row.updates.items()}
                     _apply_changes(enrolment, changes)
                     updated += 1
-            skipped = sum(1 for row in rows if row.status not in roster.SAVED)
+            skipped = sum(1 for row in rows if not row.imported)
             locked.rows = [row.as_dict() for row in rows]
             locked.status = RosterImport.Status.APPLIED
             locked.applied_at = timezone.now()
@@ -409,6 +520,11 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
         raise ActionRefused(
             "The roster changed while you were reviewing it (a Docker ID or identifier is now "
             "taken). Nothing was imported: upload the file again to see a fresh preview."
+        ) from None
+    except DjangoValidationError as error:
+        raise ActionRefused(
+            f"A row cannot be stored ({'; '.join(error.messages)}). Nothing was imported: "
+            "fix the file and import it again."
         ) from None
     return ImportResult(created, updated, skipped, run)
 

@@ -17,7 +17,6 @@ wrong match.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -454,23 +453,6 @@ def enrolment_unlink(*, enrolment: Enrolment, actor: User, forget_links: bool = 
 
 
 # -- linking the Docker ID and the GitHub repository --------------------------------------------
-
-DOCKER_ID_RE = re.compile(r"^[a-z0-9]{4,30}$")
-_GITHUB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-
-
-def parse_github_repo(text: str) -> str | None:
-    """``owner/name`` from what a student pastes (a URL, an SSH remote, owner/name), or None."""
-    value = text.strip()
-    value = re.sub(r"^(?:https?://[^/]+/|git@[^:]+:|ssh://git@[^/]+/)", "", value)
-    value = value.removesuffix("/").removesuffix(".git")
-    owner, _, name = value.partition("/")
-    if "/" in name:
-        name = name.split("/", 1)[0]  # a link to a file or a tree inside the repository
-    if not _GITHUB_NAME_RE.match(owner) or not _GITHUB_REPO_RE.match(name) or name in (".", ".."):
-        return None
-    return f"{owner}/{name}"
 
 
 def docker_id_is_locked(enrolment: Enrolment) -> bool:

@@ -26,11 +26,18 @@ class RosterImport(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=255)  # the file's name, or "pasted text"
-    format = models.CharField(max_length=20)  # accounts.roster.Format
+    format = models.CharField(max_length=20)  # accounts.roster_parsing.Format
     encoding = models.CharField(max_length=20)
     delimiter = models.CharField(max_length=10)
-    # One dict per data row: see accounts.roster.Row.as_dict.
+    # One dict per record of the file: see accounts.roster_parsing.Row.as_dict.
     rows = models.JSONField(default=list)
+    # What reading the file noticed as a whole (an encoding guessed, unreadable bytes).
+    notices = models.JSONField(default=list, blank=True)
+    # The outside checks' progress: rows to check, rows checked, and when they give up (the
+    # rows left are then marked "not checked" and the preview is ready all the same).
+    check_total = models.PositiveIntegerField(default=0)
+    check_done = models.PositiveIntegerField(default=0)
+    check_deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING)
     # Why the outside checks could not run (the import can still be confirmed).
     check_error = models.TextField(blank=True)

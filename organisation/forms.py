@@ -6,11 +6,14 @@ from django import forms
 
 from accounts.membership import ACTIONS
 from accounts.models import BulkInvite
-from accounts.parsing import ParsedRow, ParseError, parse_csv, parse_text
+from accounts.roster_parsing import (
+    INVITE_LIMITS,
+    INVITE_MAX_BYTES,
+    Entry,
+    RosterError,
+    parse_invitees,
+)
 from onboarding.models import Offboarding
-
-# An upload larger than this is not a class list.
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class BulkInviteForm(forms.Form):
@@ -18,14 +21,18 @@ class BulkInviteForm(forms.Form):
         label="Docker IDs or email addresses",
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        help_text="Separate them with commas, semicolons, spaces or new lines.",
+        help_text=(
+            "One per line (commas and semicolons also separate them; spaces do not). "
+            "Name <email> is read as the email."
+        ),
     )
     csv_file = forms.FileField(
         label="Or a CSV file",
         required=False,
         help_text=(
-            "One Docker ID or email per row. A header row naming the column (email, "
-            "docker id, username) is used when present; otherwise the first column is read."
+            f"Files {INVITE_LIMITS}. One Docker ID or email per row. A header row naming the "
+            "column (docker id, email, username) is used when present; otherwise the first "
+            "column is read."
         ),
     )
     team = forms.CharField(
@@ -40,7 +47,7 @@ class BulkInviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.teams = teams or []
         self.fields["team"].widget.attrs["list"] = "known-teams"
-        self.rows: list[ParsedRow] = []
+        self.rows: list[Entry] = []
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -54,14 +61,15 @@ class BulkInviteForm(forms.Form):
             )
         try:
             if upload:
-                if upload.size > MAX_UPLOAD_BYTES:
+                if upload.size > INVITE_MAX_BYTES:
                     raise forms.ValidationError(
-                        "The file is larger than 5 MB: is it really a list of Docker IDs?"
+                        f"The file is {upload.size / 1024 / 1024:.1f} MB; lists "
+                        f"{INVITE_LIMITS} are accepted. Split it into smaller files."
                     )
-                self.rows = parse_csv(upload.read())
+                self.rows = parse_invitees(upload.read(INVITE_MAX_BYTES + 1), as_csv=True)
             else:
-                self.rows = parse_text(text)
-        except ParseError as error:
+                self.rows = parse_invitees(data.get("invitees") or "", as_csv=False)
+        except RosterError as error:
             raise forms.ValidationError(str(error)) from error
         if not self.rows:
             raise forms.ValidationError("No Docker ID or email was found in the file.")

@@ -18,9 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import bulk_invites, membership, organisation_selectors
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
+from accounts.roster_parsing import INVITE_LIMITS
 from hubcourse.csvexport import csv_response
 from hubcourse.models import JobStatus
 from hubcourse.text import counted
+from hubcourse.uploads import upload_limits
 from onboarding import offboarding
 from onboarding.models import Offboarding
 from organisation.forms import BulkInviteForm, InviteActionForm, OffboardingForm
@@ -36,6 +38,7 @@ def _user(request: HttpRequest) -> User:
 # -- bulk add ----------------------------------------------------------------------------------
 
 
+@upload_limits(INVITE_LIMITS)
 @login_required
 def bulk_new(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
@@ -89,7 +92,7 @@ def _bulk_context(job: BulkInvite) -> dict[str, object]:
 def bulk_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _bulk_job(request, job_id)
     show = request.GET.get("show", "")
-    rows = job.rows.order_by("line")
+    rows = job.rows.order_by("line", "position")
     field = "result" if job.phase == BulkInvite.Phase.SEND else "dry_run"
     if show in Outcome.values:
         rows = rows.filter(**{field: show})
@@ -171,7 +174,7 @@ def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse
             r.message,
             r.invite_id,
         ]
-        for r in job.rows.order_by("line").iterator()
+        for r in job.rows.order_by("line", "position").iterator()
     )
     return csv_response(
         f"bulk-invite-{job.pk}-{job.organisation}.csv",

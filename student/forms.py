@@ -5,9 +5,9 @@ from typing import Any
 
 from django import forms
 
+from accounts import identifiers
 from accounts.models import Enrolment, JoinLink
-from hubcourse.errors import ExternalServiceError
-from onboarding.joining import DOCKER_ID_RE, parse_github_repo
+from hubcourse.errors import ExternalServiceError, ValidationError
 
 DOCKER_SIGNUP_URL = "https://app.docker.com/signup"
 
@@ -71,14 +71,14 @@ class LinkForm(forms.Form):
             )
 
     def clean_docker_id(self) -> str:
-        value: str = self.cleaned_data["docker_id"].strip().lower()
         if self.fields["docker_id"].disabled:
             return self.enrolment.docker_id
-        if not DOCKER_ID_RE.match(value):
-            raise forms.ValidationError(
-                "A Docker ID has 4 to 30 characters, only lower-case letters and digits. Copy "
-                "it from your Docker Hub profile."
-            )
+        try:
+            value = identifiers.docker_id(self.cleaned_data["docker_id"]).value
+        except ValidationError as error:
+            raise forms.ValidationError(f"{error}. Copy it from your Docker Hub profile.") from None
+        if not value:
+            raise forms.ValidationError("Give your Docker ID.")
         taken = (
             Enrolment.objects.filter(course=self.enrolment.course, docker_id__iexact=value)
             .exclude(pk=self.enrolment.pk)
@@ -110,15 +110,11 @@ class LinkForm(forms.Form):
         picked = cleaned.get("github_repo_choice") or ""
         typed = (cleaned.get("github_repo") or "").strip()
         if typed:
-            parsed = parse_github_repo(typed)
-            if parsed is None:
-                self.add_error(
-                    "github_repo",
-                    "Write the repository as owner/name (for example you/docker-course) or "
-                    "paste its address from GitHub.",
-                )
+            try:
+                cleaned["repository"] = identifiers.github_repo(typed).value
+            except ValidationError as error:
+                self.add_error("github_repo", f"{error}.")
                 return cleaned
-            cleaned["repository"] = parsed
         elif picked:
             if picked not in self.own_repositories:
                 self.add_error("github_repo_choice", "Pick a repository from the list.")

@@ -16,24 +16,33 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-@shared_task(name="onboarding.connection_check", **OPTIONS)
+@shared_task(name="dashboard.connection_check", **OPTIONS)
 def connection_check_task(check_id: int) -> None:
     from onboarding.courses import connection_check_run
 
     connection_check_run(check_id=check_id)
 
 
-# A 1000-student roster means up to 1000 GitHub reads, paced by the governor.
+# One batch of a roster's outside checks: the service stops after CHECK_BATCH_SECONDS and
+# queues the next batch; the soft limit is a backstop that still leaves a usable preview.
 @shared_task(
-    name="onboarding.roster_check", **{**OPTIONS, "soft_time_limit": 900, "time_limit": 960}
+    name="dashboard.roster_check", **{**OPTIONS, "soft_time_limit": 150, "time_limit": 180}
 )
 def roster_check_task(import_id: int) -> None:
-    from onboarding.courses import roster_check
+    from celery.exceptions import SoftTimeLimitExceeded
 
-    roster_check(import_id=import_id)
+    from onboarding.courses import roster_check, roster_checks_finish
+    from onboarding.models import RosterImport
+
+    try:
+        roster_check(import_id=import_id)
+    except SoftTimeLimitExceeded:
+        preview = RosterImport.objects.filter(pk=import_id).first()
+        if preview is not None:
+            roster_checks_finish(preview=preview, why="the check hit its time limit")
 
 
-@shared_task(name="onboarding.invites_resend", bind=True, max_retries=5, **OPTIONS)
+@shared_task(name="dashboard.invites_resend", bind=True, max_retries=5, **OPTIONS)
 def invites_resend_task(
     self: Task[Any, Any], course_id: int, enrolment_ids: list[int], actor_id: int | None
 ) -> None:

@@ -112,6 +112,18 @@ def test_an_instructor_adds_a_student_and_their_onboarding_is_queued(
         ({"identifier": "x@example.edu", "docker_id": "no way"}, "docker_id", "not a Docker ID"),
         ({"identifier": "x@example.edu", "github_repo": "not a repo at all"}, "github_repo", ""),
         ({"name": "No identifier"}, "identifier", "required"),
+        # Issue 17: the domain's rules, the same words as the roster's.
+        (
+            {"identifier": "x@example.edu", "github_repo": "https://gitlab.com/o/r"},
+            "github_repo",
+            "gitlab.com is not GitHub",
+        ),
+        (
+            {"identifier": "x@example.edu", "email": "a" * 64 + "@" + "b" * 200 + ".example"},
+            "email",
+            "",
+        ),
+        ({"identifier": "x@example.edu", "name": "Ann\u0000"}, "name", ""),
     ],
 )
 def test_a_bad_student_is_refused_field_by_field(
@@ -193,3 +205,15 @@ def test_bulk_actions_take_ids_or_the_lists_filters(
     )
     assert bad_filter.status_code == 400
     assert "filter.state" in bad_filter.json()["error"]["fields"]
+
+
+def test_an_email_too_long_for_its_column_is_refused_in_words_not_a_500(
+    token_client, course, instructor, student
+):
+    response = token_client(instructor).patch(
+        f"{_url(course)}{student.enrolments.get().pk}/",
+        {"email": "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".example"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "at most 254" in " ".join(response.json()["error"]["fields"]["email"])

@@ -23,12 +23,14 @@ def test_a_roster_is_previewed_and_saved_only_when_confirmed(
     created = client.post(base, {"text": ROSTER})
     assert created.status_code == 201, created.json()
     preview = created.json()
-    assert preview["status"] == "ready" and preview["counts"] == {"new": 2}
+    # The ",\n" line has no cell filled in: skipped, and said.
+    assert preview["status"] == "ready" and preview["counts"] == {"ok": 2, "skipped": 1}
     assert preview["saving"] == 2
     assert not Enrolment.objects.filter(course=course).exists()
-    rows = client.get(f"{base}{preview['id']}/rows/?status=new").json()
+    rows = client.get(f"{base}{preview['id']}/rows/?status=ok").json()
     assert [r["identifier"] for r in rows["results"]] == ["ada@example.edu", "alan@example.edu"]
-    assert rows["results"][0]["meaning"] == "added to the roster"
+    assert rows["results"][0]["meaning"] == "imported as it is"
+    assert rows["results"][0]["action"] == "new"
     confirmed = client.post(f"{base}{preview['id']}/confirm/")
     assert confirmed.status_code == 200
     assert confirmed.json()["created"] == 2 and confirmed.json()["apply"]["id"]

@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 
-from accounts import roster
+from accounts import roster_parsing as roster
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from hubcourse.models import AuditEvent
 from onboarding import courses
@@ -52,7 +52,15 @@ def test_a_preview_saves_no_student_until_the_instructor_confirms(
     # No Docker Hub in this test: the checks could not run and the preview says so.
     assert preview.status == RosterImport.Status.READY
     assert "could not be checked" in preview.check_error
-    for words in ("New", "Invalid", "Duplicate", "no identifier or email", "4 to 30"):
+    # Docker IDs not checked: imported rows are flagged; what was changed is said all the same.
+    for words in (
+        "Warning",
+        "Error",
+        "Duplicate",
+        "Skipped",
+        "(trimmed)",
+        "no identifier or email",
+    ):
         assert words in page
 
     confirmed = client.post(reverse("dashboard:roster_confirm", args=[course.slug, preview.pk]))
@@ -63,7 +71,7 @@ def test_a_preview_saves_no_student_until_the_instructor_confirms(
         "ok.one@uni.example",
     ]
     assert len(applied) == 1
-    assert AuditEvent.objects.get(action="roster.import").message == "2 added, 0 updated, 7 skipped"
+    assert AuditEvent.objects.get(action="roster.import").message == "2 added, 0 updated, 8 skipped"
 
 
 @pytest.mark.django_db
@@ -109,7 +117,7 @@ def test_an_oversized_file_is_refused_with_a_message(
     response = _upload(client, course, file=SimpleUploadedFile("big.csv", big))
 
     assert response.status_code == 200
-    assert "rosters up to 2 MB are accepted" in response.content.decode()
+    assert "rosters up to 2 MB and 5,000 rows are accepted" in response.content.decode()
     assert not RosterImport.objects.exists()
 
 
@@ -211,9 +219,13 @@ def test_the_preview_asks_docker_hub_and_github_about_new_rows(
 
     assert preview.status == RosterImport.Status.READY, preview.check_error
     assert preview.check_error == ""
-    assert rows["ada@uni.example"]["status"] == "new"
-    assert rows["ghost@uni.example"]["status"] == "docker_id_not_found"
-    assert rows["lost@uni.example"]["status"] == "repo_missing"
+    assert (rows["ada@uni.example"]["status"], rows["ada@uni.example"]["action"]) == ("ok", "new")
+    assert rows["ghost@uni.example"]["status"] == "warning"
+    assert rows["ghost@uni.example"]["docker_id_unknown"]
+    assert "Docker Hub has no user nosuchdockerid" in rows["ghost@uni.example"]["check_warnings"][0]
+    assert rows["lost@uni.example"]["status"] == "warning"
+    assert "GitHub has no repository" in rows["lost@uni.example"]["check_warnings"][0]
+    assert (preview.check_done, preview.check_total) == (3, 3)
 
     client.post(reverse("dashboard:roster_confirm", args=[course.slug, preview.pk]))
 

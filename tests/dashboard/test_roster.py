@@ -1,4 +1,5 @@
-"""The roster reader on real-world files: layouts, encodings, delimiters, bad rows."""
+"""The roster reader (accounts.roster_parsing) on real-world files: layouts, encodings,
+delimiters, bad rows."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from accounts import roster
-from accounts.roster import Existing, Format, RosterError, RowStatus, classify, parse
+from accounts import roster_parsing as roster
+from accounts.roster_parsing import Existing, Format, RosterError, Status, classify
+from accounts.roster_parsing import parse_roster as parse
 
 FILES = Path(__file__).parent / "files"
 
@@ -29,12 +31,13 @@ def test_it_reads_a_github_classroom_roster_and_names_assignment_repositories() 
     assert parsed.format is Format.CLASSROOM
     assert rows["ada@uni.example"].name == "Ada Lovelace"
     assert rows["ada@uni.example"].github_repo == "docker-class/lab-ada-lovelace"
-    assert rows["ada@uni.example"].status == RowStatus.NEW
+    assert (rows["ada@uni.example"].status, rows["ada@uni.example"].action) == (Status.OK, "new")
     # A student linked by GitHub account only is known by their login.
     assert rows["grace-hopper"].github_repo == "docker-class/lab-grace-hopper"
-    # Not linked to GitHub yet: imported without a repository.
+    # Not linked to GitHub yet: imported without a repository, and flagged.
     assert rows["s1234567"].github_repo == ""
-    assert rows["s1234567"].status == RowStatus.NEW
+    assert rows["s1234567"].status == Status.WARNING
+    assert "not linked to GitHub yet" in rows["s1234567"].warnings[0]
 
 
 def test_a_classroom_roster_without_a_repository_template_imports_people_only() -> None:
@@ -47,7 +50,7 @@ def test_a_classroom_roster_without_a_repository_template_imports_people_only() 
 def test_it_reads_a_canvas_gradebook_and_skips_its_summary_rows() -> None:
     parsed = parse(_read("canvas_gradebook.csv"))
     rows = classify(parsed.rows, [])
-    students = [row for row in rows if row.status != RowStatus.IGNORED]
+    students = [row for row in rows if row.status != Status.SKIPPED]
 
     assert parsed.format is Format.CANVAS
     assert [(r.identifier, r.name) for r in students] == [
@@ -56,7 +59,7 @@ def test_it_reads_a_canvas_gradebook_and_skips_its_summary_rows() -> None:
         # No SIS login: the SIS user id identifies her.
         ("2023003", "Grace Hopper"),
     ]
-    ignored = [row for row in rows if row.status == RowStatus.IGNORED]
+    ignored = [row for row in rows if row.status == Status.SKIPPED]
     assert len(ignored) == 2  # "Points Possible" and Canvas's test student
     assert students[0].email == "ada@uni.example"
 
@@ -68,31 +71,37 @@ def test_it_reads_a_latin1_moodle_export_with_semicolons_and_decimal_commas() ->
     assert parsed.format is Format.MOODLE
     assert parsed.delimiter == ";"
     assert parsed.encoding in ("Windows-1252", "Latin-1")
-    assert [(r.identifier, r.name, r.status) for r in rows] == [
-        ("jose.munoz@uni.example", "José Muñoz", RowStatus.NEW),
-        ("zoe.brueck@uni.example", "Zoë Brück", RowStatus.NEW),
+    assert [(r.identifier, r.name, r.status, r.action) for r in rows] == [
+        ("jose.munoz@uni.example", "José Muñoz", Status.OK, "new"),
+        ("zoe.brueck@uni.example", "Zoë Brück", Status.OK, "new"),
     ]
+    # Not UTF-8: the preview says how it was read.
+    assert parsed.notices and "not UTF-8" in parsed.notices[0]
 
 
 def test_every_kind_of_bad_row_is_named_with_its_reason() -> None:
     rows = classify(parse(_read("every_bad_row.csv")).rows, [])
     by_line = {row.line: row for row in rows}
 
-    assert by_line[2].status == RowStatus.NEW
-    assert by_line[2].name == "Ok One"  # stray spaces trimmed
+    # Stray spaces trimmed: imported, and the change is said.
+    assert (by_line[2].status, by_line[2].action) == (Status.CHANGED, "new")
+    assert by_line[2].name == "Ok One"
+    assert ["name", "  Ok One  ", "Ok One", "trimmed"] in by_line[2].changes
     assert by_line[2].github_repo == "ok-one/docker-course"
-    # Line 3 is blank and simply skipped.
-    assert 3 not in by_line
-    assert (by_line[4].status, by_line[4].reason) == (RowStatus.INVALID, "no identifier or email")
-    assert by_line[5].status == RowStatus.INVALID and "not a valid email" in by_line[5].reason
-    assert by_line[6].status == RowStatus.INVALID and "4 to 30" in by_line[6].reason
+    # Line 3 is blank: skipped, and said.
+    assert (by_line[3].status, by_line[3].reason) == (Status.SKIPPED, "blank line")
+    assert by_line[4].status == Status.ERROR and "no identifier or email" in by_line[4].reason
+    assert by_line[5].status == Status.ERROR and "not a valid email" in by_line[5].reason
+    assert by_line[6].status == Status.ERROR and "4 to 30" in by_line[6].reason
+    # The error names the line, the column, the value and the rule.
+    assert by_line[6].reason.startswith("line 6, column 3 (docker_id): 'ab' is not a Docker ID")
     # Docker IDs are lower case on Docker Hub; a GitHub address becomes owner/name.
-    assert by_line[7].status == RowStatus.NEW
+    assert by_line[7].status == Status.CHANGED
     assert (by_line[7].docker_id, by_line[7].github_repo) == ("capsid42", "caps-id/docker-course")
-    assert by_line[8].status == RowStatus.INVALID and "owner/name" in by_line[8].reason
-    assert by_line[9].status == RowStatus.INVALID and "not a GitHub address" in by_line[9].reason
-    assert by_line[10].status == RowStatus.DUPLICATE and "line 2" in by_line[10].reason
-    assert by_line[11].status == RowStatus.DUPLICATE and "okone1" in by_line[11].reason
+    assert by_line[8].status == Status.ERROR and "owner/repository" in by_line[8].reason
+    assert by_line[9].status == Status.ERROR and "gitlab.com is not GitHub" in by_line[9].reason
+    assert by_line[10].status == Status.DUPLICATE and "lines 2 and 10" in by_line[10].reason
+    assert by_line[11].status == Status.DUPLICATE and "okone1" in by_line[11].reason
 
 
 def test_rows_are_compared_with_the_roster_case_insensitively() -> None:
@@ -109,14 +118,14 @@ def test_rows_are_compared_with_the_roster_case_insensitively() -> None:
     )
     rows = classify(parse(text).rows, existing)
 
-    assert rows[0].status == RowStatus.UPDATED
+    assert (rows[0].status, rows[0].action) == (Status.OK, "update")
     assert rows[0].enrolment_id == 1
     assert rows[0].identifier == "Ada@Uni.example"  # the roster's spelling is kept
-    assert rows[0].changes == {"name": ["Ada", "Ada Lovelace"], "docker_id": ["", "adalovelace"]}
-    # Empty cells never erase what the roster knows.
-    assert rows[1].status == RowStatus.UNCHANGED
+    assert rows[0].updates == {"name": ["Ada", "Ada Lovelace"], "docker_id": ["", "adalovelace"]}
+    # Empty cells never erase what the roster knows; the identifier was lower-cased.
+    assert (rows[1].status, rows[1].action) == (Status.CHANGED, "unchanged")
     # A Docker ID that belongs to someone else on the roster.
-    assert rows[2].status == RowStatus.DUPLICATE
+    assert rows[2].status == Status.DUPLICATE
     assert "kept@uni.example" in rows[2].reason
 
 
@@ -152,19 +161,20 @@ def test_it_guesses_the_delimiter(delimiter: str) -> None:
 def test_pasted_lines_without_a_header_are_taken_in_our_column_order() -> None:
     rows = classify(parse("  a@uni.example , Ann  ,  anndocker  , ann/docker-course\n\n").rows, [])
 
-    assert [(r.identifier, r.name, r.docker_id, r.github_repo) for r in rows] == [
+    imported = [r for r in rows if r.status != Status.SKIPPED]
+    assert [(r.identifier, r.name, r.docker_id, r.github_repo) for r in imported] == [
         ("a@uni.example", "Ann", "anndocker", "ann/docker-course")
     ]
 
 
 def test_a_file_over_the_size_limit_is_refused_with_the_limit_in_words() -> None:
-    with pytest.raises(RosterError, match="up to 2 MB"):
+    with pytest.raises(RosterError, match="up to 2 MB and 5,000 rows"):
         parse(b"identifier\n" + b"x@uni.example\n" * (roster.MAX_BYTES // 14 + 1))
 
 
 def test_too_many_rows_are_refused() -> None:
     text = "identifier\n" + "".join(f"s{i}@uni.example\n" for i in range(roster.MAX_ROWS + 2))
-    with pytest.raises(RosterError, match=f"more than {roster.MAX_ROWS} rows"):
+    with pytest.raises(RosterError, match="more than 5,000 rows; files up to 2 MB and 5,000 rows"):
         parse(text)
 
 
@@ -199,4 +209,5 @@ def test_a_broken_quote_is_reported_with_its_line() -> None:
     ],
 )
 def test_github_repositories_are_written_as_owner_slash_name(value: str, expected: str) -> None:
-    assert roster.normalise_github_repo(value) == expected
+    rows = parse(f"identifier,github_repo\na@uni.example,{value}\n").rows
+    assert rows[0].github_repo == expected

@@ -145,7 +145,7 @@ def test_a_bad_correction_says_what_to_fix(
 
     page = response.content.decode()
     assert "4 to 30 lower-case letters and digits" in page
-    assert "owner/name" in page
+    assert "owner/repository" in page
 
 
 @pytest.mark.django_db

@@ -7,7 +7,14 @@ from typing import Any
 from sandbox import dockerhub as hub_state
 from tests.engine.support import accept_all_invites, created, requests_to
 
-__all__ = ["accept_all_invites", "bulk_calls", "created", "make_docker_ids", "make_team"]
+__all__ = [
+    "accept_all_invites",
+    "bulk_calls",
+    "created",
+    "make_docker_ids",
+    "make_team",
+    "parse_text",
+]
 
 
 def make_docker_ids(sandbox: Any, count: int, prefix: str = "learner") -> list[str]:
@@ -27,3 +34,11 @@ def make_team(sandbox: Any, name: str = "students") -> None:
 def bulk_calls(sandbox: Any) -> int:
     """POST /v2/invites/bulk requests the sandbox has answered (its own statistics)."""
     return requests_to(sandbox, "POST", "/v2/invites/bulk")
+
+
+def parse_text(text: str) -> list[Any]:
+    """Bulk add's parser on a list written one entry per word, as these tests write them
+    (a paste takes one entry per line: spaces never split an entry)."""
+    from accounts.roster_parsing import parse_invitees
+
+    return parse_invitees("\n".join(text.split()), as_csv=False)

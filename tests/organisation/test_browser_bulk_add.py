@@ -19,7 +19,8 @@ def test_an_admin_bulk_adds_a_few_hundred_ids_from_paste_to_finished_progress(
     make_team(sandbox)
     docker_ids = make_docker_ids(sandbox, 20)
     emails = [f"student{i}@example.edu" for i in range(280)]
-    pasted = ", ".join(docker_ids) + "\n" + "; ".join(emails) + "\nnot-valid " + docker_ids[0]
+    # One entry per line or separated by commas and semicolons; spaces never split one.
+    pasted = ", ".join(docker_ids) + "\n" + "; ".join(emails) + "\nnot-valid\n" + docker_ids[0]
     login_as(page, site_admin)
 
     page.goto("/organisation/bulk/")

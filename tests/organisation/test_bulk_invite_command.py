@@ -50,7 +50,7 @@ def test_dry_run_invites_nobody(sandbox, tmp_path):
 def test_running_the_same_file_twice_says_nothing_changed(sandbox, tmp_path):
     make_team(sandbox)
     source = tmp_path / "list.txt"
-    source.write_text("a@example.edu b@example.edu")
+    source.write_text("a@example.edu\nb@example.edu")  # one per line: spaces never split
     _call(str(source), "--team", "students", "--no-progress")
     out, _ = _call(str(source), "--team", "students", "--no-progress")
     assert "Nothing to send" in out and "Nothing was changed on Docker Hub" in out

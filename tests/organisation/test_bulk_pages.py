@@ -63,7 +63,7 @@ def test_pasting_a_list_runs_the_dry_run_and_shows_each_row(
     assert response["Location"] == reverse("organisation:bulk_detail", args=[job.pk])
     page = admin_client.get(response["Location"]).content.decode()
     assert "Send 2 invites" in page
-    assert "The same as row 1." in page
+    assert "The same as line 1" in page
     assert "check the spelling" in page
     assert created_invites(sandbox) == 0
 
@@ -92,7 +92,7 @@ def test_confirming_sends_and_the_progress_endpoint_follows_to_the_end(
     _post_list(
         admin_client,
         django_capture_on_commit_callbacks,
-        invitees=" ".join(f"p{i}@example.edu" for i in range(30)),
+        invitees="\n".join(f"p{i}@example.edu" for i in range(30)),
     )
     job = BulkInvite.objects.get()
     progress_url = reverse("organisation:bulk_progress", args=[job.pk])
@@ -113,7 +113,7 @@ def test_confirming_sends_and_the_progress_endpoint_follows_to_the_end(
 
 def test_a_running_job_keeps_polling_and_a_reload_shows_where_it_stands(admin_client, sandbox):
     from accounts import bulk_invites
-    from accounts.parsing import parse_text
+    from tests.organisation.support import parse_text
 
     job = bulk_invites.bulk_invite_create(
         rows=parse_text("a@example.edu b@example.edu"), organisation="Revelare", team=""
@@ -150,7 +150,7 @@ def test_the_results_download_as_csv_safe_for_spreadsheets(
     admin_client, sandbox, django_capture_on_commit_callbacks
 ):
     make_team(sandbox)
-    _post_list(admin_client, django_capture_on_commit_callbacks, invitees="=cmd|x a@example.edu")
+    _post_list(admin_client, django_capture_on_commit_callbacks, invitees="=cmd|x\na@example.edu")
     job = BulkInvite.objects.get()
     response = admin_client.get(reverse("organisation:bulk_results_csv", args=[job.pk]))
     assert response["Content-Type"].startswith("text/csv")
@@ -165,7 +165,7 @@ def test_a_failed_job_can_be_resumed_from_the_page(
     admin_client, sandbox, django_capture_on_commit_callbacks
 ):
     from accounts import bulk_invites
-    from accounts.parsing import parse_text
+    from tests.organisation.support import parse_text
 
     make_team(sandbox)
     job = bulk_invites.bulk_invite_create(
@@ -188,7 +188,7 @@ def test_the_rows_page_has_constant_queries_whatever_the_list_size(
     admin_client, sandbox, django_assert_max_num_queries
 ):
     from accounts import bulk_invites
-    from accounts.parsing import parse_text
+    from tests.organisation.support import parse_text
 
     for size in (5, 250):
         job = bulk_invites.bulk_invite_create(

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from accounts import bulk_invites, membership
 from accounts.models import Enrolment, OrgInvite, OrgMember, OrgSnapshot
-from accounts.parsing import parse_text
 from hubcourse.models import AuditEvent, JobStatus
 from tests.engine.support import requests_to
-from tests.organisation.support import accept_all_invites, make_docker_ids, make_team
+from tests.organisation.support import accept_all_invites, make_docker_ids, make_team, parse_text
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,10 @@ from django.utils import timezone
 
 from accounts import bulk_invites
 from accounts.models import Outcome
-from accounts.parsing import parse_text
-from accounts.tasks import bulk_invite_task
 from hubcourse.errors import Forbidden, Throttled
 from hubcourse.models import JobStatus
-from tests.organisation.support import make_team
+from accounts.tasks import bulk_invite_task
+from tests.organisation.support import make_team, parse_text
 
 pytestmark = pytest.mark.django_db
 

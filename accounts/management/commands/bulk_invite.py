@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import bulk_invites
 from accounts.models import BulkInvite, Outcome
-from accounts.parsing import ParseError, parse_file
+from accounts.roster_parsing import RosterError, parse_invitees
 from hubcourse.csvexport import safe_cell
 from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
 
@@ -48,8 +48,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         data = self._read(options["file"])
         try:
-            rows = parse_file(data, options["file"])
-        except ParseError as error:
+            rows = parse_invitees(data, filename=options["file"])
+        except RosterError as error:
             raise CommandError(str(error)) from error
         if not rows:
             raise CommandError("No Docker ID or email was found in the file.")
@@ -136,8 +136,8 @@ class Command(BaseCommand):
         labels = dict(Outcome.choices)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["row", "as entered", "invitee", "dry run", "result", "message"])
-            for row in job.rows.order_by("line").iterator():
+            writer.writerow(["line", "as entered", "invitee", "dry run", "result", "message"])
+            for row in job.rows.order_by("line", "position").iterator():
                 cells = [
                     row.line,
                     row.raw,
