@@ -280,7 +280,7 @@ def _apply_primary_limit(the_world: World) -> None:
             g.gh_rate = (limit, 0, window["reset"], window["used"])
             the_world.record_rate_limited("github")
             message = f"API rate limit exceeded for {who}."
-            if g.gh_user is None:
+            if g.gh_user is None and not is_integration():
                 message += (
                     " (But here's the good news: Authenticated requests get a higher rate limit."
                     " Check out the documentation for more details.)"
@@ -743,6 +743,9 @@ def get_commit(owner: str, name: str, ref: str) -> Response:
         sha = github_state.resolve_ref(repo, ref)
         if sha is None:
             raise GitHubError(422, f"No commit found for SHA: {ref}")
+        if "application/vnd.github.sha" in request.headers.get("Accept", ""):
+            # The cheap way to watch a branch head: the bare SHA as text.
+            return Response(sha, mimetype="application/vnd.github.sha")
         full_name = github_state.full_name_of(repo)
         return answer(github_json.rest_commit(world(), urls(), full_name, repo["commits"][sha]))
 
@@ -825,7 +828,15 @@ def _decode_content(value: Any) -> str:
 
 
 def _check_write(repo: dict[str, Any], path: str) -> None:
-    if path.startswith(".github/workflows/") and not _has_scope(("workflow",)):
+    if not path.startswith(".github/workflows/"):
+        return
+    if is_integration():
+        # An app writes workflow files only with the workflows permission.
+        grant = grant_for(repo) or {}
+        if not github_apps_state.has_permission(grant, "workflows", "write"):
+            raise GitHubError(403, NOT_ACCESSIBLE)
+        return
+    if not _has_scope(("workflow",)):
         # Without the workflow scope GitHub refuses workflow files with a 404.
         raise not_found()
 
