@@ -5,6 +5,14 @@ which django-allauth derives from ``GITHUB_URL``). Every API answer carries GitH
 (``x-ratelimit-*``, ``x-github-request-id``, ``x-oauth-scopes``); errors are
 ``{"message", "documentation_url", "status"}`` with GitHub's status codes.
 
+Credentials: a user's token (``ghp_`` personal, ``gho_`` OAuth, ``ghu_`` a GitHub App's user
+access token), an installation token (``ghs_``) or an app's JWT; see ``github_apps`` for the
+App routes and how app credentials are scoped. Rate limits are per user, per installation
+(``config.github_installation_rate_limit`` or the installation's own) and per address for
+anonymous calls. Every ``GET`` answer carries a weak ``ETag``; ``If-None-Match`` with it gets
+304 with no body, which does not count against an authenticated caller's limit.
+``GET .../commits/{ref}`` with ``Accept: application/vnd.github.sha`` answers the bare SHA.
+
 Reference: https://docs.github.com/en/rest (routes) and
 https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps (OAuth).
 """
