@@ -726,14 +726,13 @@ def workflow_json(
 
 
 def _send_run_event(world: World, repo: dict[str, Any], run: dict[str, Any], action: str) -> None:
-    """``workflow_run`` webhooks for hooks that subscribed to them."""
+    """``workflow_run`` webhooks for hooks that subscribed to them, and for GitHub Apps
+    installed on the repository (``github.workflow_run``, see ``github_apps_state``)."""
     hooks = [
         hook
         for hook in repo["hooks"].values()
         if hook["active"] and ("workflow_run" in hook["events"] or "*" in hook["events"])
     ]
-    if not hooks:
-        return
     urls = github_json.Urls(github_state.base_url(world), api_prefix="/api/v3")
     entry = repo["workflows"][run["path"]]
     actor = world.github["users"].get(run["actor"])
@@ -746,6 +745,7 @@ def _send_run_event(world: World, repo: dict[str, Any], run: dict[str, Any], act
     }
     for hook in hooks:
         github_state.send_hook(world, repo, hook, "workflow_run", payload)
+    world.emit("github.workflow_run", repo=repo, payload=payload)
 
 
 def filter_runs(repo: dict[str, Any], args: dict[str, str]) -> list[dict[str, Any]]:

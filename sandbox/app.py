@@ -25,6 +25,7 @@ from sandbox import (
     dockerhub_oats,
     dockerhub_web,
     github,
+    github_apps_control,
     github_control,
 )
 from sandbox.world import World
@@ -197,5 +198,6 @@ def create_app(world: World) -> Flask:
     # The GitHub side registers its own blueprints (at "/" and "/api/v3") and subscriptions.
     github.install(app, world)
     github_control.install(app, world)
+    github_apps_control.install_routes(app)
     actions.install(app, world)
     return app

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-SEEDS = ("none", "empty", "demo")
+SEEDS = ("none", "empty", "demo", "demo-unkind")
 
 
 @dataclass
@@ -22,6 +22,9 @@ class SandboxConfig:
     rate_limit: int = 180
     # GitHub primary limit: requests per hour per token.
     github_rate_limit: int = 5000
+    # GitHub primary limit of each app installation (and of an app's JWT): requests per hour.
+    # An installation's own ``rate_limit`` (control API) overrides it.
+    github_installation_rate_limit: int = 5000
     # Share (0..1) of non-control requests answered with a 5xx.
     fault_rate: float = 0.0
     # Share (0..1) of non-control requests that stall for ``timeout_s`` before answering,
@@ -45,6 +48,7 @@ class SandboxConfig:
         "latency_ms": int,
         "rate_limit": int,
         "github_rate_limit": int,
+        "github_installation_rate_limit": int,
         "fault_rate": float,
         "timeout_rate": float,
         "timeout_s": float,

@@ -20,7 +20,7 @@ from flask import (
 )
 
 from sandbox import autobuild, dockerhub
-from sandbox.config import SandboxConfig
+from sandbox.config import SEEDS, SandboxConfig
 from sandbox.world import World
 
 bp = Blueprint("control", __name__, template_folder="templates")
@@ -149,8 +149,8 @@ def page() -> str:
 def reset() -> Response:
     data = _body()
     seed = _str(data, "seed", required=False) or "empty"
-    if seed not in ("none", "empty", "demo"):
-        raise ControlError(400, "seed must be none, empty or demo")
+    if seed not in SEEDS:
+        raise ControlError(400, "seed must be one of " + ", ".join(SEEDS))
     result = world().reset(seed)
     return _done({"seed": seed, **result}, message=f"reset with seed {seed}")
 
@@ -267,7 +267,14 @@ def list_users() -> Response:
     w = world()
     with w.lock:
         return jsonify(
-            {"users": [dockerhub.user_view(w, u) for u in w.dockerhub["users"].values()]}
+            {
+                "users": [
+                    dict(
+                        dockerhub.user_view(w, u), linked_github_login=u.get("linked_github_login")
+                    )
+                    for u in w.dockerhub["users"].values()
+                ]
+            }
         )
 
 
@@ -304,6 +311,48 @@ def create_pat(username: str) -> Response:
         w, username.lower(), _str(data, "label", required=False) or "sandbox"
     )
     return _done({"username": username.lower(), "token": token}, 201, message="token created")
+
+
+@bp.route("/dockerhub/users/<username>/github-link", methods=["GET", "PUT", "POST", "DELETE"])
+def github_link(username: str) -> Response:
+    """The GitHub account linked to a Docker ID (Account settings > Linked accounts).
+
+    PUT/POST ``{"login": "<github login>"}`` links (the login need not exist in the sandbox
+    GitHub), DELETE unlinks; every method answers ``{"username", "linked_github_login"}``.
+    Automated build sources are created through this link (see ``autobuild``).
+    """
+    w = world()
+    with w.lock:
+        user = w.dockerhub["users"].get(username.lower())
+        if user is None:
+            raise ControlError(404, f"no Docker ID {username}")
+        if request.method in ("PUT", "POST"):
+            user["linked_github_login"] = _str(_body(), "login")
+        elif request.method == "DELETE":
+            user["linked_github_login"] = None
+        payload = {
+            "username": user["username"],
+            "linked_github_login": user.get("linked_github_login"),
+        }
+    if request.method != "GET":
+        w.save()
+    return _done(payload, message=f"{username}: GitHub link {payload['linked_github_login']}")
+
+
+@bp.route("/dockerhub/build-link-policy", methods=["GET", "PUT", "POST"])
+def build_link_policy() -> Response:
+    """Whether creating a build source needs a linked GitHub account that administers the
+    repository (``{"require_linked_admin": bool}``; on in every seed but ``demo``)."""
+    w = world()
+    with w.lock:
+        state = w.dockerhub["builds"]
+        if request.method != "GET":
+            value = _body().get("require_linked_admin")
+            if not isinstance(value, bool):
+                raise ControlError(400, "require_linked_admin must be true or false")
+            state["require_linked_admin"] = value
+        payload = {"require_linked_admin": bool(state.get("require_linked_admin", True))}
+    return _done(payload, message=f"require_linked_admin: {payload['require_linked_admin']}")
 
 
 @bp.post("/dockerhub/orgs")

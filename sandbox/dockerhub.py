@@ -78,6 +78,8 @@ def create_user(
             "location": "",
             "date_joined": w.now(),
             "pats": {},
+            # The GitHub account linked in Docker Hub's settings (automated builds go through it).
+            "linked_github_login": None,
         }
         state["users"][username] = user
     w.count("dockerhub.user")

@@ -5,6 +5,14 @@ which django-allauth derives from ``GITHUB_URL``). Every API answer carries GitH
 (``x-ratelimit-*``, ``x-github-request-id``, ``x-oauth-scopes``); errors are
 ``{"message", "documentation_url", "status"}`` with GitHub's status codes.
 
+Credentials: a user's token (``ghp_`` personal, ``gho_`` OAuth, ``ghu_`` a GitHub App's user
+access token), an installation token (``ghs_``) or an app's JWT; see ``github_apps`` for the
+App routes and how app credentials are scoped. Rate limits are per user, per installation
+(``config.github_installation_rate_limit`` or the installation's own) and per address for
+anonymous calls. Every ``GET`` answer carries a weak ``ETag``; ``If-None-Match`` with it gets
+304 with no body, which does not count against an authenticated caller's limit.
+``GET .../commits/{ref}`` with ``Accept: application/vnd.github.sha`` answers the bare SHA.
+
 Reference: https://docs.github.com/en/rest (routes) and
 https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps (OAuth).
 """
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import math
 import posixpath
 import re
@@ -35,7 +44,8 @@ from flask import (
 from nacl.public import PublicKey
 from werkzeug.exceptions import HTTPException
 
-from sandbox import actions, github_json, github_state
+from sandbox import actions, github_apps_state, github_json, github_state
+from sandbox.github_apps_state import AppAuthError
 from sandbox.github_state import GitHubStateError
 
 if TYPE_CHECKING:
@@ -45,6 +55,15 @@ DOCS = "https://docs.github.com/rest"
 API_VERSION = "2022-11-28"
 UNAUTHENTICATED_LIMIT = 60
 OAUTH_CODE_TTL_S = 600
+SESSION_COOKIE = "sandbox_github_login"
+NOT_ACCESSIBLE = "Resource not accessible by integration"
+# Routes an app's JWT may call (endpoint names); every other route refuses a JWT.
+JWT_ENDPOINTS: set[str] = set()
+# github.com pages (not the API): no API headers, no rate limit.
+WEB_PAGE_RE = re.compile(
+    r"^/(login/oauth/|settings/apps/|organizations/[^/]+/settings/apps/|apps/[^/]+/installations/)"
+)
+ACTIONS_READ = ("actions", "read")
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 bp = Blueprint("github", __name__)
@@ -115,7 +134,7 @@ def _token_from_header() -> str | None:
 
 def _is_api_request() -> bool:
     path = request.path.removeprefix("/api/v3")
-    return not path.startswith("/login/oauth")
+    return WEB_PAGE_RE.match(path + "/") is None
 
 
 @bp.before_request
@@ -125,13 +144,13 @@ def authenticate_and_limit() -> Response | None:
     the_world = world()
     g.gh_user = None
     g.gh_token = None
+    g.gh_app = None
+    g.gh_install = None
+    g.gh_install_token = None
     try:
         token = _token_from_header()
         if token is not None:
-            found = github_state.user_for_token(the_world, token)
-            if found is None:
-                raise GitHubError(401, "Bad credentials")
-            g.gh_user, g.gh_token = found
+            _authenticate(the_world, token)
         _apply_secondary_limit(the_world)
         if request.path.removeprefix("/api/v3").rstrip("/") != "/rate_limit":
             _apply_primary_limit(the_world)
@@ -140,9 +159,109 @@ def authenticate_and_limit() -> Response | None:
     return None
 
 
+def _authenticate(the_world: World, token: str) -> None:
+    """Who the credential is: an app (JWT), an installation (``ghs_``) or a user."""
+    if token.count(".") == 2:
+        try:
+            g.gh_app = github_apps_state.app_for_jwt(the_world, token)
+        except AppAuthError as error:
+            raise GitHubError(error.status, error.message) from error
+        endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+        if endpoint not in JWT_ENDPOINTS:
+            # An app's JWT reaches the app's own routes only; the rest needs an installation.
+            raise GitHubError(403, NOT_ACCESSIBLE)
+        return
+    if token.startswith("ghs_"):
+        with the_world.lock:
+            record = github_apps_state.token_record(the_world, token)
+            inst = (
+                github_apps_state.get_installation(the_world, record["installation_id"])
+                if record is not None
+                else None
+            )
+            if record is None or inst is None or record["expires_at"] <= the_world.now():
+                raise GitHubError(401, "Bad credentials")
+        g.gh_install_token = record
+        g.gh_install = inst
+        if inst["suspended_at"]:
+            raise GitHubError(403, "This installation has been suspended")
+        return
+    found = github_state.user_for_token(the_world, token)
+    if found is None:
+        raise GitHubError(401, "Bad credentials")
+    g.gh_user, g.gh_token = found
+
+
+def is_integration() -> bool:
+    """True for an app's JWT, an installation token or a user token issued to an app."""
+    return (
+        g.get("gh_app") is not None or g.get("gh_install") is not None or _token_app() is not None
+    )
+
+
+def _token_app() -> dict[str, Any] | None:
+    """The app a user access token (``ghu_``) was issued to, if it was."""
+    token = g.get("gh_token")
+    if token is None or token.get("kind") != "app-user":
+        return None
+    return github_apps_state.get_app(world(), token["client_id"])
+
+
+def grant_for(repo: dict[str, Any]) -> dict[str, str] | None:
+    """The permissions an integration's credential has on ``repo``; None when out of scope."""
+    the_world = world()
+    record = g.get("gh_install_token")
+    if record is not None:
+        if repo["id"] in github_apps_state.token_repo_ids(the_world, record):
+            granted: dict[str, str] = record["permissions"]
+            return granted
+        return None
+    app = _token_app()
+    user = g.get("gh_user")
+    if app is not None and user is not None:
+        inst = github_apps_state.installation_for_repo(the_world, app, repo)
+        if (
+            inst is not None
+            and not inst["suspended_at"]
+            and github_state.administers(the_world, user["login"], repo["owner"])
+        ):
+            permissions: dict[str, str] = inst["permissions"]
+            return permissions
+    return None
+
+
+def require_app() -> dict[str, Any]:
+    """The app of the request's JWT; any other credential is refused as GitHub does."""
+    app: dict[str, Any] | None = g.get("gh_app")
+    if app is None:
+        raise GitHubError(
+            401,
+            "A JSON web token could not be decoded",
+            documentation_url="https://docs.github.com/rest",
+        )
+    return app
+
+
+def actor_login() -> str:
+    """Who writes: the user, or an installation's bot (``{slug}[bot]``)."""
+    inst = g.get("gh_install")
+    if inst is not None:
+        app = github_apps_state.apps(world())[str(inst["app_id"])]
+        return github_apps_state.bot_login(app)
+    return str(require_user()["login"])
+
+
 def _rate_key() -> tuple[str, int, str]:
     """(state key, limit, what the 403 message names) for the current caller."""
     the_world = world()
+    inst = g.get("gh_install")
+    if inst is not None:
+        limit = inst.get("rate_limit") or the_world.config.github_installation_rate_limit
+        return f"installation:{inst['id']}", int(limit), f"installation ID {inst['id']}"
+    app = g.get("gh_app")
+    if app is not None:
+        limit = the_world.config.github_installation_rate_limit
+        return f"app:{app['id']}", limit, f"app ID {app['id']}"
     if g.gh_user is not None:
         user = g.gh_user
         return f"user:{user['id']}", the_world.config.github_rate_limit, f"user ID {user['id']}"
@@ -169,7 +288,7 @@ def _apply_primary_limit(the_world: World) -> None:
             g.gh_rate = (limit, 0, window["reset"], window["used"])
             the_world.record_rate_limited("github")
             message = f"API rate limit exceeded for {who}."
-            if g.gh_user is None:
+            if g.gh_user is None and not is_integration():
                 message += (
                     " (But here's the good news: Authenticated requests get a higher rate limit."
                     " Check out the documentation for more details.)"
@@ -181,11 +300,32 @@ def _apply_primary_limit(the_world: World) -> None:
             )
         window["used"] += 1
         g.gh_rate = (limit, max(0, limit - window["used"]), window["reset"], window["used"])
+        g.gh_rate_key = key
+
+
+def _refund_rate(the_world: World) -> None:
+    """A 304 to an authorised conditional request does not count (GitHub's rule)."""
+    key = g.get("gh_rate_key")
+    if key is None or (g.get("gh_user") is None and not is_integration()):
+        return
+    with the_world.lock:
+        window = the_world.github["rate"].get(key)
+        if window is None or window["used"] <= 0:
+            return
+        window["used"] -= 1
+        limit = g.gh_rate[0]
+        g.gh_rate = (limit, max(0, limit - window["used"]), window["reset"], window["used"])
 
 
 def _apply_secondary_limit(the_world: World) -> None:
     with the_world.lock:
         secondary = the_world.github["secondary"]
+        inst = g.get("gh_install")
+        if inst is not None:
+            # The control API can aim refusals at one installation's requests.
+            own = the_world.github.get("secondary_installations", {}).get(str(inst["id"]))
+            if own is not None and own["remaining"] > 0:
+                secondary = own
         if secondary["remaining"] <= 0:
             return
         secondary["remaining"] -= 1
@@ -222,6 +362,8 @@ def _request_id() -> str:
 def github_headers(response: Response) -> Response:
     if not _is_api_request():
         return response
+    if request.method == "GET" and response.status_code == 200:
+        _conditional(response)
     response.headers["X-GitHub-Api-Version-Selected"] = API_VERSION
     response.headers["X-GitHub-Media-Type"] = "github.v3; format=json"
     response.headers["X-GitHub-Request-Id"] = _request_id()
@@ -234,15 +376,33 @@ def github_headers(response: Response) -> Response:
         response.headers["X-RateLimit-Used"] = str(used)
         response.headers["X-RateLimit-Resource"] = "core"
     token = g.get("gh_token")
-    if token is not None:
+    if token is not None and token.get("kind") != "app-user":
         response.headers["X-OAuth-Scopes"] = ", ".join(token["scopes"])
         accepted = g.get("gh_accepted_scopes")
         response.headers["X-Accepted-OAuth-Scopes"] = ", ".join(accepted or ())
     return response
 
 
+def _conditional(response: Response) -> None:
+    """An ``ETag`` on every GET; ``If-None-Match`` that matches answers 304 with no body."""
+    digest = hashlib.sha256(response.get_data()).hexdigest()
+    etag = f'W/"{digest}"'
+    response.headers["ETag"] = etag
+    response.headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
+    wanted = request.headers.get("If-None-Match", "")
+    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",") if tag.strip()}
+    if etag.removeprefix("W/") in tags or "*" in tags:
+        response.status_code = 304
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Length", None)
+        _refund_rate(world())
+
+
 def require_user() -> dict[str, Any]:
     if g.get("gh_user") is None:
+        if g.get("gh_install") is not None or g.get("gh_app") is not None:
+            raise GitHubError(403, NOT_ACCESSIBLE)
         raise GitHubError(401, "Requires authentication")
     user: dict[str, Any] = g.gh_user
     return user
@@ -257,10 +417,12 @@ def _has_scope(needed: tuple[str, ...]) -> bool:
 def _may_see(repo: dict[str, Any]) -> bool:
     if not repo["private"]:
         return True
+    if is_integration():
+        return grant_for(repo) is not None
     user = g.get("gh_user")
     return (
         user is not None
-        and user["login"].lower() == repo["owner"].lower()
+        and github_state.administers(world(), user["login"], repo["owner"])
         and _has_scope(("repo",))
     )
 
@@ -285,8 +447,15 @@ def _moved(repo: dict[str, Any]) -> GitHubError:
     return error
 
 
-def repo_for_read(owner: str, name: str) -> dict[str, Any]:
-    """The repository if the caller may see it; private ones are 404 to everyone else."""
+def repo_for_read(
+    owner: str, name: str, permission: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """The repository if the caller may see it; private ones are 404 to everyone else.
+
+    ``permission`` (name, level) is what an app's credential needs on the repository (metadata
+    read is implicit); without it GitHub answers 403 "Resource not accessible by integration".
+    A public repository outside an installation is readable as public data.
+    """
     repo = github_state.get_repo(world(), f"{owner}/{name}")
     if repo is None:
         moved = github_state.renamed_to(world(), f"{owner}/{name}")
@@ -295,14 +464,30 @@ def repo_for_read(owner: str, name: str) -> dict[str, Any]:
         raise not_found()
     if not _may_see(repo):
         raise not_found()
+    if permission is not None and is_integration():
+        grant = grant_for(repo)
+        if grant is not None and not github_apps_state.has_permission(grant, *permission):
+            raise GitHubError(403, NOT_ACCESSIBLE)
     return repo
 
 
-def repo_for_write(owner: str, name: str, scopes: tuple[str, ...] = ("repo",)) -> dict[str, Any]:
-    """The repository if the caller owns it and the token has a scope in ``scopes``."""
+def repo_for_write(
+    owner: str,
+    name: str,
+    scopes: tuple[str, ...] = ("repo",),
+    permission: tuple[str, str] = ("contents", "write"),
+) -> dict[str, Any]:
+    """The repository if the caller administers it and the token has a scope in ``scopes``
+    (or, for an app's credential, the repository is in scope with ``permission``)."""
+    if is_integration():
+        repo = repo_for_read(owner, name)
+        grant = grant_for(repo)
+        if grant is None or not github_apps_state.has_permission(grant, *permission):
+            raise GitHubError(403, NOT_ACCESSIBLE)
+        return repo
     user = require_user()
     repo = repo_for_read(owner, name)
-    if user["login"].lower() != repo["owner"].lower():
+    if not github_state.administers(world(), user["login"], repo["owner"]):
         # GitHub answers 404, not 403, so as not to reveal what a token cannot touch.
         raise not_found()
     if not repo["private"] and "public_repo" not in scopes and "repo" in scopes:
@@ -463,9 +648,10 @@ def get_repo(owner: str, name: str) -> Response:
 @bp.patch("/repos/<owner>/<name>")
 def update_repo(owner: str, name: str) -> Response:
     """Rename, describe, change visibility or the default branch."""
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("administration", "write"))
     body = json_body()
-    user = require_user()
+    viewer = g.gh_user["login"] if g.get("gh_user") else None
+    sender = actor_login()
     the_world = world()
     with the_world.lock:
         new_name = body.get("name")
@@ -473,7 +659,9 @@ def update_repo(owner: str, name: str) -> Response:
             if not isinstance(new_name, str):
                 raise invalid("name must be a string")
             try:
-                github_state.rename_repo(the_world, github_state.full_name_of(repo), new_name)
+                github_state.rename_repo(
+                    the_world, github_state.full_name_of(repo), new_name, sender=sender
+                )
             except GitHubStateError as error:
                 raise GitHubError(
                     422,
@@ -490,7 +678,7 @@ def update_repo(owner: str, name: str) -> Response:
         if "description" in body:
             repo["description"] = body["description"]
         if isinstance(body.get("private"), bool):
-            repo["private"] = body["private"]
+            github_state.set_visibility(the_world, repo, private=body["private"], sender=sender)
         if "default_branch" in body:
             branch = body["default_branch"]
             if repo["branches"] and branch not in repo["branches"]:
@@ -503,7 +691,7 @@ def update_repo(owner: str, name: str) -> Response:
                 )
             repo["default_branch"] = branch
         repo["updated_at"] = the_world.now()
-        data = github_json.full_repo(the_world, urls(), repo, viewer=user["login"])
+        data = github_json.full_repo(the_world, urls(), repo, viewer=viewer)
     the_world.save()
     return answer(data)
 
@@ -556,13 +744,16 @@ def get_branch(owner: str, name: str, branch: str) -> Response:
 
 @bp.get("/repos/<owner>/<name>/commits/<path:ref>")
 def get_commit(owner: str, name: str, ref: str) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ("contents", "read"))
     with world().lock:
         if not repo["branches"]:
             raise GitHubError(409, "Git Repository is empty.")
         sha = github_state.resolve_ref(repo, ref)
         if sha is None:
             raise GitHubError(422, f"No commit found for SHA: {ref}")
+        if "application/vnd.github.sha" in request.headers.get("Accept", ""):
+            # The cheap way to watch a branch head: the bare SHA as text.
+            return Response(sha, mimetype="application/vnd.github.sha")
         full_name = github_state.full_name_of(repo)
         return answer(github_json.rest_commit(world(), urls(), full_name, repo["commits"][sha]))
 
@@ -589,7 +780,7 @@ def _tree_at(repo: dict[str, Any], ref: str | None) -> tuple[dict[str, str], str
 @bp.get("/repos/<owner>/<name>/contents", defaults={"path": ""})
 @bp.get("/repos/<owner>/<name>/contents/<path:path>")
 def get_contents(owner: str, name: str, path: str) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ("contents", "read"))
     ref = request.args.get("ref") or repo["default_branch"]
     path = path.strip("/")
     full_name = github_state.full_name_of(repo)
@@ -645,7 +836,15 @@ def _decode_content(value: Any) -> str:
 
 
 def _check_write(repo: dict[str, Any], path: str) -> None:
-    if path.startswith(".github/workflows/") and not _has_scope(("workflow",)):
+    if not path.startswith(".github/workflows/"):
+        return
+    if is_integration():
+        # An app writes workflow files only with the workflows permission.
+        grant = grant_for(repo) or {}
+        if not github_apps_state.has_permission(grant, "workflows", "write"):
+            raise GitHubError(403, NOT_ACCESSIBLE)
+        return
+    if not _has_scope(("workflow",)):
         # Without the workflow scope GitHub refuses workflow files with a 404.
         raise not_found()
 
@@ -661,7 +860,7 @@ def put_contents(owner: str, name: str, path: str) -> Response:
         raise invalid('"content" wasn\'t supplied.')
     content = _decode_content(body["content"])
     _check_write(repo, path)
-    user = require_user()
+    login = actor_login()
     the_world = world()
     with the_world.lock:
         branch = body.get("branch") or repo["default_branch"]
@@ -679,7 +878,7 @@ def put_contents(owner: str, name: str, path: str) -> Response:
         full_name = github_state.full_name_of(repo)
         try:
             sha = github_state.push(
-                the_world, full_name, branch, {path: content}, body["message"], user["login"]
+                the_world, full_name, branch, {path: content}, body["message"], login
             )
         except GitHubStateError as error:
             raise GitHubError(error.status, error.message) from error
@@ -706,7 +905,7 @@ def delete_contents(owner: str, name: str, path: str) -> Response:
     if not body.get("sha"):
         raise invalid('"sha" wasn\'t supplied.')
     _check_write(repo, path)
-    user = require_user()
+    login = actor_login()
     the_world = world()
     with the_world.lock:
         branch = body.get("branch") or repo["default_branch"]
@@ -719,9 +918,7 @@ def delete_contents(owner: str, name: str, path: str) -> Response:
         if body["sha"] != current:
             raise GitHubError(409, f"{path} does not match {body['sha']}")
         full_name = github_state.full_name_of(repo)
-        sha = github_state.push(
-            the_world, full_name, branch, {path: None}, body["message"], user["login"]
-        )
+        sha = github_state.push(the_world, full_name, branch, {path: None}, body["message"], login)
         commit = github_json.git_commit(urls(), full_name, repo["commits"][sha])
     return answer({"content": None, "commit": commit})
 
@@ -729,6 +926,7 @@ def delete_contents(owner: str, name: str, path: str) -> Response:
 # -- webhooks --------------------------------------------------------------------------------
 
 HOOK_SCOPES = ("admin:repo_hook", "write:repo_hook", "read:repo_hook", "repo")
+HOOK_WRITE = ("repository_hooks", "write")
 KNOWN_EVENTS = {
     "*",
     "push",
@@ -825,7 +1023,7 @@ def _validate_hook_fields(body: dict[str, Any], hook: dict[str, Any] | None) -> 
 
 @bp.get("/repos/<owner>/<name>/hooks")
 def list_hooks(owner: str, name: str) -> Response:
-    repo = repo_for_write(owner, name, HOOK_SCOPES)
+    repo = repo_for_write(owner, name, HOOK_SCOPES, ("repository_hooks", "read"))
     with world().lock:
         hooks = [_hook_json(repo, hook) for hook in repo["hooks"].values()]
     page, headers = paginate(hooks)
@@ -834,7 +1032,7 @@ def list_hooks(owner: str, name: str) -> Response:
 
 @bp.post("/repos/<owner>/<name>/hooks")
 def create_hook(owner: str, name: str) -> Response:
-    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"))
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"), HOOK_WRITE)
     body = json_body()
     if body.get("name", "web") != "web":
         raise GitHubError(
@@ -877,14 +1075,14 @@ def _find_hook(repo: dict[str, Any], hook_id: int) -> dict[str, Any]:
 
 @bp.get("/repos/<owner>/<name>/hooks/<int:hook_id>")
 def get_hook(owner: str, name: str, hook_id: int) -> Response:
-    repo = repo_for_write(owner, name, HOOK_SCOPES)
+    repo = repo_for_write(owner, name, HOOK_SCOPES, ("repository_hooks", "read"))
     with world().lock:
         return answer(_hook_json(repo, _find_hook(repo, hook_id)))
 
 
 @bp.patch("/repos/<owner>/<name>/hooks/<int:hook_id>")
 def update_hook(owner: str, name: str, hook_id: int) -> Response:
-    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"))
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "write:repo_hook", "repo"), HOOK_WRITE)
     body = json_body()
     the_world = world()
     with the_world.lock:
@@ -899,7 +1097,7 @@ def update_hook(owner: str, name: str, hook_id: int) -> Response:
 
 @bp.delete("/repos/<owner>/<name>/hooks/<int:hook_id>")
 def delete_hook(owner: str, name: str, hook_id: int) -> Response:
-    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"), HOOK_WRITE)
     with world().lock:
         _find_hook(repo, hook_id)
         del repo["hooks"][str(hook_id)]
@@ -923,7 +1121,7 @@ def _send_ping(repo: dict[str, Any], hook: dict[str, Any]) -> None:
 
 @bp.post("/repos/<owner>/<name>/hooks/<int:hook_id>/pings")
 def ping_hook(owner: str, name: str, hook_id: int) -> Response:
-    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"), HOOK_WRITE)
     with world().lock:
         _send_ping(repo, _find_hook(repo, hook_id))
     return Response(status=204)
@@ -932,7 +1130,7 @@ def ping_hook(owner: str, name: str, hook_id: int) -> Response:
 @bp.post("/repos/<owner>/<name>/hooks/<int:hook_id>/tests")
 def test_push_hook(owner: str, name: str, hook_id: int) -> Response:
     """Redeliver a push event for the default branch's head (GitHub's "test" hook)."""
-    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"))
+    repo = repo_for_write(owner, name, ("admin:repo_hook", "repo"), HOOK_WRITE)
     the_world = world()
     with the_world.lock:
         hook = _find_hook(repo, hook_id)
@@ -947,7 +1145,7 @@ def test_push_hook(owner: str, name: str, hook_id: int) -> Response:
                 repo["default_branch"],
                 parents[0] if parents else None,
                 head,
-                require_user()["login"],
+                actor_login(),
             )
             github_state.send_hook(the_world, repo, hook, "push", payload)
     return Response(status=204)
@@ -958,7 +1156,7 @@ def test_push_hook(owner: str, name: str, hook_id: int) -> Response:
 
 @bp.get("/repos/<owner>/<name>/actions/secrets/public-key")
 def secrets_public_key(owner: str, name: str) -> Response:
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("secrets", "read"))
     key = repo["secret_key"]
     return answer({"key_id": key["key_id"], "key": key["public"]})
 
@@ -973,7 +1171,7 @@ def _secret_json(name: str, secret: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/repos/<owner>/<name>/actions/secrets")
 def list_secrets(owner: str, name: str) -> Response:
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("secrets", "read"))
     with world().lock:
         items = [_secret_json(key, value) for key, value in sorted(repo["secrets"].items())]
     page, headers = paginate(items)
@@ -982,7 +1180,7 @@ def list_secrets(owner: str, name: str) -> Response:
 
 @bp.get("/repos/<owner>/<name>/actions/secrets/<secret_name>")
 def get_secret(owner: str, name: str, secret_name: str) -> Response:
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("secrets", "read"))
     with world().lock:
         secret = repo["secrets"].get(secret_name.upper())
         if secret is None:
@@ -992,7 +1190,7 @@ def get_secret(owner: str, name: str, secret_name: str) -> Response:
 
 @bp.put("/repos/<owner>/<name>/actions/secrets/<secret_name>")
 def put_secret(owner: str, name: str, secret_name: str) -> Response:
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("secrets", "write"))
     body = json_body()
     upper = secret_name.upper()
     if not SECRET_NAME_RE.match(secret_name) or upper.startswith("GITHUB_"):
@@ -1035,7 +1233,7 @@ def put_secret(owner: str, name: str, secret_name: str) -> Response:
 
 @bp.delete("/repos/<owner>/<name>/actions/secrets/<secret_name>")
 def delete_secret(owner: str, name: str, secret_name: str) -> Response:
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("secrets", "write"))
     with world().lock:
         if repo["secrets"].pop(secret_name.upper(), None) is None:
             raise not_found()
@@ -1054,7 +1252,7 @@ def _run_or_404(repo: dict[str, Any], run_id: int) -> dict[str, Any]:
 
 @bp.get("/repos/<owner>/<name>/actions/workflows")
 def list_workflows(owner: str, name: str) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         items = [actions.workflow_json(urls(), repo, entry) for entry in repo["workflows"].values()]
     page, headers = paginate(items)
@@ -1073,14 +1271,14 @@ def _runs_answer(repo: dict[str, Any], runs: list[dict[str, Any]]) -> Response:
 
 @bp.get("/repos/<owner>/<name>/actions/runs")
 def list_runs(owner: str, name: str) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         return _runs_answer(repo, actions.filter_runs(repo, request.args.to_dict()))
 
 
 @bp.get("/repos/<owner>/<name>/actions/workflows/<workflow>/runs")
 def list_workflow_runs(owner: str, name: str, workflow: str) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         entry = next(
             (
@@ -1103,19 +1301,19 @@ def list_workflow_runs(owner: str, name: str, workflow: str) -> Response:
 @bp.post("/repos/<owner>/<name>/actions/workflows/<workflow>/dispatches")
 def dispatch_workflow(owner: str, name: str, workflow: str) -> Response:
     # Reference: https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
-    repo = repo_for_write(owner, name)
+    repo = repo_for_write(owner, name, permission=("actions", "write"))
     body = json_body()
     ref = body.get("ref")
     if not isinstance(ref, str) or not ref:
         raise invalid('"ref" wasn\'t supplied.')
-    user = require_user()
+    login = actor_login()
     the_world = world()
     with the_world.lock:
         path = actions.workflow_path(the_world, repo, workflow)
         if path is None:
             raise not_found()
         try:
-            run = actions.dispatch(the_world, repo, path, ref, user["login"])
+            run = actions.dispatch(the_world, repo, path, ref, login)
         except actions.DispatchError as error:
             raise GitHubError(error.status, error.message) from error
         if body.get("return_run_details") is True:
@@ -1133,14 +1331,14 @@ def dispatch_workflow(owner: str, name: str, workflow: str) -> Response:
 
 @bp.get("/repos/<owner>/<name>/actions/runs/<int:run_id>")
 def get_run(owner: str, name: str, run_id: int) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         return answer(actions.run_json(world(), urls(), repo, _run_or_404(repo, run_id)))
 
 
 @bp.get("/repos/<owner>/<name>/actions/runs/<int:run_id>/jobs")
 def list_run_jobs(owner: str, name: str, run_id: int) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         run = _run_or_404(repo, run_id)
         jobs = [
@@ -1160,7 +1358,7 @@ def _job_or_404(repo: dict[str, Any], job_id: int) -> dict[str, Any]:
 
 @bp.get("/repos/<owner>/<name>/actions/jobs/<int:job_id>")
 def get_job(owner: str, name: str, job_id: int) -> Response:
-    repo = repo_for_read(owner, name)
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         job = _job_or_404(repo, job_id)
         return answer(actions.job_json(urls(), repo, repo["runs"][str(job["run_id"])], job))
@@ -1169,8 +1367,9 @@ def get_job(owner: str, name: str, job_id: int) -> Response:
 @bp.get("/repos/<owner>/<name>/actions/jobs/<int:job_id>/logs")
 def download_job_logs(owner: str, name: str, job_id: int) -> Response:
     """A 302 to a short-lived plain-text download, as GitHub does."""
-    require_user()
-    repo = repo_for_read(owner, name)
+    if g.get("gh_user") is None and not is_integration():
+        require_user()
+    repo = repo_for_read(owner, name, ACTIONS_READ)
     with world().lock:
         job = _job_or_404(repo, job_id)
         if job["status"] != "completed":
@@ -1225,6 +1424,17 @@ OAUTH_PARAMS = (
 
 
 def _oauth_app(client_id: str) -> dict[str, Any] | None:
+    """An OAuth app, or a GitHub App by its client id (then its tokens are ``ghu_``)."""
+    gh_app = github_apps_state.get_app(world(), client_id) if client_id.startswith("Iv") else None
+    if gh_app is not None and gh_app["client_id"] == client_id:
+        return {
+            "client_id": client_id,
+            "client_secret": gh_app["client_secret"],
+            "name": gh_app["name"],
+            "callback_url": None,
+            "callback_urls": list(gh_app["callback_urls"]),
+            "github_app": True,
+        }
     app: dict[str, Any] | None = world().github["oauth_apps"].get(client_id)
     return app
 
@@ -1253,10 +1463,17 @@ def oauth_authorize() -> Response | str:
             app = github_state.create_oauth_app(
                 the_world, client_id, name="OAuth app", secret_on_first_use=True
             )
-        users = sorted(the_world.github["users"].values(), key=lambda user: user["login"].lower())
-    redirect_uri = source.get("redirect_uri") or app.get("callback_url") or ""
+        users = signable_users(the_world)
+    callbacks = app.get("callback_urls") or []
+    redirect_uri = (
+        source.get("redirect_uri") or app.get("callback_url") or (callbacks[0] if callbacks else "")
+    )
     callback = app.get("callback_url")
-    if not redirect_uri or (callback and not redirect_uri.startswith(callback)):
+    if (
+        not redirect_uri
+        or (callback and not redirect_uri.startswith(callback))
+        or (callbacks and not any(redirect_uri.startswith(url) for url in callbacks))
+    ):
         return Response(
             "The redirect_uri MUST match the registered callback URL for this application.",
             status=400,
@@ -1304,7 +1521,20 @@ def oauth_authorize() -> Response | str:
             "scope": scope,
             "expires_at": the_world.now() + OAUTH_CODE_TTL_S,
         }
-    return _redirect_with(redirect_uri, {"code": code, "state": state})
+    response = _redirect_with(redirect_uri, {"code": code, "state": state})
+    # The sandbox's stand-in for a github.com session: the install and manifest pages
+    # know who is signed in.
+    response.set_cookie(SESSION_COOKIE, user["login"], httponly=True, samesite="Lax")
+    return response
+
+
+def signable_users(the_world: World) -> list[dict[str, Any]]:
+    """People who can sign in on the sandbox's pages (not bots, not organisations)."""
+    with the_world.lock:
+        return sorted(
+            (u for u in the_world.github["users"].values() if u.get("type", "User") == "User"),
+            key=lambda user: user["login"].lower(),
+        )
 
 
 def _token_answer(fields: dict[str, str]) -> Response:
@@ -1364,8 +1594,11 @@ def oauth_access_token() -> Response:
                 "The redirect_uri MUST match the registered callback URL for this application.",
             )
         scopes = [scope for scope in re.split(r"[\s,]+", grant["scope"]) if scope]
+        kind = "app-user" if app.get("github_app") else "oauth"
+        if kind == "app-user":
+            scopes = []  # a GitHub App asks no scopes: its permissions are the app's
         token = github_state.issue_token(
-            the_world, grant["login"], scopes=scopes, kind="oauth", client_id=client_id
+            the_world, grant["login"], scopes=scopes, kind=kind, client_id=client_id
         )
     the_world.save()
     return _token_answer({"access_token": token, "token_type": "bearer", "scope": ",".join(scopes)})
@@ -1378,6 +1611,11 @@ def _age_rate_windows(the_world: World, *, seconds: float) -> None:
 
 
 def install(app: Flask, the_world: World) -> None:
+    # The GitHub App routes live on this blueprint too (same auth, limits and headers).
+    from sandbox import github_apps
+
+    github_apps.register()
+    github_apps_state.install_subscriptions(the_world)
     the_world.subscribe("clock.advanced", _age_rate_windows)
     app.register_blueprint(bp)
     app.register_blueprint(bp, url_prefix="/api/v3", name="github_api_v3")

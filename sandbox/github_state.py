@@ -63,6 +63,15 @@ def empty_state() -> dict[str, Any]:
         "secondary": {"remaining": 0, "status": 403, "retry_after": 60},
         # Old "owner/name" (lower-cased) -> repository id, so old names answer 301 as on GitHub.
         "renamed": {},
+        # GitHub Apps (see github_apps_state): apps, installations, their tokens, manifest codes.
+        "apps": {},
+        "installations": {},
+        "installation_tokens": {},
+        "manifest_codes": {},
+        # installation id -> forced secondary-limit answers for that installation only.
+        "secondary_installations": {},
+        # {"enabled": bool, "login": str}: the manifest pages create the app without a click.
+        "manifest_auto_confirm": {},
     }
 
 
@@ -158,7 +167,8 @@ def create_user(
 def issue_token(
     world: World, login: str, *, scopes: list[str], kind: str, client_id: str | None = None
 ) -> str:
-    token = new_token("ghp" if kind == "pat" else "gho")
+    # ghu_: a user access token of a GitHub App (the OAuth flow with the app's client id).
+    token = new_token({"pat": "ghp", "oauth": "gho", "app-user": "ghu"}[kind])
     with world.lock:
         world.github["tokens"][token] = {
             "login": login.lower(),
@@ -318,8 +328,13 @@ def renamed_to(world: World, full_name: str) -> dict[str, Any] | None:
     return repo_by_id(world, repo_id) if repo_id is not None else None
 
 
-def rename_repo(world: World, full_name: str, new_name: str) -> dict[str, Any]:
-    """Rename a repository; the old name keeps redirecting to it (until reused)."""
+def rename_repo(
+    world: World, full_name: str, new_name: str, *, sender: str | None = None
+) -> dict[str, Any]:
+    """Rename a repository; the old name keeps redirecting to it (until reused).
+
+    Emits ``github.repository`` (action ``renamed``) for the app webhooks.
+    """
     if not REPO_NAME_RE.match(new_name or "") or new_name in (".", ".."):
         raise GitHubStateError("name is invalid: only ASCII letters, digits, '.', '-' and '_'")
     with world.lock:
@@ -339,7 +354,139 @@ def rename_repo(world: World, full_name: str, new_name: str) -> dict[str, Any]:
         if old.lower() != new.lower():
             renamed[old.lower()] = repo["id"]
     world.save()
+    old_name = old.split("/", 1)[1]
+    if old_name != new_name:
+        world.emit(
+            "github.repository",
+            repo=repo,
+            action="renamed",
+            sender=sender or repo["owner"],
+            changes={"repository": {"name": {"from": old_name}}},
+        )
     return repo
+
+
+def set_visibility(
+    world: World, repo: dict[str, Any], *, private: bool, sender: str | None = None
+) -> None:
+    """Make a repository private or public (``privatized``/``publicized`` events)."""
+    with world.lock:
+        if repo["private"] == private:
+            return
+        repo["private"] = private
+        repo["updated_at"] = world.now()
+    world.save()
+    world.emit(
+        "github.repository",
+        repo=repo,
+        action="privatized" if private else "publicized",
+        sender=sender or repo["owner"],
+    )
+
+
+def transfer_repo(
+    world: World, full_name: str, new_owner: str, *, sender: str | None = None
+) -> dict[str, Any]:
+    """Give a repository to another account; the old name redirects, as on GitHub.
+
+    Installations of the former owner lose it (``transferred`` is sent to them first).
+    """
+    with world.lock:
+        repo = get_repo(world, full_name)
+        target = get_user(world, new_owner)
+        if repo is None or target is None:
+            raise GitHubStateError("Not Found", status=404)
+        old = full_name_of(repo)
+        new = f"{target['login']}/{repo['name']}"
+        if new.lower() in world.github["repos"]:
+            raise GitHubStateError(f"{target['login']} already has a repository {repo['name']}")
+        former = world.github["users"][repo["owner"].lower()]
+        del world.github["repos"][old.lower()]
+        repo["owner"] = target["login"]
+        repo["updated_at"] = world.now()
+        world.github["repos"][new.lower()] = repo
+        world.github.setdefault("renamed", {})[old.lower()] = repo["id"]
+    world.save()
+    world.emit(
+        "github.repository",
+        repo=repo,
+        action="transferred",
+        sender=sender or former["login"],
+        changes={
+            "owner": {
+                "from": {
+                    "user" if former.get("type", "User") != "Organization" else "organization": {
+                        key: former[key] for key in ("login", "id", "node_id")
+                    }
+                }
+            }
+        },
+        former_owner=former["login"],
+    )
+    return repo
+
+
+def delete_repo(world: World, full_name: str, *, sender: str | None = None) -> None:
+    """Delete a repository (its old names stop redirecting); ``deleted`` is sent."""
+    with world.lock:
+        repo = get_repo(world, full_name)
+        if repo is None:
+            raise GitHubStateError("Not Found", status=404)
+        del world.github["repos"][full_name_of(repo).lower()]
+        renamed = world.github.setdefault("renamed", {})
+        for old in [name for name, repo_id in renamed.items() if repo_id == repo["id"]]:
+            del renamed[old]
+    world.save()
+    world.emit("github.repository", repo=repo, action="deleted", sender=sender or repo["owner"])
+
+
+def create_org(
+    world: World, login: str, admins: list[str], members: list[str] | None = None
+) -> dict[str, Any]:
+    """A GitHub organisation: an account (type ``Organization``) with admins and members.
+
+    Admins administer every repository the organisation owns (the sandbox has no teams).
+    """
+    if not LOGIN_RE.match(login or ""):
+        raise GitHubStateError("Login may only contain alphanumeric characters or single hyphens")
+    with world.lock:
+        if login.lower() in world.github["users"]:
+            raise GitHubStateError(f"Login {login} is already taken")
+        for name in [*admins, *(members or [])]:
+            if get_user(world, name) is None:
+                raise GitHubStateError(f"no GitHub user {name}", status=404)
+        number = world.next_int("github.user")
+        now = world.now()
+        org = {
+            "id": number,
+            "node_id": node_id("Organization", number),
+            "login": login,
+            "name": login,
+            "email": None,
+            "type": "Organization",
+            "created_at": now,
+            "updated_at": now,
+            "emails": [],
+            "admins": sorted({name.lower() for name in admins}),
+            "members": sorted({name.lower() for name in [*admins, *(members or [])]}),
+        }
+        world.github["users"][login.lower()] = org
+        world.count("github.orgs")
+    world.save()
+    return org
+
+
+def administers(world: World, login: str, owner: str) -> bool:
+    """Whether ``login`` administers the repositories of account ``owner`` (is it, or an
+    admin of the organisation it is)."""
+    if login.lower() == owner.lower():
+        return True
+    account = get_user(world, owner)
+    return bool(
+        account is not None
+        and account.get("type") == "Organization"
+        and login.lower() in account.get("admins", [])
+    )
 
 
 def full_name_of(repo: dict[str, Any]) -> str:

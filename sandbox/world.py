@@ -128,6 +128,8 @@ class World:
             result: dict[str, Any] = {}
             if seed == "demo":
                 result = seeds.seed_demo(self)
+            elif seed == "demo-unkind":
+                result = seeds.seed_demo_unkind(self)
             elif seed == "empty":
                 result = seeds.seed_empty(self)
             elif seed not in (None, "none"):

@@ -22,6 +22,17 @@ RULE = {
 }
 
 
+def link_owner_to(hub: Hub, github_login: str) -> None:
+    """The Owner's Docker Hub account linked to ``github_login``: Docker Hub builds only from
+    repositories that the linked GitHub account administers."""
+    response = requests.put(
+        f"{hub.url}/_sandbox/dockerhub/users/{hub.seeded['dockerhub']['owner']}/github-link",
+        json={"login": github_login},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+
+
 def linked_repo(
     hub: Hub,
     name: str,
@@ -31,6 +42,7 @@ def linked_repo(
     """A GitHub repo ``student/{name}`` and a Docker Hub repo ``{org}/{name}`` with a build source."""
     if github_state.get_user(hub.world, "student") is None:
         github_state.create_user(hub.world, "student", "student@example.edu", "Student")
+    link_owner_to(hub, "student")
     github = github_state.create_repo(
         hub.world,
         "student",
@@ -301,6 +313,7 @@ def test_build_routes_need_an_owner_and_errors_are_not_crashes(hub: Hub) -> None
 
 def test_a_build_of_a_missing_github_repository_fails_with_a_log(hub: Hub) -> None:
     hub.create_repo("orphan", hub.org_token())
+    link_owner_to(hub, "ghost")
     created = requests.post(
         f"{hub.url}/api/build/v1/source/",
         json={
