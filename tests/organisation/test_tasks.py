@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts import bulk_invites
 from accounts.models import Outcome
+from accounts.tasks import bulk_invite_task
 from hubcourse.errors import Forbidden, Throttled
 from hubcourse.models import JobStatus
-from accounts.tasks import bulk_invite_task
 from tests.organisation.support import make_team, parse_text
 
 pytestmark = pytest.mark.django_db
