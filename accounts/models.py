@@ -194,6 +194,13 @@ class PreflightState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class GitHubAccess(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked yet"
+    APP = "app", "Through the GitHub App (push events)"
+    PUBLIC = "public", "Public repository, checked on a timer"
+    NONE = "none", "Cannot be watched: private repository without the GitHub App"
+
+
 class Enrolment(models.Model):
     """One student on a course's roster, linked to a user once they join.
 
@@ -220,6 +227,16 @@ class Enrolment(models.Model):
 
     # -- observed: identity and pre-flight ----------------------------------------------
     docker_id_verified_at = models.DateTimeField(null=True, blank=True)
+    # How hubcourse reaches the student's GitHub repository (the student owns it: the course's
+    # token can neither read it when private nor hook it). Through the GitHub App when the
+    # student installed it on the repository (confirmed, never taken from the setup URL
+    # alone); anonymously for a public repository without the app; not at all otherwise.
+    github_access = models.CharField(
+        max_length=10, choices=GitHubAccess.choices, default=GitHubAccess.UNKNOWN
+    )
+    github_access_note = models.CharField(max_length=300, blank=True)  # what happened, in words
+    github_installation_id = models.BigIntegerField(null=True, blank=True)
+    github_repository_id = models.BigIntegerField(null=True, blank=True)  # survives renames
     preflight_state = models.CharField(
         max_length=10, choices=PreflightState.choices, default=PreflightState.NOT_RUN
     )
