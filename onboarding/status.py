@@ -17,6 +17,7 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from builds.models import Build, BuildState
 from onboarding.state import HANDOUT_STEPS
+from onboarding.steps import step_for, step_label
 from repositories.models import StudentRepository
 
 
@@ -46,22 +47,17 @@ class Step:
     detail: str = ""
     action_url: str = ""
     action_label: str = ""
+    part: str = ""  # the registry label of the part that failed ("Team permission")
 
     @property
     def needs_student(self) -> bool:
         return self.status in (StepStatus.TODO, StepStatus.ERROR)
 
 
-# Which handout step (1-5) an engine step's error belongs to.
-ERROR_STEP_TO_HANDOUT = {
-    "preflight": 4,
-    "invite": 2,
-    "team": 2,
-    "repository": 3,
-    "permissions": 3,
-    "configure_build": 4,
-    "trigger_first_build": 5,
-}
+def error_handout_step(error_step: str) -> int:
+    """The handout step (1-5) a failed step belongs to, from the registry; 0 for none."""
+    step = step_for(error_step) if error_step else None
+    return step.handout_step if step is not None else 0
 
 
 @dataclass
@@ -167,7 +163,7 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
             enrolment.error_message
             if enrolment.error_step
             and enrolment.error_permanent
-            and enrolment.error_step not in ERROR_STEP_TO_HANDOUT
+            and not error_handout_step(enrolment.error_step)
             else ""
         ),
     )
@@ -184,7 +180,7 @@ def _steps(
     link_url = reverse("student:link", args=[enrolment.pk])
     titles = [title for title, _state in HANDOUT_STEPS]
     checks_failed = enrolment.preflight_state == PreflightState.FAILED
-    error_at = ERROR_STEP_TO_HANDOUT.get(enrolment.error_step, 0) if enrolment.error_step else 0
+    error_at = error_handout_step(enrolment.error_step)
     # A transient error is retried by hubcourse: show it as work in progress with its reason.
     error_text = enrolment.error_message
     if enrolment.error_step and not enrolment.error_permanent and enrolment.next_retry_at:
@@ -200,8 +196,15 @@ def _steps(
                 StepStatus.ERROR,
                 f"{error_text} Fix this, or ask your instructor to retry if it is not about "
                 "your Docker ID or repository.",
+                part=step_label(enrolment.error_step),
             )
-        return Step(number, titles[number - 1], StepStatus.WORKING, error_text)
+        return Step(
+            number,
+            titles[number - 1],
+            StepStatus.WORKING,
+            error_text,
+            part=step_label(enrolment.error_step),
+        )
 
     steps: list[Step] = []
 
