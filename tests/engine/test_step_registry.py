@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -13,7 +14,7 @@ from onboarding.steps import PIPELINE, STEPS, StepDefinition, build_registry
 from onboarding.tasks.steps import STEP_TASKS
 
 
-def _with(name: StepName, **changes: object) -> list[StepDefinition]:
+def _with(name: StepName, **changes: Any) -> list[StepDefinition]:
     return [dataclasses.replace(d, **changes) if d.name == name else d for d in STEPS.values()]
 
 
