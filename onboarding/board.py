@@ -42,7 +42,8 @@ from django.utils.timesince import timesince
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
-from onboarding.state import HANDOUT_STEPS, ORDER, compute_state, rank
+from onboarding.state import ORDER, compute_state
+from onboarding.status import handout_steps
 from onboarding.steps import step_label
 
 PAGE_SIZE = 50
@@ -266,14 +267,14 @@ def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow
         latest = builds.get(e.latest_build_id)  # type: ignore[attr-defined]
         success = builds.get(e.last_success_id)  # type: ignore[attr-defined]
         known = [b for b in (latest, success) if b is not None]
-        progress = compute_state(e, getattr(e, "repository", None), known)
+        repository = getattr(e, "repository", None)
+        progress = compute_state(e, repository, known)
+        steps = handout_steps(e, repository, latest, succeeded=success is not None)
         rows.append(
             BoardRow(
                 enrolment=e,
-                ticks=[
-                    Tick(label, rank(progress.reached) >= rank(target))
-                    for label, target in HANDOUT_STEPS
-                ],
+                # The same five steps as the student's page, from the same function.
+                ticks=[Tick(step.title, step.done) for step in steps],
                 reached=progress.reached,
                 summary=describe(e, progress.reached, latest),
                 tone="bad" if e.error_step else STATE_TONE.get(OnboardingState(e.state), ""),

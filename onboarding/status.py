@@ -48,6 +48,13 @@ class Step:
     action_url: str = ""
     action_label: str = ""
     part: str = ""  # the registry label of the part that failed ("Team permission")
+    # Whether the step was ever completed, when that differs from its status now: the first
+    # image was built even while a newer build runs or has failed. The board ticks on it.
+    completed: bool | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status is StepStatus.DONE if self.completed is None else self.completed
 
     @property
     def needs_student(self) -> bool:
@@ -194,8 +201,18 @@ class _Observed:
     def link_url(self) -> str:
         return reverse("student:link", args=[self.enrolment.pk])
 
-    def step(self, number: int, status: StepStatus, detail: str, *action: str) -> Step:
-        return Step(number, HANDOUT_STEPS[number - 1][0], status, detail, *action)
+    def step(
+        self,
+        number: int,
+        status: StepStatus,
+        detail: str,
+        action_url: str = "",
+        action_label: str = "",
+        *,
+        completed: bool | None = None,
+    ) -> Step:
+        title = HANDOUT_STEPS[number - 1][0]
+        return Step(number, title, status, detail, action_url, action_label, completed=completed)
 
     def failed(self, number: int) -> Step | None:
         """The step's state while a step of the registry that belongs to it has failed."""
@@ -306,7 +323,10 @@ def _builds_step(o: _Observed) -> Step:
     if latest is not None and latest.state in (BuildState.QUEUED, BuildState.RUNNING):
         sha = f" of commit {latest.commit_sha[:7]}" if latest.commit_sha else ""
         return o.step(
-            5, StepStatus.WORKING, f"A build{sha} is {latest.get_state_display().lower()}."
+            5,
+            StepStatus.WORKING,
+            f"A build{sha} is {latest.get_state_display().lower()}.",
+            completed=o.succeeded,
         )
     if latest is not None and latest.state == BuildState.FAILED:
         return o.step(
@@ -316,6 +336,7 @@ def _builds_step(o: _Observed) -> Step:
             f"push to {branch}: a new build starts by itself.",
             reverse("student:build_log", args=[o.enrolment.pk, latest.pk]),
             "Open the log of the failed build",
+            completed=o.succeeded,
         )
     if o.succeeded:
         return o.step(5, StepStatus.DONE, f"Every push to {branch} builds a new image.")

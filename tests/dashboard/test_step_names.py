@@ -99,3 +99,37 @@ def test_the_staff_view_of_the_student_page_is_the_student_page(
 
     assert "student/status.html" in [t.name for t in response.templates]
     assert "student/partials/status_live.html" in [t.name for t in response.templates]
+
+
+def test_the_board_ticks_the_steps_the_student_page_shows_done(course: Course) -> None:
+    from builds.models import Build, BuildState
+    from onboarding.board import BoardFilters, board_queryset, board_rows
+    from onboarding.status import StepStatus, student_status
+    from repositories.models import StudentRepository
+
+    sam = Enrolment.objects.create(
+        course=course,
+        identifier="sam@example.edu",
+        docker_id="samstudent",
+        docker_id_verified_at="2026-01-05T10:00:00Z",
+        member_at="2026-01-05T11:00:00Z",
+        team_at="2026-01-05T11:00:00Z",
+        github_repo="sam/app",
+        preflight_state=PreflightState.PASSED,
+    )
+    StudentRepository.objects.create(
+        enrolment=sam,
+        namespace=course.organisation.lower(),
+        name="samstudent",
+        created_at="2026-01-05T12:00:00Z",
+    )
+    Build.objects.create(enrolment=sam, backend="b", external_id="1", state=BuildState.SUCCESS)
+    Build.objects.create(enrolment=sam, backend="b", external_id="2", state=BuildState.RUNNING)
+
+    (row,) = board_rows(course, board_queryset(course, BoardFilters()))
+    steps = student_status(Enrolment.objects.select_related("course").get(pk=sam.pk)).steps
+
+    assert [t.label for t in row.ticks] == [s.title for s in steps]
+    assert [t.done for t in row.ticks] == [True, True, False, False, True]
+    # The first image was built: ticked, though a newer build is running now.
+    assert steps[4].status is StepStatus.WORKING
