@@ -1,8 +1,10 @@
 """What the student's pages show, read from the database only (never Docker Hub or GitHub).
 
-The status page turns the observed rows into the handout's five steps, each one done,
-being done by hubcourse, waiting for the student, failed, or not started yet, and the one
-thing the student should do now.
+``handout_steps`` turns the observed rows into the handout's five steps, each one done,
+being done by hubcourse, waiting for the student, failed (named by the step registry's
+label), or not started yet, and the one thing the student should do now. It is the one
+place a student's progress is worked out for people: the student's page, the staff's view
+of it, the class board's ticks and both APIs read it.
 """
 
 from __future__ import annotations
