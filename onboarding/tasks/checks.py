@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 
 from hubcourse.errors import TransientError
+from hubcourse.tasks import PolicyTask
 
 OPTIONS: dict[str, Any] = {
+    "base": PolicyTask,
     "acks_late": True,
     "soft_time_limit": 120,
     "time_limit": 180,
@@ -33,13 +35,15 @@ def roster_check_task(import_id: int) -> None:
     roster_check(import_id=import_id)
 
 
-@shared_task(name="onboarding.invites_resend", bind=True, max_retries=5, **OPTIONS)
+@shared_task(name="onboarding.invites_resend", bind=True, **OPTIONS)
 def invites_resend_task(
-    self: Task[Any, Any], course_id: int, enrolment_ids: list[int], actor_id: int | None
+    self: PolicyTask, course_id: int, enrolment_ids: list[int], actor_id: int | None
 ) -> None:
     from onboarding.courses import invites_resend
 
     try:
         invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)
     except TransientError as error:
-        raise self.retry(countdown=30 * 2 ** (self.request.retries or 0)) from error
+        if self.gives_up(error):
+            raise
+        raise self.retry_after(error) from error
