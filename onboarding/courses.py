@@ -21,8 +21,10 @@ from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
+from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
-from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
+from hubcourse.models import JobStatus
+from onboarding.models import ApplyRun, ConnectionCheck, RosterCheck, RosterImport
 from onboarding.state import enrolment_refresh_state
 from repositories.models import StudentRepository
 
@@ -112,7 +114,7 @@ def connection_check_start(*, course: Course, actor: User) -> ConnectionCheck:
     """Queue the doctor's checks for the course's credentials; the page follows the row."""
     from onboarding.tasks.checks import connection_check_task
 
-    check = ConnectionCheck.objects.create(course=course, requested_by=actor)
+    check = ConnectionCheck.objects.create(course=course, created_by=actor)
     transaction.on_commit(lambda: connection_check_task.delay(check.pk))
     return check
 
@@ -121,9 +123,11 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     """Run the doctor (reads only) and store its answers on the row."""
     from onboarding.doctor import Connection, run_checks
 
-    check = ConnectionCheck.objects.select_related("course").filter(pk=check_id).first()
+    check = jobs.take_lease(ConnectionCheck, check_id)
     if check is None:
-        return None
+        # Finished, gone, or being run by another worker.
+        return ConnectionCheck.objects.filter(pk=check_id).first()
+    jobs.mark_running(ConnectionCheck, check)
     course = check.course
     results = run_checks(Connection.for_course(course))
     check.results = [
@@ -143,8 +147,17 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
                 "hubcourse creates it when you apply the plan.",
                 hint="",
             )
-    check.finished_at = timezone.now()
-    check.save(update_fields=["results", "finished_at"])
+    now = timezone.now()
+    jobs.release(
+        ConnectionCheck,
+        check.pk,
+        results=check.results,
+        status=JobStatus.DONE,
+        total=len(check.results),
+        done=len(check.results),
+        finished_at=now,
+    )
+    check.refresh_from_db()
     return check
 
 
@@ -240,6 +253,11 @@ def roster_preview(
         status=RosterImport.Status.CHECKING if needs_checks else RosterImport.Status.READY,
     )
     if needs_checks:
+        RosterCheck.objects.create(
+            roster_import=preview,
+            created_by=actor,
+            total=sum(1 for row in rows if _checkable(row)),
+        )
         transaction.on_commit(lambda: roster_check_task.delay(preview.pk))
     return preview
 
@@ -262,9 +280,15 @@ def roster_check(*, import_id: int) -> RosterImport | None:
     preview = RosterImport.objects.select_related("course").filter(pk=import_id).first()
     if preview is None or preview.status != RosterImport.Status.CHECKING:
         return preview
-    course = preview.course
     rows = [roster.Row.from_dict(data) for data in preview.rows]
     to_check = [row for row in rows if _checkable(row)]
+    RosterCheck.objects.get_or_create(roster_import=preview, defaults={"total": len(to_check)})
+    check = jobs.take_lease(RosterCheck, import_id)
+    if check is None:
+        # Being checked by another worker, or checked already.
+        return preview
+    jobs.mark_running(RosterCheck, check)
+    course = preview.course
     notes: list[str] = []
 
     docker_ids = sorted({row.docker_id for row in to_check if row.docker_id})
@@ -318,6 +342,14 @@ def roster_check(*, import_id: int) -> RosterImport | None:
         rows=[row.as_dict() for row in rows],
         check_error=" ".join(notes),
         status=RosterImport.Status.READY,
+    )
+    jobs.release(
+        RosterCheck,
+        import_id,
+        status=JobStatus.DONE,
+        done=len(to_check),
+        error=" ".join(notes)[:2000],
+        finished_at=timezone.now(),
     )
     preview.refresh_from_db()
     return preview
@@ -529,12 +561,15 @@ def course_apply(
         wanted = set(enrolment_ids)
         plan.steps = [s for s in plan.steps if s.enrolment_id is None or s.enrolment_id in wanted]
     actionable = plan.actionable
+    now = timezone.now()
     run = ApplyRun.objects.create(
         course=course,
-        started_by=actor,
-        total_steps=len(actionable),
+        created_by=actor,
+        total=len(actionable),
         students=len({s.enrolment_id for s in actionable if s.enrolment_id is not None}),
-        finished_at=timezone.now() if not actionable else None,
+        status=JobStatus.RUNNING if actionable else JobStatus.DONE,
+        started_at=now,
+        finished_at=None if actionable else now,
     )
     if actionable:
         apply_plan(plan, actor_id=actor.pk if actor else None)
@@ -661,20 +696,23 @@ def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
 
     plan = plan_course(course)
     remaining = len(plan.actionable)
-    done = max(run.total_steps - remaining, 0)
-    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
+    done = min(max(run.total - remaining, 0), run.total)
     errors = course.enrolments.exclude(error_step="").count()
     waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
     finished = remaining == 0 or run.finished_at is not None
+    # The row keeps the count, so lists and the API show the same progress as this page.
+    changes: dict[str, Any] = {"done": done} if done > run.done and not run.finished_at else {}
     if remaining == 0 and run.finished_at is None:
-        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
-            finished_at=timezone.now()
-        )
+        changes.update(status=JobStatus.DONE, done=run.total, finished_at=timezone.now())
+    if changes:
+        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(**changes)
+        run.refresh_from_db()
     return {
         "run": run,
+        "progress": run.progress(),
         "remaining": remaining,
         "done": done,
-        "percent": min(percent, 100),
+        "percent": 100 if finished else run.percent,
         "errors": errors,
         "waiting": waiting,
         "finished": finished,

@@ -7,7 +7,9 @@ from typing import Any
 from celery import shared_task
 
 from hubcourse.errors import TransientError
+from hubcourse.jobs import JobTask
 from hubcourse.tasks import PolicyTask
+from onboarding.models import ConnectionCheck, RosterCheck
 
 OPTIONS: dict[str, Any] = {
     "base": PolicyTask,
@@ -18,7 +20,10 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-@shared_task(name="onboarding.connection_check", **OPTIONS)
+# Jobs with a row: a failure for good gives the row's lease back.
+@shared_task(
+    name="onboarding.connection_check", **{**OPTIONS, "base": JobTask, "job_model": ConnectionCheck}
+)
 def connection_check_task(check_id: int) -> None:
     from onboarding.courses import connection_check_run
 
@@ -27,7 +32,14 @@ def connection_check_task(check_id: int) -> None:
 
 # A 1000-student roster means up to 1000 GitHub reads, paced by the governor.
 @shared_task(
-    name="onboarding.roster_check", **{**OPTIONS, "soft_time_limit": 900, "time_limit": 960}
+    name="onboarding.roster_check",
+    **{
+        **OPTIONS,
+        "base": JobTask,
+        "job_model": RosterCheck,
+        "soft_time_limit": 900,
+        "time_limit": 960,
+    },
 )
 def roster_check_task(import_id: int) -> None:
     from onboarding.courses import roster_check

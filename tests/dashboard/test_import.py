@@ -16,7 +16,7 @@ from accounts import roster
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from hubcourse.models import AuditEvent
 from onboarding import courses
-from onboarding.models import RosterImport
+from onboarding.models import RosterCheck, RosterImport
 from repositories.models import StudentRepository
 
 FILES = Path(__file__).parent / "files"
@@ -211,6 +211,9 @@ def test_the_preview_asks_docker_hub_and_github_about_new_rows(
 
     assert preview.status == RosterImport.Status.READY, preview.check_error
     assert preview.check_error == ""
+    # The check ran as a job: finished, every checkable row counted, its lease given back.
+    job = RosterCheck.objects.get(pk=preview.pk)
+    assert (job.status, job.done, job.total, job.lease_until) == ("done", 3, 3, None)
     assert rows["ada@uni.example"]["status"] == "new"
     assert rows["ghost@uni.example"]["status"] == "docker_id_not_found"
     assert rows["lost@uni.example"]["status"] == "repo_missing"
