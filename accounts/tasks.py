@@ -15,40 +15,43 @@ from typing import Any
 from celery import Task, shared_task
 
 from accounts.models import BulkInvite
-from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
-from hubcourse.jobs import JOB_OPTIONS, MAX_TRANSIENT_RETRIES, job_countdown, run_job_chunk
+from hubcourse.errors import ExternalServiceError, TransientError
+from hubcourse.jobs import JOB_OPTIONS, run_job_chunk
+from hubcourse.tasks import PolicyTask
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="accounts.bulk_invite", **JOB_OPTIONS)
+@shared_task(name="accounts.bulk_invite", job_model=BulkInvite, **JOB_OPTIONS)
 def bulk_invite_task(self: Task[Any, Any], job_id: int) -> None:
     from accounts.bulk_invites import bulk_invite_run_chunk
 
     run_job_chunk(self, BulkInvite, job_id, lambda: bulk_invite_run_chunk(job_id=job_id))
 
 
-@shared_task(name="accounts.organisation_sync", **JOB_OPTIONS)
-def sync_organisation_task(self: Task[Any, Any], organisation: str) -> None:
+# Not jobs with a row of their own: the policy without a lease.
+NO_LEASE = {**JOB_OPTIONS, "base": PolicyTask}
+
+
+@shared_task(name="accounts.organisation_sync", **NO_LEASE)
+def sync_organisation_task(self: PolicyTask, organisation: str) -> None:
     from accounts.membership import organisation_sync, record_sync_error
 
     try:
         organisation_sync(organisation=organisation)
     except TransientError as error:
-        if (self.request.retries or 0) >= MAX_TRANSIENT_RETRIES and not isinstance(
-            error, RateLimited
-        ):
+        if self.gives_up(error):
             record_sync_error(organisation, error)
             return
         record_sync_error(organisation, error, waiting=True)
-        raise self.retry(countdown=job_countdown(self, error)) from error
+        raise self.retry_after(error) from error
     except ExternalServiceError as error:
         record_sync_error(organisation, error)
 
 
-@shared_task(name="accounts.invite_action", **JOB_OPTIONS)
+@shared_task(name="accounts.invite_action", **NO_LEASE)
 def invite_action_task(
-    self: Task[Any, Any],
+    self: PolicyTask,
     organisation: str,
     action: str,
     invite_ids: list[str],
@@ -64,4 +67,6 @@ def invite_action_task(
         )
         organisation_sync(organisation=organisation)
     except TransientError as error:
-        raise self.retry(countdown=job_countdown(self, error)) from error
+        if self.gives_up(error):
+            raise
+        raise self.retry_after(error) from error

@@ -20,6 +20,7 @@ from accounts.models import BulkInvite, BulkInviteRow, Course, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
 from api.base import form_errors, request_user, staff_access
 from api.errors import ApiError
+from api.progress import ProgressField
 from hubcourse.models import JobStatus
 from onboarding import offboarding
 from onboarding.models import Offboarding, OffboardingItem
@@ -33,6 +34,7 @@ class InviteJobSerializer(serializers.ModelSerializer[BulkInvite]):
         slug_field="email", read_only=True, allow_null=True
     )
     percent = serializers.IntegerField(read_only=True)
+    progress = ProgressField()
     awaiting_confirmation = serializers.BooleanField(
         read_only=True, help_text="The dry run is done: POST send/ to invite."
     )
@@ -53,6 +55,7 @@ class InviteJobSerializer(serializers.ModelSerializer[BulkInvite]):
             "total",
             "done",
             "percent",
+            "progress",
             "awaiting_confirmation",
             "counts",
             "nothing_changed",
@@ -278,6 +281,7 @@ class OffboardingSerializer(serializers.ModelSerializer[Offboarding]):
         slug_field="email", read_only=True, allow_null=True
     )
     percent = serializers.IntegerField(read_only=True)
+    progress = ProgressField()
     report = serializers.SerializerMethodField()
 
     class Meta:
@@ -291,6 +295,7 @@ class OffboardingSerializer(serializers.ModelSerializer[Offboarding]):
             "total",
             "done",
             "percent",
+            "progress",
             "report",
             "error",
             "retry_at",

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import request_user, staff_access
+from api.progress import ProgressSerializer
 from onboarding import courses
 from onboarding.models import ApplyRun
 
@@ -49,22 +50,24 @@ class ApplyRunSerializer(serializers.Serializer[Any]):
     waiting = serializers.IntegerField(
         allow_null=True, help_text="Students who have not accepted their invitation yet."
     )
+    progress = ProgressSerializer(help_text="The job's progress, in the shape of every job.")
 
 
 def _run_body(run: ApplyRun, progress: dict[str, Any] | None = None) -> dict[str, Any]:
     if progress is not None:
-        run.refresh_from_db(fields=["finished_at"])  # the progress may have just finished it
+        run = progress["run"]  # the progress may have just finished it
     body = {
         "id": run.pk,
-        "started_at": run.started_at,
-        "started_by": run.started_by.email if run.started_by else None,
-        "total_steps": run.total_steps,
+        "started_at": run.started_at or run.created_at,
+        "started_by": run.created_by.email if run.created_by else None,
+        "total_steps": run.total,
         "students": run.students,
         "finished_at": run.finished_at,
         "remaining": progress["remaining"] if progress else None,
         "percent": progress["percent"] if progress else None,
         "in_error": progress["errors"] if progress else None,
         "waiting": progress["waiting"] if progress else None,
+        "progress": run.progress(),
     }
     return dict(ApplyRunSerializer(body).data)
 
@@ -130,11 +133,11 @@ class ApplyRunListApi(generics.ListAPIView[ApplyRun]):
     serializer_class = ApplyRunSerializer
     filterset_class = ApplyRunFilter
     ordering_fields = ("started_at", "id")
-    ordering = ("-started_at", "-id")
+    ordering = ("-created_at", "-id")
 
     def get_queryset(self) -> QuerySet[ApplyRun]:
         course = staff_access(self.request, self.kwargs["slug"]).course
-        return ApplyRun.objects.filter(course=course).select_related("started_by")
+        return ApplyRun.objects.filter(course=course).select_related("created_by")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +15,10 @@ from accounts import roster_parsing as roster
 from accounts.models import User
 from api.base import form_errors, request_user, staff_access
 from api.plans import _run_body
+from api.progress import ProgressSerializer, progress_body
 from dashboard.forms import RosterForm
 from onboarding import courses
-from onboarding.models import RosterImport
+from onboarding.models import RosterCheck, RosterImport
 
 
 class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
@@ -26,6 +27,9 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
     )
     counts = serializers.SerializerMethodField()
     saving = serializers.SerializerMethodField()
+    check = serializers.SerializerMethodField(
+        help_text="The Docker Hub and GitHub checks of the rows, as a job; null if none ran."
+    )
 
     class Meta:
         model = RosterImport
@@ -40,12 +44,11 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
             "created_by",
             "check_error",
             "notices",
-            "check_total",
-            "check_done",
             "applied_at",
             "summary",
             "counts",
             "saving",
+            "check",
         )
         read_only_fields = fields
 
@@ -55,6 +58,10 @@ class RosterImportSerializer(serializers.ModelSerializer[RosterImport]):
         for row in preview.rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         return counts
+
+    @extend_schema_field(ProgressSerializer(allow_null=True))
+    def get_check(self, preview: RosterImport) -> dict[str, Any] | None:
+        return progress_body(RosterCheck.objects.filter(pk=preview.pk).first())
 
     def get_saving(self, preview: RosterImport) -> int:
         """Rows that confirming would save (add or change)."""

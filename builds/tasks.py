@@ -10,58 +10,45 @@ and the next poll (its lease runs out) or webhook tries again.
 from __future__ import annotations
 
 import logging
-import random
 from smtplib import SMTPException
 from typing import Any
 
 from celery import Task, shared_task
-from django.conf import settings
 
 from builds import services
 from builds.notifications import Change, deliver
-from hubcourse.errors import PermanentError, RateLimited, TransientError
+from hubcourse.errors import PermanentError, TransientError
+from hubcourse.tasks import PolicyTask
 
 logger = logging.getLogger(__name__)
-
-MAX_RETRIES = 3
-BACKOFF_BASE = 10
-
-
-def retry_countdown(error: TransientError, retries: int) -> float:
-    """Exactly the service's wait for a rate limit, else exponential backoff with jitter."""
-    if isinstance(error, RateLimited):
-        wait = error.seconds_to_wait() + random.uniform(0, 2)
-    else:
-        wait = BACKOFF_BASE * 2**retries * random.uniform(0.8, 1.2)
-    return float(min(wait, settings.CELERY_MAX_COUNTDOWN))
 
 
 @shared_task(
     name="builds.refresh_builds",
+    base=PolicyTask,
     bind=True,
     acks_late=True,
-    max_retries=MAX_RETRIES,
     soft_time_limit=60,
     time_limit=90,
     ignore_result=True,
 )
-def refresh_builds(self: Task[Any, Any], enrolment_id: int) -> None:
+def refresh_builds(self: PolicyTask, enrolment_id: int) -> None:
     try:
         services.builds_refresh(enrolment_id=enrolment_id)
     except PermanentError as error:
         logger.warning("reading the builds of enrolment %s failed: %s", enrolment_id, error)
     except TransientError as error:
-        if self.request.retries >= MAX_RETRIES:
+        if self.gives_up(error):
             logger.warning("reading the builds of enrolment %s failed: %s", enrolment_id, error)
             return
-        countdown = retry_countdown(error, self.request.retries)
-        raise self.retry(exc=error, countdown=countdown) from error
+        raise self.retry_after(error) from error
 
 
 # A soft limit under the hard one: the settings' default soft limit (120 s) is above 60 s,
 # and Celery refuses to send a task whose soft limit exceeds its hard limit.
 @shared_task(
     name="builds.poll_builds",
+    base=PolicyTask,
     acks_late=False,
     ignore_result=True,
     soft_time_limit=50,
@@ -77,6 +64,7 @@ def poll_builds() -> int:
 
 @shared_task(
     name="builds.flag_stuck_builds",
+    base=PolicyTask,
     acks_late=False,
     ignore_result=True,
     soft_time_limit=50,
@@ -90,8 +78,10 @@ def flag_stuck_builds() -> int:
     return flagged
 
 
+# Mail servers are not rate-limited services: Celery's own backoff, as before.
 @shared_task(
     name="builds.send_build_email",
+    base=PolicyTask,
     bind=True,
     acks_late=True,
     ignore_result=True,

@@ -412,10 +412,10 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
     course = access.course
     if request.method == "POST":
         run = courses.course_apply(course=course, actor=_user(request))
-        if run.total_steps:
+        if run.total:
             messages.success(
                 request,
-                f"Applying {counted(run.total_steps, 'step')} for {counted(run.students, 'student')}.",
+                f"Applying {counted(run.total, 'step')} for {counted(run.students, 'student')}.",
             )
         else:
             messages.info(request, "Nothing to apply: the course is as it should be.")

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
 from hubcourse.models import Job, JobStatus
+from hubcourse.tasks import DATABASE_HICCUPS, PolicyTask
 
 # Longer than one chunk can take (the task's own time limit is shorter).
 LEASE = dt.timedelta(seconds=300)
@@ -87,41 +86,50 @@ def mark_resumed(model: type[Job], job_id: int) -> bool:
 
 log = logging.getLogger(__name__)
 
-MAX_TRANSIENT_RETRIES = 6
-MAX_RATE_LIMIT_RETRIES = 200
+
+class JobTask(PolicyTask):
+    """A job's task on the shared policy: its lease is the job row's ``lease_until``.
+
+    Declared with ``job_model=...``; the job's id is the task's first argument.
+    """
+
+    job_model: type[Job] | None = None
+
+    def release_lease(self, args: Any, kwargs: Any) -> None:
+        # Killed by a time limit or spent retries between take_lease and release: the
+        # rows say what is done, so the next run (a person's resume) may take the job now.
+        job_id = args[0] if args else (kwargs or {}).get("job_id")
+        if self.job_model is not None and isinstance(job_id, int):
+            release(self.job_model, job_id)
+
 
 JOB_OPTIONS: dict[str, Any] = {
+    "base": JobTask,
     "bind": True,
     "acks_late": True,
     "soft_time_limit": 150,
     "time_limit": 200,
     "ignore_result": True,
-    "max_retries": MAX_RATE_LIMIT_RETRIES,
 }
-
-
-def job_countdown(task: Task[Any, Any], error: TransientError) -> int:
-    if isinstance(error, RateLimited):
-        wait = error.seconds_to_wait() + random.uniform(0, 1)
-    else:
-        wait = 5 * 2 ** (task.request.retries or 0) + random.uniform(0, 5)
-    return int(min(wait, settings.CELERY_MAX_COUNTDOWN)) + 1
 
 
 def run_job_chunk(
     task: Task[Any, Any], model: type[Job], job_id: int, chunk: Callable[[], bool]
 ) -> None:
     """Run one chunk; enqueue the next, or wait, retry or stop as the outcome says."""
+    assert isinstance(task, PolicyTask), "job tasks are declared with JOB_OPTIONS"
     try:
         more = chunk()
     except TransientError as error:
-        retries = task.request.retries or 0
-        if not isinstance(error, RateLimited) and retries >= MAX_TRANSIENT_RETRIES:
+        if task.gives_up(error):
             mark_failed(model, job_id, error)
             return
-        countdown = job_countdown(task, error)
+        countdown = task.countdown(error)
         mark_waiting(model, job_id, error, timezone.now() + dt.timedelta(seconds=countdown))
-        raise task.retry(countdown=countdown) from error
+        raise task.retry_after(error, countdown) from error
+    except DATABASE_HICCUPS:
+        # Retried by the policy; the lease runs out or is released on failure.
+        raise
     except ExternalServiceError as error:
         mark_failed(model, job_id, error)
         return

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -67,6 +71,22 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Stopped by an error"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a long job has come, in the one shape every page and the API show."""
+
+    status: str
+    label: str
+    done: int
+    total: int
+    percent: int
+    error: str
+    retry_at: dt.datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class Job(models.Model):
     """What every background job has: status, progress, the last error, and a lease.
 
@@ -100,3 +120,18 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
+
+    def progress_label(self) -> str:
+        """What the job is doing, in words (a job may say more than its status)."""
+        return str(JobStatus(self.status).label)
+
+    def progress(self) -> Progress:
+        return Progress(
+            status=self.status,
+            label=self.progress_label(),
+            done=self.done,
+            total=self.total,
+            percent=self.percent,
+            error=self.error,
+            retry_at=self.retry_at,
+        )

@@ -24,8 +24,10 @@ from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
+from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
-from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
+from hubcourse.models import JobStatus
+from onboarding.models import ApplyRun, ConnectionCheck, RosterCheck, RosterImport
 from onboarding.state import enrolment_refresh_state
 from repositories.models import StudentRepository
 
@@ -115,7 +117,7 @@ def connection_check_start(*, course: Course, actor: User) -> ConnectionCheck:
     """Queue the doctor's checks for the course's credentials; the page follows the row."""
     from onboarding.tasks.checks import connection_check_task
 
-    check = ConnectionCheck.objects.create(course=course, requested_by=actor)
+    check = ConnectionCheck.objects.create(course=course, created_by=actor)
     transaction.on_commit(lambda: connection_check_task.delay(check.pk))
     return check
 
@@ -124,9 +126,11 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     """Run the doctor (reads only) and store its answers on the row."""
     from onboarding.doctor import Connection, run_checks
 
-    check = ConnectionCheck.objects.select_related("course").filter(pk=check_id).first()
+    check = jobs.take_lease(ConnectionCheck, check_id)
     if check is None:
-        return None
+        # Finished, gone, or being run by another worker.
+        return ConnectionCheck.objects.filter(pk=check_id).first()
+    jobs.mark_running(ConnectionCheck, check)
     course = check.course
     results = run_checks(Connection.for_course(course))
     check.results = [
@@ -146,8 +150,17 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
                 "hubcourse creates it when you apply the plan.",
                 hint="",
             )
-    check.finished_at = timezone.now()
-    check.save(update_fields=["results", "finished_at"])
+    now = timezone.now()
+    jobs.release(
+        ConnectionCheck,
+        check.pk,
+        results=check.results,
+        status=JobStatus.DONE,
+        total=len(check.results),
+        done=len(check.results),
+        finished_at=now,
+    )
+    check.refresh_from_db()
     return check
 
 
@@ -251,11 +264,12 @@ def roster_preview(
         delimiter=parsed.delimiter,
         notices=parsed.notices,
         rows=[row.as_dict() for row in rows],
-        check_total=total,
         check_deadline=timezone.now() + CHECK_DEADLINE if total else None,
         status=RosterImport.Status.CHECKING if total else RosterImport.Status.READY,
     )
     if total:
+        # The checks are a job like any other: one lease, one progress shape.
+        RosterCheck.objects.create(roster_import=preview, created_by=actor, total=total)
         transaction.on_commit(lambda: roster_check_task.delay(preview.pk))
     return preview
 
@@ -302,6 +316,11 @@ def roster_check(
     preview = RosterImport.objects.select_related("course").filter(pk=import_id).first()
     if preview is None or preview.status != RosterImport.Status.CHECKING:
         return preview
+    check = jobs.take_lease(RosterCheck, import_id)
+    if check is None:
+        # Another worker holds this batch, or the checks are over.
+        return preview
+    jobs.mark_running(RosterCheck, check)
     if preview.check_deadline is not None and timezone.now() >= preview.check_deadline:
         return roster_checks_finish(
             preview=preview,
@@ -382,20 +401,31 @@ def roster_check(
                 _mark_done(row, "github_repo")
 
     pending = sum(1 for row in rows if row.check == roster.Check.PENDING)
-    done = preview.check_total - pending
+    done = check.total - pending
     values: dict[str, Any] = {
         "rows": [row.as_dict() for row in rows],
         "check_error": " ".join(dict.fromkeys(n for n in notes if n)),
-        "check_done": done,
     }
     if not pending:
         values["status"] = RosterImport.Status.READY
     RosterImport.objects.filter(pk=import_id, status=RosterImport.Status.CHECKING).update(**values)
+    jobs.release(
+        RosterCheck,
+        import_id,
+        done=done,
+        error=values["check_error"][:2000],
+        **({} if pending else {"status": JobStatus.DONE, "finished_at": timezone.now()}),
+    )
     if pending:
         delay = again_in or 0.0
         transaction.on_commit(lambda: roster_check_task.apply_async((import_id,), countdown=delay))
     preview.refresh_from_db()
     return preview
+
+
+def _check_total(preview: RosterImport, left: int) -> int:
+    check = RosterCheck.objects.filter(pk=preview.pk).first()
+    return check.total if check is not None else left
 
 
 def roster_checks_finish(*, preview: RosterImport, why: str) -> RosterImport:
@@ -415,7 +445,7 @@ def roster_checks_finish(*, preview: RosterImport, why: str) -> RosterImport:
                 row.check_warnings.append(f"not checked: {why}")
                 roster.settle(row)
         note = (
-            f"{left} of {locked.check_total} row(s) were not checked ({why}); they can be "
+            f"{left} of {_check_total(locked, left)} row(s) were not checked ({why}); they can be "
             "imported, and the pre-flight check looks at them before onboarding."
             if left
             else ""
@@ -424,6 +454,9 @@ def roster_checks_finish(*, preview: RosterImport, why: str) -> RosterImport:
         locked.check_error = " ".join(n for n in (locked.check_error, note) if n)
         locked.status = RosterImport.Status.READY
         locked.save(update_fields=["rows", "check_error", "status"])
+        RosterCheck.objects.filter(pk=locked.pk).update(
+            status=JobStatus.DONE, lease_until=None, finished_at=timezone.now()
+        )
     preview.refresh_from_db()
     return preview
 
@@ -645,12 +678,15 @@ def course_apply(
         wanted = set(enrolment_ids)
         plan.steps = [s for s in plan.steps if s.enrolment_id is None or s.enrolment_id in wanted]
     actionable = plan.actionable
+    now = timezone.now()
     run = ApplyRun.objects.create(
         course=course,
-        started_by=actor,
-        total_steps=len(actionable),
+        created_by=actor,
+        total=len(actionable),
         students=len({s.enrolment_id for s in actionable if s.enrolment_id is not None}),
-        finished_at=timezone.now() if not actionable else None,
+        status=JobStatus.RUNNING if actionable else JobStatus.DONE,
+        started_at=now,
+        finished_at=None if actionable else now,
     )
     if actionable:
         apply_plan(plan, actor_id=actor.pk if actor else None)
@@ -777,20 +813,23 @@ def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
 
     plan = plan_course(course)
     remaining = len(plan.actionable)
-    done = max(run.total_steps - remaining, 0)
-    percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
+    done = min(max(run.total - remaining, 0), run.total)
     errors = course.enrolments.exclude(error_step="").count()
     waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
     finished = remaining == 0 or run.finished_at is not None
+    # The row keeps the count, so lists and the API show the same progress as this page.
+    changes: dict[str, Any] = {"done": done} if done > run.done and not run.finished_at else {}
     if remaining == 0 and run.finished_at is None:
-        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
-            finished_at=timezone.now()
-        )
+        changes.update(status=JobStatus.DONE, done=run.total, finished_at=timezone.now())
+    if changes:
+        ApplyRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(**changes)
+        run.refresh_from_db()
     return {
         "run": run,
+        "progress": run.progress(),
         "remaining": remaining,
         "done": done,
-        "percent": min(percent, 100),
+        "percent": 100 if finished else run.percent,
         "errors": errors,
         "waiting": waiting,
         "finished": finished,

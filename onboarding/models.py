@@ -33,10 +33,8 @@ class RosterImport(models.Model):
     rows = models.JSONField(default=list)
     # What reading the file noticed as a whole (an encoding guessed, unreadable bytes).
     notices = models.JSONField(default=list, blank=True)
-    # The outside checks' progress: rows to check, rows checked, and when they give up (the
-    # rows left are then marked "not checked" and the preview is ready all the same).
-    check_total = models.PositiveIntegerField(default=0)
-    check_done = models.PositiveIntegerField(default=0)
+    # When the outside checks give up (the rows left are then marked "not checked" and the
+    # preview is ready all the same); their progress is the ``check_job``'s (a RosterCheck).
     check_deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING)
     # Why the outside checks could not run (the import can still be confirmed).
@@ -51,20 +49,29 @@ class RosterImport(models.Model):
         return f"roster import {self.pk} for {self.course}"
 
 
-class ConnectionCheck(models.Model):
+class RosterCheck(Job):
+    """The check phase of a roster import: Docker Hub and GitHub asked about its rows.
+
+    Its key is the import's, so the check task (given the import's id) works on its lease.
+    """
+
+    roster_import = models.OneToOneField(
+        RosterImport, on_delete=models.CASCADE, primary_key=True, related_name="check_job"
+    )
+
+    def __str__(self) -> str:
+        return f"check of {self.roster_import}"
+
+
+class ConnectionCheck(Job):
     """One press of "Check connection": the doctor's results, run by a worker."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="connection_checks")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
     # [{"name", "ok", "message", "hint"}]
     results = models.JSONField(default=list, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"connection check {self.pk} for {self.course}"
@@ -74,20 +81,16 @@ class ConnectionCheck(models.Model):
         return self.finished_at is not None and all(r.get("ok") for r in self.results)
 
 
-class ApplyRun(models.Model):
-    """An instructor's "Apply": how many steps the plan had, so the page can show progress."""
+class ApplyRun(Job):
+    """An instructor's "Apply": how many steps the plan had (``total``), so the page can
+    show progress. The steps themselves run in the students' chains, under the pipeline
+    lease; this row only counts them."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="apply_runs")
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    started_at = models.DateTimeField(default=timezone.now)
-    total_steps = models.PositiveIntegerField()
-    students = models.PositiveIntegerField()
-    finished_at = models.DateTimeField(null=True, blank=True)
+    students = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"apply {self.pk} on {self.course}"

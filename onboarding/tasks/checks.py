@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 
 from hubcourse.errors import TransientError
+from hubcourse.jobs import JobTask
+from hubcourse.tasks import PolicyTask
+from onboarding.models import ConnectionCheck, RosterCheck
 
 OPTIONS: dict[str, Any] = {
+    "base": PolicyTask,
     "acks_late": True,
     "soft_time_limit": 120,
     "time_limit": 180,
@@ -16,7 +20,10 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-@shared_task(name="dashboard.connection_check", **OPTIONS)
+# Jobs with a row: a failure for good gives the row's lease back.
+@shared_task(
+    name="onboarding.connection_check", **{**OPTIONS, "base": JobTask, "job_model": ConnectionCheck}
+)
 def connection_check_task(check_id: int) -> None:
     from onboarding.courses import connection_check_run
 
@@ -26,7 +33,14 @@ def connection_check_task(check_id: int) -> None:
 # One batch of a roster's outside checks: the service stops after CHECK_BATCH_SECONDS and
 # queues the next batch; the soft limit is a backstop that still leaves a usable preview.
 @shared_task(
-    name="dashboard.roster_check", **{**OPTIONS, "soft_time_limit": 150, "time_limit": 180}
+    name="onboarding.roster_check",
+    **{
+        **OPTIONS,
+        "base": JobTask,
+        "job_model": RosterCheck,
+        "soft_time_limit": 150,
+        "time_limit": 180,
+    },
 )
 def roster_check_task(import_id: int) -> None:
     from celery.exceptions import SoftTimeLimitExceeded
@@ -42,13 +56,15 @@ def roster_check_task(import_id: int) -> None:
             roster_checks_finish(preview=preview, why="the check hit its time limit")
 
 
-@shared_task(name="dashboard.invites_resend", bind=True, max_retries=5, **OPTIONS)
+@shared_task(name="onboarding.invites_resend", bind=True, **OPTIONS)
 def invites_resend_task(
-    self: Task[Any, Any], course_id: int, enrolment_ids: list[int], actor_id: int | None
+    self: PolicyTask, course_id: int, enrolment_ids: list[int], actor_id: int | None
 ) -> None:
     from onboarding.courses import invites_resend
 
     try:
         invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)
     except TransientError as error:
-        raise self.retry(countdown=30 * 2 ** (self.request.retries or 0)) from error
+        if self.gives_up(error):
+            raise
+        raise self.retry_after(error) from error

@@ -11,22 +11,24 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from accounts.models import Course, User
 from accounts.services import course_ensure_teams, course_invite_students
-from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
+from hubcourse.errors import ExternalServiceError, TransientError
+from hubcourse.tasks import PolicyTask
 
 log = logging.getLogger(__name__)
 
 COURSE_OPTIONS: dict[str, Any] = {
+    "base": PolicyTask,
     "bind": True,
     "acks_late": True,
     "soft_time_limit": 150,
     "time_limit": 200,
     "ignore_result": True,
-    "max_retries": 20,
 }
+# The beat sweeps: quick, and the next beat is their retry.
+BEAT_OPTIONS: dict[str, Any] = {"base": PolicyTask, "acks_late": True, "ignore_result": True}
 
 
 def _actor(actor_id: int | None) -> User | None:
@@ -35,30 +37,12 @@ def _actor(actor_id: int | None) -> User | None:
 
 def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -> Exception:
     """The retry for a course-level task, and the course's sync error for the board."""
-    from onboarding.tasks.steps import backoff
-
+    assert isinstance(task, PolicyTask), "course tasks are declared with COURSE_OPTIONS"
     Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
-    if isinstance(error, RateLimited):
-        countdown = int(min(error.seconds_to_wait(), settings.CELERY_MAX_COUNTDOWN)) + 1
-    else:
-        countdown = backoff(task.request.retries or 0)
-    retry: Exception = task.retry(countdown=countdown)
-    return retry
-
-
-def _retry_database(task: Task[Any, Any], error: Exception) -> Exception:
-    """The retry after the database refused for a moment (a deadlock victim, a dropped
-    connection): the transaction rolled back whole, so the task may simply run again."""
-    from onboarding.tasks.steps import backoff
-
-    log.warning("%s: %s; retrying", task.name, error)
-    retry: Exception = task.retry(countdown=backoff(task.request.retries or 0))
-    return retry
-
-
-# A course task that a database hiccup failed would leave the class waiting for the next
-# periodic pass (the bulk invite of a whole class, for instance): retried instead.
-_DATABASE_HICCUPS = (OperationalError, InterfaceError)
+    if task.gives_up(error):
+        # The periodic reconcile takes the course up again from the database.
+        return error
+    return task.retry_after(error)
 
 
 @shared_task(name="onboarding.course.ensure_teams", **COURSE_OPTIONS)
@@ -69,8 +53,6 @@ def course_ensure_teams_task(
         course_ensure_teams(course_id=course_id, actor=_actor(actor_id))
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
-    except _DATABASE_HICCUPS as error:
-        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
@@ -81,8 +63,6 @@ def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | Non
         course_invite_students(course_id=course_id, actor=_actor(actor_id))
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
-    except _DATABASE_HICCUPS as error:
-        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
@@ -101,22 +81,20 @@ def reconcile_course_task(
         plan = plan_course(course, observe=True)
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
-    except _DATABASE_HICCUPS as error:
-        raise _retry_database(self, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
         return
     apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
 
 
-@shared_task(name="onboarding.reconcile_active_courses", acks_late=True, ignore_result=True)
+@shared_task(name="onboarding.reconcile_active_courses", **BEAT_OPTIONS)
 def reconcile_active_courses() -> None:
     """Beat: a full reconcile of every active course, one task each."""
     for course_id in Course.objects.filter(archived_at__isnull=True).values_list("pk", flat=True):
         reconcile_course_task.delay(course_id)
 
 
-@shared_task(name="onboarding.watch_pending_invites", acks_late=True, ignore_result=True)
+@shared_task(name="onboarding.watch_pending_invites", **BEAT_OPTIONS)
 def watch_pending_invites() -> None:
     """Beat: reconcile courses whose students are still to accept, so an acceptance shows
     (and the student's next steps start) within a minute, not at the next full reconcile.
@@ -160,7 +138,7 @@ def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
 
-@shared_task(name="onboarding.resend_expired_invites", acks_late=True, ignore_result=True)
+@shared_task(name="onboarding.resend_expired_invites", **BEAT_OPTIONS)
 def resend_expired_invites() -> None:
     """Beat: look for expired invites in courses that still have students waiting."""
     from accounts.models import InviteState

@@ -10,7 +10,7 @@ from hubcourse.jobs import JOB_OPTIONS, run_job_chunk
 from onboarding.models import Offboarding
 
 
-@shared_task(name="onboarding.offboarding", **JOB_OPTIONS)
+@shared_task(name="onboarding.offboarding", job_model=Offboarding, **JOB_OPTIONS)
 def offboarding_task(self: Task[Any, Any], job_id: int) -> None:
     from onboarding.offboarding import offboarding_run_chunk
 

@@ -8,7 +8,7 @@ a permanent error, and calls one service. The outcome of an outside failure is r
 the enrolment through ``accounts.services``: a permanent error stops the student's chain
 (every later step sees it and returns), a transient one retries with exponential backoff,
 and a rate limit waits exactly as long as Docker Hub or GitHub (or our own governor) says,
-capped by ``CELERY_MAX_COUNTDOWN``. When retries run out the periodic reconcile picks the
+capped by ``CELERY_MAX_COUNTDOWN`` (the shared policy of ``hubcourse.tasks``). When retries run out the periodic reconcile picks the
 step up again from the database.
 
 A chain must never hold its student's lease after it has stopped: each step renews the lease
@@ -23,39 +23,47 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
-from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from accounts.models import Enrolment, PreflightState, User
 from accounts.services import enrolment_is_blocked, enrolment_record_error
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import PermanentError, RateLimited, TransientError
+from hubcourse.errors import PermanentError, TransientError
+from hubcourse.tasks import DATABASE_HICCUPS, PolicyTask
 from onboarding import engine
 from onboarding.steps import PIPELINE, STEPS, StepDefinition
 
 logger = logging.getLogger(__name__)
 
-# Backoff for transient failures: 10 s, 20 s, 40 s ... with jitter, at most MAX_RETRIES.
-BACKOFF_BASE = 10
-MAX_RETRIES = 6
-# Waiting on a rate limit is not a failure: allow many more of those.
-MAX_RATE_LIMIT_RETRIES = 50
+
+def _enrolment_id(args: Any, kwargs: Any) -> int | None:
+    if args:
+        return int(args[0])
+    value = (kwargs or {}).get("enrolment_id")
+    return int(value) if value is not None else None
 
 
-class StepTask(Task):  # type: ignore[misc]
-    """A pipeline step: a failure of any kind ends the chain, so it gives the lease back."""
+class StepTask(PolicyTask):
+    """A pipeline step on the shared policy: its lease is the student's pipeline lease.
 
-    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        if args:
-            engine.pipeline_release(int(args[0]))
-        super().on_failure(exc, task_id, args, kwargs, einfo)
+    A step waiting for its retry keeps the lease for the wait; a failure of any kind ends
+    the chain, so it gives the lease back.
+    """
+
+    def hold_lease(self, args: Any, kwargs: Any, waiting: int) -> None:
+        enrolment_id = _enrolment_id(args, kwargs)
+        if enrolment_id is not None:
+            engine.pipeline_renew(enrolment_id, waiting=waiting)
+
+    def release_lease(self, args: Any, kwargs: Any) -> None:
+        enrolment_id = _enrolment_id(args, kwargs)
+        if enrolment_id is not None:
+            engine.pipeline_release(enrolment_id)
 
 
 STEP_OPTIONS: dict[str, Any] = {
@@ -65,19 +73,18 @@ STEP_OPTIONS: dict[str, Any] = {
     "soft_time_limit": 120,
     "time_limit": 180,
     "ignore_result": True,
-    "max_retries": MAX_RATE_LIMIT_RETRIES,
 }
-
-
-def backoff(retries: int) -> int:
-    countdown = BACKOFF_BASE * 2**retries + random.randint(0, BACKOFF_BASE)
-    return int(min(countdown, settings.CELERY_MAX_COUNTDOWN))
 
 
 def run_step(
     task: Task[Any, Any], step: str, enrolment_id: int, action: Callable[[], object]
 ) -> None:
-    """Run one step's service for a student and record how it ended."""
+    """Run one step's service for a student and record how it ended.
+
+    Retries follow the shared policy (``hubcourse.tasks``); a database hiccup is retried by
+    the policy itself, without a word on the enrolment (the database may be what fails).
+    """
+    assert isinstance(task, PolicyTask), "step tasks are declared with base=StepTask"
     engine.pipeline_renew(enrolment_id)
     enrolment = Enrolment.objects.filter(pk=enrolment_id).first()
     if enrolment is None or enrolment_is_blocked(enrolment):
@@ -88,50 +95,25 @@ def run_step(
     ):
         # Nothing is written outside before the pre-flight checks pass.
         return
-    retries = task.request.retries or 0
     try:
         action()
-    except RateLimited as error:
-        if retries >= MAX_RATE_LIMIT_RETRIES:
-            # Still limited after all this waiting: give up for now (the chain goes on and
-            # ends, freeing the lease); the periodic reconcile tries again.
-            enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
-            return
-        wait = error.seconds_to_wait() + random.uniform(0, 2)
-        countdown = int(min(wait, settings.CELERY_MAX_COUNTDOWN)) + 1
-        enrolment_record_error(
-            enrolment_id=enrolment_id,
-            step=step,
-            error=error,
-            retry_at=timezone.now() + dt.timedelta(seconds=countdown),
-        )
-        engine.pipeline_renew(enrolment_id, waiting=countdown)
-        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
     except TransientError as error:
-        if retries >= MAX_RETRIES:
-            # Give up for now; the periodic reconcile tries again from the database.
+        if task.gives_up(error):
+            # Give up for now (the chain goes on and ends, freeing the lease); the periodic
+            # reconcile tries again from the database.
             enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
             return
-        countdown = backoff(retries)
+        countdown = task.countdown(error)
         enrolment_record_error(
             enrolment_id=enrolment_id,
             step=step,
             error=error,
             retry_at=timezone.now() + dt.timedelta(seconds=countdown),
         )
-        engine.pipeline_renew(enrolment_id, waiting=countdown)
-        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
-    except (OperationalError, InterfaceError) as error:
-        # A deadlock victim or a dropped connection: the transaction rolled back whole, so
-        # running the step again is safe. Not recorded: the database may be what is failing.
-        if retries >= MAX_RETRIES:
-            raise
-        countdown = backoff(retries)
-        logger.warning(
-            "step %s of enrolment %s: %s; again in %s s", step, enrolment_id, error, countdown
-        )
-        engine.pipeline_renew(enrolment_id, waiting=countdown)
-        raise task.retry(countdown=countdown, max_retries=MAX_RATE_LIMIT_RETRIES) from error
+        raise task.retry_after(error, countdown) from error
+    except DATABASE_HICCUPS:
+        # The policy retries these (PolicyTask.__call__); not a fault of the step.
+        raise
     except PermanentError as error:
         enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
         audit_record(

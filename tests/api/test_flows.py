@@ -87,6 +87,16 @@ def test_the_plan_is_a_dry_run_and_apply_queues_it(token_client, course, instruc
     assert run.json()["total_steps"] == plan["actionable"]
     detail = client.get(f"/api/v1/courses/{course.slug}/apply-runs/{run.json()['id']}/").json()
     assert detail["remaining"] == plan["actionable"] and detail["percent"] == 0
+    # The one progress shape of every long job.
+    assert detail["progress"] == {
+        "status": "running",
+        "label": "Running",
+        "done": 0,
+        "total": plan["actionable"],
+        "percent": 0,
+        "error": "",
+        "retry_at": None,
+    }
 
 
 def test_a_bulk_invite_starts_with_a_dry_run_and_sends_only_when_asked(

@@ -162,7 +162,7 @@ def world(course, site_admin, instructor, ta, student, outsider, queued_tasks):
         ],
         status=RosterImport.Status.READY,
     )
-    run = ApplyRun.objects.create(course=course, started_by=instructor, total_steps=3, students=1)
+    run = ApplyRun.objects.create(course=course, created_by=instructor, total=3, students=1)
     # Stopped by an error, so that resuming them is allowed; the invite job awaits sending.
     offboarding = Offboarding.objects.create(
         course=course, repository_action="archive", status=JobStatus.FAILED, error="boom"

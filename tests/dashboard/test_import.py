@@ -16,7 +16,7 @@ from accounts import roster_parsing as roster
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from hubcourse.models import AuditEvent
 from onboarding import courses
-from onboarding.models import RosterImport
+from onboarding.models import RosterCheck, RosterImport
 from repositories.models import StudentRepository
 
 FILES = Path(__file__).parent / "files"
@@ -225,7 +225,9 @@ def test_the_preview_asks_docker_hub_and_github_about_new_rows(
     assert "Docker Hub has no user nosuchdockerid" in rows["ghost@uni.example"]["check_warnings"][0]
     assert rows["lost@uni.example"]["status"] == "warning"
     assert "GitHub has no repository" in rows["lost@uni.example"]["check_warnings"][0]
-    assert (preview.check_done, preview.check_total) == (3, 3)
+    # The check ran as a job: finished, every checkable row counted, its lease given back.
+    job = RosterCheck.objects.get(pk=preview.pk)
+    assert (job.status, job.done, job.total, job.lease_until) == ("done", 3, 3, None)
 
     client.post(reverse("dashboard:roster_confirm", args=[course.slug, preview.pk]))
 

@@ -242,7 +242,7 @@ def test_the_plan_page_groups_steps_and_apply_shows_progress(
     progress = client.get(reverse("dashboard:plan_progress", args=[course.slug, run.pk]))
 
     assert response["Location"].endswith(f"?run={run.pk}")
-    assert run.total_steps == page.context["actionable"]
+    assert run.total == page.context["actionable"]
     assert len(applied) == 1
     # The engine is not running in this test: nothing is done yet, and the page keeps polling.
     assert progress.context["progress"]["done"] == 0
@@ -254,7 +254,7 @@ def test_applying_a_plan_with_nothing_to_do_says_so(
     client: Client, instructor: Any, course: Course
 ) -> None:
     # What "Apply anyway" records when every student is already as the course says.
-    run = ApplyRun.objects.create(course=course, started_by=instructor, total_steps=0, students=3)
+    run = ApplyRun.objects.create(course=course, created_by=instructor, total=0, students=3)
     client.force_login(instructor)
 
     html = client.get(

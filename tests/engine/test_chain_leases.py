@@ -11,6 +11,7 @@ from django.db import OperationalError
 from accounts.models import Course
 from accounts.services import course_ensure_teams
 from accounts.steps import StepName
+from hubcourse import tasks as policy
 from hubcourse.celery import app
 from onboarding import engine
 from onboarding import steps as step_registry
@@ -35,7 +36,7 @@ def hub_course(sandbox: Any, course: Course) -> Course:
 def as_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     # A retry or a failure ends that task, not the caller; retries run at once.
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr(step_tasks, "BACKOFF_BASE", 0)
+    monkeypatch.setattr(policy, "BACKOFF_BASE", 0)
 
 
 def _apply(course: Course) -> None:

@@ -10,9 +10,9 @@ from django.db import OperationalError
 
 from accounts.models import Course, InviteState
 from accounts.services import course_ensure_teams
+from hubcourse import tasks as policy
 from hubcourse.celery import app
 from onboarding.tasks import course as course_tasks
-from onboarding.tasks import steps as step_tasks
 from tests.engine.support import make_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +22,7 @@ def test_a_deadlocked_bulk_invite_is_retried(
     sandbox: Any, course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr(step_tasks, "BACKOFF_BASE", 0)
+    monkeypatch.setattr(policy, "BACKOFF_BASE", 0)
     course.organisation = sandbox.seeded["dockerhub"]["org"]
     course.save()
     course_ensure_teams(course_id=course.pk)

@@ -148,7 +148,7 @@ def test_faults_and_a_low_rate_limit_still_converge(
     # 10% of requests fail with a 5xx; Docker Hub allows 120 a minute.
     sandbox.world.config.update({"fault_rate": 0.1, "rate_limit": 120})
     # Retries in eager mode run at once; no test should sleep through a real backoff.
-    monkeypatch.setattr("onboarding.tasks.steps.BACKOFF_BASE", 0)
+    monkeypatch.setattr("hubcourse.tasks.BACKOFF_BASE", 0)
     # As in a worker: a retry or a failure ends that task, not the caller and the rest of
     # the class (eager mode would otherwise raise them out of apply_plan).
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
