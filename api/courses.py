@@ -18,6 +18,7 @@ from accounts.access import may_create_courses
 from accounts.models import Course, CourseRole
 from accounts.selectors import courses_for_staff
 from api.base import form_errors, request_user, staff_access
+from builds.backends import choices as build_backend_choices
 from dashboard.forms import CourseForm
 from onboarding.courses import course_create, course_update
 
@@ -104,7 +105,7 @@ class CourseFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped l
     archived = django_filters.BooleanFilter(
         field_name="archived_at", lookup_expr="isnull", exclude=True, label="Archived courses"
     )
-    build_backend = django_filters.ChoiceFilter(choices=Course.BuildBackend.choices)
+    build_backend = django_filters.ChoiceFilter(choices=build_backend_choices)
 
     class Meta:
         model = Course
