@@ -12,8 +12,8 @@ workflow: it may push to the student's repository and nothing else (``scope-imag
 ``<org>/<repo>``), so a student who prints their secret in a run reaches no one else's image.
 Only an organisation owner can make one (Docker lists no token scope for it), and the Team
 plan caps how many an organisation holds; when Docker Hub refuses, the secrets hold the
-course's own credentials instead and the audit log says so. The token's id stays on the
-``StudentRepository`` row so offboarding revokes it.
+course's own credentials instead and the audit log says so. The token's id stays in this
+backend's part of the student's ``build_data`` (:class:`ActionsData`) so offboarding revokes it.
 """
 
 from __future__ import annotations
