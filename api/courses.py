@@ -85,6 +85,16 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
         )
         extra_kwargs = {"slug": {"required": False, "validators": []}}
 
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        # The registered build backends, read each time: the column itself lists none.
+        fields["build_backend"] = serializers.ChoiceField(
+            choices=build_backend_choices(),
+            required=False,
+            help_text="How images are built: the name of a registered build backend.",
+        )
+        return fields
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: Course | None = self.instance  # type: ignore[assignment]
         # The form sees the stored settings (a new course's defaults) with the sent ones on top.

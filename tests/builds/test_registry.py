@@ -17,9 +17,10 @@ import pytest
 from django import forms
 from django.test import Client
 from django.urls import reverse
+from rest_framework import serializers
 
 from accounts.models import Course, Enrolment
-from api.courses import CourseFilter
+from api.courses import CourseFilter, CourseInputSerializer
 from builds import backends
 from builds.backends import BACKENDS, BuildInfo, ConfigureResult, backend_for, register
 from builds.backends import data as backend_data
@@ -90,6 +91,12 @@ def _choices(form: CourseForm) -> list[tuple[Any, Any]]:
     return [(value, label) for value, label in field.choices]  # type: ignore[misc,union-attr]
 
 
+def _api_choices() -> dict[str, str]:
+    field = CourseInputSerializer().fields["build_backend"]
+    assert isinstance(field, serializers.ChoiceField)
+    return dict(field.choices)
+
+
 def _names(choices: Any) -> set[str]:
     return {str(value) for value, _label in choices if value}
 
@@ -99,6 +106,11 @@ def test_the_course_form_offers_exactly_the_registered_backends() -> None:
 
     assert _names(_choices(form)) == set(BACKENDS)
     assert _names(CourseFilter().filters["build_backend"].extra["choices"]()) == set(BACKENDS)
+    assert set(_api_choices()) == set(BACKENDS)
+
+
+def test_the_api_takes_a_backend_registered_after_startup(lab_ci: LabCI) -> None:
+    assert "lab-ci" in _api_choices()
 
 
 def test_a_new_course_defaults_to_a_registered_backend() -> None:
