@@ -18,6 +18,7 @@ from accounts.access import may_create_courses
 from accounts.models import Course, CourseRole
 from accounts.selectors import courses_for_staff
 from api.base import form_errors, request_user, staff_access
+from builds.backends import choices as build_backend_choices
 from dashboard.forms import CourseForm
 from onboarding.courses import course_create, course_update
 
@@ -84,6 +85,16 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
         )
         extra_kwargs = {"slug": {"required": False, "validators": []}}
 
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        # The registered build backends, read each time: the column itself lists none.
+        fields["build_backend"] = serializers.ChoiceField(
+            choices=build_backend_choices(),
+            required=False,
+            help_text="How images are built: the name of a registered build backend.",
+        )
+        return fields
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: Course | None = self.instance  # type: ignore[assignment]
         # The form sees the stored settings (a new course's defaults) with the sent ones on top.
@@ -104,7 +115,7 @@ class CourseFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped l
     archived = django_filters.BooleanFilter(
         field_name="archived_at", lookup_expr="isnull", exclude=True, label="Archived courses"
     )
-    build_backend = django_filters.ChoiceFilter(choices=Course.BuildBackend.choices)
+    build_backend = django_filters.ChoiceFilter(choices=build_backend_choices)
 
     class Meta:
         model = Course

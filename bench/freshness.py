@@ -73,7 +73,7 @@ def _setup(ctx: Context, sandbox: Sandbox, repos: int) -> Any:
         name="Freshness class",
         slug="fresh",
         organisation=sandbox.seeded["dockerhub"]["org"],
-        build_backend=Course.BuildBackend.DOCKERHUB_AUTOBUILD,
+        build_backend="dockerhub-autobuild",
         access_policy=Course.AccessPolicy.COURSE_TEAM,
     )
     now = dt.datetime.now(dt.UTC)

@@ -89,7 +89,7 @@ def _course(ctx: Context, sandbox: Sandbox, students: list[tuple[str, str]]) -> 
         name="Benchmark class",
         slug="bench",
         organisation=sandbox.seeded["dockerhub"]["org"],
-        build_backend=Course.BuildBackend.DOCKERHUB_AUTOBUILD,
+        build_backend="dockerhub-autobuild",
         access_policy=Course.AccessPolicy.COURSE_TEAM,
     )
     Enrolment.objects.bulk_create(

@@ -26,11 +26,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from pydantic import ValidationError
 
 from accounts.models import Course, Enrolment
 from accounts.signals import note_observed
-from builds.backends.github_actions import WORKFLOW_PATH, build_info
+from builds.backends import backend_for
 from builds.models import WebhookDelivery
 from builds.services import (
     build_record,
@@ -40,7 +39,6 @@ from builds.services import (
 )
 from builds.tasks import refresh_builds
 from hubcourse.secrets import SecretValue
-from integrations.github.client import WorkflowRun
 from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)
@@ -118,25 +116,20 @@ def _handle_github(course: Course, event: str, payload: dict[str, Any]) -> str:
         _refresh_later(repositories_note_push(course_id=course.pk, github_repo=full_name))
         return "push"
     if event == "workflow_run" and full_name:
-        return _record_run(course, full_name, payload.get("workflow_run"))
+        return _record_run(course, full_name, event, payload)
     return "ignored"
 
 
-def _record_run(course: Course, full_name: str, raw: object) -> str:
-    if course.build_backend != Course.BuildBackend.GITHUB_ACTIONS:
+def _record_run(course: Course, full_name: str, event: str, payload: dict[str, Any]) -> str:
+    info = backend_for(course).build_from_webhook(course, event, payload)
+    if info is None:
         return "ignored"
-    try:
-        run = WorkflowRun.model_validate(raw)
-    except ValidationError:
-        return "ignored"
-    if run.path not in (None, WORKFLOW_PATH):
-        return "ignored"  # the student's own workflows are theirs
     enrolments = Enrolment.objects.select_related("course").filter(
         course=course, github_repo__iexact=full_name
     )
     now = timezone.now()
     for enrolment in enrolments:
-        _build, finished = build_record(enrolment, build_info(run))
+        _build, finished = build_record(enrolment, info)
         if finished:
             # The log's tail and the pushed digest come from the API, once.
             _refresh_later([enrolment.pk])

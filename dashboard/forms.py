@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from accounts import identifiers
 from accounts import roster_parsing as roster
 from accounts.models import Course, CourseRole
+from builds.backends import choices as build_backend_choices
 from hubcourse.errors import ValidationError
 
 # Docker Hub repository names: lower-case letters, digits and single separators.
@@ -52,6 +53,9 @@ class CourseForm(forms.ModelForm[Course]):
     """Course settings. Tokens are write-only: the form never shows a stored value back."""
 
     label_suffix = ""
+
+    # The registered build backends (builds.backends), read each time a form is made.
+    build_backend = forms.ChoiceField(choices=build_backend_choices, label="How images are built")
 
     dockerhub_token = forms.CharField(
         label="Docker Hub access token",

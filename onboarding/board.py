@@ -40,6 +40,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
+from builds.backends import backend_for
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
 from onboarding.state import ORDER, compute_state
@@ -587,7 +588,7 @@ def timeline(enrolment: Enrolment) -> list[Milestone]:
             "Build configured",
             repository.build_configured_at if repository else None,
             bool(repository and repository.build_configured_at),
-            enrolment.course.get_build_backend_display(),
+            backend_for(enrolment.course).label,
         ),
         Milestone(
             "First build",

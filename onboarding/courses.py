@@ -24,6 +24,7 @@ from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
+from builds.backends import backend_for
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.models import JobStatus
@@ -607,13 +608,10 @@ def _apply_changes(enrolment: Enrolment, changes: dict[str, str]) -> None:
         )
         StudentRepository.objects.filter(enrolment=enrolment).delete()
     elif "github_repo" in changes:
+        for repository in StudentRepository.objects.filter(enrolment=enrolment):
+            backend_for(enrolment.course).forget(repository, hub_repository_gone=False)
         StudentRepository.objects.filter(enrolment=enrolment).update(
-            build_configured_at=None,
-            build_source_id="",
-            workflow_sha="",
-            secret_set_at=None,
-            github_hook_id=None,
-            first_build_triggered_at=None,
+            build_configured_at=None, first_build_triggered_at=None
         )
     Enrolment.objects.filter(pk=enrolment.pk).update(**update, updated_at=timezone.now())
     enrolment_refresh_state(enrolment_id=enrolment.pk)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from builds.backends import BACKENDS, get_backend
 from hubcourse.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -38,9 +39,6 @@ from integrations.github.client import GitHubClient, TokenIdentity
 if TYPE_CHECKING:
     from accounts.models import Course
 
-BuildBackend = Literal["dockerhub-autobuild", "github-actions"]
-AUTOBUILD: BuildBackend = "dockerhub-autobuild"
-ACTIONS: BuildBackend = "github-actions"
 # A token that dies within this long still works today, but the instructor should know.
 EXPIRY_WARNING = dt.timedelta(days=14)
 
@@ -64,7 +62,7 @@ class Connection:
     organisation: str
     team: str = ""
     # None: check for both backends (the command, before a course exists).
-    build_backend: BuildBackend | None = None
+    build_backend: str | None = None
     github_api_url: str = "https://api.github.com"
     github_token: str = dataclasses.field(default="", repr=False)
 
@@ -74,7 +72,7 @@ class Connection:
         *,
         organisation: str | None = None,
         team: str | None = None,
-        build_backend: BuildBackend | None = None,
+        build_backend: str | None = None,
     ) -> Connection:
         return cls(
             dockerhub_url=settings.DOCKERHUB_API_URL,
@@ -101,7 +99,7 @@ class Connection:
             dockerhub_secret=secret,
             organisation=course.organisation,
             team=course.team,
-            build_backend=cast(BuildBackend, course.build_backend),
+            build_backend=course.build_backend,
             github_api_url=settings.GITHUB_API_URL,
             github_token=_reveal(course.github_token) or settings.GITHUB_TOKEN,
         )
@@ -223,7 +221,7 @@ def _role_check(client: DockerHubClient, connection: Connection) -> CheckResult:
     org = connection.organisation
     who = connection.dockerhub_identifier
     if connection.uses_organisation_token:
-        if connection.build_backend == AUTOBUILD:
+        if connection.build_backend and get_backend(connection.build_backend).needs_owner_account:
             return CheckResult(
                 name,
                 False,
@@ -373,8 +371,10 @@ def _scope_check(identity: TokenIdentity, connection: Connection) -> CheckResult
         ("repo", ("repo", "public_repo"), "read student repositories"),
         ("admin:repo_hook", ("admin:repo_hook", "write:repo_hook", "repo"), "add push webhooks"),
     ]
-    if connection.build_backend != AUTOBUILD:
-        needed.append(("workflow", ("workflow",), "commit the GitHub Actions workflow"))
+    # No backend named yet: what any of them needs.
+    chosen = connection.build_backend
+    for backend in [get_backend(chosen)] if chosen else list(BACKENDS.values()):
+        needed.extend(s for s in backend.github_scopes if s not in needed)
     if identity.scopes is None:
         wanted = ", ".join(reason for _, _, reason in needed)
         return CheckResult(

@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from accounts.steps import StepName
+from builds.backends import backend_for
 from builds.models import Build
 from hubcourse.errors import NotFound
 from integrations.dockerhub.client import DockerHubClient, Invite, Team, TeamRepository
@@ -262,11 +263,12 @@ def _observed_repository(
     hub = repos.get(repository.name.lower())
     if hub is None:
         if repository.created_at is not None:
-            # Deleted on Docker Hub: it, its permissions (and an autobuild link) are gone.
+            # Deleted on Docker Hub: it, its permissions (and whatever of the build hung on
+            # it, the backend says) are gone.
             updates.update(created_at=None, permission_granted_at=None)
             updates["instructors_permission_at"] = None
-            if course.build_backend == Course.BuildBackend.DOCKERHUB_AUTOBUILD:
-                updates.update(build_configured_at=None, build_source_id="")
+            if backend_for(course).forget(repository, hub_repository_gone=True):
+                updates["build_configured_at"] = None
         return updates
     if repository.created_at is None:
         updates["created_at"] = hub.date_registered or now
@@ -395,7 +397,7 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
             e,
             StepName.CONFIGURE_BUILD,
             "no-op" if configured else "create",
-            f"{course.build_backend}: {enrolment.github_repo}",
+            f"{backend_for(course).label}: {enrolment.github_repo}",
             "configured" if configured else f"build on push to {course.build_branch}",
         )
     )

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
 from accounts.models import Course, Enrolment, InviteState, OrgMember, User
+from builds.backends import backend_for
 from builds.models import Build
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
@@ -139,6 +140,8 @@ class Preview:
     owners_known: bool
     backend: str
     counts: dict[str, int] = field(default_factory=dict)
+    # What removing the builds also removes, in the backend's words ("" for nothing more).
+    removal_note: str = ""
 
 
 def offboarding_preview(course: Course) -> Preview:
@@ -158,7 +161,7 @@ def offboarding_preview(course: Course) -> Preview:
                 name=enrolment.name,
                 docker_id=enrolment.docker_id,
                 repository=repository.full_name if repository and repository.created_at else "",
-                build_configured=bool(repository and _has_build(repository)),
+                build_configured=bool(repository and _has_build(repository, course)),
                 keep_in_team=keep_team.get(key, ""),
                 keep_in_organisation=keep_org.get(key, ""),
                 invite_pending=enrolment.invite_state == InviteState.PENDING
@@ -174,7 +177,8 @@ def offboarding_preview(course: Course) -> Preview:
         "organisation": sum(1 for r in with_id if not r.keep_in_organisation),
         "kept": sum(1 for r in with_id if r.keep_in_organisation),
     }
-    return Preview(course, rows, bool(owners), course.get_build_backend_display(), counts)
+    backend = backend_for(course)
+    return Preview(course, rows, bool(owners), backend.label, counts, backend.removal_note)
 
 
 def _repository(enrolment: Enrolment) -> StudentRepository | None:
@@ -184,13 +188,8 @@ def _repository(enrolment: Enrolment) -> StudentRepository | None:
         return None
 
 
-def _has_build(repository: StudentRepository) -> bool:
-    return bool(
-        repository.build_configured_at
-        or repository.build_source_id
-        or repository.workflow_sha
-        or repository.github_hook_id
-    )
+def _has_build(repository: StudentRepository, course: Course) -> bool:
+    return bool(repository.build_configured_at) or backend_for(course).has_configuration(repository)
 
 
 # -- starting and resuming ---------------------------------------------------------------------
@@ -501,11 +500,9 @@ class _Runner:
 
     # 3 ----------------------------------------------------------------------------------------
     def _builds(self, item: OffboardingItem) -> None:
-        from builds.backends import backend_for
-
         enrolment = item.enrolment
         repository = _repository(enrolment) if enrolment else None
-        if enrolment is None or repository is None or not _has_build(repository):
+        if enrolment is None or repository is None or not _has_build(repository, self.course):
             return
         backend_for(self.course).remove(enrolment)
         self._note(item, "build configuration removed")

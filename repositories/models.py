@@ -21,18 +21,12 @@ class StudentRepository(models.Model):
     permission_granted_at = models.DateTimeField(null=True, blank=True)
     instructors_permission_at = models.DateTimeField(null=True, blank=True)
 
-    # The build backend's configuration: an autobuild source uuid, or the commit that put
-    # the workflow in the student's repository (github-actions).
+    # When the course's build backend finished configuring this student's build.
     build_configured_at = models.DateTimeField(null=True, blank=True)
-    build_source_id = models.CharField(max_length=64, blank=True)
-    workflow_sha = models.CharField(max_length=64, blank=True)
-    secret_set_at = models.DateTimeField(null=True, blank=True)
-    # github-actions: the organisation access token made for this student's workflow (it may
-    # push to this repository only), kept so offboarding can revoke it. Blank when the secret
-    # holds the course's own token.
-    dockerhub_token_id = models.CharField(max_length=64, blank=True)
-    github_hook_id = models.BigIntegerField(null=True, blank=True)
-    dockerhub_webhook = models.CharField(max_length=255, blank=True)
+    # What the build backend keeps for this student (an autobuild source, a workflow commit,
+    # a token id, webhook ids): the backends' own, read and written only through
+    # builds.backends.data.
+    build_data = models.JSONField(default=dict, blank=True)
     first_build_triggered_at = models.DateTimeField(null=True, blank=True)
 
     # Adaptive polling: when to look again (pending builds soon, idle repositories rarely).

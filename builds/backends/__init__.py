@@ -1,24 +1,54 @@
-"""Build backends behind one interface; the course's ``build_backend`` picks one."""
+"""Build backends behind one interface, in one registry; the course's ``build_backend`` names one.
+
+Adding a backend: write a module (or package) under ``builds/backends/`` with a class that
+follows :class:`builds.backends.base.BuildBackend`, and register an instance below. The course
+form, the API filter, the reconciler, webhooks, templates and the doctor find it here; nothing
+outside ``builds/`` names a backend.
+"""
 
 from __future__ import annotations
 
-from accounts.models import Course
+from typing import TYPE_CHECKING
+
 from builds.backends.autobuild import DockerHubAutobuild
 from builds.backends.base import BuildBackend, BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.github_actions import GitHubActions
 
-BACKENDS: dict[str, BuildBackend] = {
-    Course.BuildBackend.DOCKERHUB_AUTOBUILD.value: DockerHubAutobuild(),
-    Course.BuildBackend.GITHUB_ACTIONS.value: GitHubActions(),
-}
+if TYPE_CHECKING:
+    from accounts.models import Course
+
+# name -> backend, in the order the course form offers them.
+BACKENDS: dict[str, BuildBackend] = {}
+
+
+def register(backend: BuildBackend) -> BuildBackend:
+    """Make ``backend`` available to courses under its ``name``."""
+    if backend.name in BACKENDS and BACKENDS[backend.name] is not backend:
+        raise ValueError(f"a build backend named {backend.name!r} is registered already")
+    if len(backend.name) > 30:
+        raise ValueError(f"build backend name {backend.name!r} is longer than the column")
+    BACKENDS[backend.name] = backend
+    return backend
+
+
+def choices() -> list[tuple[str, str]]:
+    """(name, label) of every registered backend, for forms and filters."""
+    return [(name, backend.label) for name, backend in BACKENDS.items()]
+
+
+def get_backend(name: str) -> BuildBackend:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown build backend {name!r}") from None
 
 
 def backend_for(course: Course) -> BuildBackend:
-    try:
-        return BACKENDS[course.build_backend]
-    except KeyError:
-        raise ValueError(f"unknown build backend {course.build_backend!r}") from None
+    return get_backend(course.build_backend)
 
+
+register(DockerHubAutobuild())
+register(GitHubActions())
 
 __all__ = [
     "BACKENDS",
@@ -27,4 +57,7 @@ __all__ = [
     "BuildNotReady",
     "ConfigureResult",
     "backend_for",
+    "choices",
+    "get_backend",
+    "register",
 ]

@@ -2,21 +2,28 @@
 
 A backend acts on Docker Hub or GitHub and reports builds as :class:`BuildInfo` values; it
 never writes ``Build`` rows or enrolment errors itself (``builds.services`` does, so every
-backend is recorded the same way). It may record what it configured on the student's
-``StudentRepository`` row as it goes, so a retry after a crash resumes instead of starting
-over, and it writes one audit event per outside change through ``hubcourse.audit``.
+backend is recorded the same way). What it configured for a student it keeps as it goes in
+its own part of ``StudentRepository.build_data`` (a :class:`builds.backends.data.BackendData`
+model under its own key), so a retry after a crash resumes instead of starting over; it
+writes one audit event per outside change through ``hubcourse.audit``.
+
+Nothing outside ``builds/`` asks which backend a course uses: the reconciler, webhooks,
+templates and the doctor ask the backend object (``builds.backends.backend_for(course)``)
+the questions below. A new backend is one module implementing this protocol and one
+``register(...)`` line in ``builds/backends/__init__.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from builds.models import BuildState
 
 if TYPE_CHECKING:
-    from accounts.models import Enrolment
+    from accounts.models import Course, Enrolment
+    from repositories.models import StudentRepository
 
 
 class BuildNotReady(Exception):
@@ -59,7 +66,18 @@ class ConfigureResult:
 class BuildBackend(Protocol):
     """One way of building a student's image on every push to the course branch."""
 
+    # The value stored in ``Course.build_backend`` (at most 30 characters); never renamed.
     name: str
+    # What people read: the course form's choice, the class board, the offboarding preview.
+    label: str
+    # What offboarding removes besides the build itself, for the preview ("" for nothing).
+    removal_note: str
+    # Docker Hub's build calls need an Owner's own account (an organisation access token
+    # cannot make them): the doctor says so before a course starts.
+    needs_owner_account: bool
+    # GitHub token scopes the backend needs beyond reading repositories and adding webhooks:
+    # (scope, any scope that grants it, what for).
+    github_scopes: tuple[tuple[str, tuple[str, ...], str], ...]
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:
         """Make the student's build exist as the course says; safe to run again."""
@@ -79,4 +97,21 @@ class BuildBackend(Protocol):
 
     def remove(self, enrolment: Enrolment) -> None:
         """Undo ``configure`` (offboarding); safe to run again."""
+        ...
+
+    def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:
+        """Forget what was configured once it no longer exists outside: the Docker Hub
+        repository was deleted (``hub_repository_gone``) or the student changed their GitHub
+        repository. True when the build must be configured again."""
+        ...
+
+    def has_configuration(self, repository: StudentRepository) -> bool:
+        """Whether anything of this backend may be left for the student (offboarding)."""
+        ...
+
+    def build_from_webhook(
+        self, course: Course, event: str, payload: dict[str, Any]
+    ) -> BuildInfo | None:
+        """A build read straight from a GitHub webhook delivery, or None when the delivery is
+        only a hint to read the builds again (or not this backend's)."""
         ...

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment
+from builds.backends import data
 from builds.backends.base import BuildNotReady
+from builds.backends.data import PushHooks
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, Forbidden, NotFound
 from hubcourse.secrets import SecretValue
@@ -122,9 +124,8 @@ def ensure_dockerhub_webhook(
 
 
 def _remember_hook(repository: StudentRepository, slug: str) -> None:
-    if repository.dockerhub_webhook != slug:
-        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_webhook=slug)
-        repository.dockerhub_webhook = slug
+    if data.read(repository, PushHooks).dockerhub_webhook != slug:
+        data.update(repository, PushHooks, dockerhub_webhook=slug)
 
 
 def remove_dockerhub_webhook(
@@ -138,12 +139,11 @@ def remove_dockerhub_webhook(
     url = dockerhub_hook_url(enrolment.course)
     target = image_name(repository)
     removed = False
+    known = data.read(repository, PushHooks).dockerhub_webhook
     try:
         for pipeline in client.list_webhooks(repository.namespace, repository.name):
             slug = pipeline.slug or pipeline.name
-            if slug != repository.dockerhub_webhook and not any(
-                hook.hook_url == url for hook in pipeline.webhooks
-            ):
+            if slug != known and not any(hook.hook_url == url for hook in pipeline.webhooks):
                 continue
             try:
                 client.delete_webhook(repository.namespace, repository.name, slug)
@@ -162,8 +162,7 @@ def remove_dockerhub_webhook(
             message=error,
         )
         raise
-    StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_webhook="")
-    repository.dockerhub_webhook = ""
+    data.update(repository, PushHooks, dockerhub_webhook="")
     audit_record(
         service=DOCKER_HUB,
         action="webhook.delete",
@@ -249,9 +248,8 @@ def ensure_github_webhook(
     except ExternalServiceError as error:
         audit_github_error(enrolment, "webhook.create", target, error)
         raise
-    if repository.github_hook_id != hook_id:
-        StudentRepository.objects.filter(pk=repository.pk).update(github_hook_id=hook_id)
-        repository.github_hook_id = hook_id
+    if data.read(repository, PushHooks).github_hook_id != hook_id:
+        data.update(repository, PushHooks, github_hook_id=hook_id)
     if changed:
         described = " and ".join(_EVENT_WORDS.get(event, event) for event in events)
         audit_record(
@@ -276,8 +274,9 @@ def remove_github_webhook(
     url = github_hook_url(enrolment.course)
     # By id and by URL: a hook whose id was never stored (a lost answer) goes too.
     ids = {hook.id for hook in client.list_webhooks(owner, repo) if hook.config.url == url}
-    if repository.github_hook_id is not None:
-        ids.add(repository.github_hook_id)
+    known = data.read(repository, PushHooks).github_hook_id
+    if known is not None:
+        ids.add(known)
     deleted = 0
     for hook_id in sorted(ids):
         try:

@@ -14,19 +14,18 @@ service does beyond it (``shared/specs/dockerhub-api-notes.md``, cited as "notes
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import jwt
 import pydantic
 import requests
 from django.conf import settings
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hubcourse import http
 from hubcourse.errors import AuthenticationFailed, NotFound, UnexpectedResponse
@@ -52,19 +51,6 @@ GOVERNOR = Governor(SERVICE, default_limit=180, window=60.0, burst=5)
 
 
 # -- typed values ------------------------------------------------------------------------------
-
-
-def _cloud_date(value: object) -> object:
-    # Docker Cloud's action dates are RFC 2822 ("Thu, 12 Jul 2018 08:25:24 +0000").
-    if isinstance(value, str) and value[:1].isalpha():
-        try:
-            return email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return value
-    return value
-
-
-_CloudDate = Annotated[dt.datetime | None, BeforeValidator(_cloud_date)]
 
 
 class _Value(BaseModel):
@@ -210,59 +196,6 @@ class WebhookPipeline(_Value):
     webhooks: tuple[Webhook, ...] = ()
 
 
-class BuildRule(_Value):
-    """One automated-build rule, as sent to Docker Hub. The course default is the handout's."""
-
-    source_type: Literal["Branch", "Tag"] = "Branch"
-    source_name: str = "main"
-    tag: str = "latest"
-    dockerfile: str = "DockerfileVolume"
-    build_context: str = "/"
-    autobuild: bool = True
-    nocache: bool = False
-
-
-class BuildSetting(BuildRule):
-    """A stored build rule (``api/build/v1/setting``), with its identity and state."""
-
-    uuid: str
-    resource_uri: str = ""
-    state: str = ""
-
-
-class BuildSource(_Value):
-    """The link between a Docker Hub repository and its GitHub repository, with rule URIs."""
-
-    uuid: str
-    image: str
-    owner: str = ""
-    repository: str = ""
-    provider: str = ""
-    state: str = ""
-    resource_uri: str = ""
-    # In GET answers the rules are URIs (notes §11.1).
-    build_settings: tuple[str, ...] = ()
-
-
-class Build(_Value):
-    """One automated build (an ``api/audit/v1/action``). ``state``: Pending, In progress,
-    Success, Failed, Canceled (notes §11.1)."""
-
-    uuid: str
-    state: str
-    build_tag: str = ""
-    resource_uri: str = ""
-    source_branch: str = ""
-    commit: str = ""
-    start_date: _CloudDate = None
-    end_date: _CloudDate = None
-    logs: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("Success", "Failed", "Canceled")
-
-
 class CatalogPublisher(_Value):
     id: str = ""
     name: str = ""
@@ -308,7 +241,7 @@ class OrgAccessToken(_Value):
     token: str = Field(default="", repr=False)
 
 
-_V = TypeVar("_V", bound=_Value)
+_V = TypeVar("_V", bound=BaseModel)
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -512,24 +445,6 @@ class DockerHubClient:
                 yield _parse(model, row, operation)
             url = page.next
             # `next` carries the whole query already.
-            query = {}
-        raise UnexpectedResponse(SERVICE, operation, None, f"more than {MAX_PAGES} pages")
-
-    def _tastypie(
-        self, path: str, model: type[_V], *, operation: str, params: Mapping[str, Any]
-    ) -> Iterator[_V]:
-        """Follow Tastypie pages (``{meta: {next}, objects}``) of the build API to the end."""
-        query: dict[str, Any] = dict(params)
-        query.setdefault("limit", self.page_size)
-        url: str | None = path
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
-            response = self._request("GET", url, operation=operation, params=query, scheme="JWT")
-            page = _parse(_TastypiePage, _json(response, operation), operation)
-            for row in page.objects:
-                yield _parse(model, row, operation)
-            url = page.meta.next
             query = {}
         raise UnexpectedResponse(SERVICE, operation, None, f"more than {MAX_PAGES} pages")
 
@@ -969,160 +884,27 @@ class DockerHubClient:
             operation=f"delete webhook {slug} of {namespace}/{name}",
         )
 
-    # -- automated builds (undocumented api/build/v1, notes §11.1) ------------------------------
+    # -- for routes that live with the code that owns them --------------------------------------
 
-    def get_build_source(self, namespace: str, name: str) -> BuildSource | None:
-        """The repository's link to GitHub, or ``None`` when it has no automated build."""
-        # Reference: undocumented api/build/v1 (notes §11.1; shields.io and public scripts)
-        image = f"{namespace}/{name}"
-        for source in self._tastypie(
-            f"/api/build/v1/{_seg(namespace)}/source/",
-            BuildSource,
-            operation=f"read the automated build of {image}",
-            params={"image": image},
-        ):
-            if source.image.lower() == image.lower():
-                return source
-        return None
-
-    def create_build_source(
+    def call(
         self,
-        namespace: str,
-        name: str,
+        method: str,
+        path: str,
         *,
-        github_owner: str,
-        github_repository: str,
-        rules: Sequence[BuildRule],
-    ) -> BuildSource:
-        """Link ``namespace/name`` to a GitHub repository with build rules (needs an Owner)."""
-        # Reference: undocumented api/build/v1 (notes §11.1, the DCS client's create payload)
-        image = f"{namespace}/{name}"
-        operation = f"set up the automated build of {image}"
-        response = self._request(
-            "POST",
-            "/api/build/v1/source/",
-            operation=operation,
-            scheme="JWT",
-            json={
-                "namespace": namespace,
-                "name": name,
-                "image": image,
-                "registry": "registry-1.docker.io",
-                "build_in_farm": True,
-                "provider": "github",
-                "owner": github_owner,
-                "repository": github_repository,
-                "build_settings": [rule.model_dump(include=_RULE_FIELDS) for rule in rules],
-            },
-        )
-        return _parse(BuildSource, _json(response, operation), operation)
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        scheme: str = "Bearer",
+    ) -> requests.Response:
+        """One request with this client's login, governor, retry on 401 and error words.
 
-    def update_build_source(
-        self,
-        source: BuildSource,
-        *,
-        rules: Sequence[BuildRule],
-        github_owner: str | None = None,
-        github_repository: str | None = None,
-    ) -> BuildSource:
-        """Replace the rules; a ``BuildSetting`` keeps its uuid (updated), a ``BuildRule`` is new."""
-        # Reference: undocumented api/build/v1 (notes §11.1, the PATCH of MAC and DS)
-        namespace = source.image.split("/", 1)[0]
-        operation = f"change the automated build of {source.image}"
-        body: dict[str, Any] = {
-            "build_settings": [
-                {
-                    **rule.model_dump(include=_RULE_FIELDS),
-                    "uuid": rule.uuid if isinstance(rule, BuildSetting) else "",
-                }
-                for rule in rules
-            ]
-        }
-        if github_owner is not None:
-            body["owner"] = github_owner
-        if github_repository is not None:
-            body["repository"] = github_repository
-        response = self._request(
-            "PATCH",
-            f"/api/build/v1/{_seg(namespace)}/source/{_seg(source.uuid)}/",
-            operation=operation,
-            scheme="JWT",
-            json=body,
+        For Docker Hub routes a single caller owns (the automated-build routes live with the
+        autobuild backend, ``builds.backends.autobuild.client``), so they share this plumbing
+        without this module knowing them.
+        """
+        return self._request(
+            method, path, operation=operation, params=params, json=json, scheme=scheme
         )
-        return _parse(BuildSource, _json(response, operation), operation)
-
-    def delete_build_source(self, source: BuildSource) -> None:
-        """Unlink the repository from GitHub: its rules go with it (needs an Owner)."""
-        # Reference: undocumented api/build/v1 (notes §11.1; the source is a Tastypie resource)
-        namespace = source.image.split("/", 1)[0]
-        self._request(
-            "DELETE",
-            f"/api/build/v1/{_seg(namespace)}/source/{_seg(source.uuid)}/",
-            operation=f"remove the automated build of {source.image}",
-            scheme="JWT",
-        )
-
-    def list_build_settings(self, source: BuildSource) -> list[BuildSetting]:
-        # Reference: undocumented api/build/v1 (notes §11.1, the DCS client)
-        return list(
-            self._tastypie(
-                "/api/build/v1/setting/",
-                BuildSetting,
-                operation=f"read the build rules of {source.image}",
-                params={"buildsource": source.resource_uri},
-            )
-        )
-
-    def trigger_build(self, setting: BuildSetting, image: str) -> str:
-        """Start a build of one rule now; returns the new build's uuid."""
-        # Reference: undocumented api/build/v1 (notes §11.1, DCS triggerBuild)
-        operation = f"start a build of {image}"
-        response = self._request(
-            "POST",
-            f"/api/build/v1/setting/{_seg(setting.uuid)}/build/",
-            operation=operation,
-            scheme="JWT",
-            json=setting.model_dump(include=_RULE_FIELDS),
-        )
-        uri = response.headers.get("X-DockerCloud-Action-URI", "")
-        uuid = uri.rstrip("/").rsplit("/", 1)[-1]
-        if not uuid:
-            raise UnexpectedResponse(
-                SERVICE, operation, response.status_code, "no X-DockerCloud-Action-URI header"
-            )
-        return uuid
-
-    def list_builds(self, namespace: str, name: str, *, limit: int = 25) -> list[Build]:
-        """The most recent builds of a repository, newest first (at most ``limit``)."""
-        # Reference: undocumented api/audit/v1/action (notes §11.1)
-        image = f"{namespace}/{name}"
-        operation = f"read the build history of {image}"
-        response = self._request(
-            "GET",
-            "/api/audit/v1/action/",
-            operation=operation,
-            scheme="JWT",
-            params={
-                "include_related": "true",
-                "limit": limit,
-                "object": f"/api/repo/v1/repository/{namespace}/{name}/",
-            },
-        )
-        page = _parse(_TastypiePage, _json(response, operation), operation)
-        return [_parse(Build, row, operation) for row in page.objects]
-
-    def get_build(self, build_uuid: str) -> Build:
-        """One build, with its log so far in ``logs``."""
-        # Reference: undocumented api/audit/v1/action (notes §11.1; Docker Cloud's Action.logs)
-        return self._get(
-            f"/api/audit/v1/action/{_seg(build_uuid)}/",
-            Build,
-            operation="read a build",
-            scheme="JWT",
-        )
-
-    def build_log(self, build_uuid: str) -> str:
-        return self.get_build(build_uuid).logs
 
     # -- the catalog (undocumented api/search/v3, notes §13) -------------------------------------
 
@@ -1199,8 +981,6 @@ class DockerHubClient:
 
 # -- wire shapes that never leave this module ----------------------------------------------------
 
-_RULE_FIELDS = set(BuildRule.model_fields)
-
 
 class _TokenAnswer(_Value):
     access_token: str
@@ -1209,15 +989,6 @@ class _TokenAnswer(_Value):
 class _Page(_Value):
     next: str | None = None
     results: tuple[dict[str, Any], ...] = ()
-
-
-class _TastypieMeta(_Value):
-    next: str | None = None
-
-
-class _TastypiePage(_Value):
-    meta: _TastypieMeta = _TastypieMeta()
-    objects: tuple[dict[str, Any], ...] = ()
 
 
 class _InviteList(_Value):
@@ -1243,6 +1014,16 @@ def _json(response: requests.Response, operation: str) -> Any:
         raise UnexpectedResponse(
             SERVICE, operation, response.status_code, "the answer is not JSON"
         ) from exc
+
+
+def parse_answer(model: type[_V], response: requests.Response, operation: str) -> _V:
+    """The answer's JSON body as ``model``; anything else is an ``UnexpectedResponse``."""
+    return parse_value(model, _json(response, operation), operation)
+
+
+def parse_value(model: type[_V], data: Any, operation: str) -> _V:
+    """``data`` (a part of an answer) as ``model``; anything else is an ``UnexpectedResponse``."""
+    return _parse(model, data, operation)
 
 
 def _parse(model: type[_V], data: Any, operation: str) -> _V:

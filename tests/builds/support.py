@@ -20,7 +20,7 @@ def use_sandbox(sandbox: Any, course: Course, backend: str, settings: Any) -> Co
     hub = sandbox.seeded["dockerhub"]
     course.organisation = hub["org"]
     course.build_backend = backend
-    if backend == Course.BuildBackend.DOCKERHUB_AUTOBUILD:
+    if backend == "dockerhub-autobuild":
         course.dockerhub_username = hub["owner"]
         course.dockerhub_token = hub["owner_token"]
     course.save()

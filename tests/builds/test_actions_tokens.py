@@ -10,10 +10,12 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 
 from accounts.models import Course, Enrolment
-from builds.backends.github_actions import (
+from builds.backends import data
+from builds.backends.github_actions.backend import (
     TOKEN_SECRET,
     USERNAME_SECRET,
     WORKFLOW_PATH,
+    ActionsData,
     token_label,
     workflow_text,
 )
@@ -29,7 +31,7 @@ from tests.builds.support import created, make_student, use_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ACTIONS = Course.BuildBackend.GITHUB_ACTIONS
+ACTIONS = "github-actions"
 
 
 def stored_secret(sandbox: Any, full_name: str, name: str) -> str:
@@ -67,7 +69,9 @@ def test_each_students_workflow_gets_a_token_that_pushes_only_their_repository(
     assert identity is not None
     assert hub_state.may_push(sandbox.world, identity, org, repository.name)
     assert not hub_state.may_push(sandbox.world, identity, org, other.name)
-    token = sandbox.world.dockerhub["orgs"][org]["access_tokens"][repository.dockerhub_token_id]
+    token = sandbox.world.dockerhub["orgs"][org]["access_tokens"][
+        data.read(repository, ActionsData).token_id
+    ]
     assert token["label"] == token_label(repository)
     assert token["resources"] == [
         {"type": "TYPE_REPO", "path": repository.full_name, "scopes": ["scope-image-push"]}
@@ -83,14 +87,16 @@ def test_a_second_configure_keeps_the_token(sandbox: Any, course: Course, settin
     course = use_sandbox(sandbox, course, ACTIONS, settings)
     student = make_student(sandbox, course, "gracehopper")
     build_configure(enrolment_id=student.pk)
-    first = StudentRepository.objects.get(enrolment=student).dockerhub_token_id
+    first = data.read(StudentRepository.objects.get(enrolment=student), ActionsData).token_id
     sandbox.world.wait_idle(timeout=10)  # the workflow commit's run pushes a tag
     before = created(sandbox)
 
     again = build_configure(enrolment_id=student.pk)
 
     assert again is not None and not again.changed
-    assert StudentRepository.objects.get(enrolment=student).dockerhub_token_id == first
+    assert (
+        data.read(StudentRepository.objects.get(enrolment=student), ActionsData).token_id == first
+    )
     assert created(sandbox) == before
 
 
@@ -101,7 +107,7 @@ def test_a_token_whose_secret_was_lost_is_revoked_and_replaced(
     student = make_student(sandbox, course, "kengthompson")
     build_configure(enrolment_id=student.pk)
     repository = StudentRepository.objects.get(enrolment=student)
-    old = repository.dockerhub_token_id
+    old = data.read(repository, ActionsData).token_id
     repo_state = github_state.get_repo(sandbox.world, student.github_repo)
     assert repo_state is not None
     del repo_state["secrets"][TOKEN_SECRET]  # someone deleted it on GitHub
@@ -110,7 +116,7 @@ def test_a_token_whose_secret_was_lost_is_revoked_and_replaced(
 
     org = sandbox.seeded["dockerhub"]["org"]
     tokens = sandbox.world.dockerhub["orgs"][org]["access_tokens"]
-    new = StudentRepository.objects.get(enrolment=student).dockerhub_token_id
+    new = data.read(StudentRepository.objects.get(enrolment=student), ActionsData).token_id
     assert new and new != old
     assert old not in tokens
     assert [t["id"] for t in tokens.values() if t["label"] == token_label(repository)] == [new]
@@ -133,7 +139,7 @@ def test_without_an_owner_the_workflow_uses_the_course_token_and_says_so(
     build_configure(enrolment_id=student.pk)
 
     repository = StudentRepository.objects.get(enrolment=student)
-    assert repository.dockerhub_token_id == ""
+    assert data.read(repository, ActionsData).token_id == ""
     assert stored_secret(sandbox, student.github_repo, TOKEN_SECRET) == hub["org_token"]
     note = AuditEvent.objects.get(enrolment=student, action="token.create")
     assert note.outcome == AuditEvent.Outcome.NOOP

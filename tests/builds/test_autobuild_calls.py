@@ -10,7 +10,9 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Course
+from builds.backends import data
 from builds.backends.autobuild import DockerHubAutobuild
+from builds.backends.data import PushHooks
 from builds.services import build_configure
 from repositories.models import StudentRepository
 from tests.builds.support import make_student, use_sandbox
@@ -18,7 +20,7 @@ from tests.engine.support import requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
+AUTOBUILD = "dockerhub-autobuild"
 
 
 def _dockerhub_calls(sandbox: Any) -> dict[str, int]:
@@ -48,7 +50,7 @@ def test_a_first_configure_links_and_hooks_without_reading(sandbox: Any, student
     assert not [route for route in calls if route.startswith("GET ")], calls
     assert requests_to(sandbox, "POST", "/source") == 1
     assert requests_to(sandbox, "POST", "/webhook_pipeline") == 1
-    assert StudentRepository.objects.get(enrolment=student).dockerhub_webhook
+    assert data.read(StudentRepository.objects.get(enrolment=student), PushHooks).dockerhub_webhook
 
 
 def test_the_trigger_after_configure_makes_no_extra_read(sandbox: Any, student: Any) -> None:

@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
-from builds.backends import backend_for
+from builds.backends import backend_for, data
 from builds.backends.common import github_hook_url
+from builds.backends.data import PushHooks
 from builds.models import Build, BuildState
 from builds.services import (
     IDLE_POLL,
@@ -29,7 +30,7 @@ from tests.builds.support import make_student, use_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
+AUTOBUILD = "dockerhub-autobuild"
 # How long after the push the failure must be read, in beat ticks' time (simulated): a
 # minute, where the idle read without the GitHub webhook would come hours later.
 WITHIN = dt.timedelta(minutes=1)
@@ -77,7 +78,9 @@ def test_configure_adds_one_signed_push_hook_found_again_by_its_url(
     student = make_student(sandbox, course, "adalovelace")
 
     first = build_configure(enrolment_id=student.pk)
-    StudentRepository.objects.filter(enrolment=student).update(github_hook_id=None)
+    data.update(
+        StudentRepository.objects.filter(enrolment=student).get(), PushHooks, github_hook_id=None
+    )
     second = build_configure(enrolment_id=student.pk)
 
     assert first is not None and first.changed
@@ -88,7 +91,10 @@ def test_configure_adds_one_signed_push_hook_found_again_by_its_url(
     assert hook["events"] == ["push"]
     assert hook["config"]["secret"] == course.github_webhook_secret.reveal()
     # A hook whose id was lost is found again by its URL, not made twice.
-    assert StudentRepository.objects.get(enrolment=student).github_hook_id == hook["id"]
+    assert (
+        data.read(StudentRepository.objects.get(enrolment=student), PushHooks).github_hook_id
+        == hook["id"]
+    )
     assert _github_audit(student, "webhook.create") == [AuditEvent.Outcome.OK]
 
 
@@ -103,7 +109,7 @@ def test_without_rights_on_the_repositorys_hooks_it_polls_and_says_so(
     assert result is not None
     repository = StudentRepository.objects.get(enrolment=student)
     assert repository.build_configured_at is not None
-    assert repository.github_hook_id is None
+    assert data.read(repository, PushHooks).github_hook_id is None
     assert _hooks(sandbox, student.github_repo) == []
     github_events = list(
         AuditEvent.objects.filter(enrolment=student, service=GITHUB).values_list(
@@ -132,7 +138,10 @@ def test_remove_deletes_the_push_hook_and_can_run_again(
     backend_for(student.course).remove(student)
 
     assert _hooks(sandbox, student.github_repo) == []
-    assert StudentRepository.objects.get(enrolment=student).github_hook_id is None
+    assert (
+        data.read(StudentRepository.objects.get(enrolment=student), PushHooks).github_hook_id
+        is None
+    )
     assert _github_audit(student, "webhook.delete") == [
         AuditEvent.Outcome.OK,
         AuditEvent.Outcome.NOOP,

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from accounts.models import Course, Enrolment
-from builds.backends import backend_for
-from builds.backends.github_actions import REMOVE_MESSAGE, WORKFLOW_PATH
+from builds.backends import backend_for, data
+from builds.backends.autobuild.backend import AutobuildData
+from builds.backends.data import PushHooks
+from builds.backends.github_actions.backend import REMOVE_MESSAGE, WORKFLOW_PATH, ActionsData
 from builds.services import build_configure, build_trigger_first
 from hubcourse.models import AuditEvent
 from repositories.models import StudentRepository
@@ -19,8 +21,8 @@ from tests.builds.support import created, make_student, use_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
-ACTIONS = Course.BuildBackend.GITHUB_ACTIONS
+AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 
 
 def _hub_repo(sandbox: Any, enrolment: Enrolment) -> dict[str, Any]:
@@ -48,7 +50,10 @@ def test_autobuild_removal_unlinks_the_build_and_the_webhook_and_can_run_again(
     assert builds["sources"] == {} and builds["settings"] == {}
     assert _hub_repo(sandbox, student)["webhook_pipelines"] == {}
     repository = StudentRepository.objects.get(enrolment=student)
-    assert (repository.build_source_id, repository.dockerhub_webhook) == ("", "")
+    assert (
+        data.read(repository, AutobuildData).source_uuid,
+        data.read(repository, PushHooks).dockerhub_webhook,
+    ) == ("", "")
     assert repository.build_configured_at is None
 
     _remove(student)  # gone already: fine
@@ -70,7 +75,7 @@ def test_actions_removal_takes_back_hook_workflow_secrets_and_token(
     build_trigger_first(enrolment_id=student.pk)
     sandbox.world.wait_idle(timeout=10)
     repository = StudentRepository.objects.get(enrolment=student)
-    token_id = repository.dockerhub_token_id
+    token_id = data.read(repository, ActionsData).token_id
     org = sandbox.seeded["dockerhub"]["org"]
     tokens = sandbox.world.dockerhub["orgs"][org]["access_tokens"]
     token_secret = tokens[token_id]["token"]
@@ -90,8 +95,12 @@ def test_actions_removal_takes_back_hook_workflow_secrets_and_token(
     assert hub_state.login(sandbox.world, org, token_secret) is None
     assert _hub_repo(sandbox, student)["webhook_pipelines"] == {}
     repository.refresh_from_db()
-    assert repository.dockerhub_token_id == ""
-    assert (repository.github_hook_id, repository.secret_set_at, repository.workflow_sha) == (
+    assert data.read(repository, ActionsData).token_id == ""
+    assert (
+        data.read(repository, PushHooks).github_hook_id,
+        data.read(repository, ActionsData).secret_set_at,
+        data.read(repository, ActionsData).workflow_sha,
+    ) == (
         None,
         None,
         "",
@@ -115,7 +124,9 @@ def test_actions_removal_of_a_hook_whose_id_was_never_stored(
     student = make_student(sandbox, course, "gracehopper")
     build_configure(enrolment_id=student.pk)
     # The answer to the hook's creation was lost: only its URL says it is ours.
-    StudentRepository.objects.filter(enrolment=student).update(github_hook_id=None)
+    data.update(
+        StudentRepository.objects.filter(enrolment=student).get(), PushHooks, github_hook_id=None
+    )
 
     _remove(student)
 
@@ -151,7 +162,7 @@ def test_actions_removal_after_the_github_repository_was_deleted_still_revokes_t
     student = make_student(sandbox, course, "franallen")
     build_configure(enrolment_id=student.pk)
     sandbox.world.wait_idle(timeout=10)
-    token_id = StudentRepository.objects.get(enrolment=student).dockerhub_token_id
+    token_id = data.read(StudentRepository.objects.get(enrolment=student), ActionsData).token_id
     with sandbox.world.lock:
         del sandbox.world.github["repos"][student.github_repo.lower()]
 

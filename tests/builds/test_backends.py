@@ -7,11 +7,15 @@ from typing import Any
 import pytest
 
 from accounts.models import Course, Enrolment, OnboardingState
-from builds.backends.github_actions import (
+from builds.backends import data
+from builds.backends.autobuild.backend import AutobuildData
+from builds.backends.data import PushHooks
+from builds.backends.github_actions.backend import (
     HOOK_EVENTS,
     TOKEN_SECRET,
     USERNAME_SECRET,
     WORKFLOW_PATH,
+    ActionsData,
     workflow_text,
 )
 from builds.models import Build, BuildState
@@ -24,8 +28,8 @@ from tests.builds.support import created, make_student, use_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
-ACTIONS = Course.BuildBackend.GITHUB_ACTIONS
+AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 
 
 def _settle(sandbox: Any, enrolment: Enrolment) -> Build:
@@ -48,9 +52,9 @@ def test_autobuild_links_the_repository_once_and_a_second_configure_changes_noth
     assert second is not None and not second.changed
     assert created(sandbox) == before
     repository = StudentRepository.objects.get(enrolment=student)
-    assert repository.build_source_id == first.reference
+    assert data.read(repository, AutobuildData).source_uuid == first.reference
     assert repository.build_configured_at is not None
-    assert repository.dockerhub_webhook
+    assert data.read(repository, PushHooks).dockerhub_webhook
     source = sandbox.world.dockerhub["builds"]["sources"][first.reference]
     assert (source["owner"], source["repository"]) == tuple(student.github_repo.split("/"))
     rules = [sandbox.world.dockerhub["builds"]["settings"][u] for u in source["settings"]]
@@ -146,8 +150,8 @@ def test_github_actions_stores_secrets_hook_and_workflow_once(
     assert len(hooks) == 1
     assert set(HOOK_EVENTS) <= set(hooks[0]["events"])
     assert hooks[0]["config"]["url"].endswith(f"/hooks/github/{course.webhook_token}/")
-    assert repository.github_hook_id == hooks[0]["id"]
-    assert repository.secret_set_at is not None
+    assert data.read(repository, PushHooks).github_hook_id == hooks[0]["id"]
+    assert data.read(repository, ActionsData).secret_set_at is not None
     course.refresh_from_db()
     assert course.github_webhook_secret  # generated on first use
 

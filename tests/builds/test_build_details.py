@@ -22,8 +22,8 @@ from builds.services import (
 from repositories.models import StudentRepository
 from tests.builds.support import make_student, use_sandbox
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
-ACTIONS = Course.BuildBackend.GITHUB_ACTIONS
+AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 ACTION_READ = "GET /api/audit/v1/action/<uuid>"

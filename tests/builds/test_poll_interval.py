@@ -13,7 +13,7 @@ from builds.models import Build, BuildState
 from builds.services import POLL_MAX, builds_claim_due, next_poll_at
 from repositories.models import StudentRepository
 
-AUTOBUILD = Course.BuildBackend.DOCKERHUB_AUTOBUILD
+AUTOBUILD = "dockerhub-autobuild"
 
 
 def _student(course: Course, name: str, **repository: object) -> Enrolment:

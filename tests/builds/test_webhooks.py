@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
-from builds.backends.github_actions import WORKFLOW_PATH
+from builds.backends.github_actions.backend import WORKFLOW_PATH
 from builds.models import Build, BuildState, WebhookDelivery
 from builds.tasks import refresh_builds
 from repositories.models import StudentRepository
@@ -23,7 +23,7 @@ SECRET = "a-webhook-secret"
 @pytest.fixture
 def hooked(course: Course) -> tuple[Course, Enrolment, StudentRepository]:
     course.github_webhook_secret = SECRET
-    course.build_backend = Course.BuildBackend.GITHUB_ACTIONS
+    course.build_backend = "github-actions"
     course.save()
     course = Course.objects.get(pk=course.pk)
     enrolment = Enrolment.objects.create(

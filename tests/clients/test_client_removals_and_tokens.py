@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from builds.backends.autobuild.client import AutobuildClient, BuildRule
 from hubcourse import errors
 from integrations.dockerhub.client import (
     IMAGE_PUSH_SCOPE,
-    BuildRule,
     DockerHubClient,
     OrgAccessTokenResource,
 )
@@ -179,16 +179,17 @@ def test_delete_build_source_unlinks_the_repository(sandbox: Any) -> None:
     org = sandbox.seeded["dockerhub"]["org"]
     owner = _owner(sandbox)
     owner.create_repository(org, "linked")
-    source = owner.create_build_source(
+    builds = AutobuildClient(owner)
+    source = builds.create_build_source(
         org, "linked", github_owner=INSTRUCTOR_LOGIN, github_repository="x", rules=[BuildRule()]
     )
 
-    owner.delete_build_source(source)
+    builds.delete_build_source(source)
 
-    assert owner.get_build_source(org, "linked") is None
+    assert builds.get_build_source(org, "linked") is None
     assert sandbox.world.dockerhub["builds"]["settings"] == {}
     with pytest.raises(errors.NotFound):
-        owner.delete_build_source(source)
+        builds.delete_build_source(source)
 
 
 def test_catalog_search_returns_typed_results_with_badges(sandbox: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.dockerhub.client import BuildRule
+from builds.backends.autobuild.client import AutobuildClient, BuildRule
 from sandbox import dockerhub as sandbox_hub
 from tests.clients.dockerhub_sandbox import Hub, hub_fixture  # noqa: F401 (fixture)
 
@@ -282,9 +282,10 @@ def test_webhooks_can_be_added_listed_and_removed(hub: Hub):
 def test_an_automated_build_can_be_set_up_triggered_and_followed(hub: Hub):
     client = hub.owner_client()
     client.create_repository(ORG, "adalovelace")
-    assert client.get_build_source(ORG, "adalovelace") is None
+    builds = AutobuildClient(client)
+    assert builds.get_build_source(ORG, "adalovelace") is None
 
-    source = client.create_build_source(
+    source = builds.create_build_source(
         ORG,
         "adalovelace",
         github_owner="ada-lovelace",
@@ -304,8 +305,8 @@ def test_an_automated_build_can_be_set_up_triggered_and_followed(hub: Hub):
             "nocache": False,
         }
     ]
-    assert client.get_build_source(ORG, "adalovelace") == source
-    (setting,) = client.list_build_settings(source)
+    assert builds.get_build_source(ORG, "adalovelace") == source
+    (setting,) = builds.list_build_settings(source)
     assert (setting.source_name, setting.dockerfile, setting.build_context) == (
         "main",
         "DockerfileVolume",
@@ -313,30 +314,31 @@ def test_an_automated_build_can_be_set_up_triggered_and_followed(hub: Hub):
     )
     assert client.get_repository(ORG, "adalovelace").is_automated is True
 
-    build_uuid = client.trigger_build(setting, "revelare/adalovelace")
+    build_uuid = builds.trigger_build(setting, "revelare/adalovelace")
     assert hub.world.wait_idle(10)
 
-    build = client.get_build(build_uuid)
+    build = builds.get_build(build_uuid)
     assert build.finished
     assert build.state == "Success", build.logs
     assert build.logs
-    assert [b.uuid for b in client.list_builds(ORG, "adalovelace")] == [build_uuid]
+    assert [b.uuid for b in builds.list_builds(ORG, "adalovelace")] == [build_uuid]
 
 
 def test_build_rules_can_be_changed_in_place(hub: Hub):
     client = hub.owner_client()
     client.create_repository(ORG, "adalovelace")
-    source = client.create_build_source(
+    builds = AutobuildClient(client)
+    source = builds.create_build_source(
         ORG,
         "adalovelace",
         github_owner="ada-lovelace",
         github_repository="docker-course",
         rules=[BuildRule(dockerfile="Dockerfile")],
     )
-    (setting,) = client.list_build_settings(source)
+    (setting,) = builds.list_build_settings(source)
 
     fixed = setting.model_copy(update={"dockerfile": "DockerfileVolume"})
-    client.update_build_source(source, rules=[fixed])
+    builds.update_build_source(source, rules=[fixed])
 
-    (after,) = client.list_build_settings(source)
+    (after,) = builds.list_build_settings(source)
     assert (after.uuid, after.dockerfile) == (setting.uuid, "DockerfileVolume")

@@ -10,11 +10,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from onboarding.doctor import ACTIONS, AUTOBUILD, CheckResult, Connection, run_checks
+from onboarding.doctor import CheckResult, Connection, run_checks
 from sandbox import dockerhub, github_state
 from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.integration
+
+AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 
 TEAM = "students"
 

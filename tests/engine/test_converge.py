@@ -63,8 +63,8 @@ def _states(course: Course) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("backend", "policy"),
     [
-        (Course.BuildBackend.DOCKERHUB_AUTOBUILD, Course.AccessPolicy.COURSE_TEAM),
-        (Course.BuildBackend.GITHUB_ACTIONS, Course.AccessPolicy.TEAM_PER_STUDENT),
+        ("dockerhub-autobuild", Course.AccessPolicy.COURSE_TEAM),
+        ("github-actions", Course.AccessPolicy.TEAM_PER_STUDENT),
     ],
 )
 def test_a_class_of_30_converges_and_a_second_apply_creates_nothing(

@@ -60,7 +60,7 @@ def onboarded(
     caplog.set_level(logging.DEBUG)
     hub, github = sandbox.seeded["dockerhub"], sandbox.seeded["github"]
     course.organisation = hub["org"]
-    course.build_backend = Course.BuildBackend.GITHUB_ACTIONS
+    course.build_backend = "github-actions"
     course.dockerhub_username = hub["owner"]
     course.dockerhub_token = hub["owner_token"]
     course.github_token = github["instructor"]["token"]

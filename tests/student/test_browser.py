@@ -67,7 +67,7 @@ def test_from_the_course_link_to_a_green_build(
     live_server: Any,
 ) -> None:
     cache.clear()
-    course = use_sandbox(sandbox, course, Course.BuildBackend.DOCKERHUB_AUTOBUILD, settings)
+    course = use_sandbox(sandbox, course, "dockerhub-autobuild", settings)
     roster = Enrolment.objects.create(course=course, identifier=EMAIL, name="Sam Student")
     link = JoinLink.objects.create(course=course)
     github_state.create_user(sandbox.world, LOGIN, EMAIL, "Sam Student")

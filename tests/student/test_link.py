@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def hub_course(sandbox: Any, course: Course, settings: Any) -> Course:
     cache.clear()  # repository lists and image verdicts cached by an earlier test
-    return use_sandbox(sandbox, course, Course.BuildBackend.GITHUB_ACTIONS, settings)
+    return use_sandbox(sandbox, course, "github-actions", settings)
 
 
 @pytest.fixture

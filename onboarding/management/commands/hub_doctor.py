@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from onboarding.doctor import ACTIONS, AUTOBUILD, Connection, failed, run_checks
+from builds.backends import BACKENDS
+from onboarding.doctor import Connection, failed, run_checks
 
 
 class Command(BaseCommand):
@@ -30,8 +31,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--backend",
-            choices=[AUTOBUILD, ACTIONS],
-            help="Check for one build backend only (default: report on both).",
+            choices=list(BACKENDS),
+            help="Check for one build backend only (default: report on all).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -16,11 +16,15 @@ seconds. Without that permission the student's builds are found by polling alone
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, ClassVar
 
 from django.core.cache import cache
 
 from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, Enrolment
+from builds.backends import data
+from builds.backends.autobuild.client import AutobuildClient, BuildRule, BuildSetting, BuildSource
+from builds.backends.autobuild.client import Build as HubBuild
 from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
     audit_github_error,
@@ -33,6 +37,7 @@ from builds.backends.common import (
     remove_github_webhook,
     student_repository,
 )
+from builds.backends.data import BackendData, PushHooks
 from builds.models import BuildState
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import (
@@ -43,8 +48,6 @@ from hubcourse.errors import (
     UnexpectedResponse,
 )
 from integrations.dockerhub.client import SERVICE as DOCKER_HUB
-from integrations.dockerhub.client import Build as HubBuild
-from integrations.dockerhub.client import BuildRule, BuildSetting, BuildSource, DockerHubClient
 from integrations.github.client import SERVICE as GITHUB
 from repositories.models import StudentRepository
 
@@ -64,6 +67,13 @@ _STATES: dict[str, BuildState] = {
 HISTORY = 25
 # The GitHub webhook only says "look now": Docker Hub builds on the push by itself.
 HOOK_EVENTS = ("push",)
+
+
+class AutobuildData(BackendData):
+    """The student's build source on Docker Hub, once configure made or found it."""
+
+    key: ClassVar[str] = "dockerhub-autobuild"
+    source_uuid: str = ""
 
 
 def course_rule(course: Course) -> BuildRule:
@@ -132,7 +142,11 @@ def remembered_rule(repository: StudentRepository) -> str:
     if not isinstance(value, str):
         return ""
     source_uuid, _, rule_uuid = value.partition(":")
-    return rule_uuid if source_uuid and source_uuid == repository.build_source_id else ""
+    return (
+        rule_uuid
+        if source_uuid and source_uuid == data.read(repository, AutobuildData).source_uuid
+        else ""
+    )
 
 
 def forget_rule(repository: StudentRepository) -> None:
@@ -140,10 +154,35 @@ def forget_rule(repository: StudentRepository) -> None:
 
 
 class DockerHubAutobuild:
-    name = Course.BuildBackend.DOCKERHUB_AUTOBUILD.value
+    name = "dockerhub-autobuild"
+    label = "Docker Hub automated builds"
+    removal_note = ""
+    needs_owner_account = True
+    github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
-    def _client(self, enrolment: Enrolment) -> DockerHubClient:
-        return dockerhub_client_for(enrolment.course)
+    def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:
+        # The build source hangs on the Docker Hub repository and names the GitHub one:
+        # either change means linking again.
+        data.clear(repository, AutobuildData)
+        if not hub_repository_gone:
+            data.update(repository, PushHooks, github_hook_id=None)
+        return True
+
+    def has_configuration(self, repository: StudentRepository) -> bool:
+        hooks = data.read(repository, PushHooks)
+        return bool(
+            data.read(repository, AutobuildData).source_uuid
+            or hooks.github_hook_id is not None
+            or hooks.dockerhub_webhook
+        )
+
+    def build_from_webhook(
+        self, course: Course, event: str, payload: dict[str, Any]
+    ) -> BuildInfo | None:
+        return None  # Docker Hub builds are read through its API; a push only says "look now"
+
+    def _client(self, enrolment: Enrolment) -> AutobuildClient:
+        return AutobuildClient(dockerhub_client_for(enrolment.course))
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:
         course = enrolment.course
@@ -175,11 +214,13 @@ class DockerHubAutobuild:
                 f"({wanted.dockerfile} in {wanted.build_context}) as tag {wanted.tag}."
             ),
         )
-        if repository.build_source_id != source.uuid:
-            StudentRepository.objects.filter(pk=repository.pk).update(build_source_id=source.uuid)
+        if data.read(repository, AutobuildData).source_uuid != source.uuid:
+            data.update(repository, AutobuildData, source_uuid=source.uuid)
         # A source created just now means no earlier configure got this far: no hubcourse
         # webhook can be on the repository, so there is nothing to look for.
-        hook_added = ensure_dockerhub_webhook(client, enrolment, repository, known_absent=created)
+        hook_added = ensure_dockerhub_webhook(
+            client.hub, enrolment, repository, known_absent=created
+        )
         push_hook_added = self._ensure_push_hook(enrolment, repository, owner, repo)
         return ConfigureResult(
             changed=changed or hook_added or push_hook_added, reference=source.uuid
@@ -208,7 +249,7 @@ class DockerHubAutobuild:
 
     def _ensure_source(
         self,
-        client: DockerHubClient,
+        client: AutobuildClient,
         repository: StudentRepository,
         owner: str,
         repo: str,
@@ -298,7 +339,7 @@ class DockerHubAutobuild:
         return build_id
 
     def _trigger_known_rule(
-        self, client: DockerHubClient, repository: StudentRepository, wanted: BuildRule, target: str
+        self, client: AutobuildClient, repository: StudentRepository, wanted: BuildRule, target: str
     ) -> str | None:
         """Start the build of the rule configure remembered, in one call; None when no rule
         is remembered for the repository's current source, or it is gone."""
@@ -360,12 +401,11 @@ class DockerHubAutobuild:
             enrolment=enrolment,
             message="" if removed else "the repository had no automated build",
         )
-        remove_dockerhub_webhook(client, enrolment, repository)
+        remove_dockerhub_webhook(client.hub, enrolment, repository)
         self._remove_push_hook(enrolment, repository)
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
-        StudentRepository.objects.filter(pk=repository.pk).update(
-            build_source_id="", build_configured_at=None, github_hook_id=None
-        )
+        data.clear(repository, AutobuildData, PushHooks)
+        StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
 
     def _remove_push_hook(self, enrolment: Enrolment, repository: StudentRepository) -> None:
         try:
@@ -379,9 +419,8 @@ class DockerHubAutobuild:
         except (Forbidden, NotFound) as error:
             # Fine when configure was never allowed to add one (no id on the row) or the
             # repository is gone with its hooks; not when our hook is there and hidden from us.
-            if repository.github_hook_id is not None and github_repository_exists(
-                client, owner, repo
-            ):
+            hooked = data.read(repository, PushHooks).github_hook_id is not None
+            if hooked and github_repository_exists(client, owner, repo):
                 audit_github_error(enrolment, "webhook.delete", target, error)
                 raise
         except ExternalServiceError as error:

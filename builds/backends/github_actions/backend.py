@@ -12,19 +12,22 @@ workflow: it may push to the student's repository and nothing else (``scope-imag
 ``<org>/<repo>``), so a student who prints their secret in a run reaches no one else's image.
 Only an organisation owner can make one (Docker lists no token scope for it), and the Team
 plan caps how many an organisation holds; when Docker Hub refuses, the secrets hold the
-course's own credentials instead and the audit log says so. The token's id stays on the
-``StudentRepository`` row so offboarding revokes it.
+course's own credentials instead and the audit log says so. The token's id stays in this
+backend's part of the student's ``build_data`` (:class:`ActionsData`) so offboarding revokes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import posixpath
+from typing import Any, ClassVar
 
 from django.utils import timezone
+from pydantic import ValidationError
 
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for, github_client_for
 from accounts.models import Course, Enrolment
+from builds.backends import data
 from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
 from builds.backends.common import (
     context_dir,
@@ -38,6 +41,7 @@ from builds.backends.common import (
     remove_github_webhook,
     student_repository,
 )
+from builds.backends.data import BackendData, PushHooks
 from builds.models import BuildState
 from hubcourse import http
 from hubcourse.audit import Outcome, audit_record
@@ -129,8 +133,59 @@ def build_info(run: WorkflowRun) -> BuildInfo:
     )
 
 
+class ActionsData(BackendData):
+    """What configure put in the student's GitHub repository, and the student's push token."""
+
+    key: ClassVar[str] = "github-actions"
+    # The commit that put the workflow on the course branch.
+    workflow_sha: str = ""
+    secret_set_at: dt.datetime | None = None
+    # The organisation access token made for this student's workflow (it may push to this
+    # repository only), kept so offboarding can revoke it. Blank when the secrets hold the
+    # course's own token.
+    token_id: str = ""
+
+
 class GitHubActions:
-    name = Course.BuildBackend.GITHUB_ACTIONS.value
+    name = "github-actions"
+    label = "GitHub Actions (Docker's migration path)"
+    removal_note = "with the workflow and secret in each student's GitHub repository"
+    needs_owner_account = False
+    github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = (
+        ("workflow", ("workflow",), "commit the GitHub Actions workflow"),
+    )
+
+    def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:
+        if hub_repository_gone:
+            # The workflow pushes the repository into being again: nothing to redo.
+            return False
+        # A new GitHub repository has no workflow, secrets or hook of ours. The token id is
+        # kept: the token still exists on Docker Hub and offboarding revokes it.
+        data.update(repository, ActionsData, workflow_sha="", secret_set_at=None)
+        data.update(repository, PushHooks, github_hook_id=None)
+        return True
+
+    def has_configuration(self, repository: StudentRepository) -> bool:
+        kept = data.read(repository, ActionsData)
+        return bool(
+            kept.workflow_sha
+            or kept.token_id
+            or data.read(repository, PushHooks).github_hook_id is not None
+        )
+
+    def build_from_webhook(
+        self, course: Course, event: str, payload: dict[str, Any]
+    ) -> BuildInfo | None:
+        """A ``workflow_run`` delivery of hubcourse's workflow carries the run itself."""
+        if event != "workflow_run":
+            return None
+        try:
+            run = WorkflowRun.model_validate(payload.get("workflow_run"))
+        except ValidationError:
+            return None
+        if run.path not in (None, WORKFLOW_PATH):
+            return None  # the student's own workflows are theirs
+        return build_info(run)
 
     def _client(self, enrolment: Enrolment) -> GitHubClient:
         return github_client_for(enrolment.course)
@@ -177,12 +232,13 @@ class GitHubActions:
     ) -> bool:
         course = enrolment.course
         target = f"{owner}/{repo}"
+        kept = data.read(repository, ActionsData)
         try:
-            if repository.secret_set_at is not None and (
+            if kept.secret_set_at is not None and (
                 # A student's own token does not change with the course's.
-                repository.dockerhub_token_id
+                kept.token_id
                 or course.dockerhub_token_set_at is None
-                or repository.secret_set_at >= course.dockerhub_token_set_at
+                or kept.secret_set_at >= course.dockerhub_token_set_at
             ):
                 # GitHub never shows a secret's value: trust our record if both still exist.
                 client.get_actions_secret(owner, repo, USERNAME_SECRET)
@@ -198,8 +254,7 @@ class GitHubActions:
             self._audit(enrolment, "secret.set", target, Outcome.ERROR, error)
             raise
         now = timezone.now()
-        StudentRepository.objects.filter(pk=repository.pk).update(secret_set_at=now)
-        repository.secret_set_at = now
+        data.update(repository, ActionsData, secret_set_at=now)
         self._audit(
             enrolment,
             "secret.set",
@@ -265,8 +320,7 @@ class GitHubActions:
             )
             raise
         # Kept at once, so a crash before the secrets are stored still leaves it revocable.
-        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_token_id=created.id)
-        repository.dockerhub_token_id = created.id
+        data.update(repository, ActionsData, token_id=created.id)
         audit_record(
             service=DOCKER_HUB,
             action="token.create",
@@ -305,10 +359,10 @@ class GitHubActions:
             self._audit(enrolment, "workflow.commit", target, Outcome.ERROR, error)
             raise
         changed = write.action != "unchanged"
-        sha = write.commit_sha or repository.workflow_sha or write.content_sha
-        if repository.workflow_sha != sha:
-            StudentRepository.objects.filter(pk=repository.pk).update(workflow_sha=sha)
-            repository.workflow_sha = sha
+        known = data.read(repository, ActionsData).workflow_sha
+        sha = write.commit_sha or known or write.content_sha
+        if known != sha:
+            data.update(repository, ActionsData, workflow_sha=sha)
         self._audit(
             enrolment,
             "workflow.commit",
@@ -348,7 +402,11 @@ class GitHubActions:
         recent = configured is not None and timezone.now() - configured < RUN_APPEARS_WITHIN
         target = f"{owner}/{repo}"
         try:
-            if recent and client.get_branch(owner, repo, branch).sha == repository.workflow_sha:
+            if (
+                recent
+                and client.get_branch(owner, repo, branch).sha
+                == data.read(repository, ActionsData).workflow_sha
+            ):
                 raise TransientError(
                     GITHUB,
                     f"find the first workflow run of {target}",
@@ -436,9 +494,8 @@ class GitHubActions:
         self._revoke_token(enrolment, repository)
         remove_dockerhub_webhook(dockerhub_client_for(enrolment.course), enrolment, repository)
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
-        StudentRepository.objects.filter(pk=repository.pk).update(
-            github_hook_id=None, workflow_sha="", secret_set_at=None, build_configured_at=None
-        )
+        data.clear(repository, PushHooks, ActionsData)
+        StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
 
     def _remove_workflow(
         self, client: GitHubClient, enrolment: Enrolment, owner: str, repo: str
@@ -464,7 +521,7 @@ class GitHubActions:
         )
 
     def _revoke_token(self, enrolment: Enrolment, repository: StudentRepository) -> None:
-        token_id = repository.dockerhub_token_id
+        token_id = data.read(repository, ActionsData).token_id
         if not token_id:
             return
         image = image_name(repository)
@@ -485,8 +542,7 @@ class GitHubActions:
                 message=error,
             )
             raise
-        StudentRepository.objects.filter(pk=repository.pk).update(dockerhub_token_id="")
-        repository.dockerhub_token_id = ""
+        data.update(repository, ActionsData, token_id="")
         audit_record(
             service=DOCKER_HUB,
             action="token.delete",
