@@ -42,6 +42,14 @@ HUBCOURSE_VERSION = __version__
 
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# What `make run` points its processes at (the sandbox's port and credentials), so that
+# manage.py in a second shell talks to the same sandbox. Development only; the environment
+# and .env win over it.
+DEV_ENV_FILE = VAR_DIR / "dev.env"
+if HUBCOURSE_ENV == "development":
+    load_dotenv(DEV_ENV_FILE, override=False)
+# Set by `make run` for the processes it starts: /healthz then trusts only their heartbeats.
+HUBCOURSE_RUN_ID = env_str("HUBCOURSE_RUN_ID")
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -100,6 +108,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+if PRODUCTION:
+    # Static files straight after the security headers, before sessions and the rest.
+    # (Development's runserver serves them itself; tests do not need them.)
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "hubcourse.urls"
 WSGI_APPLICATION = "hubcourse.wsgi.application"
@@ -167,6 +179,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves collected files through whitenoise: names carry a hash of the content,
+# so they are cached for ever (far-future Cache-Control), and gzip copies are served to
+# browsers that take them. Development and tests serve the source files as they are.
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # --- Caches and Redis --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from celery.signals import beat_init, before_task_publish
+from django.conf import settings
 from django.utils import timezone
 
 from hubcourse.models import Heartbeat
@@ -9,7 +10,14 @@ from hubcourse.models import Heartbeat
 HEARTBEAT_TASK = "hubcourse.tasks.heartbeat"
 
 
+def run_tag() -> str:
+    """How a heartbeat names the run that started its process (``make run`` sets one)."""
+    return f"run={settings.HUBCOURSE_RUN_ID}" if settings.HUBCOURSE_RUN_ID else ""
+
+
 def record_heartbeat(name: str, detail: str = "") -> None:
+    # The run tag first, so the 200-character cut never loses it.
+    detail = " ".join(part for part in (run_tag(), detail) if part)
     Heartbeat.objects.update_or_create(
         name=name, defaults={"at": timezone.now(), "detail": detail[:200]}
     )
