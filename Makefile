@@ -24,7 +24,7 @@ install: $(STAMP)
 # After editing the dependencies in pyproject.toml; `make lock LOCK_ARGS=--upgrade` moves
 # everything to the newest allowed versions, LOCK_ARGS="--upgrade-package kombu" one package.
 lock: $(STAMP)
-	$(LOCK) -o requirements/runtime.txt
+	$(LOCK) --extra sentry -o requirements/runtime.txt
 	$(LOCK) --extra dev -c requirements/runtime.txt -o requirements/dev.txt
 
 run: $(STAMP)

@@ -252,6 +252,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Django's LOGGING stays in charge in the worker, so task lines carry their context
+# (hubcourse/tasklog.py).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A build in flight is read every BUILD_POLL_INTERVAL seconds while young (less often as it
@@ -440,12 +443,43 @@ if PRODUCTION:
     # /healthz is probed over plain HTTP from inside the compose network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Error reports (optional) ------------------------------------------------------------------
+# Set SENTRY_DSN to send errors of web requests and tasks to Sentry (the image has sentry-sdk;
+# elsewhere install the `sentry` extra). No personal data and no local variables are sent:
+# a frame's variables may hold a token.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: pip install 'hubcourse[sentry]'."
+        ) from exc
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=HUBCOURSE_ENV,
+        release=f"hubcourse@{__version__}",
+        send_default_pii=False,
+        include_local_variables=False,
+        traces_sample_rate=0.0,
+    )
+
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        # task_context: "[task=… course=… student=…] " in a task, empty elsewhere.
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(task_context)s%(message)s"}
+    },
+    "filters": {"task_context": {"()": "hubcourse.tasklog.TaskContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["task_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

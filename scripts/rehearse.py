@@ -693,7 +693,14 @@ def rehearse(r: Rehearsal) -> None:
         expect("no issues" in out, f"check --deploy: {out}")
 
     with r.step("stopping web, worker and beat with SIGTERM"):
-        problems = [p for p in (r.stop(name) for name in ("web", "worker", "beat")) if p]
+        problems = []
+        for name in ("web", "worker", "beat"):
+            began = time.monotonic()
+            problem = r.stop(name)
+            r.say(
+                f"  {name}: {'stopped' if problem is None else problem} in {time.monotonic() - began:.1f} s"
+            )
+            problems += [problem] if problem else []
         expect(not problems, "; ".join(problems))
         expect(_port_is_free(r.web_port), f"port {r.web_port} is still taken after web stopped")
 
