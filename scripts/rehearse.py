@@ -17,6 +17,7 @@
 Servers: REHEARSE_DATABASE_URL (a PostgreSQL database it drops and creates, default
 postgres://postgres@127.0.0.1:5432/hubcourse_rehearsal), REHEARSE_BROKER_URL and
 REHEARSE_REDIS_URL (Redis databases it empties, default 13 and 14 on 127.0.0.1:6379).
+REHEARSE_KEEP=1 keeps its folder (the files, the processes' logs) after a pass too.
 """
 
 from __future__ import annotations
@@ -751,8 +752,11 @@ def main() -> int:
         except Exception as exc:  # the rehearsal's verdict stands; say why cleaning failed
             print(f"note: could not drop the rehearsal database: {exc}", file=sys.stderr)
     if ok:
-        shutil.rmtree(work, ignore_errors=True)
-        r.say("rehearsal passed")
+        if os.environ.get("REHEARSE_KEEP") == "1":
+            r.say(f"rehearsal passed (files and logs kept in {work})")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            r.say("rehearsal passed")
         return 0
     print(f"(files and logs kept in {work})", file=sys.stderr)
     return 1
