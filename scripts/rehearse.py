@@ -235,7 +235,8 @@ def check_file_set(
             problems.append(f"the image leaves out the project's {folder}/ folder")
     for path in files:
         top = path.split("/")[0]
-        if top in NEVER_IN_IMAGE or path == ".env" or path.endswith("/.env"):
+        hidden = any(part.startswith(".") for part in path.split("/"))
+        if top in NEVER_IN_IMAGE or hidden:
             problems.append(f"the image would contain {path}: .dockerignore must leave it out")
     # Top-level modules of the checkout that the image leaves out must not be imported by it.
     left_out = {
@@ -367,12 +368,12 @@ class Rehearsal:
         return process
 
     def stop(self, name: str) -> str | None:
-        """SIGTERM, as Docker stops a container; a problem in words when it does not stop."""
+        """SIGTERM to the main process only, as `docker stop` does (a worker then finishes
+        the tasks in hand and stops its pool); a problem in words when it does not stop."""
         process = self.processes[name]
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
+        if process.poll() is not None:
             return f"{name} had already exited (exit {process.returncode})"
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -703,6 +704,8 @@ def rehearse(r: Rehearsal) -> None:
             )
             problems += [problem] if problem else []
         expect(not problems, "; ".join(problems))
+        lost = "WorkerLostError" in r.logs["worker"].read_text(errors="replace")
+        expect(not lost, "a task was killed mid-way while the worker stopped (WorkerLostError)")
         expect(_port_is_free(r.web_port), f"port {r.web_port} is still taken after web stopped")
 
 

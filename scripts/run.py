@@ -7,6 +7,7 @@ Ctrl-C stops all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,7 +99,11 @@ def _stop(processes: dict[str, subprocess.Popen[str]]) -> None:
     global _stopping
     _stopping = True
     for process in processes.values():
-        _signal_group(process.pid, signal.SIGTERM)
+        # The process alone, as `docker stop` does: a worker then stops its pool itself,
+        # after the tasks in hand (a SIGTERM to the group would kill those mid-way).
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
     for process in processes.values():
         try:

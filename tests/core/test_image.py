@@ -42,6 +42,21 @@ def test_the_image_holds_every_app_and_no_tests_bench_or_sandbox():
     assert not tops & {"tests", "bench", "sandbox", "scripts", ".venv", "var", ".git", ".env"}
     assert "requirements/runtime.txt" in files and "requirements/dev.txt" not in files
     assert not [path for path in files if "__pycache__" in path or path.endswith(".pyc")]
+    # No hidden file or folder: .env, .git, tool caches (.hypothesis once slipped in).
+    assert not [path for path in files if any(p.startswith(".") for p in path.split("/"))]
+
+
+def test_hidden_files_and_local_state_in_the_image_are_reported(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n")
+    for name in ("manage.py", ".env", ".hypothesis/examples/x", "accounts/__init__.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+
+    files = rehearse.image_files(tmp_path, dockerignore="")
+    problems = rehearse.check_file_set(files, ["accounts"], tmp_path)
+
+    assert "the image would contain .env: .dockerignore must leave it out" in problems
+    assert any(p.startswith("the image would contain .hypothesis/") for p in problems)
 
 
 def test_an_app_left_out_of_the_image_is_named():
