@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from kombu.connection import Connection
 
 from hubcourse.models import Heartbeat
+from hubcourse.tasks import run_tag
 
 
 def _check_database() -> dict[str, Any]:
@@ -43,6 +44,10 @@ def _check_heartbeat(name: str) -> dict[str, Any]:
     beat = Heartbeat.objects.filter(name=name).first()
     if beat is None:
         return {"ok": False, "error": f"no {name} has reported yet"}
+    tag = run_tag()
+    if tag and tag not in beat.detail.split():
+        # make run started afresh: a heartbeat from before is no sign its processes are up.
+        return {"ok": False, "error": f"no {name} of this run has reported yet"}
     age = (timezone.now() - beat.at).total_seconds()
     ok = age <= settings.HEARTBEAT_MAX_AGE.total_seconds()
     result: dict[str, Any] = {"ok": ok, "last_seen": beat.at.isoformat(), "age_seconds": round(age)}

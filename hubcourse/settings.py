@@ -42,6 +42,14 @@ HUBCOURSE_VERSION = __version__
 
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# What `make run` points its processes at (the sandbox's port and credentials), so that
+# manage.py in a second shell talks to the same sandbox. Development only; the environment
+# and .env win over it.
+DEV_ENV_FILE = VAR_DIR / "dev.env"
+if HUBCOURSE_ENV == "development":
+    load_dotenv(DEV_ENV_FILE, override=False)
+# Set by `make run` for the processes it starts: /healthz then trusts only their heartbeats.
+HUBCOURSE_RUN_ID = env_str("HUBCOURSE_RUN_ID")
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -103,6 +111,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+if PRODUCTION:
+    # Static files straight after the security headers, before sessions and the rest.
+    # (Development's runserver serves them itself; tests do not need them.)
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "hubcourse.urls"
 WSGI_APPLICATION = "hubcourse.wsgi.application"
@@ -170,6 +182,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves collected files through whitenoise: names carry a hash of the content,
+# so they are cached for ever (far-future Cache-Control), and gzip copies are served to
+# browsers that take them. Development and tests serve the source files as they are.
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # --- Caches and Redis --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -232,6 +255,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Django's LOGGING stays in charge in the worker, so task lines carry their context
+# (hubcourse/tasklog.py).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A build in flight is read every BUILD_POLL_INTERVAL seconds while young (less often as it
@@ -421,12 +447,43 @@ if PRODUCTION:
     # /healthz is probed over plain HTTP from inside the compose network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Error reports (optional) ------------------------------------------------------------------
+# Set SENTRY_DSN to send errors of web requests and tasks to Sentry (the image has sentry-sdk;
+# elsewhere install the `sentry` extra). No personal data and no local variables are sent:
+# a frame's variables may hold a token.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: pip install 'hubcourse[sentry]'."
+        ) from exc
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=HUBCOURSE_ENV,
+        release=f"hubcourse@{__version__}",
+        send_default_pii=False,
+        include_local_variables=False,
+        traces_sample_rate=0.0,
+    )
+
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        # task_context: "[task=… course=… student=…] " in a task, empty elsewhere.
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(task_context)s%(message)s"}
+    },
+    "filters": {"task_context": {"()": "hubcourse.tasklog.TaskContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["task_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

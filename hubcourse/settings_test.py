@@ -18,6 +18,15 @@ def _free_port() -> int:
 
 
 os.environ.setdefault("HUBCOURSE_ENV", "test")
+# Under pytest-xdist every worker process is a test run of its own: its own sandbox port and
+# scratch folder (not the ones the controlling process chose and passed down), its own test
+# database (pytest-django adds the worker's name), its own cache keys and broker queues below.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER and os.environ.get("HUBCOURSE_TEST_PROCESS") != XDIST_WORKER:
+    # Once per worker: a process a test starts (a Celery worker) inherits the worker's choice.
+    os.environ["HUBCOURSE_TEST_PROCESS"] = XDIST_WORKER
+    os.environ["TEST_SANDBOX_PORT"] = str(_free_port())
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix=f"hubcourse-test-{XDIST_WORKER}-")
 os.environ.setdefault("TEST_SANDBOX_PORT", str(_free_port()))
 os.environ["SANDBOX_URL"] = f"http://127.0.0.1:{os.environ['TEST_SANDBOX_PORT']}"
 for _name in ("DOCKERHUB_API_URL", "DOCKERHUB_WEB_URL", "GITHUB_URL", "GITHUB_API_URL"):
@@ -33,3 +42,13 @@ from hubcourse.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+if XDIST_WORKER:
+    # One Redis is shared by the workers: each keeps to its own keys.
+    for _cache in CACHES.values():  # noqa: F405
+        _cache["KEY_PREFIX"] = f"test-{XDIST_WORKER}"
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+            "global_keyprefix": f"test-{XDIST_WORKER}:",
+        }

@@ -116,7 +116,14 @@ class PolicyTask(DjangoTask):  # type: ignore[misc]  # Celery's Task is an untyp
             raise self.retry_after(error, wait) from error
 
 
+def run_tag() -> str:
+    """How a heartbeat names the run that started its process (``make run`` sets one)."""
+    return f"run={settings.HUBCOURSE_RUN_ID}" if settings.HUBCOURSE_RUN_ID else ""
+
+
 def record_heartbeat(name: str, detail: str = "") -> None:
+    # The run tag first, so the 200-character cut never loses it.
+    detail = " ".join(part for part in (run_tag(), detail) if part)
     Heartbeat.objects.update_or_create(
         name=name, defaults={"at": timezone.now(), "detail": detail[:200]}
     )

@@ -7,6 +7,7 @@ Ctrl-C stops all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,15 @@ SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8765"))
 # 0 leaves invitations waiting, to be accepted on the sandbox's control page.
 AUTO_ACCEPT_SECONDS = os.environ.get("SANDBOX_AUTO_ACCEPT_INVITES", "10")
 COLOURS = {"sandbox": "35", "web": "36", "worker": "33", "beat": "32"}
+# What a second shell's manage.py needs to reach this run's sandbox (see write_dev_env).
+DEV_ENV_NAMES = (
+    "SANDBOX_URL",
+    "SITE_URL",
+    "DOCKERHUB_ORG",
+    "DOCKERHUB_USERNAME",
+    "DOCKERHUB_TOKEN",
+    "GITHUB_TOKEN",
+)
 
 
 def _pump(name: str, stream: IO[str]) -> None:
@@ -34,6 +44,10 @@ def _pump(name: str, stream: IO[str]) -> None:
     for line in stream:
         sys.stdout.write(prefix + line)
         sys.stdout.flush()
+
+
+# Every child, as soon as it exists: a signal at any moment must find it here to stop it.
+processes: dict[str, subprocess.Popen[str]] = {}
 
 
 def _start(
@@ -50,6 +64,7 @@ def _start(
         # Own process group: Ctrl-C reaches us, and we stop the children in order.
         start_new_session=True,
     )
+    processes[name] = process
     if pump:
         assert process.stdout is not None
         threading.Thread(target=_pump, args=(name, process.stdout), daemon=True).start()
@@ -69,16 +84,35 @@ def _wait_for(url: str, seconds: float) -> bool:
     return False
 
 
+def _signal_group(pid: int, signum: int) -> bool:
+    """Send ``signum`` to the child's whole process group (a worker's pool included);
+    False when nothing is left in it."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _stop(processes: dict[str, subprocess.Popen[str]]) -> None:
+    """Stop every child and whatever it started; no signal can interrupt this (see _on_signal)."""
+    global _stopping
+    _stopping = True
     for process in processes.values():
+        # The process alone, as `docker stop` does: a worker then stops its pool itself,
+        # after the tasks in hand (a SIGTERM to the group would kill those mid-way).
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
     for process in processes.values():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            pass
+        # Anything still in the group (a slow task in a pool process, say) goes now.
+        if _signal_group(process.pid, signal.SIGKILL):
+            process.wait()
 
 
 def read_seed(stream: IO[str], *, max_lines: int = 50) -> tuple[dict[str, Any] | None, list[str]]:
@@ -132,25 +166,48 @@ def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str
     return process, seeded
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # `kill` or a closed terminal stops everything as Ctrl-C does.
+_stopping = False
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C, `kill` or a closed terminal: the first one stops everything; more while
+    stopping are noted, never raised inside the stop routine (which would leave children
+    running and holding their ports)."""
+    global _stopping
+    if _stopping:
+        print("  (already stopping)", flush=True)
+        return
+    _stopping = True
     raise KeyboardInterrupt
 
 
+def write_dev_env(path: Path, env: dict[str, str]) -> None:
+    """The settings this run gives its processes, for manage.py in a second shell (read by
+    hubcourse/settings.py in development only)."""
+    lines = [
+        "# Written by `make run` at each start: what it points hubcourse at (development only).",
+        *(f"{name}={env[name]}" for name in DEV_ENV_NAMES if env.get(name)),
+    ]
+    partial = path.with_suffix(".partial")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.chmod(0o600)  # it holds the sandbox's tokens
+    partial.replace(path)
+
+
 def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
     env = {**os.environ, "HUBCOURSE_ENV": os.environ.get("HUBCOURSE_ENV", "development")}
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["SANDBOX_URL"] = f"http://127.0.0.1:{SANDBOX_PORT}"
     env.setdefault("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+    # /healthz counts only heartbeats of the worker and beat started below, not the last run's.
+    env["HUBCOURSE_RUN_ID"] = f"{int(time.time())}-{os.getpid()}"
     var = Path(env.get("VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
 
-    processes: dict[str, subprocess.Popen[str]] = {}
     try:
-        sandbox, seeded = _start_sandbox(env, var)
-        processes["sandbox"] = sandbox
+        _sandbox, seeded = _start_sandbox(env, var)
         seed_file = var / "sandbox-seed.json"
         seed_file.write_text(json.dumps(seeded, indent=2))
         # Point hubcourse at the sandbox's organisation and tokens, unless told otherwise.
@@ -166,6 +223,7 @@ def main() -> int:
         ):
             if value and name not in os.environ:
                 env[name] = str(value)
+        write_dev_env(var / "dev.env", env)
 
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
@@ -176,10 +234,8 @@ def main() -> int:
             env=env,
             check=True,
         )
-        processes["web"] = _start(
-            "web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env
-        )
-        processes["worker"] = _start(
+        _start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"], env)
+        _start(
             "worker",
             [
                 PY,
@@ -197,7 +253,7 @@ def main() -> int:
             ],
             env,
         )
-        processes["beat"] = _start(
+        _start(
             "beat",
             [
                 PY,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,9 +85,24 @@ def _sandbox_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def sandbox(_sandbox_server: Any, settings: Any) -> Iterator[Any]:
+def sandbox(
+    _sandbox_server: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Any]:
     """A running sandbox (Docker Hub + GitHub) reset to the empty seed, with hubcourse's
     settings pointing at its organisation and tokens. ``sandbox.seeded`` holds them."""
+    from hubcourse import governor
+
+    # The sandbox starts afresh, so does what the rate-limit governor learned of it: a pause
+    # learned from one test's low rate limit must not throttle the next test's calls (which
+    # test runs next depends on the order, and on the xdist worker it lands on).
+    fresh: governor.Store = (
+        governor.RedisStore(
+            settings.RATE_LIMIT_REDIS_URL, prefix=f"test-governor:{uuid.uuid4().hex}:"
+        )
+        if settings.RATE_LIMIT_REDIS_URL
+        else governor.SQLiteStore(tmp_path / "governor.sqlite3")
+    )
+    monkeypatch.setattr(governor, "default_store", lambda: fresh)
     errors = _sandbox_server.world.config.update(SANDBOX_DEFAULTS)
     assert not errors, errors
     seeded = _sandbox_server.reset("empty")

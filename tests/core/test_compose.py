@@ -67,3 +67,33 @@ def test_the_dockerfile_serves_the_same_wsgi_application():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "hubcourse.wsgi:application" in dockerfile
     assert "HUBCOURSE_ENV=production" in dockerfile
+
+
+def test_the_image_installs_from_the_lock_runs_as_a_user_and_checks_its_health():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    assert "RUN pip install --require-hashes -r requirements/runtime.txt" in lines
+    assert "COPY . ." in lines  # the whole project; .dockerignore says what stays out
+    user = next(line for line in lines if line.startswith("USER "))
+    assert user.split()[1] not in ("root", "0")
+    # collectstatic runs before the image drops to its user, HEALTHCHECK asks /healthz.
+    assert lines.index(user) > next(i for i, line in enumerate(lines) if "collectstatic" in line)
+    assert any(line.startswith("HEALTHCHECK") for line in lines)
+    assert '"hubcourse.healthcheck"' in next(
+        line for line in lines if "CMD [" in line and "healthcheck" in line
+    )
+
+
+def test_the_health_check_asks_as_the_public_host(monkeypatch):
+    from hubcourse.healthcheck import public_host
+
+    monkeypatch.setenv("ALLOWED_HOSTS", ".course.example.edu,other.example.edu")
+    assert public_host() == "course.example.edu"
+    monkeypatch.setenv("ALLOWED_HOSTS", "")
+    assert public_host() == "localhost"
+    assert COMPOSE["services"]["web"]["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "-m",
+        "hubcourse.healthcheck",
+    ]
+    assert COMPOSE["services"]["beat"]["healthcheck"] == {"disable": True}

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from hubcourse.models import Heartbeat
-from hubcourse.tasks import heartbeat
+from hubcourse.tasks import heartbeat, record_heartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +56,24 @@ def test_it_answers_503_when_the_broker_is_unreachable(client, settings):
 def test_the_heartbeat_task_records_the_worker():
     heartbeat.apply()
     assert Heartbeat.objects.get(name="worker").at > timezone.now() - timedelta(seconds=5)
+
+
+def test_after_a_restart_only_heartbeats_of_this_run_count(client, settings):
+    # make run gives its processes a run id; the last run's fresh-looking rows are not proof.
+    settings.HUBCOURSE_RUN_ID = "earlier"
+    record_heartbeat("worker")
+    record_heartbeat("beat", "started")
+    settings.HUBCOURSE_RUN_ID = "now"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["worker"] == {
+        "ok": False,
+        "error": "no worker of this run has reported yet",
+    }
+
+    record_heartbeat("worker")
+    record_heartbeat("beat")
+    assert client.get("/healthz").status_code == 200
+    assert Heartbeat.objects.get(name="worker").detail == "run=now"

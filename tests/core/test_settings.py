@@ -164,3 +164,50 @@ def test_a_wrong_fernet_key_is_refused_when_used(tmp_path):
     )
     assert result.returncode != 0
     assert "FERNET_KEYS entry 1 is not a Fernet key" in result.stderr
+
+
+def test_development_reads_what_make_run_wrote_and_production_never_does(tmp_path):
+    (tmp_path / "dev.env").write_text("GITHUB_TOKEN=from-make-run\nDOCKERHUB_ORG=SandboxOrg\n")
+    show = "from django.conf import settings as s; print(s.GITHUB_TOKEN, s.DOCKERHUB_ORG)"
+
+    development = _settings_process({"VAR_DIR": str(tmp_path)}, show)
+    production = _settings_process(_production(VAR_DIR=str(tmp_path)), show)
+    # The environment wins over the file, as it does over .env.
+    overridden = _settings_process({"VAR_DIR": str(tmp_path), "GITHUB_TOKEN": "mine"}, show)
+
+    assert development.stdout.split() == ["from-make-run", "SandboxOrg"], development.stderr
+    assert production.stdout.split() == ["Revelare"], production.stderr
+    assert overridden.stdout.split() == ["mine", "SandboxOrg"], overridden.stderr
+
+
+def test_production_serves_hashed_compressed_static_files_with_whitenoise(tmp_path):
+    show = (
+        "from django.conf import settings as s\n"
+        "print(s.STORAGES['staticfiles']['BACKEND'])\n"
+        "print(s.MIDDLEWARE[1])"
+    )
+
+    production = _settings_process(_production(VAR_DIR=str(tmp_path)), show)
+    development = _settings_process({"VAR_DIR": str(tmp_path)}, show)
+
+    assert production.stdout.split() == [
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    ], production.stderr
+    assert development.stdout.split()[0] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+def test_sentry_is_off_without_a_dsn_and_sends_no_local_variables_with_one(tmp_path):
+    show = (
+        "import sentry_sdk\nclient = sentry_sdk.get_client()\n"
+        "print(client.is_active(), client.options['include_local_variables'], "
+        "client.options['send_default_pii'])"
+    )
+
+    without = _settings_process(_production(VAR_DIR=str(tmp_path)), show)
+    with_dsn = _settings_process(
+        _production(VAR_DIR=str(tmp_path), SENTRY_DSN="https://key@127.0.0.1:9/1"), show
+    )
+
+    assert without.stdout.split()[0] == "False", without.stderr
+    assert with_dsn.stdout.split() == ["True", "False", "False"], with_dsn.stderr
