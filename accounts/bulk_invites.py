@@ -25,6 +25,7 @@ from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
 from hubcourse.models import JobStatus
+from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import (
     BULK_INVITE_MAX,
     SERVICE,
@@ -34,6 +35,8 @@ from integrations.dockerhub.client import (
 )
 
 # Rows that need nothing from Docker Hub in the send phase keep their dry-run outcome.
+BULK_INVITE_TASK = "accounts.bulk_invite"  # queued by name (accounts.tasks registers it)
+
 _SETTLED_BY_CHECK = (
     Outcome.ALREADY_INVITED,
     Outcome.ALREADY_MEMBER,
@@ -152,10 +155,8 @@ def bulk_invite_confirm(*, job_id: int, actor: User | None = None) -> BulkInvite
 
 
 def enqueue(job: BulkInvite) -> None:
-    from accounts.tasks import bulk_invite_task
-
     if job.is_active:
-        transaction.on_commit(lambda: bulk_invite_task.delay(job.pk))
+        enqueue_on_commit(BULK_INVITE_TASK, job.pk)
 
 
 def bulk_invite_resume(*, job_id: int, actor: User | None = None) -> bool:

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
@@ -257,7 +258,6 @@ def docker_id(value: str) -> Cleaned:
 
 
 def _github_hosts() -> frozenset[str]:
-    from django.conf import settings
 
     own = (urlsplit(str(getattr(settings, "GITHUB_URL", "") or "")).hostname or "").lower()
     return GITHUB_HOSTS | ({own} if own else set())

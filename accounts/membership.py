@@ -19,17 +19,19 @@ from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
 from hubcourse.errors import ExternalServiceError, NotFound
 from hubcourse.models import JobStatus
+from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import SERVICE, DockerHubClient
 
 RESEND = "resend"
 CANCEL = "cancel"
 ACTIONS = (RESEND, CANCEL)
+# Queued by name (accounts.tasks registers them).
+SYNC_TASK = "accounts.organisation_sync"
+INVITE_ACTION_TASK = "accounts.invite_action"
 
 
 def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapshot:
     """Mark a read as queued (the page shows it) and enqueue it after the commit."""
-    from accounts.tasks import sync_organisation_task
-
     snapshot, _ = OrgSnapshot.objects.get_or_create(organisation=organisation)
     OrgSnapshot.objects.filter(pk=snapshot.pk).update(
         status=JobStatus.QUEUED, requested_at=timezone.now()
@@ -42,7 +44,7 @@ def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapsh
         actor=actor,
         message="read of members, invites and teams requested",
     )
-    transaction.on_commit(lambda: sync_organisation_task.delay(organisation))
+    enqueue_on_commit(SYNC_TASK, organisation)
     snapshot.refresh_from_db()
     return snapshot
 
@@ -134,8 +136,6 @@ def invites_requested(
     *, organisation: str, action: str, invite_ids: Sequence[str], actor: User | None
 ) -> int:
     """Queue a resend or cancel of the chosen invites (only ones hubcourse knows)."""
-    from accounts.tasks import invite_action_task
-
     if action not in ACTIONS:
         raise ValueError(f"unknown invite action {action!r}")
     known = list(
@@ -150,7 +150,7 @@ def invites_requested(
         defaults={"status": JobStatus.QUEUED, "requested_at": timezone.now()},
     )
     actor_id = actor.pk if actor else None
-    transaction.on_commit(lambda: invite_action_task.delay(organisation, action, known, actor_id))
+    enqueue_on_commit(INVITE_ACTION_TASK, organisation, action, known, actor_id)
     return len(known)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from accounts import bulk_invites, membership
 from accounts.models import BulkInvite
 from hubcourse.errors import ExternalServiceError, TransientError
 from hubcourse.jobs import JOB_OPTIONS, run_job_chunk
@@ -22,34 +23,34 @@ from hubcourse.tasks import PolicyTask
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="accounts.bulk_invite", job_model=BulkInvite, **JOB_OPTIONS)
+@shared_task(name=bulk_invites.BULK_INVITE_TASK, job_model=BulkInvite, **JOB_OPTIONS)
 def bulk_invite_task(self: Task[Any, Any], job_id: int) -> None:
-    from accounts.bulk_invites import bulk_invite_run_chunk
 
-    run_job_chunk(self, BulkInvite, job_id, lambda: bulk_invite_run_chunk(job_id=job_id))
+    run_job_chunk(
+        self, BulkInvite, job_id, lambda: bulk_invites.bulk_invite_run_chunk(job_id=job_id)
+    )
 
 
 # Not jobs with a row of their own: the policy without a lease.
 NO_LEASE = {**JOB_OPTIONS, "base": PolicyTask}
 
 
-@shared_task(name="accounts.organisation_sync", **NO_LEASE)
+@shared_task(name=membership.SYNC_TASK, **NO_LEASE)
 def sync_organisation_task(self: PolicyTask, organisation: str) -> None:
-    from accounts.membership import organisation_sync, record_sync_error
 
     try:
-        organisation_sync(organisation=organisation)
+        membership.organisation_sync(organisation=organisation)
     except TransientError as error:
         if self.gives_up(error):
-            record_sync_error(organisation, error)
+            membership.record_sync_error(organisation, error)
             return
-        record_sync_error(organisation, error, waiting=True)
+        membership.record_sync_error(organisation, error, waiting=True)
         raise self.retry_after(error) from error
     except ExternalServiceError as error:
-        record_sync_error(organisation, error)
+        membership.record_sync_error(organisation, error)
 
 
-@shared_task(name="accounts.invite_action", **NO_LEASE)
+@shared_task(name=membership.INVITE_ACTION_TASK, **NO_LEASE)
 def invite_action_task(
     self: PolicyTask,
     organisation: str,
@@ -59,13 +60,12 @@ def invite_action_task(
 ) -> None:
     """Resend or cancel invites, then read the organisation again; each invite is one call
     and records its own outcome, so a retry repeats only what was not done."""
-    from accounts.membership import invites_act, organisation_sync
 
     try:
-        invites_act(
+        membership.invites_act(
             organisation=organisation, action=action, invite_ids=invite_ids, actor_id=actor_id
         )
-        organisation_sync(organisation=organisation)
+        membership.organisation_sync(organisation=organisation)
     except TransientError as error:
         if self.gives_up(error):
             raise

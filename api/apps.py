@@ -8,5 +8,6 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self) -> None:
+        # Imported here because the modules need the app registry (they import models).
         # Registers the token scheme with drf-spectacular, and the settings check.
         from api import checks, schema  # noqa: F401

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from accounts.tokens import token_authenticate
+
 # DRF imports this module from its settings, possibly before the apps are ready: models are
 # imported when a request comes.
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ class BearerTokenAuthentication(BaseAuthentication):
                 "The token in the Authorization header is not text; copy it again from "
                 "/settings/tokens/."
             ) from None
-        from accounts.tokens import token_authenticate
 
         token = token_authenticate(raw)
         if token is None:

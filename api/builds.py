@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from rest_framework import generics
 
+from accounts.models import User
 from accounts.selectors import courses_for_staff
 from api.base import IdFilter, MomentFilter, request_user
 from api.builds_out import BuildOutputSerializer
@@ -47,7 +48,6 @@ class BuildFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped li
 
 def visible_builds(request_user_obj: object) -> QuerySet[Build]:
     user = request_user_obj
-    from accounts.models import User
 
     assert isinstance(user, User)
     return Build.objects.filter(

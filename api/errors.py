@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from hubcourse.errors import ExternalServiceError, RateLimited
+from onboarding.courses import ActionRefused
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ def error_body(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    from onboarding.courses import ActionRefused
 
     if isinstance(exc, ActionRefused):
         # The pages' "cannot do this as asked" (already confirmed, checks still running...).

@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from api.base import request_user, staff_access
 from api.progress import ProgressSerializer
 from onboarding import courses
+from onboarding.courses import apply_run_progress
+from onboarding.engine import plan_course
 from onboarding.models import ApplyRun
 
 
@@ -80,7 +82,6 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
     serializer_class = PlanSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        from onboarding.engine import plan_course
 
         course = staff_access(request, slug).course
         plan = plan_course(course)
@@ -152,7 +153,6 @@ class ApplyRunDetailApi(generics.GenericAPIView[ApplyRun]):
     serializer_class = ApplyRunSerializer
 
     def get(self, request: Request, slug: str, run_id: int) -> Response:
-        from onboarding.courses import apply_run_progress
 
         course = staff_access(request, slug).course
         run = get_object_or_404(ApplyRun, course=course, pk=run_id)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.models import ApiToken
+
 # DRF imports this module from its settings while rest_framework.views is half-loaded, maybe
 # before the apps are ready: models and views are imported late.
 if TYPE_CHECKING:
@@ -19,7 +21,6 @@ class TokenRateThrottle(SimpleRateThrottle):
     scope = "api_token"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        from accounts.models import ApiToken
 
         if not isinstance(request.auth, ApiToken):
             return None  # session requests come from a person at a browser

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 Change = Literal["broken", "fixed"]
 _OUTCOMES = (BuildState.SUCCESS, BuildState.FAILED)
+
+SEND_EMAIL_TASK = "builds.send_build_email"  # sent by name: builds.tasks imports this module
 
 
 def notify_build_outcome(*, enrolment_id: int) -> Change | None:
@@ -62,9 +65,7 @@ def notify_build_outcome(*, enrolment_id: int) -> Change | None:
 
 
 def _send(enrolment_id: int, build_id: int, change: Change) -> None:
-    from builds.tasks import send_build_email
-
-    send_build_email.delay(enrolment_id, build_id, change)
+    current_app.tasks[SEND_EMAIL_TASK].delay(enrolment_id, build_id, change)
 
 
 def build_email(enrolment: Enrolment, build: Build, change: Change) -> tuple[str, str, str]:

@@ -28,6 +28,7 @@ from accounts.signals import note_observed
 from accounts.steps import StepName
 from builds.backends import BuildInfo, BuildNotReady, ConfigureResult, backend_for
 from builds.models import FINAL_STATES, Build, BuildState
+from builds.notifications import notify_build_outcome
 from hubcourse.errors import ExternalServiceError
 from repositories.models import StudentRepository
 
@@ -319,7 +320,6 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     if finished or infos:
         note_observed(enrolment_id)
         # Emails the student when the outcome changed (broken or fixed); idempotent.
-        from builds.notifications import notify_build_outcome
 
         notify_build_outcome(enrolment_id=enrolment_id)
     return finished

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from builds import services
+from builds import notifications, services
 from builds.notifications import Change, deliver
 from hubcourse.errors import PermanentError, TransientError
 from hubcourse.tasks import PolicyTask
@@ -80,7 +80,7 @@ def flag_stuck_builds() -> int:
 
 # Mail servers are not rate-limited services: Celery's own backoff, as before.
 @shared_task(
-    name="builds.send_build_email",
+    name=notifications.SEND_EMAIL_TASK,
     base=PolicyTask,
     bind=True,
     acks_late=True,

@@ -38,6 +38,7 @@ from hubcourse.text import counted
 from hubcourse.uploads import upload_limits
 from onboarding import board as class_board
 from onboarding import courses
+from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
 from onboarding.state import HANDOUT_STEPS
 from onboarding.status import badge_state, student_status
@@ -420,7 +421,6 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.info(request, "Nothing to apply: the course is as it should be.")
         return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={run.pk}")
-    from onboarding.engine import plan_course
 
     current = plan_course(course)
     groups: dict[str, list[Any]] = {}

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -125,7 +126,6 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 
 def encrypted_fields() -> list[tuple[type[models.Model], str]]:
     """Every (model, field name) that holds an encrypted secret."""
-    from django.apps import apps
 
     found = []
     for model in apps.get_models():

@@ -15,6 +15,9 @@ Every task is declared with ``base=PolicyTask`` (or a subclass). The policy, in 
 
 What a task records when it waits or gives up (on the enrolment, the job, the course) stays
 the task's own business; it asks the policy ``gives_up``/``countdown``/``retry_after``.
+
+Services queue work with ``enqueue_on_commit(NAME, ...)``: by the task's registered name, so a
+service never imports the task module that imports it (tasks call services, not the reverse).
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import math
 import random
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import beat_init, before_task_publish
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from hubcourse.errors import RateLimited
@@ -46,6 +49,16 @@ MAX_RATE_LIMIT_RETRIES = 200
 
 # The database refused for a moment; the transaction rolled back whole.
 DATABASE_HICCUPS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
+def enqueue_on_commit(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Queue the task registered as ``name`` with ``args`` once the transaction commits (at
+    once outside one), so a worker never reads rows that are not there yet."""
+
+    def send() -> None:
+        current_app.tasks[name].apply_async(args, countdown=countdown)
+
+    transaction.on_commit(send)
 
 
 def backoff(retries: int) -> int:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_save
 
 
 class OnboardingConfig(AppConfig):
@@ -12,9 +11,8 @@ class OnboardingConfig(AppConfig):
     name = "onboarding"
 
     def ready(self) -> None:
+        # Imported here because models may be imported only once the app registry is ready.
         # Reactions to the domain's changes travel up by signals, never by imports from below.
-        from builds.models import Build
         from onboarding import signals
 
-        post_save.connect(signals.build_saved, sender=Build, dispatch_uid="onboarding.build_saved")
         signals.connect()

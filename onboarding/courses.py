@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import roster_parsing as roster
+from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
 from accounts.services import (
     enrolment_resend_invite,
@@ -27,7 +28,11 @@ from accounts.services import (
 from builds.backends import backend_for
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
+from hubcourse.errors import ExternalServiceError, NotFound, RateLimited
 from hubcourse.models import JobStatus
+from hubcourse.tasks import enqueue_on_commit
+from onboarding import doctor, engine
+from onboarding.doctor import Connection
 from onboarding.models import ApplyRun, ConnectionCheck, RosterCheck, RosterImport
 from onboarding.state import enrolment_refresh_state
 from repositories.models import StudentRepository
@@ -36,6 +41,11 @@ from repositories.models import StudentRepository
 HUBCOURSE = "hubcourse"
 
 SECRET_FIELDS = ("dockerhub_token", "github_token")
+
+# The staff pages' background work, queued by name (onboarding.tasks.checks registers them).
+CONNECTION_CHECK_TASK = "onboarding.connection_check"
+ROSTER_CHECK_TASK = "onboarding.roster_check"
+INVITES_RESEND_TASK = "onboarding.invites_resend"
 
 
 class ActionRefused(Exception):
@@ -116,16 +126,13 @@ def _set_secrets(course: Course, values: dict[str, Any]) -> list[str]:
 
 def connection_check_start(*, course: Course, actor: User) -> ConnectionCheck:
     """Queue the doctor's checks for the course's credentials; the page follows the row."""
-    from onboarding.tasks.checks import connection_check_task
-
     check = ConnectionCheck.objects.create(course=course, created_by=actor)
-    transaction.on_commit(lambda: connection_check_task.delay(check.pk))
+    enqueue_on_commit(CONNECTION_CHECK_TASK, check.pk)
     return check
 
 
 def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     """Run the doctor (reads only) and store its answers on the row."""
-    from onboarding.doctor import Connection, run_checks
 
     check = jobs.take_lease(ConnectionCheck, check_id)
     if check is None:
@@ -133,7 +140,7 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
         return ConnectionCheck.objects.filter(pk=check_id).first()
     jobs.mark_running(ConnectionCheck, check)
     course = check.course
-    results = run_checks(Connection.for_course(course))
+    results = doctor.run_checks(Connection.for_course(course))
     check.results = [
         {"name": r.name, "ok": r.ok, "message": r.message, "hint": r.hint} for r in results
     ]
@@ -248,8 +255,6 @@ def roster_preview(
 
     ``roster.RosterError`` when the file as a whole cannot be used.
     """
-    from onboarding.tasks.checks import roster_check_task
-
     parsed = roster.parse_roster(data, classroom_repo_template=classroom_repo_template)
     rows = roster.classify(parsed.rows, _existing(course))
     for row in rows:
@@ -271,7 +276,7 @@ def roster_preview(
     if total:
         # The checks are a job like any other: one lease, one progress shape.
         RosterCheck.objects.create(roster_import=preview, created_by=actor, total=total)
-        transaction.on_commit(lambda: roster_check_task.delay(preview.pk))
+        enqueue_on_commit(ROSTER_CHECK_TASK, preview.pk)
     return preview
 
 
@@ -310,10 +315,6 @@ def roster_check(
     ``budget_seconds`` are spent or GitHub asks to wait; progress is saved and the next batch
     queued. Past the deadline, the rows left are marked "not checked" and the preview is ready.
     """
-    from accounts.credentials import dockerhub_client_for, github_client_for
-    from hubcourse.errors import ExternalServiceError, NotFound, RateLimited
-    from onboarding.tasks.checks import roster_check_task
-
     preview = RosterImport.objects.select_related("course").filter(pk=import_id).first()
     if preview is None or preview.status != RosterImport.Status.CHECKING:
         return preview
@@ -419,7 +420,7 @@ def roster_check(
     )
     if pending:
         delay = again_in or 0.0
-        transaction.on_commit(lambda: roster_check_task.apply_async((import_id,), countdown=delay))
+        enqueue_on_commit(ROSTER_CHECK_TASK, import_id, countdown=delay)
     preview.refresh_from_db()
     return preview
 
@@ -669,9 +670,8 @@ def course_apply(
     *, course: Course, actor: User | None, enrolment_ids: Iterable[int] | None = None
 ) -> ApplyRun:
     """Enqueue the plan (for the course, or only some students) and remember its size."""
-    from onboarding.engine import apply_plan, plan_course
 
-    plan = plan_course(course)
+    plan = engine.plan_course(course)
     if enrolment_ids is not None:
         wanted = set(enrolment_ids)
         plan.steps = [s for s in plan.steps if s.enrolment_id is None or s.enrolment_id in wanted]
@@ -687,7 +687,7 @@ def course_apply(
         finished_at=None if actionable else now,
     )
     if actionable:
-        apply_plan(plan, actor_id=actor.pk if actor else None)
+        engine.apply_plan(plan, actor_id=actor.pk if actor else None)
     return run
 
 
@@ -726,8 +726,6 @@ def enrolments_resend_invites(*, course: Course, actor: User, enrolment_ids: lis
     A pending invite is re-sent as it is (Docker Hub mails it again, by a worker); an
     expired, cancelled or missing one is made afresh by the next bulk invite.
     """
-    from onboarding.tasks.checks import invites_resend_task
-
     waiting = course.enrolments.filter(pk__in=enrolment_ids, member_at__isnull=True).exclude(
         docker_id=""
     )
@@ -743,7 +741,7 @@ def enrolments_resend_invites(*, course: Course, actor: User, enrolment_ids: lis
     for enrolment_id in others:
         enrolment_reset_for_retry(enrolment_id=enrolment_id)
     if pending:
-        transaction.on_commit(lambda: invites_resend_task.delay(course.pk, pending, actor.pk))
+        enqueue_on_commit(INVITES_RESEND_TASK, course.pk, pending, actor.pk)
     if others:
         course_apply(course=course, actor=actor, enrolment_ids=others)
     _audit_bulk(course, actor, "invite.resend", len(pending) + len(others))
@@ -752,8 +750,6 @@ def enrolments_resend_invites(*, course: Course, actor: User, enrolment_ids: lis
 
 def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | None) -> int:
     """Worker side of re-sending pending invites: one ``PATCH .../resend`` each."""
-    from accounts.credentials import dockerhub_client_for
-    from hubcourse.errors import ExternalServiceError
 
     course = Course.objects.filter(pk=course_id).first()
     if course is None:
@@ -788,9 +784,8 @@ def invites_resend(*, course_id: int, enrolment_ids: list[int], actor_id: int | 
 
 def _release(enrolment_id: int) -> None:
     # A person asked for it now: a chain from an earlier pass must not hold the student back.
-    from onboarding.engine import pipeline_release
 
-    pipeline_release(enrolment_id)
+    engine.pipeline_release(enrolment_id)
 
 
 def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
@@ -807,9 +802,8 @@ def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
 
 def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
     """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
-    from onboarding.engine import plan_course
 
-    plan = plan_course(course)
+    plan = engine.plan_course(course)
     remaining = len(plan.actionable)
     done = min(max(run.total - remaining, 0), run.total)
     errors = course.enrolments.exclude(error_step="").count()

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from celery import chain
+from celery import chain, current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -36,6 +36,7 @@ from accounts.steps import StepName
 from builds.backends import backend_for
 from builds.models import Build
 from hubcourse.errors import NotFound
+from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import DockerHubClient, Invite, Team, TeamRepository
 from integrations.dockerhub.client import Repository as HubRepository
 from onboarding.state import enrolment_refresh_state
@@ -53,6 +54,12 @@ PIPELINE_LEASE_SECONDS = 5 * 60
 # After pre-flight checks are queued, look again this much later so the students who
 # passed are invited together in one bulk call.
 FOLLOW_UP_SECONDS = 20
+# The engine queues its tasks by name (onboarding.tasks registers them and imports this module):
+# the course tasks, and each step's task name from the step registry.
+ENSURE_TEAMS_TASK = "onboarding.course.ensure_teams"
+INVITE_TASK = "onboarding.course.invite"
+RECONCILE_COURSE_TASK = "onboarding.course.reconcile"
+PIPELINE_DONE_TASK = "onboarding.step.done"
 # The priority of a chain's last task (each step's own is in the registry, steps.py).
 DONE_PRIORITY = 3
 
@@ -495,17 +502,15 @@ def pipeline_release(enrolment_id: int) -> None:
 
 def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = True) -> Applied:
     """Enqueue the plan: course steps first, then one chain per student, in parallel."""
-    from onboarding.tasks import course as course_tasks
-    from onboarding.tasks import steps as step_tasks
 
     enqueued: list[str] = []
     actionable = plan.actionable
     kinds = {s.step for s in actionable}
     if StepName.TEAMS in kinds:
-        course_tasks.course_ensure_teams_task.delay_on_commit(plan.course_id, actor_id)
+        enqueue_on_commit(ENSURE_TEAMS_TASK, plan.course_id, actor_id)
         enqueued.append(StepName.TEAMS)
     if any(s.step == StepName.INVITE for s in actionable):
-        course_tasks.course_invite_task.delay_on_commit(plan.course_id, actor_id)
+        enqueue_on_commit(INVITE_TASK, plan.course_id, actor_id)
         enqueued.append(StepName.INVITE)
     chains = skipped = 0
     needs_follow_up = False
@@ -518,19 +523,23 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
             skipped += 1
             continue
         signatures = [
-            step_tasks.STEP_TASKS[name]
-            .si(enrolment_id, actor_id)
-            .set(priority=STEPS[name].priority)
+            current_app.signature(
+                STEPS[name].task_name, args=(enrolment_id, actor_id), immutable=True
+            ).set(priority=STEPS[name].priority)
             for name in PIPELINE
             if name in steps
         ]
-        signatures.append(step_tasks.pipeline_done.si(enrolment_id).set(priority=DONE_PRIORITY))
+        signatures.append(
+            current_app.signature(PIPELINE_DONE_TASK, args=(enrolment_id,), immutable=True).set(
+                priority=DONE_PRIORITY
+            )
+        )
         transaction.on_commit(chain(*signatures).delay)
         chains += 1
         needs_follow_up = needs_follow_up or StepName.PREFLIGHT in steps
     if follow_up and needs_follow_up:
         # Students checked in this pass are invited together by the next one.
-        course_tasks.reconcile_course_task.apply_async(
+        current_app.tasks[RECONCILE_COURSE_TASK].apply_async(
             (plan.course_id,), {"follow_up": False}, countdown=FOLLOW_UP_SECONDS
         )
         enqueued.append("follow-up")

@@ -28,9 +28,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.credentials import dockerhub_client_for
 from accounts.models import (
     Course,
     Enrolment,
+    InviteState,
     JoinLink,
     JoinRequest,
     PreflightState,
@@ -42,6 +44,8 @@ from accounts.steps import StepName
 from builds.models import StudentBadge
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError
+from integrations.github.client import GitHubClient
+from onboarding import engine
 from onboarding.state import enrolment_refresh_state
 
 logger = logging.getLogger(__name__)
@@ -457,7 +461,6 @@ def enrolment_unlink(*, enrolment: Enrolment, actor: User, forget_links: bool = 
 
 def docker_id_is_locked(enrolment: Enrolment) -> bool:
     """Once Docker Hub has invited the Docker ID, changing it is the instructor's call."""
-    from accounts.models import InviteState
 
     return enrolment.member_at is not None or enrolment.invite_state in (
         InviteState.PENDING,
@@ -467,7 +470,6 @@ def docker_id_is_locked(enrolment: Enrolment) -> bool:
 
 def docker_id_exists(course: Course, docker_id: str) -> bool:
     """Ask Docker Hub (with the course's credentials); raises ``ExternalServiceError``."""
-    from accounts.credentials import dockerhub_client_for
 
     return dockerhub_client_for(course).user_exists(docker_id)
 
@@ -519,12 +521,12 @@ def enrolment_check_again(*, enrolment: Enrolment, actor: User) -> None:
 
 def enrolment_start_pipeline(*, enrolment: Enrolment, actor: User | None) -> None:
     """Enqueue the student's onboarding plan (pre-flight first); returns at once."""
-    from onboarding.engine import apply_plan, plan_course
 
     if not enrolment.docker_id or not enrolment.course.is_active:
         return
-    apply_plan(
-        plan_course(enrolment.course, enrolment=enrolment), actor_id=actor.pk if actor else None
+    engine.apply_plan(
+        engine.plan_course(enrolment.course, enrolment=enrolment),
+        actor_id=actor.pk if actor else None,
     )
 
 
@@ -558,7 +560,6 @@ def own_repositories(user: User, *, refresh: bool = False) -> OwnRepositories:
     linking form only (never on the status page), and kept a few minutes so reloading the
     form does not spend the student's rate limit.
     """
-    from integrations.github.client import GitHubClient
 
     token = github_token_of(user)
     if not token:

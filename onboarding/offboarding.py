@@ -38,11 +38,13 @@ from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
 from hubcourse.errors import NotFound
 from hubcourse.models import JobStatus
+from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import SERVICE, DockerHubClient
 from onboarding.models import STEP_ORDER, Offboarding, OffboardingItem
 from repositories.models import StudentRepository
 
 # Students per chunk: each needs one to three calls per step.
+OFFBOARDING_TASK = "onboarding.offboarding"  # queued by name (onboarding.tasks registers it)
 CHUNK = 25
 # What a step notes on a student's record when it changed something (the report counts them).
 NOTE_TEAM = "removed from team"
@@ -261,9 +263,7 @@ def offboarding_start(
 
 
 def enqueue(job: Offboarding) -> None:
-    from onboarding.tasks.offboarding import offboarding_task
-
-    transaction.on_commit(lambda: offboarding_task.delay(job.pk))
+    enqueue_on_commit(OFFBOARDING_TASK, job.pk)
 
 
 def offboarding_resume(*, job_id: int, actor: User | None) -> bool:

@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models.signals import post_save
 
 from accounts.models import Enrolment
+from accounts.signals import enrolment_observed
 from builds.models import Build
 from onboarding.board import note_builds_changed
+from onboarding.state import on_enrolment_observed
 
 
 def build_saved(sender: type[Build], instance: Build, **kwargs: Any) -> None:
@@ -32,7 +35,6 @@ def build_saved(sender: type[Build], instance: Build, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    from accounts.signals import enrolment_observed
-    from onboarding.state import on_enrolment_observed
-
+    """Connect the engine's reactions to the domain's signals (called once, at app loading)."""
+    post_save.connect(build_saved, sender=Build, dispatch_uid="onboarding.build_saved")
     enrolment_observed.connect(on_enrolment_observed, dispatch_uid="onboarding.enrolment_observed")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, User
-from accounts.services import create_team, enrolment_clear_error
+from accounts.services import course_ensure_teams, create_team, enrolment_clear_error
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import Invalid, NotFound
@@ -156,7 +156,6 @@ def repository_grant_permissions(
     it then): it lists the permissions and repairs only what differs.
     Returns None (and does nothing) while the repository or a team id is not known yet.
     """
-    from accounts.services import course_ensure_teams
 
     course_id = Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", flat=True)
     missing_teams = Course.objects.filter(pk__in=course_id).filter(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import template
 
+from accounts.access import may_create_courses as allowed
 from accounts.models import User
 
 register = template.Library()
@@ -10,6 +11,5 @@ register = template.Library()
 @register.simple_tag
 def may_create_courses(user: User) -> bool:
     """For pages outside the dashboard (the course list) that offer "New course"."""
-    from accounts.access import may_create_courses as allowed
 
     return bool(user.is_authenticated and allowed(user))

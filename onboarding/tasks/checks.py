@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from hubcourse.errors import TransientError
 from hubcourse.jobs import JobTask
 from hubcourse.tasks import PolicyTask
-from onboarding.models import ConnectionCheck, RosterCheck
+from onboarding import courses
+from onboarding.courses import (
+    connection_check_run,
+    invites_resend,
+    roster_check,
+    roster_checks_finish,
+)
+from onboarding.models import ConnectionCheck, RosterCheck, RosterImport
 
 OPTIONS: dict[str, Any] = {
     "base": PolicyTask,
@@ -22,10 +30,9 @@ OPTIONS: dict[str, Any] = {
 
 # Jobs with a row: a failure for good gives the row's lease back.
 @shared_task(
-    name="onboarding.connection_check", **{**OPTIONS, "base": JobTask, "job_model": ConnectionCheck}
+    name=courses.CONNECTION_CHECK_TASK, **{**OPTIONS, "base": JobTask, "job_model": ConnectionCheck}
 )
 def connection_check_task(check_id: int) -> None:
-    from onboarding.courses import connection_check_run
 
     connection_check_run(check_id=check_id)
 
@@ -33,7 +40,7 @@ def connection_check_task(check_id: int) -> None:
 # One batch of a roster's outside checks: the service stops after CHECK_BATCH_SECONDS and
 # queues the next batch; the soft limit is a backstop that still leaves a usable preview.
 @shared_task(
-    name="onboarding.roster_check",
+    name=courses.ROSTER_CHECK_TASK,
     **{
         **OPTIONS,
         "base": JobTask,
@@ -43,10 +50,6 @@ def connection_check_task(check_id: int) -> None:
     },
 )
 def roster_check_task(import_id: int) -> None:
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from onboarding.courses import roster_check, roster_checks_finish
-    from onboarding.models import RosterImport
 
     try:
         roster_check(import_id=import_id)
@@ -56,11 +59,10 @@ def roster_check_task(import_id: int) -> None:
             roster_checks_finish(preview=preview, why="the check hit its time limit")
 
 
-@shared_task(name="onboarding.invites_resend", bind=True, **OPTIONS)
+@shared_task(name=courses.INVITES_RESEND_TASK, bind=True, **OPTIONS)
 def invites_resend_task(
     self: PolicyTask, course_id: int, enrolment_ids: list[int], actor_id: int | None
 ) -> None:
-    from onboarding.courses import invites_resend
 
     try:
         invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)

@@ -11,11 +11,13 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.cache import cache
 
-from accounts.models import Course, User
-from accounts.services import course_ensure_teams, course_invite_students
+from accounts.models import Course, Enrolment, InviteState, User
+from accounts.services import course_ensure_teams, course_invite_students, enrolment_reset_for_retry
 from hubcourse.errors import ExternalServiceError, TransientError
 from hubcourse.tasks import PolicyTask
+from onboarding import engine
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -
     return task.retry_after(error)
 
 
-@shared_task(name="onboarding.course.ensure_teams", **COURSE_OPTIONS)
+@shared_task(name=engine.ENSURE_TEAMS_TASK, **COURSE_OPTIONS)
 def course_ensure_teams_task(
     self: Task[Any, Any], course_id: int, actor_id: int | None = None
 ) -> None:
@@ -57,7 +59,7 @@ def course_ensure_teams_task(
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
 
-@shared_task(name="onboarding.course.invite", **COURSE_OPTIONS)
+@shared_task(name=engine.INVITE_TASK, **COURSE_OPTIONS)
 def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | None = None) -> None:
     try:
         course_invite_students(course_id=course_id, actor=_actor(actor_id))
@@ -67,24 +69,23 @@ def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | Non
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
 
 
-@shared_task(name="onboarding.course.reconcile", **COURSE_OPTIONS)
+@shared_task(name=engine.RECONCILE_COURSE_TASK, **COURSE_OPTIONS)
 def reconcile_course_task(
     self: Task[Any, Any], course_id: int, follow_up: bool = True, actor_id: int | None = None
 ) -> None:
     """Observe the course in bulk, plan from the rows, and enqueue what is unfinished."""
-    from onboarding.engine import apply_plan, plan_course
 
     course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
     if course is None:
         return
     try:
-        plan = plan_course(course, observe=True)
+        plan = engine.plan_course(course, observe=True)
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
         return
-    apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
+    engine.apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
 
 
 @shared_task(name="onboarding.reconcile_active_courses", **BEAT_OPTIONS)
@@ -102,9 +103,6 @@ def watch_pending_invites() -> None:
     Docker Hub sends nothing when an invite is accepted; reading the organisation in bulk is
     the only way to see it, and it costs a few list calls per course, not per student.
     """
-    from django.core.cache import cache
-
-    from accounts.models import InviteState
 
     interval = int(
         settings.CELERY_BEAT_SCHEDULE["watch-pending-invites"]["schedule"].total_seconds()
@@ -124,13 +122,12 @@ def watch_pending_invites() -> None:
 @shared_task(name="onboarding.course.resend_expired_invites", **COURSE_OPTIONS)
 def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
     """Notice invites that ran out (14 days) and send them again, in one pass per course."""
-    from onboarding.engine import observe_course
 
     course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
     if course is None:
         return
     try:
-        observe_course(course)
+        engine.observe_course(course)
         course_invite_students(course_id=course_id)
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
@@ -141,7 +138,6 @@ def resend_expired_invites_task(self: Task[Any, Any], course_id: int) -> None:
 @shared_task(name="onboarding.resend_expired_invites", **BEAT_OPTIONS)
 def resend_expired_invites() -> None:
     """Beat: look for expired invites in courses that still have students waiting."""
-    from accounts.models import InviteState
 
     courses = (
         Course.objects.filter(archived_at__isnull=True)
@@ -158,13 +154,10 @@ def retry_student_task(
     self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None
 ) -> None:
     """An instructor's retry: clear the student's error, then plan and apply for them."""
-    from accounts.models import Enrolment
-    from accounts.services import enrolment_reset_for_retry
-    from onboarding.engine import apply_plan, plan_course
 
     enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
     if enrolment is None:
         return
     enrolment_reset_for_retry(enrolment_id=enrolment_id)
     enrolment.refresh_from_db()
-    apply_plan(plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)
+    engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)

@@ -37,6 +37,7 @@ from hubcourse.errors import PermanentError, TransientError
 from hubcourse.tasks import DATABASE_HICCUPS, PolicyTask
 from onboarding import engine
 from onboarding.steps import PIPELINE, STEPS, StepDefinition
+from onboarding.tasks.course import course_invite_task
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,6 @@ def invite_when_class_checked(enrolment_id: int) -> None:
     """The last student of a class to pass pre-flight sends the class's bulk invite now,
     rather than waiting for the next reconcile pass (students still unchecked would
     otherwise be invited one pass later, in a second bulk call)."""
-    from onboarding.tasks.course import course_invite_task
 
     row = (
         Enrolment.objects.filter(
@@ -168,7 +168,7 @@ def invite_when_class_checked(enrolment_id: int) -> None:
         course_invite_task.delay(row["course_id"])
 
 
-@shared_task(name="onboarding.step.done", base=StepTask, acks_late=True, ignore_result=True)
+@shared_task(name=engine.PIPELINE_DONE_TASK, base=StepTask, acks_late=True, ignore_result=True)
 def pipeline_done(enrolment_id: int) -> None:
     """The end of a student's chain: let the next pass queue them again if needed."""
     engine.pipeline_release(enrolment_id)

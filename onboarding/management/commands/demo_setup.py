@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Course, CourseRole, Enrolment, User
+from onboarding.engine import apply_plan, plan_course
 
 DEMO_ACCOUNTS = (
     ("admin@hubcourse.local", "Ada", "Admin", True),
@@ -62,7 +63,6 @@ class Command(BaseCommand):
         if seeded:
             # Queue the demo class's onboarding (after commit); the worker that `make run`
             # starts next picks it up. Safe to repeat: every step is idempotent.
-            from onboarding.engine import apply_plan, plan_course
 
             apply_plan(plan_course(course))
 

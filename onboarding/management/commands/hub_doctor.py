@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import Course
 from builds.backends import BACKENDS
 from onboarding.doctor import Connection, failed, run_checks
 
@@ -37,8 +38,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["course"]:
-            from accounts.models import Course
-
             try:
                 course = Course.objects.get(slug=options["course"])
             except Course.DoesNotExist as exc:
