@@ -20,6 +20,8 @@ from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
 from hubcourse.csvexport import csv_response
+from hubcourse.errors import ValidationError
+from hubcourse.form_errors import add_domain_errors
 from hubcourse.models import JobStatus
 from hubcourse.text import counted
 from hubcourse.uploads import upload_limits
@@ -278,6 +280,8 @@ def offboard(request: HttpRequest, slug: str) -> HttpResponse:
                 confirmation=form.cleaned_data["confirmation"],
                 actor=_user(request),
             )
+        except ValidationError as error:
+            add_domain_errors(form, error)
         except offboarding.ConfirmationError as error:
             form.add_error(None, str(error))
         else:
