@@ -150,21 +150,24 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
         serializer = RosterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data.get("file")
+        # The roster's rules are the domain's, as on the page.
+        template = courses.roster_input_check(
+            text=serializer.validated_data.get("text", ""),
+            upload_size=upload.size if upload is not None else None,
+            classroom_repo_template=serializer.validated_data.get("classroom_repo_template", ""),
+        )
         content: bytes | str
         if upload is not None:
             content, source = upload.read(roster.MAX_BYTES + 1), upload.name or "uploaded file"
         else:
             content, source = serializer.validated_data.get("text", ""), "pasted text"
         try:
-            # The service checks the roster's rules (``courses.roster_input_check``).
             preview = courses.roster_preview(
                 course=course,
                 actor=request_user(request),
                 data=content,
                 source=source,
-                classroom_repo_template=serializer.validated_data.get(
-                    "classroom_repo_template", ""
-                ),
+                classroom_repo_template=template,
             )
         except roster.RosterError as error:
             raise serializers.ValidationError(

@@ -288,11 +288,6 @@ def roster_preview(
     """
     from onboarding.tasks.checks import roster_check_task
 
-    classroom_repo_template = roster_input_check(
-        text=data if isinstance(data, str) else "",
-        upload_size=len(data) if isinstance(data, bytes) else None,
-        classroom_repo_template=classroom_repo_template,
-    )
     parsed = roster.parse_roster(data, classroom_repo_template=classroom_repo_template)
     rows = roster.classify(parsed.rows, _existing(course))
     for row in rows:
