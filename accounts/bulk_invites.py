@@ -199,6 +199,42 @@ def enqueue(job: BulkInvite) -> None:
         transaction.on_commit(lambda: bulk_invite_task.delay(job.pk))
 
 
+def bulk_invite_start(
+    *,
+    rows: Sequence[Entry],
+    organisation: str,
+    team: str = "",
+    role: str = BulkInvite.Role.MEMBER,
+    source: str = BulkInvite.Source.PASTE,
+    filename: str = "",
+    actor: User | None = None,
+) -> BulkInvite:
+    """``bulk_invite_create`` and its dry run queued after the commit: the page's and the
+    API's one way to start a list."""
+    with transaction.atomic():
+        job = bulk_invite_create(
+            rows=rows,
+            organisation=organisation,
+            team=team,
+            role=role,
+            source=source,
+            filename=filename,
+            actor=actor,
+        )
+        enqueue(job)
+    return job
+
+
+def bulk_invite_send(*, job_id: int, actor: User | None = None) -> BulkInvite | None:
+    """``bulk_invite_confirm``, and the sending queued after the commit when anything is
+    left to send (``None``: nothing to confirm; a DONE job: nothing to send)."""
+    with transaction.atomic():
+        confirmed = bulk_invite_confirm(job_id=job_id, actor=actor)
+        if confirmed is not None and confirmed.status != JobStatus.DONE:
+            enqueue(confirmed)
+    return confirmed
+
+
 def bulk_invite_resume(*, job_id: int, actor: User | None = None) -> bool:
     if not jobs.mark_resumed(BulkInvite, job_id):
         return False

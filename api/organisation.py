@@ -20,7 +20,6 @@ from accounts.models import BulkInvite, BulkInviteRow, Course, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS, INVITE_MAX_BYTES
 from api.base import request_user, staff_access
 from api.errors import ApiError
-from hubcourse.models import JobStatus
 from onboarding import offboarding
 from onboarding.models import Offboarding, OffboardingItem
 
@@ -144,17 +143,15 @@ class InviteJobListCreateApi(generics.ListCreateAPIView[BulkInvite]):
             upload=upload.read(INVITE_MAX_BYTES + 1) if upload else None,
             upload_size=upload.size if upload else None,
         )
-        with transaction.atomic():
-            job = bulk_invites.bulk_invite_create(
-                rows=rows,
-                organisation=organisation,
-                team=data.get("team", ""),
-                role=data.get("role", BulkInvite.Role.MEMBER),
-                source=BulkInvite.Source.CSV if upload else BulkInvite.Source.PASTE,
-                filename=upload.name if upload else "",
-                actor=user,
-            )
-            bulk_invites.enqueue(job)
+        job = bulk_invites.bulk_invite_start(
+            rows=rows,
+            organisation=organisation,
+            team=data.get("team", ""),
+            role=data.get("role", BulkInvite.Role.MEMBER),
+            source=BulkInvite.Source.CSV if upload else BulkInvite.Source.PASTE,
+            filename=upload.name if upload else "",
+            actor=user,
+        )
         return Response(InviteJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -205,17 +202,14 @@ class InviteJobSendApi(generics.GenericAPIView[BulkInvite]):
     @extend_schema(request=None, responses={200: InviteJobSerializer})
     def post(self, request: Request, job_id: int) -> Response:
         job = _invite_job(request, job_id)
-        with transaction.atomic():
-            confirmed = bulk_invites.bulk_invite_confirm(job_id=job.pk, actor=request_user(request))
-            if confirmed is None:
-                raise ApiError(
-                    "This list has been sent already, or its dry run has not finished: "
-                    "follow the job until it awaits confirmation.",
-                    code="refused",
-                    status_code=status.HTTP_409_CONFLICT,
-                )
-            if confirmed.status != JobStatus.DONE:
-                bulk_invites.enqueue(confirmed)
+        confirmed = bulk_invites.bulk_invite_send(job_id=job.pk, actor=request_user(request))
+        if confirmed is None:
+            raise ApiError(
+                "This list has been sent already, or its dry run has not finished: "
+                "follow the job until it awaits confirmation.",
+                code="refused",
+                status_code=status.HTTP_409_CONFLICT,
+            )
         return Response(InviteJobSerializer(confirmed).data)
 
 
