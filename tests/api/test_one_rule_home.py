@@ -266,3 +266,16 @@ def test_a_rule_refuses_the_same_value_with_the_same_words_on_the_page_and_in_th
     html = case.page(page, course, enrolment).content.decode()
     for message in messages:
         assert escape(message) in html, f"the page does not say: {message}"
+
+
+def test_every_broken_course_rule_is_named_in_one_api_answer(
+    token_client: Any, instructor: User
+) -> None:
+    values = _settings(slug="new", build_branch="my branch")
+    answer = token_client(instructor).post("/api/v1/courses/", values, format="json")
+    assert answer.status_code == 400
+    fields = answer.json()["error"]["fields"]
+    assert fields == {
+        "slug": ["new is reserved: choose another short name."],
+        "build_branch": ["No spaces, please."],
+    }
