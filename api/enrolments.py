@@ -104,7 +104,7 @@ class EnrolmentInputSerializer(serializers.Serializer[Any]):
         max_length=254, help_text="The roster's name for the student: email or number."
     )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    email = serializers.CharField(required=False, allow_blank=True)
     docker_id = serializers.CharField(max_length=30, required=False, allow_blank=True)
     github_repo = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="owner/name or its URL."
@@ -113,7 +113,7 @@ class EnrolmentInputSerializer(serializers.Serializer[Any]):
 
 class EnrolmentUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    email = serializers.CharField(required=False, allow_blank=True)
     docker_id = serializers.CharField(
         max_length=30,
         required=False,

@@ -193,7 +193,7 @@ class CorrectionForm(_Form):
 class RoleForm(_Form):
     """The service checks both (``onboarding.courses.role_grant``); the view shows its refusal."""
 
-    email = forms.CharField(label="Email address", max_length=254)
+    email = forms.CharField(label="Email address")
     role = forms.ChoiceField(choices=CourseRole.Role.choices, initial=CourseRole.Role.TA)
 
 
