@@ -5,3 +5,10 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+    def ready(self) -> None:
+        # Imported here: models may be imported only once the app registry is ready.
+        from accounts.selectors import task_log_context
+        from hubcourse.tasklog import add_context_provider
+
+        add_context_provider(task_log_context)

@@ -20,10 +20,18 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import BulkInvite, BulkInviteRow, Outcome, User
-from accounts.roster_parsing import Entry, Status
+from accounts.roster_parsing import (
+    INVITE_LIMITS,
+    INVITE_MAX_BYTES,
+    Entry,
+    RosterError,
+    Status,
+    parse_invitees,
+)
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
+from hubcourse.errors import ValidationError
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import (
@@ -63,6 +71,39 @@ def default_organisation() -> str:
 
 
 # -- creating and confirming -------------------------------------------------------------------
+
+
+def invitees_read(
+    *, text: str, upload: bytes | None, upload_size: int | None = None
+) -> list[Entry]:
+    """The rules for a list of people to invite (pasted, or a CSV file, not both, never
+    empty or too large): its entries, or ``hubcourse.errors.ValidationError`` saying why not.
+    ``upload`` is the file's first bytes (at most ``INVITE_MAX_BYTES`` + 1), ``upload_size``
+    its whole size when known."""
+    text = text.strip()
+    if text and upload is not None:
+        raise ValidationError("Paste a list or choose a file, not both.")
+    if not text and upload is None:
+        raise ValidationError(
+            "The list is empty: paste Docker IDs or emails, or choose a CSV file."
+        )
+    try:
+        if upload is not None:
+            size = upload_size if upload_size is not None else len(upload)
+            if size > INVITE_MAX_BYTES:
+                raise ValidationError(
+                    f"The file is {size / 1024 / 1024:.1f} MB; lists "
+                    f"{INVITE_LIMITS} are accepted. Split it into smaller files.",
+                    key="csv_file",
+                )
+            rows = parse_invitees(upload, as_csv=True)
+        else:
+            rows = parse_invitees(text, as_csv=False)
+    except RosterError as error:
+        raise ValidationError(str(error)) from error
+    if not rows:
+        raise ValidationError("No Docker ID or email was found in the file.")
+    return rows
 
 
 def bulk_invite_create(
@@ -157,6 +198,42 @@ def bulk_invite_confirm(*, job_id: int, actor: User | None = None) -> BulkInvite
 def enqueue(job: BulkInvite) -> None:
     if job.is_active:
         enqueue_on_commit(BULK_INVITE_TASK, job.pk)
+
+
+def bulk_invite_start(
+    *,
+    rows: Sequence[Entry],
+    organisation: str,
+    team: str = "",
+    role: str = BulkInvite.Role.MEMBER,
+    source: str = BulkInvite.Source.PASTE,
+    filename: str = "",
+    actor: User | None = None,
+) -> BulkInvite:
+    """``bulk_invite_create`` and its dry run queued after the commit: the page's and the
+    API's one way to start a list."""
+    with transaction.atomic():
+        job = bulk_invite_create(
+            rows=rows,
+            organisation=organisation,
+            team=team,
+            role=role,
+            source=source,
+            filename=filename,
+            actor=actor,
+        )
+        enqueue(job)
+    return job
+
+
+def bulk_invite_send(*, job_id: int, actor: User | None = None) -> BulkInvite | None:
+    """``bulk_invite_confirm``, and the sending queued after the commit when anything is
+    left to send (``None``: nothing to confirm; a DONE job: nothing to send)."""
+    with transaction.atomic():
+        confirmed = bulk_invite_confirm(job_id=job_id, actor=actor)
+        if confirmed is not None and confirmed.status != JobStatus.DONE:
+            enqueue(confirmed)
+    return confirmed
 
 
 def bulk_invite_resume(*, job_id: int, actor: User | None = None) -> bool:

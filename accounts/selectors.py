@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.models import Course, CourseRole, Enrolment, User
@@ -36,3 +39,18 @@ def home_url_name(user: User) -> str:
     if Enrolment.objects.filter(user=user).exists():
         return "my_courses"
     return "welcome"
+
+
+def task_log_context(arguments: Mapping[str, Any]) -> list[str]:
+    """``course=<slug> student=<enrolment id>`` for a task's log lines, from its arguments
+    (registered with ``hubcourse.tasklog``: only ids and slugs, never a name or an address)."""
+    course_id, enrolment_id = arguments.get("course_id"), arguments.get("enrolment_id")
+    parts: list[str] = []
+    if enrolment_id is not None:
+        row = Enrolment.objects.filter(pk=enrolment_id).values("course__slug").first()
+        parts += [f"course={row['course__slug']}"] if row else []
+        parts.append(f"student={enrolment_id}")
+    elif course_id is not None:
+        slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
+        parts.append(f"course={slug or course_id}")
+    return parts

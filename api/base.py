@@ -11,8 +11,6 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.forms import BaseForm
-from rest_framework import serializers
 from rest_framework.request import Request
 
 from accounts.access import CourseAccess, get_course_for_staff
@@ -27,15 +25,6 @@ def request_user(request: Request) -> User:
 
 def staff_access(request: Request, slug: str, *, manage: bool = False) -> CourseAccess:
     return get_course_for_staff(request_user(request), slug, manage=manage)
-
-
-def form_errors(form: BaseForm) -> serializers.ValidationError:
-    """A Django form's errors as the API's validation error (the pages' rules, same words)."""
-    errors: dict[str, Any] = {
-        ("non_field_errors" if name == "__all__" else name): [str(m) for m in messages]
-        for name, messages in form.errors.items()
-    }
-    return serializers.ValidationError(errors)
 
 
 class MomentFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]  # untyped library

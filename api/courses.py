@@ -15,15 +15,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import may_create_courses
+from accounts.course_rules import COURSE_SETTINGS
 from accounts.models import Course, CourseRole
 from accounts.selectors import courses_for_staff
-from api.base import form_errors, request_user, staff_access
+from api.base import request_user, staff_access
 from builds.backends import choices as build_backend_choices
-from dashboard.forms import CourseForm
 from onboarding.courses import course_create, course_update
 
 # The settings a person may write, exactly those of the course settings page.
-SETTINGS_FIELDS: tuple[str, ...] = tuple(CourseForm.Meta.fields)
+SETTINGS_FIELDS: tuple[str, ...] = COURSE_SETTINGS
 SECRET_FIELDS = ("dockerhub_token", "github_token")
 
 
@@ -50,8 +50,11 @@ class CourseOutputSerializer(serializers.ModelSerializer[Course]):
 
 
 class CourseInputSerializer(serializers.ModelSerializer[Course]):
-    """The course settings page's fields; the page's form checks them (same rules, same
-    messages)."""
+    """The course settings page's fields. The course rules (``accounts.course_rules``) are
+    checked by the service that saves them, with the page's words."""
+
+    # The short name's spelling is a course rule: a plain string here, checked there.
+    slug = serializers.CharField(required=False, allow_blank=True)
 
     dockerhub_token = serializers.CharField(
         write_only=True,
@@ -94,21 +97,6 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
             help_text="How images are built: the name of a registered build backend.",
         )
         return fields
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        instance: Course | None = self.instance  # type: ignore[assignment]
-        # The form sees the stored settings (a new course's defaults) with the sent ones on top.
-        base = instance if instance is not None else Course()
-        data: dict[str, Any] = {name: getattr(base, name) for name in SETTINGS_FIELDS}
-        data.update(attrs)
-        form = CourseForm(data=data, instance=instance)
-        if not form.is_valid():
-            raise form_errors(form)
-        cleaned = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
-        for name in (*SECRET_FIELDS, *(f"clear_{s}" for s in SECRET_FIELDS)):
-            if name in attrs:
-                cleaned[name] = attrs[name]
-        return cleaned
 
 
 class CourseFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped library

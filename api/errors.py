@@ -3,7 +3,8 @@
 ``{"error": {"code": "invalid", "message": "a sentence a person can act on",
 "fields": {"docker_id": ["..."]}}}``: ``code`` is stable for scripts, ``message`` is for
 people, ``fields`` names what to fix (empty unless the input was at fault). Services raise
-Django's or DRF's own exceptions, or ``hubcourse.errors.ExternalServiceError`` when Docker
+``hubcourse.errors.ValidationError`` when a value breaks a domain rule (its ``key`` names
+the field), Django's own exceptions, or ``hubcourse.errors.ExternalServiceError`` when Docker
 Hub or GitHub refused; nothing else needs a try/except in the endpoints.
 """
 
@@ -21,7 +22,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from hubcourse.errors import ExternalServiceError, RateLimited
+from hubcourse.errors import ExternalServiceError, RateLimited, sentence
+from hubcourse.errors import ValidationError as DomainValidationError
 from onboarding.courses import ActionRefused
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "The request is too large or has too many fields; send less at once.",
             code="request_too_large",
         )
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DomainValidationError):
+        exc = exceptions.ValidationError(domain_errors(exc))
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
@@ -108,6 +112,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(exc.detail)
     response.data = error_body(code, message)
     return response
+
+
+def domain_errors(error: DomainValidationError) -> dict[str, list[str]]:
+    """The domain's broken rules as the API's ``fields`` (the input as a whole under
+    ``non_field_errors``), in the same sentences the pages show."""
+    fields: dict[str, list[str]] = {}
+    for problem in error.problems:
+        fields.setdefault(problem.key or "non_field_errors", []).append(sentence(problem))
+    return fields
 
 
 def _code(exc: exceptions.APIException) -> str:

@@ -14,11 +14,10 @@ from rest_framework.response import Response
 from accounts.access import get_enrolment_for_student
 from accounts.models import Enrolment, OnboardingState
 from accounts.selectors import enrolments_for_student
-from api.base import form_errors, request_user
+from api.base import request_user
 from api.builds_out import BuildOutputSerializer
 from onboarding import joining
 from onboarding.status import StatusView, StepStatus, student_status
-from student.forms import LinkForm
 
 
 class StudentStepSerializer(serializers.Serializer[Any]):
@@ -94,25 +93,19 @@ class MyEnrolmentDetailApi(generics.GenericAPIView[Enrolment]):
     def patch(self, request: Request, enrolment_id: int) -> Response:
         user = request_user(request)
         enrolment = get_enrolment_for_student(user, enrolment_id)
-        LinkInputSerializer(data=request.data).is_valid(raise_exception=True)
-        course = enrolment.course
-        form = LinkForm(
-            {
-                "docker_id": request.data.get("docker_id", ""),
-                "github_repo": request.data.get("github_repo", ""),
-            },
-            enrolment=enrolment,
-            own_repositories=[],  # a script types its repository; the list is the page's help
-            docker_id_exists=lambda docker_id: joining.docker_id_exists(course, docker_id),
-            docker_id_locked=joining.docker_id_is_locked(enrolment),
+        serializer = LinkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # A script types its repository; picking from a list is the page's help.
+        values = joining.link_values_check(
+            enrolment,
+            docker_id=serializer.validated_data.get("docker_id", ""),
+            typed_repo=serializer.validated_data.get("github_repo", ""),
         )
-        if not form.is_valid():
-            raise form_errors(form)
         joining.enrolment_link(
             enrolment=enrolment,
             actor=user,
-            docker_id=form.cleaned_data["docker_id"],
-            github_repo=form.cleaned_data["repository"],
+            docker_id=values.docker_id,
+            github_repo=values.github_repo,
         )
         enrolment.refresh_from_db()
         return Response(MyEnrolmentSerializer(student_status(enrolment, recent_builds=1)).data)

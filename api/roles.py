@@ -12,8 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import CourseRole
-from api.base import form_errors, request_user, staff_access
-from dashboard.forms import RoleForm
+from api.base import request_user, staff_access
 from onboarding import courses
 
 
@@ -28,7 +27,7 @@ class RoleSerializer(serializers.ModelSerializer[CourseRole]):
 
 
 class RoleInputSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField(
+    email = serializers.CharField(
         help_text="They sign in with GitHub or reset a password with this address."
     )
     role = serializers.ChoiceField(choices=CourseRole.Role.choices)
@@ -50,15 +49,13 @@ class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
     @extend_schema(request=RoleInputSerializer, responses={201: RoleSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         course = staff_access(request, kwargs["slug"], manage=True).course
-        RoleInputSerializer(data=request.data).is_valid(raise_exception=True)
-        form = RoleForm(request.data)
-        if not form.is_valid():
-            raise form_errors(form)
+        serializer = RoleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         granted = courses.role_grant(
             course=course,
             actor=request_user(request),
-            email=form.cleaned_data["email"],
-            role=form.cleaned_data["role"],
+            email=serializer.validated_data["email"],
+            role=serializer.validated_data["role"],
         )
         return Response(RoleSerializer(granted).data, status=status.HTTP_201_CREATED)
 

@@ -13,10 +13,9 @@ from rest_framework.response import Response
 
 from accounts import roster_parsing as roster
 from accounts.models import User
-from api.base import form_errors, request_user, staff_access
+from api.base import request_user, staff_access
 from api.plans import _run_body
 from api.progress import ProgressSerializer, progress_body
-from dashboard.forms import RosterForm
 from onboarding import courses
 from onboarding.models import RosterCheck, RosterImport
 
@@ -155,24 +154,27 @@ class RosterImportListCreateApi(generics.ListCreateAPIView[RosterImport]):
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         course = staff_access(request, kwargs["slug"], manage=True).course
-        RosterInputSerializer(data=request.data).is_valid(raise_exception=True)
-        data = {k: request.data.get(k, "") for k in ("text", "classroom_repo_template")}
-        form = RosterForm(data, request.FILES or None)
-        if not form.is_valid():
-            raise form_errors(form)
-        upload = form.cleaned_data.get("file")
+        serializer = RosterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data.get("file")
+        # The roster's rules are the domain's, as on the page.
+        template = courses.roster_input_check(
+            text=serializer.validated_data.get("text", ""),
+            upload_size=upload.size if upload is not None else None,
+            classroom_repo_template=serializer.validated_data.get("classroom_repo_template", ""),
+        )
         content: bytes | str
         if upload is not None:
             content, source = upload.read(roster.MAX_BYTES + 1), upload.name or "uploaded file"
         else:
-            content, source = form.cleaned_data["text"], "pasted text"
+            content, source = serializer.validated_data.get("text", ""), "pasted text"
         try:
             preview = courses.roster_preview(
                 course=course,
                 actor=request_user(request),
                 data=content,
                 source=source,
-                classroom_repo_template=form.cleaned_data["classroom_repo_template"],
+                classroom_repo_template=template,
             )
         except roster.RosterError as error:
             raise serializers.ValidationError(

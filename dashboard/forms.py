@@ -1,46 +1,17 @@
 from __future__ import annotations
 
-import re
-import string
 from typing import Any
 
 from django import forms
-from django.utils.text import slugify
 
 from accounts import identifiers
 from accounts import roster_parsing as roster
+from accounts.course_rules import COURSE_SETTINGS, SAMPLE_DOCKER_IDS, course_validate, fill_template
 from accounts.models import Course, CourseRole
 from builds.backends import choices as build_backend_choices
 from hubcourse.errors import ValidationError
-
-# Docker Hub repository names: lower-case letters, digits and single separators.
-REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-TEMPLATE_FIELDS = {"course", "docker_id"}
-# Words the course pages' addresses use next to a course's short name.
-RESERVED_SLUGS = {"new"}
-SAMPLE_DOCKER_IDS = ("adalovelace", "alanturing", "gracehopper42")
-
-
-def fill_template(template: str, *, course: str, docker_id: str) -> str:
-    return template.format(course=course, docker_id=docker_id).lower()
-
-
-def _check_template(template: str) -> None:
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError:
-        raise forms.ValidationError(
-            "Braces must come in pairs, like {docker_id}; write a literal brace as {{ or }}."
-        ) from None
-    unknown = names - TEMPLATE_FIELDS
-    if unknown:
-        raise forms.ValidationError(
-            f"Unknown placeholder {{{sorted(unknown)[0]}}}: use {{course}} and {{docker_id}}."
-        )
-    if "docker_id" not in names:
-        raise forms.ValidationError(
-            "Include {docker_id}, so every student gets a name of their own."
-        )
+from hubcourse.form_errors import add_domain_errors, as_field_error
+from onboarding.courses import BULK_ACTIONS, bulk_selection_check, roster_input_check
 
 
 class _Form(forms.Form):
@@ -87,23 +58,7 @@ class CourseForm(forms.ModelForm[Course]):
 
     class Meta:
         model = Course
-        fields = [
-            "name",
-            "slug",
-            "organisation",
-            "team",
-            "instructors_team",
-            "access_policy",
-            "repo_name_template",
-            "student_team_template",
-            "repo_private",
-            "build_backend",
-            "build_branch",
-            "build_dockerfile",
-            "build_context",
-            "build_tag",
-            "dockerhub_username",
-        ]
+        fields = list(COURSE_SETTINGS)
         labels = {
             "name": "Course name",
             "slug": "Short name",
@@ -120,11 +75,6 @@ class CourseForm(forms.ModelForm[Course]):
             "build_context": "Build context",
             "build_tag": "Image tag",
             "dockerhub_username": "Docker Hub identifier",
-        }
-        error_messages = {
-            "slug": {
-                "invalid": "Use only letters, digits, dashes and underscores, like docker-101."
-            }
         }
         help_texts = {
             "slug": "Used in links and in repository names as {course}; letters, digits and dashes.",
@@ -149,6 +99,8 @@ class CourseForm(forms.ModelForm[Course]):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
+        # The course rules check the short name's spelling, with the API's words.
+        self.fields["slug"].validators = []
         if self.instance.pk:
             # The short name is in every repository name and link: fixed once created.
             self.fields["slug"].disabled = True
@@ -163,46 +115,12 @@ class CourseForm(forms.ModelForm[Course]):
                     )
                 )
 
-    def clean_slug(self) -> str:
-        if self.instance.pk:
-            return self.instance.slug
-        slug = str(self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:60])
-        if not slug:
-            raise forms.ValidationError("Give the course a short name (letters and digits).")
-        if slug in RESERVED_SLUGS:
-            raise forms.ValidationError(f"{slug} is reserved: choose another short name.")
-        if Course.objects.filter(slug=slug).exists():
-            raise forms.ValidationError(f"Another course is already called {slug}.")
-        return slug
-
-    def clean_repo_name_template(self) -> str:
-        template = str(self.cleaned_data["repo_name_template"]).strip()
-        _check_template(template)
-        return template
-
-    def clean_student_team_template(self) -> str:
-        template = str(self.cleaned_data["student_team_template"]).strip()
-        _check_template(template)
-        return template
-
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        template = data.get("repo_name_template")
-        slug = data.get("slug") or (self.instance.slug if self.instance.pk else "")
-        if template and slug:
-            for docker_id in SAMPLE_DOCKER_IDS:
-                name = fill_template(template, course=slug, docker_id=docker_id)
-                if not 2 <= len(name) <= 255 or not REPO_NAME_RE.match(name):
-                    self.add_error(
-                        "repo_name_template",
-                        f"It gives {name!r}, which Docker Hub refuses: repository names are "
-                        "lower-case letters and digits, separated by single . _ or -.",
-                    )
-                    break
-        for name in ("build_branch", "build_dockerfile", "build_context"):
-            value = data.get(name, "")
-            if value and any(ch.isspace() for ch in value):
-                self.add_error(name, "No spaces, please.")
+        try:
+            data.update(course_validate(data, course=self.instance if self.instance.pk else None))
+        except ValidationError as error:
+            add_domain_errors(self, error)
         return data
 
     def previews(self) -> list[tuple[str, str]]:
@@ -244,23 +162,17 @@ class RosterForm(_Form):
         ),
     )
 
-    def clean_classroom_repo_template(self) -> str:
-        template = str(self.cleaned_data.get("classroom_repo_template", "")).strip()
-        if template and "{github_username}" not in template:
-            raise forms.ValidationError("Include {github_username} in the repository.")
-        return template
-
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         upload = data.get("file")
-        if upload is not None and upload.size > roster.MAX_BYTES:
-            self.add_error(
-                "file",
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; rosters {roster.LIMITS} "
-                "are accepted. Split it into smaller files.",
+        try:
+            data["classroom_repo_template"] = roster_input_check(
+                text=data.get("text", ""),
+                upload_size=upload.size if upload is not None else None,
+                classroom_repo_template=data.get("classroom_repo_template", ""),
             )
-        elif upload is None and not data.get("text", "").strip():
-            raise forms.ValidationError("Choose a CSV file or paste at least one line.")
+        except ValidationError as error:
+            add_domain_errors(self, error)
         return data
 
 
@@ -273,25 +185,20 @@ class CorrectionForm(_Form):
         try:
             return identifiers.docker_id(self.cleaned_data.get("docker_id", "")).value
         except ValidationError as error:
-            raise forms.ValidationError(f"{error}.") from None
+            raise as_field_error(error) from None
 
     def clean_github_repo(self) -> str:
         try:
             return identifiers.github_repo(self.cleaned_data.get("github_repo", "")).value
         except ValidationError as error:
-            raise forms.ValidationError(f"{error}.") from None
+            raise as_field_error(error) from None
 
 
 class RoleForm(_Form):
-    email = forms.EmailField(label="Email address")
+    """The service checks both (``onboarding.courses.role_grant``); the view shows its refusal."""
+
+    email = forms.CharField(label="Email address")
     role = forms.ChoiceField(choices=CourseRole.Role.choices, initial=CourseRole.Role.TA)
-
-
-BULK_ACTIONS = {
-    "retry": "Retry failed steps",
-    "invite": "Re-send invitations",
-    "preflight": "Re-run pre-flight checks",
-}
 
 
 class BulkForm(_Form):
@@ -312,6 +219,8 @@ class BulkForm(_Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("scope") == "selected" and not data.get("ids"):
-            raise forms.ValidationError("Select at least one student, or choose all matching.")
+        try:
+            bulk_selection_check(ids=data.get("ids"), everyone=data.get("scope") == "filtered")
+        except ValidationError as error:
+            add_domain_errors(self, error, key="")
         return data

@@ -31,8 +31,10 @@ from accounts.access import (
 )
 from accounts.models import OnboardingState, User
 from builds.models import Build, BuildState
-from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
+from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from hubcourse.csvexport import csv_response
+from hubcourse.errors import ValidationError
+from hubcourse.form_errors import add_domain_errors
 from hubcourse.models import AuditEvent
 from hubcourse.text import counted
 from hubcourse.uploads import upload_limits
@@ -188,7 +190,7 @@ def _board_html(request: HttpRequest, context: dict[str, Any]) -> str:
 def board(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug)
     context = _board_context(request, access)
-    context["bulk_actions"] = BULK_ACTIONS
+    context["bulk_actions"] = courses.BULK_ACTIONS
     context["board_html"] = _board_html(request, context)
     return render(request, "dashboard/board.html", context)
 
@@ -220,9 +222,10 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             course.enrolments.filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True)
         )
     action = form.cleaned_data["action"]
-    user = _user(request)
+    n = courses.enrolments_act(
+        course=course, actor=_user(request), action=action, enrolment_ids=ids
+    )
     if action == "retry":
-        n = courses.enrolments_retry(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
             f"Retrying {counted(n, 'student')} with a failed step."
@@ -230,7 +233,6 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             else "None of these students has a failed step; their remaining steps were queued.",
         )
     elif action == "invite":
-        n = courses.enrolments_resend_invites(course=course, actor=user, enrolment_ids=ids)
         messages.success(
             request,
             f"Re-sending the invitation to {counted(n, 'student')}."
@@ -238,7 +240,6 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             else "None of these students is waiting for an invitation.",
         )
     else:
-        n = courses.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
         messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
     return redirect(back)
 
@@ -606,13 +607,18 @@ def roles(request: HttpRequest, slug: str) -> HttpResponse:
                 courses.role_revoke(course=course, actor=_user(request), role_id=int(remove))
                 messages.success(request, "Removed.")
                 return redirect("dashboard:roles", slug)
+            granted = None
             if form.is_valid():
-                granted = courses.role_grant(
-                    course=course,
-                    actor=_user(request),
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                )
+                try:
+                    granted = courses.role_grant(
+                        course=course,
+                        actor=_user(request),
+                        email=form.cleaned_data["email"],
+                        role=form.cleaned_data["role"],
+                    )
+                except ValidationError as error:
+                    add_domain_errors(form, error)
+            if granted is not None:
                 messages.success(
                     request,
                     f"{granted.user.email} is now {granted.get_role_display().lower()} of {course.name}. "

@@ -12,7 +12,7 @@ HTTP status.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
@@ -205,13 +205,57 @@ class ValidationError(DjangoValidationError):
     A subclass of Django's, so a form's ``clean_<field>`` may let it through as it is.
     ``field`` names what was checked ("Docker ID"), ``value`` is what was given and ``rule``
     the rule it broke, in words; ``str()`` is the whole sentence.
+
+    ``key`` names the input the rule is about, in the callers' spelling ("slug",
+    "docker_id"), so a form shows the sentence next to that field and the API under that
+    name in ``fields``; empty means the input as a whole.
     """
 
-    def __init__(self, message: str, *, field: str = "", value: str = "", rule: str = "") -> None:
+    def __init__(
+        self, message: str, *, field: str = "", value: str = "", rule: str = "", key: str = ""
+    ) -> None:
         super().__init__(message, code="invalid")
         self.field = field
         self.value = value
         self.rule = rule
+        self.key = key
 
     def __str__(self) -> str:
         return str(self.message)
+
+    def keyed(self, key: str) -> ValidationError:
+        """The same refusal, about the input ``key`` (an identifier rule serves many inputs)."""
+        return ValidationError(
+            str(self), field=self.field, value=self.value, rule=self.rule, key=key
+        )
+
+    @property
+    def problems(self) -> tuple[ValidationError, ...]:
+        """Every broken rule this error carries (one, unless it is a ``ValidationErrors``)."""
+        return (self,)
+
+
+def sentence(error: ValidationError) -> str:
+    """The error's words as a sentence (identifier rules leave the full stop to the caller)."""
+    text = str(error).rstrip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
+class ValidationErrors(ValidationError):
+    """Several rules broken at once (a course's settings are checked together), each a
+    ``ValidationError`` with its ``key``; ``str()`` joins their sentences."""
+
+    def __init__(self, problems: Sequence[ValidationError]) -> None:
+        self._problems = tuple(p for problem in problems for p in problem.problems)
+        super().__init__(" ".join(str(p) for p in self._problems))
+
+    @property
+    def problems(self) -> tuple[ValidationError, ...]:
+        return self._problems
+
+    @classmethod
+    def raise_any(cls, problems: Sequence[ValidationError]) -> None:
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise cls(problems)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any
@@ -19,6 +19,16 @@ from celery.signals import task_postrun, task_prerun
 from django.db import DatabaseError
 
 _context: ContextVar[str] = ContextVar("hubcourse_task_context", default="")
+
+# Who can name what a task's arguments are about (the course's slug, the student): the apps
+# that own those rows register here at loading, since the core imports no app above it.
+ContextProvider = Callable[[Mapping[str, Any]], list[str]]
+_providers: list[ContextProvider] = []
+
+
+def add_context_provider(provider: ContextProvider) -> None:
+    if provider not in _providers:
+        _providers.append(provider)
 
 
 class TaskContextFilter(logging.Filter):
@@ -36,19 +46,10 @@ def describe(task: Any, task_id: str, args: Any, kwargs: Any) -> str:
     except (TypeError, ValueError):
         arguments = {}
     parts = [f"task={task_id}"]
-    course_id, enrolment_id = arguments.get("course_id"), arguments.get("enrolment_id")
-    from accounts.models import Course, Enrolment
-
     # The prefix never stops a task: a database hiccup here is the task's own to meet.
     with suppress(DatabaseError):
-        if enrolment_id is not None:
-            row = Enrolment.objects.filter(pk=enrolment_id).values("course__slug").first()
-            parts += [f"course={row['course__slug']}"] if row else []
-        elif course_id is not None:
-            slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
-            parts.append(f"course={slug or course_id}")
-    if enrolment_id is not None:
-        parts.append(f"student={enrolment_id}")
+        for provider in _providers:
+            parts += provider(arguments)
     return "[" + " ".join(parts) + "] "
 
 

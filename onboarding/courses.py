@@ -18,7 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import identifiers
 from accounts import roster_parsing as roster
+from accounts.course_rules import course_validate
 from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
 from accounts.services import (
@@ -28,7 +30,13 @@ from accounts.services import (
 from builds.backends import backend_for
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError, NotFound, RateLimited
+from hubcourse.errors import (
+    ExternalServiceError,
+    NotFound,
+    RateLimited,
+    ValidationError,
+    ValidationErrors,
+)
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
 from onboarding import doctor, engine
@@ -56,7 +64,11 @@ class ActionRefused(Exception):
 
 
 def course_create(*, actor: User, values: dict[str, Any]) -> Course:
-    """A new course with the actor as its first instructor."""
+    """A new course with the actor as its first instructor.
+
+    Raises ``hubcourse.errors.ValidationError`` (one per broken rule) when a setting breaks
+    a course rule (``accounts.course_rules``)."""
+    values = {**values, **course_validate(values, course=None)}
     with transaction.atomic():
         course = Course(**_without_secrets(values))
         _set_secrets(course, values)
@@ -75,7 +87,10 @@ def course_create(*, actor: User, values: dict[str, Any]) -> Course:
 
 
 def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> list[str]:
-    """Save the course's settings; returns the names of what changed (never a secret's value)."""
+    """Save the course's settings; returns the names of what changed (never a secret's value).
+
+    Raises ``hubcourse.errors.ValidationError`` as ``course_create`` does."""
+    values = {**values, **course_validate(values, course=course)}
     changed: list[str] = []
     with transaction.atomic():
         locked = Course.objects.select_for_update().get(pk=course.pk)
@@ -176,8 +191,22 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
 
 
 def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseRole:
-    """Give a person (made if new: they sign in with GitHub or reset a password) a role."""
-    email = email.strip().lower()
+    """Give a person (made if new: they sign in with GitHub or reset a password) a role.
+
+    ``hubcourse.errors.ValidationError`` (key ``email`` or ``role``) when either is not valid.
+    """
+    problems: list[ValidationError] = []
+    if not email.strip():
+        problems.append(ValidationError("Give the person's email address.", key="email"))
+    else:
+        try:
+            email = identifiers.email(email).value.lower()
+        except ValidationError as error:
+            problems.append(error.keyed("email"))
+    if role not in CourseRole.Role.values:
+        choices = " or ".join(str(v) for v in CourseRole.Role.values)
+        problems.append(ValidationError(f"Choose {choices} as the role.", key="role"))
+    ValidationErrors.raise_any(problems)
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
@@ -241,6 +270,34 @@ def _existing(course: Course) -> list[roster.Existing]:
             "pk", "identifier", "name", "email", "docker_id", "github_repo"
         )
     ]
+
+
+def roster_input_check(
+    *, text: str, upload_size: int | None, classroom_repo_template: str = ""
+) -> str:
+    """The rules for what a person hands in as a roster (a file or pasted lines, and the
+    GitHub Classroom repository); returns the repository template in the domain's spelling.
+    ``hubcourse.errors.ValidationError`` names the input at fault."""
+    problems: list[ValidationError] = []
+    template = classroom_repo_template.strip()
+    if template and "{github_username}" not in template:
+        problems.append(
+            ValidationError(
+                "Include {github_username} in the repository.", key="classroom_repo_template"
+            )
+        )
+    if upload_size is not None and upload_size > roster.MAX_BYTES:
+        problems.append(
+            ValidationError(
+                f"The file is {upload_size / 1024 / 1024:.1f} MB; rosters {roster.LIMITS} "
+                "are accepted. Split it into smaller files.",
+                key="file",
+            )
+        )
+    elif upload_size is None and not text.strip():
+        problems.append(ValidationError("Choose a CSV file or paste at least one line."))
+    ValidationErrors.raise_any(problems)
+    return template
 
 
 def roster_preview(
@@ -689,6 +746,31 @@ def course_apply(
     if actionable:
         engine.apply_plan(plan, actor_id=actor.pk if actor else None)
     return run
+
+
+BULK_ACTIONS = {
+    "retry": "Retry failed steps",
+    "invite": "Re-send invitations",
+    "preflight": "Re-run pre-flight checks",
+}
+
+
+def bulk_selection_check(*, ids: list[int] | None, everyone: bool) -> None:
+    """A bulk action names its students, or asks for everyone matching the list's filters."""
+    if not everyone and not ids:
+        raise ValidationError("Select at least one student, or choose all matching.", key="ids")
+
+
+def enrolments_act(*, course: Course, actor: User, action: str, enrolment_ids: list[int]) -> int:
+    """One of the board's ``BULK_ACTIONS`` for these students (the page's buttons and the
+    API's alike); returns how many it applied to."""
+    if action == "retry":
+        return enrolments_retry(course=course, actor=actor, enrolment_ids=enrolment_ids)
+    if action == "invite":
+        return enrolments_resend_invites(course=course, actor=actor, enrolment_ids=enrolment_ids)
+    if action == "preflight":
+        return enrolments_rerun_preflight(course=course, actor=actor, enrolment_ids=enrolment_ids)
+    raise ValidationError(f"Choose one of: {', '.join(BULK_ACTIONS)}.", key="action", value=action)
 
 
 def enrolments_retry(*, course: Course, actor: User, enrolment_ids: list[int]) -> int:

@@ -17,6 +17,7 @@ wrong match.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -28,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import identifiers
 from accounts.credentials import dockerhub_client_for
 from accounts.models import (
     Course,
@@ -43,7 +45,7 @@ from accounts.services import enrolment_clear_error
 from accounts.steps import StepName
 from builds.models import StudentBadge
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError
+from hubcourse.errors import ExternalServiceError, ValidationError, ValidationErrors, sentence
 from integrations.github.client import GitHubClient
 from onboarding import engine
 from onboarding.state import enrolment_refresh_state
@@ -472,6 +474,108 @@ def docker_id_exists(course: Course, docker_id: str) -> bool:
     """Ask Docker Hub (with the course's credentials); raises ``ExternalServiceError``."""
 
     return dockerhub_client_for(course).user_exists(docker_id)
+
+
+DOCKER_SIGNUP_URL = "https://app.docker.com/signup"
+
+
+@dataclass(frozen=True)
+class LinkValues:
+    docker_id: str
+    github_repo: str
+
+
+def link_values_check(
+    enrolment: Enrolment,
+    *,
+    docker_id: str,
+    typed_repo: str = "",
+    picked_repo: str = "",
+    own_repositories: Sequence[str] = (),
+    docker_id_exists: Callable[[str], bool] | None = None,
+) -> LinkValues:
+    """The rules for what a student links to their enrolment (the link page's and the API's):
+    a Docker ID in Docker Hub's spelling, no other student's on the course, that Docker Hub
+    knows (asked once; ``docker_id_exists`` defaults to the course's Docker Hub); and a
+    GitHub repository typed as owner/name or an address, or picked from their own.
+
+    Once Docker Hub has invited the Docker ID (``docker_id_is_locked``) it stays as it is.
+    ``hubcourse.errors.ValidationError`` names ``docker_id``, ``github_repo`` or
+    ``github_repo_choice``; all broken rules are raised together.
+    """
+    problems: list[ValidationError] = []
+    value = enrolment.docker_id if docker_id_is_locked(enrolment) else ""
+    if not docker_id_is_locked(enrolment):
+        try:
+            value = _docker_id_check(enrolment, docker_id, docker_id_exists)
+        except ValidationError as error:
+            problems.append(error)
+    repository = ""
+    typed = typed_repo.strip()
+    if typed:
+        try:
+            repository = identifiers.github_repo(typed).value
+        except ValidationError as error:
+            problems.append(error.keyed("github_repo"))
+    elif picked_repo:
+        if picked_repo in own_repositories:
+            repository = picked_repo
+        else:
+            problems.append(
+                ValidationError(
+                    "Pick a repository from the list.", key="github_repo_choice", value=picked_repo
+                )
+            )
+    ValidationErrors.raise_any(problems)
+    return LinkValues(docker_id=value, github_repo=repository)
+
+
+def _docker_id_check(
+    enrolment: Enrolment, docker_id: str, exists: Callable[[str], bool] | None
+) -> str:
+    try:
+        value = identifiers.docker_id(docker_id).value
+    except ValidationError as error:
+        raise ValidationError(
+            f"{sentence(error)} Copy it from your Docker Hub profile.",
+            field=error.field,
+            value=error.value,
+            rule=error.rule,
+            key="docker_id",
+        ) from None
+    if not value:
+        raise ValidationError("Give your Docker ID.", key="docker_id")
+    taken = (
+        Enrolment.objects.filter(course=enrolment.course, docker_id__iexact=value)
+        .exclude(pk=enrolment.pk)
+        .exists()
+    )
+    if taken:
+        raise ValidationError(
+            "Another student on this course already gave this Docker ID. If it is yours, "
+            "tell your instructor.",
+            key="docker_id",
+            value=value,
+        )
+    if value == enrolment.docker_id and enrolment.docker_id_verified_at:
+        return value  # checked before; no need to ask Docker Hub again
+    try:
+        found = (exists or (lambda name: docker_id_exists(enrolment.course, name)))(value)
+    except ExternalServiceError as error:
+        raise ValidationError(
+            f"hubcourse could not check this Docker ID just now: {error}. Try again in a minute.",
+            key="docker_id",
+            value=value,
+        ) from error
+    if not found:
+        raise ValidationError(
+            f"Docker Hub has no Docker ID {value!r}. Step 1 of the handout is to sign up for "
+            f"a free Docker ID at {DOCKER_SIGNUP_URL}; then enter it here. If you have one, "
+            "check its spelling on your Docker Hub profile.",
+            key="docker_id",
+            value=value,
+        )
+    return value
 
 
 def enrolment_link(

@@ -36,7 +36,7 @@ from builds.models import Build
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
-from hubcourse.errors import NotFound
+from hubcourse.errors import NotFound, ValidationError
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import SERVICE, DockerHubClient
@@ -197,17 +197,30 @@ def _has_build(repository: StudentRepository, course: Course) -> bool:
 # -- starting and resuming ---------------------------------------------------------------------
 
 
+def confirmation_check(*, course_name: str, confirmation: str) -> None:
+    """Offboarding is confirmed by typing the course's name exactly."""
+    if confirmation.strip() != course_name:
+        raise ValidationError(
+            f"This does not match the course name. Type {course_name} exactly. "
+            "Nothing has been changed.",
+            key="confirmation",
+            value=confirmation,
+        )
+
+
 def offboarding_start(
     *, course: Course, repository_action: str, confirmation: str, actor: User | None
 ) -> Offboarding:
-    """Archive the course and queue its offboarding; the typed name must match exactly."""
-    if confirmation.strip() != course.name:
-        raise ConfirmationError(
-            f"Type the course name exactly as shown ({course.name}) to confirm. "
-            "Nothing has been changed."
-        )
+    """Archive the course and queue its offboarding; the typed name must match exactly
+    (``hubcourse.errors.ValidationError`` when it does not, or the repository action is not
+    one of the choices; ``ConfirmationError`` when the course is being offboarded already)."""
+    confirmation_check(course_name=course.name, confirmation=confirmation)
     if repository_action not in Offboarding.RepositoryAction.values:
-        raise ConfirmationError("Choose whether to archive or delete the repositories.")
+        raise ValidationError(
+            "Choose whether to archive or delete the repositories.",
+            key="repository_action",
+            value=repository_action,
+        )
     preview = offboarding_preview(course)
     with transaction.atomic():
         course = Course.objects.select_for_update().get(pk=course.pk)

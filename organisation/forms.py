@@ -4,15 +4,13 @@ from typing import Any
 
 from django import forms
 
+from accounts import bulk_invites
 from accounts.membership import ACTIONS
 from accounts.models import BulkInvite
-from accounts.roster_parsing import (
-    INVITE_LIMITS,
-    INVITE_MAX_BYTES,
-    Entry,
-    RosterError,
-    parse_invitees,
-)
+from accounts.roster_parsing import INVITE_LIMITS, INVITE_MAX_BYTES, Entry
+from hubcourse.errors import ValidationError
+from hubcourse.form_errors import add_domain_errors, as_field_error
+from onboarding import offboarding
 from onboarding.models import Offboarding
 
 
@@ -51,28 +49,15 @@ class BulkInviteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        text = (data.get("invitees") or "").strip()
         upload = data.get("csv_file")
-        if text and upload:
-            raise forms.ValidationError("Paste a list or choose a file, not both.")
-        if not text and not upload:
-            raise forms.ValidationError(
-                "The list is empty: paste Docker IDs or emails, or choose a CSV file."
-            )
         try:
-            if upload:
-                if upload.size > INVITE_MAX_BYTES:
-                    raise forms.ValidationError(
-                        f"The file is {upload.size / 1024 / 1024:.1f} MB; lists "
-                        f"{INVITE_LIMITS} are accepted. Split it into smaller files."
-                    )
-                self.rows = parse_invitees(upload.read(INVITE_MAX_BYTES + 1), as_csv=True)
-            else:
-                self.rows = parse_invitees(data.get("invitees") or "", as_csv=False)
-        except RosterError as error:
-            raise forms.ValidationError(str(error)) from error
-        if not self.rows:
-            raise forms.ValidationError("No Docker ID or email was found in the file.")
+            self.rows = bulk_invites.invitees_read(
+                text=data.get("invitees") or "",
+                upload=upload.read(INVITE_MAX_BYTES + 1) if upload else None,
+                upload_size=upload.size if upload else None,
+            )
+        except ValidationError as error:
+            add_domain_errors(self, error, key="")  # about the list as a whole
         return data
 
 
@@ -113,9 +98,8 @@ class OffboardingForm(forms.Form):
 
     def clean_confirmation(self) -> str:
         value: str = self.cleaned_data["confirmation"]
-        if value != self.course_name:
-            raise forms.ValidationError(
-                f"This does not match the course name. Type {self.course_name} exactly. "
-                "Nothing has been changed."
-            )
+        try:
+            offboarding.confirmation_check(course_name=self.course_name, confirmation=value)
+        except ValidationError as error:
+            raise as_field_error(error) from None
         return value

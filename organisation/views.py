@@ -20,6 +20,8 @@ from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
 from hubcourse.csvexport import csv_response
+from hubcourse.errors import ValidationError
+from hubcourse.form_errors import add_domain_errors
 from hubcourse.models import JobStatus
 from hubcourse.text import counted
 from hubcourse.uploads import upload_limits
@@ -47,17 +49,15 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
     form = BulkInviteForm(request.POST or None, request.FILES or None, teams=teams)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("csv_file")
-        with transaction.atomic():
-            job = bulk_invites.bulk_invite_create(
-                rows=form.rows,
-                organisation=organisation,
-                team=form.cleaned_data["team"],
-                role=form.cleaned_data["role"],
-                source=BulkInvite.Source.CSV if upload else BulkInvite.Source.PASTE,
-                filename=upload.name if upload else "",
-                actor=_user(request),
-            )
-            bulk_invites.enqueue(job)
+        job = bulk_invites.bulk_invite_start(
+            rows=form.rows,
+            organisation=organisation,
+            team=form.cleaned_data["team"],
+            role=form.cleaned_data["role"],
+            source=BulkInvite.Source.CSV if upload else BulkInvite.Source.PASTE,
+            filename=upload.name if upload else "",
+            actor=_user(request),
+        )
         return redirect("organisation:bulk_detail", job_id=job.pk)
     return render(
         request,
@@ -125,25 +125,21 @@ def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def bulk_send(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _bulk_job(request, job_id)
-    with transaction.atomic():
-        confirmed = bulk_invites.bulk_invite_confirm(job_id=job.pk, actor=_user(request))
-        if confirmed is None:
-            messages.error(
-                request, "This list has been sent already, or its dry run has not finished."
-            )
-        elif confirmed.status == JobStatus.DONE:
-            messages.info(
-                request,
-                "Nothing to send: every row was already invited, already a member, or not "
-                "valid. Nothing was changed on Docker Hub.",
-            )
-        else:
-            bulk_invites.enqueue(confirmed)
-            messages.success(
-                request,
-                f"Sending {counted(confirmed.total, 'invite')} in the background. You can leave this "
-                "page; the progress is kept.",
-            )
+    confirmed = bulk_invites.bulk_invite_send(job_id=job.pk, actor=_user(request))
+    if confirmed is None:
+        messages.error(request, "This list has been sent already, or its dry run has not finished.")
+    elif confirmed.status == JobStatus.DONE:
+        messages.info(
+            request,
+            "Nothing to send: every row was already invited, already a member, or not "
+            "valid. Nothing was changed on Docker Hub.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Sending {counted(confirmed.total, 'invite')} in the background. You can leave this "
+            "page; the progress is kept.",
+        )
     return redirect("organisation:bulk_detail", job_id=job.pk)
 
 
@@ -278,6 +274,8 @@ def offboard(request: HttpRequest, slug: str) -> HttpResponse:
                 confirmation=form.cleaned_data["confirmation"],
                 actor=_user(request),
             )
+        except ValidationError as error:
+            add_domain_errors(form, error)
         except offboarding.ConfirmationError as error:
             form.add_error(None, str(error))
         else:

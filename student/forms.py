@@ -5,11 +5,13 @@ from typing import Any
 
 from django import forms
 
-from accounts import identifiers
 from accounts.models import Enrolment, JoinLink
-from hubcourse.errors import ExternalServiceError, ValidationError
+from hubcourse.errors import ValidationError
+from hubcourse.form_errors import add_domain_errors
+from onboarding import joining
+from onboarding.joining import DOCKER_SIGNUP_URL
 
-DOCKER_SIGNUP_URL = "https://app.docker.com/signup"
+__all__ = ["DOCKER_SIGNUP_URL"]
 
 
 class JoinForm(forms.Form):
@@ -70,58 +72,22 @@ class LinkForm(forms.Form):
                 "Docker Hub has already invited this Docker ID. To change it, ask your instructor."
             )
 
-    def clean_docker_id(self) -> str:
-        if self.fields["docker_id"].disabled:
-            return self.enrolment.docker_id
-        try:
-            value = identifiers.docker_id(self.cleaned_data["docker_id"]).value
-        except ValidationError as error:
-            raise forms.ValidationError(f"{error}. Copy it from your Docker Hub profile.") from None
-        if not value:
-            raise forms.ValidationError("Give your Docker ID.")
-        taken = (
-            Enrolment.objects.filter(course=self.enrolment.course, docker_id__iexact=value)
-            .exclude(pk=self.enrolment.pk)
-            .exists()
-        )
-        if taken:
-            raise forms.ValidationError(
-                "Another student on this course already gave this Docker ID. If it is yours, "
-                "tell your instructor."
-            )
-        if value == self.enrolment.docker_id and self.enrolment.docker_id_verified_at:
-            return value  # checked before; no need to ask Docker Hub again
-        try:
-            exists = self._exists(value)
-        except ExternalServiceError as error:
-            raise forms.ValidationError(
-                f"hubcourse could not check this Docker ID just now: {error}. Try again in a minute."
-            ) from error
-        if not exists:
-            raise forms.ValidationError(
-                f"Docker Hub has no Docker ID {value!r}. Step 1 of the handout is to sign up for "
-                f"a free Docker ID at {DOCKER_SIGNUP_URL}; then enter it here. If you have one, "
-                "check its spelling on your Docker Hub profile."
-            )
-        return value
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        picked = cleaned.get("github_repo_choice") or ""
-        typed = (cleaned.get("github_repo") or "").strip()
-        if typed:
-            try:
-                cleaned["repository"] = identifiers.github_repo(typed).value
-            except ValidationError as error:
-                self.add_error("github_repo", f"{error}.")
-                return cleaned
-        elif picked:
-            if picked not in self.own_repositories:
-                self.add_error("github_repo_choice", "Pick a repository from the list.")
-                return cleaned
-            cleaned["repository"] = picked
-        else:
-            cleaned["repository"] = ""
+        try:
+            values = joining.link_values_check(
+                self.enrolment,
+                docker_id=cleaned.get("docker_id") or "",
+                typed_repo=cleaned.get("github_repo") or "",
+                picked_repo=cleaned.get("github_repo_choice") or "",
+                own_repositories=self.own_repositories,
+                docker_id_exists=self._exists,
+            )
+        except ValidationError as error:
+            add_domain_errors(self, error)
+            return cleaned
+        cleaned["docker_id"] = values.docker_id
+        cleaned["repository"] = values.github_repo
         return cleaned
 
 

@@ -1,13 +1,12 @@
-"""Roster changes one student at a time, which the pages make only through a roster import.
+"""Roster changes one student at a time (the API's; the pages add students through a roster
+import and correct them with ``courses.enrolment_correct``, which these call too).
 
-Everything else the API does goes through the services of the other apps (``dashboard``,
-``student``, ``organisation``, the engine); these are the few that had no service yet.
+Every refusal is a ``hubcourse.errors.ValidationError`` whose ``key`` names the input.
 """
 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from rest_framework import serializers
 
 from accounts import identifiers
 from accounts.models import Course, Enrolment, User
@@ -28,11 +27,11 @@ _VALIDATORS = {
 
 
 def _clean(field: str, value: str) -> str:
-    """The value in the domain's spelling; the domain's refusal in the API's shape."""
+    """The value in the domain's spelling; the refusal names ``field`` as the input."""
     try:
         return _VALIDATORS[field](value).value
     except ValidationError as error:
-        raise serializers.ValidationError({field: [f"{error}."]}) from None
+        raise error.keyed(field) from None
 
 
 def enrolment_create(
@@ -47,7 +46,7 @@ def enrolment_create(
 ) -> Enrolment:
     """Add one student to the roster, then plan and apply their onboarding."""
     if not identifier.strip():
-        raise serializers.ValidationError({"identifier": ["Give the student's email or number."]})
+        raise ValidationError("Give the student's email or number.", key="identifier")
     identifier = _clean("identifier", identifier)
     enrolment = Enrolment(
         course=course,
@@ -81,16 +80,16 @@ def enrolment_create(
 def _check_unique(course: Course, enrolment: Enrolment) -> None:
     others = course.enrolments.exclude(pk=enrolment.pk)
     if others.filter(identifier__iexact=enrolment.identifier).exists():
-        raise serializers.ValidationError(
-            {"identifier": [f"{enrolment.identifier} is already on this course's roster."]}
+        raise ValidationError(
+            f"{enrolment.identifier} is already on this course's roster.",
+            key="identifier",
+            value=enrolment.identifier,
         )
     if enrolment.docker_id and others.filter(docker_id=enrolment.docker_id).exists():
-        raise serializers.ValidationError(
-            {
-                "docker_id": [
-                    f"Another student on this course has the Docker ID {enrolment.docker_id}."
-                ]
-            }
+        raise ValidationError(
+            f"Another student on this course has the Docker ID {enrolment.docker_id}.",
+            key="docker_id",
+            value=enrolment.docker_id,
         )
 
 
