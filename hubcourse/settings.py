@@ -285,6 +285,8 @@ GITHUB_TOKEN = env_str("GITHUB_TOKEN")
 GITHUB_CLIENT_ID = env_str("GITHUB_CLIENT_ID", "" if PRODUCTION else "hubcourse-dev")
 GITHUB_CLIENT_SECRET = env_str("GITHUB_CLIENT_SECRET", "" if PRODUCTION else "hubcourse-dev-secret")
 GITHUB_WEBHOOK_SECRET = env_str("GITHUB_WEBHOOK_SECRET")
+# A public student repository without the GitHub App is looked at this often (minutes).
+GITHUB_PUBLIC_CHECK_MINUTES = env_int("GITHUB_PUBLIC_CHECK_MINUTES", 5, minimum=1)
 HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 30.0, minimum=0.1)
 

@@ -43,6 +43,7 @@ from accounts.models import Course, Enrolment, InviteState, OnboardingState, Pre
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
 from onboarding import engine
+from onboarding.github_access import how_watched
 from onboarding.state import HANDOUT_STEPS, ORDER, compute_state, rank
 
 PAGE_SIZE = 50
@@ -242,6 +243,11 @@ class BoardRow:
     def state_label(self) -> str:
         # Not get_state_display(): it flattens the field's choices on every call.
         return OnboardingState(self.enrolment.state).label
+
+    @property
+    def watched(self) -> str:
+        """How hubcourse sees the student's pushes: "push events", "checked every N minutes"."""
+        return how_watched(self.enrolment) if self.enrolment.github_repo else ""
 
     @property
     def build_label(self) -> str:

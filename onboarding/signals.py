@@ -36,3 +36,10 @@ def connect() -> None:
     from onboarding.state import on_enrolment_observed
 
     enrolment_observed.connect(on_enrolment_observed, dispatch_uid="onboarding.enrolment_observed")
+
+    # The GitHub App's events keep each student's access to their repository true.
+    from integrations.github.webhooks import app_event
+
+    from onboarding.github_access import on_app_event
+
+    app_event.connect(on_app_event, dispatch_uid="onboarding.github_access")
