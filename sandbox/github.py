@@ -605,6 +605,29 @@ def list_my_repos() -> Response:
     return answer(body, headers=headers)
 
 
+@bp.get("/users/<login>/repos")
+def list_user_repos(login: str) -> Response:
+    """A user's repositories as anyone may see them: the public ones (and the private ones
+    only to a viewer who may see them), by full name."""
+    # Reference: https://docs.github.com/en/rest/repos/repos#list-repositories-for-a-user
+    the_world = world()
+    if github_state.get_user(the_world, login) is None:
+        raise not_found()
+    with the_world.lock:
+        repos = sorted(
+            (
+                repo
+                for repo in the_world.github["repos"].values()
+                if repo["owner"].lower() == login.lower() and _may_see(repo)
+            ),
+            key=lambda repo: f"{repo['owner']}/{repo['name']}".lower(),
+        )
+        page, headers = paginate(repos)
+        viewer = g.gh_user["login"] if g.get("gh_user") is not None else None
+        body = [github_json.full_repo(the_world, urls(), repo, viewer=viewer) for repo in page]
+    return answer(body, headers=headers)
+
+
 @bp.get("/rate_limit")
 def rate_limit() -> Response:
     the_world = world()
