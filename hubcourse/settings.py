@@ -333,6 +333,7 @@ SOCIALACCOUNT_QUERY_EMAIL = True
 # The student's token confirms which installations of the app they can reach; it carries no
 # scope that opens their repositories (see the GitHub provider below).
 SOCIALACCOUNT_STORE_TOKENS = True
+SOCIALACCOUNT_ADAPTER = "accounts.social.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 # Students sign in through the GitHub App's client (a user-to-server token: GitHub Apps ask
