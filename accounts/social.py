@@ -23,12 +23,12 @@ from accounts.credentials import github_app
 SIGN_IN_SCOPES = ("read:user", "user:email")
 
 
-class FixedScopeGitHubProvider(GitHubProvider):
+class FixedScopeGitHubProvider(GitHubProvider):  # type: ignore[misc]  # allauth is untyped
     def get_scope_from_request(self, request: HttpRequest) -> list[str]:
         return [scope for scope in self.get_scope() if scope in SIGN_IN_SCOPES]
 
 
-class SocialAccountAdapter(DefaultSocialAccountAdapter):
+class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
     def list_apps(
         self, request: HttpRequest, provider: Any = None, client_id: Any = None
     ) -> list[SocialApp]:
