@@ -295,9 +295,10 @@ GITHUB_APP_PRIVATE_KEY = env_str("GITHUB_APP_PRIVATE_KEY").replace("\\n", "\n")
 GITHUB_APP_WEBHOOK_SECRET = env_str("GITHUB_APP_WEBHOOK_SECRET")
 GITHUB_APP_CLIENT_ID = env_str("GITHUB_APP_CLIENT_ID")
 GITHUB_APP_CLIENT_SECRET = env_str("GITHUB_APP_CLIENT_SECRET")
-# Where the app's events arrive: hubcourse's own address unless a proxy says otherwise.
-GITHUB_APP_WEBHOOK_URL = env_url(
-    "GITHUB_APP_WEBHOOK_URL", f"{SITE_URL.rstrip('/')}/webhooks/github/app/"
+# Where the app's events arrive: hubcourse's own address unless a proxy says otherwise
+# (Django's URL ends with a slash, which is added back).
+GITHUB_APP_WEBHOOK_URL = (
+    env_url("GITHUB_APP_WEBHOOK_URL", f"{SITE_URL.rstrip('/')}/webhooks/github/app") + "/"
 )
 # GitHub caps an event at 25 MB; a larger body is not from GitHub.
 GITHUB_APP_WEBHOOK_MAX_BYTES = env_int(
