@@ -334,7 +334,8 @@ def test_the_command_reports_a_bad_app_key_in_words(sb, settings, app_hook):
 
 
 def test_the_command_says_when_no_app_is_set_up(sb, settings, db):
-    _point_settings_at(settings, sb, GITHUB_APP_ID=0)
+    _point_settings_at(settings, sb)
+    settings.GITHUB_APP_ID = 0
     out = io.StringIO()
 
     with pytest.raises(CommandError, match="1 check failed"):
