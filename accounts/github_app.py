@@ -33,6 +33,9 @@ from integrations.github.app import (
 SETUP_PATH = "/github/app/setup/"
 REDIRECT_PATH = "/organisation/github-app/registered/"
 CALLBACK_PATH = "/accounts/github/login/callback/"
+# Where GitHub's OAuth page returns after the student confirms an installation (the join
+# flow checks the setup URL's installation_id with that user token).
+CONFIRM_PATH = "/github/app/confirm/"
 
 
 def _site(path: str) -> str:
@@ -50,7 +53,7 @@ def manifest(name: str) -> dict[str, Any]:
         "url": _site("/"),
         "hook_attributes": {"url": str(settings.GITHUB_APP_WEBHOOK_URL), "active": True},
         "redirect_url": _site(REDIRECT_PATH),
-        "callback_urls": [_site(CALLBACK_PATH)],
+        "callback_urls": [_site(CALLBACK_PATH), _site(CONFIRM_PATH)],
         "setup_url": _site(SETUP_PATH),
         "setup_on_update": True,
         # Public, or only its owner's account could install it: students install it on theirs.

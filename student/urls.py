@@ -21,8 +21,8 @@ urlpatterns = [
     path(
         "my/<int:enrolment_id>/github/install/", github_views.github_install, name="github_install"
     ),
-    path("github/setup/", github_views.github_setup, name="github_setup"),
-    path("github/confirm/", github_views.github_confirm, name="github_confirm"),
+    path("github/app/setup/", github_views.github_setup, name="github_setup"),
+    path("github/app/confirm/", github_views.github_confirm, name="github_confirm"),
     # The instructor's controls, linked from the course pages.
     path("courses/<slug:slug>/join-link/", staff_views.join_link, name="join_link"),
     path(

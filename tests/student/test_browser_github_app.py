@@ -23,7 +23,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LOGIN = "sam-private"
 EMAIL = "sam.private@students.example"
 DOCKER_ID = "samprivate"
+NUMBER = "s2026042"
 SHOTS = "student-app"
+
+
+def _arrive(page: Any, pattern: str, step: str) -> None:
+    try:
+        page.wait_for_url(re.compile(pattern))
+    except Exception:
+        save_screenshot(page, SHOTS, f"stuck-{step}")
+        raise
 
 
 def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
@@ -36,16 +45,16 @@ def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
     requests.patch(
         f"{sandbox.url}/_sandbox/github/apps/{app['slug']}",
         json={
-            "setup_url": f"{live_server.url}/github/setup/",
+            "setup_url": f"{live_server.url}/github/app/setup/",
             "callback_urls": [
-                f"{live_server.url}/github/confirm/",
+                f"{live_server.url}/github/app/confirm/",
                 f"{live_server.url}/accounts/github/login/callback/",
             ],
             "hook_url": f"{live_server.url}/webhooks/github/app/",
         },
         timeout=10,
     ).raise_for_status()
-    roster = Enrolment.objects.create(course=course, identifier=EMAIL, name="Sam Private")
+    roster = Enrolment.objects.create(course=course, identifier=NUMBER, name="Sam Private")
     link = JoinLink.objects.create(course=course)
     github_state.create_user(sandbox.world, LOGIN, EMAIL, "Sam Private")
     github_state.create_repo(
@@ -53,12 +62,14 @@ def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
     )
     hub_state.create_user(sandbox.world, DOCKER_ID, "pw-samprivate", EMAIL)
 
-    # Sign in with GitHub from the course link.
+    # Sign in with GitHub from the course link, and give the student number.
     page.goto(f"/join/{link.token}/")
     page.get_by_role("button", name="Sign in with GitHub").click()
     page.wait_for_url(re.compile(r".*/login/oauth/authorize.*"))
     page.locator(f'button[name="login"][value="{LOGIN}"]').click()
-    page.wait_for_url(re.compile(rf".*/my/{roster.pk}/$"))
+    page.get_by_label(re.compile("Your student number")).fill(NUMBER)
+    page.get_by_role("button", name="Join").click()
+    _arrive(page, rf".*/my/{roster.pk}/$", "sign-in")
     save_screenshot(page, SHOTS, "01-signed-in")
 
     # A private repository is not listed (a sign-in token has no scope to see it): typed.
@@ -74,18 +85,18 @@ def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
 
     # Install the app on GitHub (the sandbox's install page), only on this repository.
     panel.get_by_role("button", name=re.compile("Install the course's GitHub App")).click()
-    page.wait_for_url(re.compile(r".*/apps/[^/]+/installations/new.*"))
+    _arrive(page, r".*/apps/[^/]+/installations/new.*", "install-page")
     page.get_by_label("Only select repositories").check()
     page.get_by_label(re.compile(rf"{LOGIN}/docker-course")).check()
     save_screenshot(page, SHOTS, "04-github-install")
     page.get_by_role("button", name="Install").click()
 
     # GitHub asks the student to confirm who they are (hubcourse checks the installation).
-    page.wait_for_url(re.compile(r".*/login/oauth/authorize.*"))
+    _arrive(page, r".*/login/oauth/authorize.*", "confirm-page")
     save_screenshot(page, SHOTS, "05-github-confirm")
     page.locator(f'button[name="login"][value="{LOGIN}"]').click()
 
-    page.wait_for_url(re.compile(rf".*/my/{roster.pk}/$"))
+    _arrive(page, rf".*/my/{roster.pk}/$", "back")
     assert "is installed on sam-private/docker-course" in page.locator("body").inner_text()
     assert "push events" in page.locator("#github-access").inner_text()
     save_screenshot(page, SHOTS, "06-installed")

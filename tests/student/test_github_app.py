@@ -397,3 +397,11 @@ def test_the_board_row_says_how_each_student_is_watched(
 
     assert "checked every 5 minutes" in html
     assert "cannot be watched: private repository without the app" in html
+
+
+def test_the_registered_apps_setup_and_callback_urls_are_the_join_flows_pages() -> None:
+    from accounts.github_app import CONFIRM_PATH, SETUP_PATH, manifest
+
+    assert reverse("student:github_setup") == SETUP_PATH
+    assert reverse("student:github_confirm") == CONFIRM_PATH
+    assert any(url.endswith(CONFIRM_PATH) for url in manifest("hubcourse")["callback_urls"])
