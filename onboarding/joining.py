@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import (
     Course,
     Enrolment,
+    GitHubAccess,
     JoinLink,
     JoinRequest,
     PreflightState,
@@ -429,6 +430,11 @@ def enrolment_unlink(*, enrolment: Enrolment, actor: User, forget_links: bool = 
             fields.update(
                 docker_id="",
                 github_repo="",
+                # The wrong account's installation is not the rightful student's.
+                github_access=GitHubAccess.UNKNOWN,
+                github_access_note="",
+                github_installation_id=None,
+                github_repository_id=None,
                 docker_id_verified_at=None,
                 preflight_state=PreflightState.NOT_RUN,
                 preflight_report=[],

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 DOCS = "https://docs.github.com/rest"
 API_VERSION = "2022-11-28"
-UNAUTHENTICATED_LIMIT = 60
 OAUTH_CODE_TTL_S = 600
 SESSION_COOKIE = "sandbox_github_login"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
@@ -266,7 +265,7 @@ def _rate_key() -> tuple[str, int, str]:
         user = g.gh_user
         return f"user:{user['id']}", the_world.config.github_rate_limit, f"user ID {user['id']}"
     address = request.remote_addr or "unknown"
-    return f"ip:{address}", UNAUTHENTICATED_LIMIT, address
+    return f"ip:{address}", the_world.config.github_anonymous_rate_limit, address
 
 
 def _rate_window(the_world: World, key: str) -> dict[str, Any]:

@@ -62,6 +62,9 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     # Well above Docker Hub's 180/min so tests stay quick; rate-limit tests lower it.
     "rate_limit": 6000,
     "github_rate_limit": 100000,
+    # Every test client is one address: a class's anonymous reads of public repositories
+    # would share GitHub's 60 an hour (a test of that limit lowers it).
+    "github_anonymous_rate_limit": 100000,
     "fault_rate": 0.0,
     "timeout_rate": 0.0,
     "drop_webhook_rate": 0.0,

@@ -405,3 +405,59 @@ def test_the_registered_apps_setup_and_callback_urls_are_the_join_flows_pages() 
     assert reverse("student:github_setup") == SETUP_PATH
     assert reverse("student:github_confirm") == CONFIRM_PATH
     assert any(url.endswith(CONFIRM_PATH) for url in manifest("hubcourse")["callback_urls"])
+
+
+def test_a_suspended_installation_stops_watching_until_it_is_unsuspended(
+    client: Client, sandbox: Any, watched_sam: Enrolment, student: User
+) -> None:
+    sam = watched_sam
+    _control(sandbox, "POST", f"/installations/{sam.github_installation_id}/suspend")
+
+    _eventually(sam, lambda e: e.github_access == GitHubAccess.NONE, sandbox)
+    client.force_login(student)
+    assert "The course&#x27;s GitHub App is suspended" in _page(client, sam)
+
+    _control(sandbox, "POST", f"/installations/{sam.github_installation_id}/unsuspend")
+    _eventually(sam, lambda e: e.github_access == GitHubAccess.APP, sandbox)
+    assert sam.github_access_note == ""
+
+
+def test_a_repository_added_back_to_the_installation_is_watched_again(
+    sandbox: Any, watched_sam: Enrolment
+) -> None:
+    sam = watched_sam
+    installation = sam.github_installation_id
+    _repo(sandbox, "sam-gh", private=False, name="other")
+    _control(
+        sandbox,
+        "POST",
+        f"/installations/{installation}/repositories",
+        add=["sam-gh/other"],
+        remove=["sam-gh/docker-course"],
+    )
+    _eventually(sam, lambda e: e.github_access == GitHubAccess.NONE, sandbox)
+
+    _control(
+        sandbox, "POST", f"/installations/{installation}/repositories", add=["sam-gh/docker-course"]
+    )
+
+    _eventually(sam, lambda e: e.github_access == GitHubAccess.APP, sandbox)
+    assert sam.github_installation_id == installation
+
+
+def test_another_students_events_leave_this_student_alone(
+    sandbox: Any, app: dict[str, Any], hub_course: Course, watched_sam: Enrolment
+) -> None:
+    sam = watched_sam
+    eve_repo = _repo(sandbox, "eve-gh", private=True)
+    eve = Enrolment.objects.create(course=hub_course, identifier="eve", email="eve@school.edu")
+    eve = _give_repo(eve, "eve-gh/docker-course")
+    _installed(sandbox, app, eve, "eve-gh", eve_repo)
+
+    _control(sandbox, "POST", "/repos/eve-gh/docker-course/rename", name="renamed")
+
+    eve.refresh_from_db()
+    _eventually(eve, lambda e: e.github_repo == "eve-gh/renamed", sandbox)
+    sam.refresh_from_db()
+    assert sam.github_repo == "sam-gh/docker-course"
+    assert sam.github_access == GitHubAccess.APP
