@@ -19,8 +19,9 @@ from typing import Any, Literal
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts.credentials import dockerhub_client_for, github_client_for
+from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, PreflightState
+from accounts.repository_access import repository_client
 from accounts.services import enrolment_clear_error, enrolment_record_error
 from accounts.steps import StepName
 from builds.backends.common import context_dir, dockerfile_path
@@ -248,9 +249,9 @@ class Preflight:
             self.add(
                 "github_repository",
                 "error",
-                f"hubcourse cannot see the GitHub repository "
-                f"{full}: check its name; if it is private, give hubcourse access to it "
-                "(your instructor can tell you how), or make it public.",
+                f"hubcourse cannot see the GitHub repository {full}: check its name; if it "
+                "is private, install the course's GitHub App on it (from your course page), "
+                "or make it public.",
             )
             return None
         if repository.archived or repository.disabled:
@@ -431,7 +432,11 @@ def preflight_run(*, enrolment_id: int) -> PreflightState | None:
     if enrolment is None:
         return None
     course = enrolment.course
-    findings = Preflight(enrolment, dockerhub_client_for(course), github_client_for(course)).run()
+    # The student's repository is read through the app's installation or anonymously, never
+    # with the course's token (see accounts.repository_access).
+    findings = Preflight(
+        enrolment, dockerhub_client_for(course), repository_client(enrolment)
+    ).run()
     state = preflight_state(findings)
     now = timezone.now()
     docker_ok = any(f.check == "docker_id" and f.level == "ok" for f in findings)

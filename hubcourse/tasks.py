@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app, shared_task
@@ -35,7 +36,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from hubcourse.errors import RateLimited
-from hubcourse.models import Heartbeat
+from hubcourse.models import Heartbeat, WebhookReceipt
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +167,19 @@ def _beat_published(sender: str | None = None, **kwargs: object) -> None:
     # fresh "beat" row means beat is alive even while no worker runs.
     if sender == HEARTBEAT_TASK:
         record_heartbeat("beat")
+
+
+# GitHub lets a delivery be redelivered for three days; a week of receipts drops every replay
+# GitHub can send, and the table stays small.
+WEBHOOK_RECEIPT_DAYS = 7
+
+
+@shared_task(
+    name="hubcourse.prune_webhook_receipts", soft_time_limit=60, time_limit=90, ignore_result=True
+)
+def prune_webhook_receipts() -> int:
+    """Forget webhook receipts older than the redelivery window."""
+
+    cutoff = timezone.now() - timedelta(days=WEBHOOK_RECEIPT_DAYS)
+    deleted, _ = WebhookReceipt.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

@@ -43,6 +43,7 @@ from accounts.models import Course, Enrolment, InviteState, OnboardingState, Pre
 from builds.backends import backend_for
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
+from onboarding.github_access import how_watched
 from onboarding.state import ORDER, compute_state
 from onboarding.status import handout_steps
 from onboarding.steps import step_label
@@ -232,6 +233,11 @@ class BoardRow:
     def state_label(self) -> str:
         # Not get_state_display(): it flattens the field's choices on every call.
         return OnboardingState(self.enrolment.state).label
+
+    @property
+    def watched(self) -> str:
+        """How hubcourse sees the student's pushes: "push events", "checked every N minutes"."""
+        return how_watched(self.enrolment) if self.enrolment.github_repo else ""
 
     @property
     def build_label(self) -> str:

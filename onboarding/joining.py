@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from allauth.account.models import EmailAddress
-from allauth.socialaccount.models import SocialToken
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -34,6 +34,7 @@ from accounts.credentials import dockerhub_client_for
 from accounts.models import (
     Course,
     Enrolment,
+    GitHubAccess,
     InviteState,
     JoinLink,
     JoinRequest,
@@ -46,8 +47,8 @@ from accounts.steps import StepName
 from builds.models import StudentBadge
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, ValidationError, ValidationErrors, sentence
-from integrations.github.client import GitHubClient
 from onboarding import engine
+from onboarding.github_access import own_public_repositories, repository_linked
 from onboarding.state import enrolment_refresh_state
 
 logger = logging.getLogger(__name__)
@@ -436,6 +437,11 @@ def enrolment_unlink(*, enrolment: Enrolment, actor: User, forget_links: bool = 
             fields.update(
                 docker_id="",
                 github_repo="",
+                # The wrong account's installation is not the rightful student's.
+                github_access=GitHubAccess.UNKNOWN,
+                github_access_note="",
+                github_installation_id=None,
+                github_repository_id=None,
                 docker_id_verified_at=None,
                 preflight_state=PreflightState.NOT_RUN,
                 preflight_report=[],
@@ -594,7 +600,8 @@ def enrolment_link(
             fields.update(docker_id=docker_id, docker_id_verified_at=now)
         elif entry.docker_id and entry.docker_id_verified_at is None:
             fields["docker_id_verified_at"] = now
-        if github_repo != entry.github_repo:
+        repo_changed = github_repo != entry.github_repo
+        if repo_changed:
             fields["github_repo"] = github_repo
         if not fields:
             return entry
@@ -609,6 +616,10 @@ def enrolment_link(
         )
     enrolment_clear_error(enrolment_id=entry.pk, step=StepName.PREFLIGHT)
     entry.refresh_from_db()
+    if repo_changed:
+        # Another repository: the old installation and access say nothing about it.
+
+        repository_linked(entry)
     enrolment_start_pipeline(enrolment=entry, actor=actor)
     return entry
 
@@ -647,37 +658,35 @@ class OwnRepositories:
     problem: str = ""
 
 
-def github_token_of(user: User) -> str:
-    token = (
-        SocialToken.objects.filter(account__user=user, account__provider="github")
+def github_login_of(user: User) -> str:
+    """The GitHub login the person signed in with (allauth keeps GitHub's profile)."""
+    data = (
+        SocialAccount.objects.filter(user=user, provider="github")
         .order_by("-pk")
-        .values_list("token", flat=True)
+        .values_list("extra_data", flat=True)
         .first()
     )
-    return token or ""
+    login = data.get("login") if isinstance(data, dict) else None
+    return str(login) if login else ""
 
 
 def own_repositories(user: User, *, refresh: bool = False) -> OwnRepositories:
-    """The repositories the student owns, read with their GitHub sign-in (cached briefly).
+    """The public repositories the student's GitHub login owns, read anonymously (cached).
 
-    The list proves ownership: GitHub only lists what the token's user owns. Read on the
-    linking form only (never on the status page), and kept a few minutes so reloading the
-    form does not spend the student's rate limit.
+    No token is needed (or kept): a sign-in token without scopes cannot list private
+    repositories anyway, so a private one is typed, and proven through the GitHub App's
+    installation. Read on the linking form only, and kept a few minutes so reloading the
+    form does not spend the server's small anonymous budget.
     """
 
-    token = github_token_of(user)
-    if not token:
+    login = github_login_of(user)
+    if not login:
         return OwnRepositories(False, [])
     key = f"student:own-repos:{user.pk}"
     cached = None if refresh else cache.get(key)
     if isinstance(cached, list):
         return OwnRepositories(True, [str(name) for name in cached])
-    try:
-        repos = GitHubClient.for_oauth_token(token).list_my_repositories(affiliation="owner")
-    except ExternalServiceError as error:
-        logger.info("could not list repositories of user %s: %s", user.pk, error)
-        return OwnRepositories(True, [], problem=f"{error}. Type your repository instead.")
-    names = sorted((repo.full_name for repo in repos if not repo.archived), key=str.lower)
+    names = own_public_repositories(login)
     cache.set(key, names, REPO_LIST_SECONDS)
     return OwnRepositories(True, names)
 

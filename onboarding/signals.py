@@ -16,7 +16,9 @@ from django.db.models.signals import post_save
 from accounts.models import Enrolment
 from accounts.signals import enrolment_observed
 from builds.models import Build
+from integrations.github.webhooks import app_event
 from onboarding.board import note_builds_changed
+from onboarding.github_access import on_app_event
 from onboarding.state import on_enrolment_observed
 
 
@@ -38,3 +40,7 @@ def connect() -> None:
     """Connect the engine's reactions to the domain's signals (called once, at app loading)."""
     post_save.connect(build_saved, sender=Build, dispatch_uid="onboarding.build_saved")
     enrolment_observed.connect(on_enrolment_observed, dispatch_uid="onboarding.enrolment_observed")
+
+    # The GitHub App's events keep each student's access to their repository true.
+
+    app_event.connect(on_app_event, dispatch_uid="onboarding.github_access")

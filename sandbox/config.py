@@ -25,6 +25,8 @@ class SandboxConfig:
     # GitHub primary limit of each app installation (and of an app's JWT): requests per hour.
     # An installation's own ``rate_limit`` (control API) overrides it.
     github_installation_rate_limit: int = 5000
+    # GitHub primary limit of anonymous calls: requests per hour per client address.
+    github_anonymous_rate_limit: int = 60
     # Share (0..1) of non-control requests answered with a 5xx.
     fault_rate: float = 0.0
     # Share (0..1) of non-control requests that stall for ``timeout_s`` before answering,
@@ -49,6 +51,7 @@ class SandboxConfig:
         "rate_limit": int,
         "github_rate_limit": int,
         "github_installation_rate_limit": int,
+        "github_anonymous_rate_limit": int,
         "fault_rate": float,
         "timeout_rate": float,
         "timeout_s": float,

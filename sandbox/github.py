@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 DOCS = "https://docs.github.com/rest"
 API_VERSION = "2022-11-28"
-UNAUTHENTICATED_LIMIT = 60
 OAUTH_CODE_TTL_S = 600
 SESSION_COOKIE = "sandbox_github_login"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
@@ -266,7 +265,7 @@ def _rate_key() -> tuple[str, int, str]:
         user = g.gh_user
         return f"user:{user['id']}", the_world.config.github_rate_limit, f"user ID {user['id']}"
     address = request.remote_addr or "unknown"
-    return f"ip:{address}", UNAUTHENTICATED_LIMIT, address
+    return f"ip:{address}", the_world.config.github_anonymous_rate_limit, address
 
 
 def _rate_window(the_world: World, key: str) -> dict[str, Any]:
@@ -555,7 +554,12 @@ def get_authenticated_user() -> Response:
 @bp.get("/user/emails")
 def list_emails() -> Response:
     user = require_user()
-    if not _has_scope(("user", "user:email")):
+    # A GitHub App's user token has no scopes: the app's "Email addresses" permission counts.
+    app = _token_app()
+    allowed = (app is not None and "emails" in (app.get("permissions") or {})) or _has_scope(
+        ("user", "user:email")
+    )
+    if not allowed:
         raise not_found()
     emails, headers = paginate(list(user["emails"]))
     return answer(emails, headers=headers)
@@ -602,6 +606,29 @@ def list_my_repos() -> Response:
         body = [
             github_json.full_repo(the_world, urls(), repo, viewer=user["login"]) for repo in page
         ]
+    return answer(body, headers=headers)
+
+
+@bp.get("/users/<login>/repos")
+def list_user_repos(login: str) -> Response:
+    """A user's repositories as anyone may see them: the public ones (and the private ones
+    only to a viewer who may see them), by full name."""
+    # Reference: https://docs.github.com/en/rest/repos/repos#list-repositories-for-a-user
+    the_world = world()
+    if github_state.get_user(the_world, login) is None:
+        raise not_found()
+    with the_world.lock:
+        repos = sorted(
+            (
+                repo
+                for repo in the_world.github["repos"].values()
+                if repo["owner"].lower() == login.lower() and _may_see(repo)
+            ),
+            key=lambda repo: f"{repo['owner']}/{repo['name']}".lower(),
+        )
+        page, headers = paginate(repos)
+        viewer = g.gh_user["login"] if g.get("gh_user") is not None else None
+        body = [github_json.full_repo(the_world, urls(), repo, viewer=viewer) for repo in page]
     return answer(body, headers=headers)
 
 

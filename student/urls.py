@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from student import staff_views, views
+from student import github_views, staff_views, views
 
 app_name = "student"
 
@@ -16,6 +16,13 @@ urlpatterns = [
     path("my/<int:enrolment_id>/builds/<int:build_id>/", views.build_log, name="build_log"),
     path("my/<int:enrolment_id>/badge/new/", views.badge_regenerate, name="badge_regenerate"),
     path("badge/<str:token>.svg", views.badge, name="badge"),
+    # The course's GitHub App: install on the student's repository, GitHub's setup URL and
+    # the OAuth callback that confirms the installation.
+    path(
+        "my/<int:enrolment_id>/github/install/", github_views.github_install, name="github_install"
+    ),
+    path("github/app/setup/", github_views.github_setup, name="github_setup"),
+    path("github/app/confirm/", github_views.github_confirm, name="github_confirm"),
     # The instructor's controls, linked from the course pages.
     path("courses/<slug:slug>/join-link/", staff_views.join_link, name="join_link"),
     path(

@@ -20,7 +20,7 @@ from accounts.access import get_enrolment_for_student
 from accounts.models import JoinLink, User
 from builds.badges import render_badge
 from builds.models import Build, BuildState, StudentBadge
-from onboarding import joining
+from onboarding import github_access, joining
 from onboarding import status as student_progress
 from onboarding.joining import JoinResult
 from student.forms import DOCKER_SIGNUP_URL, JoinForm, LinkForm
@@ -111,6 +111,7 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
             "badge_markdown": snippet,
             "badge_token": badge.token,
             "badge_state": student_progress.badge_state(enrolment.pk),
+            "github": github_access.access_panel(enrolment),
         },
     )
 
@@ -130,6 +131,7 @@ def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
             "view": view,
             "badge_token": joining.badge_for(enrolment).token,
             "badge_state": student_progress.badge_state(enrolment.pk),
+            "github": github_access.access_panel(enrolment),
         },
     )
 

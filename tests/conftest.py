@@ -64,6 +64,9 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     # Well above Docker Hub's 180/min so tests stay quick; rate-limit tests lower it.
     "rate_limit": 6000,
     "github_rate_limit": 100000,
+    # Every test client is one address: a class's anonymous reads of public repositories
+    # would share GitHub's 60 an hour (a test of that limit lowers it).
+    "github_anonymous_rate_limit": 100000,
     "fault_rate": 0.0,
     "timeout_rate": 0.0,
     "drop_webhook_rate": 0.0,
@@ -113,6 +116,14 @@ def sandbox(
     settings.DOCKERHUB_USERNAME = hub["owner"]
     settings.DOCKERHUB_TOKEN = hub["owner_token"]
     settings.GITHUB_TOKEN = seeded["github"]["instructor"]["token"]
+    # hubcourse's GitHub App is the sandbox's seeded one (its credentials change per reset).
+    app = seeded["github"]["app"]
+    settings.GITHUB_APP_ID = app["id"]
+    settings.GITHUB_APP_SLUG = app["slug"]
+    settings.GITHUB_APP_PRIVATE_KEY = app["pem"]
+    settings.GITHUB_APP_WEBHOOK_SECRET = app["webhook_secret"]
+    settings.GITHUB_APP_CLIENT_ID = app["client_id"]
+    settings.GITHUB_APP_CLIENT_SECRET = app["client_secret"]
     assert _sandbox_server.url == settings.SANDBOX_URL == settings.DOCKERHUB_API_URL
     yield _sandbox_server
     _sandbox_server.world.wait_idle(timeout=5)

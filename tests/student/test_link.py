@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from allauth.socialaccount.models import SocialAccount, SocialToken
+from allauth.socialaccount.models import SocialAccount
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -32,10 +32,12 @@ def sam(hub_course: Course, student: User) -> Enrolment:
 
 
 def _with_github(sandbox: Any, user: User, login: str) -> str:
-    """The student signed in with GitHub: allauth stored their account and token."""
+    """The student signed in with GitHub: allauth keeps their GitHub profile (no token is
+    needed to list their public repositories)."""
     made = github_state.create_user(sandbox.world, login, user.email)
-    account = SocialAccount.objects.create(user=user, provider="github", uid=str(made["id"]))
-    SocialToken.objects.create(account=account, token=made["token"])
+    SocialAccount.objects.create(
+        user=user, provider="github", uid=str(made["id"]), extra_data={"login": login}
+    )
     return login
 
 
@@ -52,12 +54,13 @@ def _page(client: Client, enrolment: Enrolment) -> str:
     return client.get(reverse("student:status", args=[enrolment.pk])).content.decode()
 
 
-def test_the_form_lists_only_the_students_own_repositories(
+def test_the_form_lists_only_the_students_own_public_repositories(
     client: Client, sandbox: Any, sam: Enrolment, student: User
 ) -> None:
     login = _with_github(sandbox, student, "sam-student")
     github_state.create_repo(sandbox.world, login, "docker-course", student_files(None))
     github_state.create_repo(sandbox.world, login, "homework", {"README.md": "hi"})
+    github_state.create_repo(sandbox.world, login, "diary", {"README.md": "x"}, private=True)
     github_state.create_user(sandbox.world, "someone-else")
     github_state.create_repo(sandbox.world, "someone-else", "not-mine", {"README.md": "x"})
     client.force_login(student)
@@ -67,6 +70,7 @@ def test_the_form_lists_only_the_students_own_repositories(
     assert '<option value="sam-student/docker-course">' in html
     assert '<option value="sam-student/homework">' in html
     assert "not-mine" not in html
+    assert "diary" not in html  # private: typed, then confirmed through the GitHub App
 
 
 def test_picking_a_repository_saves_both_and_the_checks_pass(
