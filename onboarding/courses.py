@@ -19,7 +19,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import roster_parsing as roster
-from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
+from accounts.models import (
+    Course,
+    CourseRole,
+    Enrolment,
+    InviteState,
+    OnboardingState,
+    PreflightState,
+    User,
+)
 from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
@@ -779,7 +787,8 @@ def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
     remaining = len(plan.actionable)
     done = max(run.total_steps - remaining, 0)
     percent = 100 if not run.total_steps else round(100 * done / run.total_steps)
-    errors = course.enrolments.exclude(error_step="").count()
+    # A failed step, or a failed first build (state "needs attention"), as the board counts them.
+    errors = course.enrolments.filter(~Q(error_step="") | Q(state=OnboardingState.ERROR)).count()
     waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
     finished = remaining == 0 or run.finished_at is not None
     if remaining == 0 and run.finished_at is None:
