@@ -17,9 +17,9 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from builds import services
+from builds import services, tracking
 from builds.notifications import Change, deliver
-from hubcourse.errors import PermanentError, RateLimited, TransientError
+from hubcourse.errors import ExternalServiceError, PermanentError, RateLimited, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,36 @@ def flag_stuck_builds() -> int:
     if flagged:
         logger.warning("%d build(s) flagged as stuck", flagged)
     return flagged
+
+
+@shared_task(
+    name="builds.watch_branch_heads",
+    acks_late=False,
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def watch_branch_heads() -> int:
+    """Beat: enqueue a conditional read of every watched branch head whose turn has come."""
+    due = tracking.heads_claim_due()
+    for enrolment_id in due:
+        check_branch_head.delay(enrolment_id)
+    return len(due)
+
+
+@shared_task(
+    name="builds.check_branch_head",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def check_branch_head(enrolment_id: int) -> None:
+    """One student's branch head; a failure waits for the next turn (its claim stands)."""
+    try:
+        tracking.branch_head_check(enrolment_id=enrolment_id)
+    except ExternalServiceError as error:
+        logger.info("branch head of enrolment %s not read: %s", enrolment_id, error)
 
 
 @shared_task(
