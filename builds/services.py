@@ -444,9 +444,13 @@ def expectation_met(repository: StudentRepository) -> bool:
             enrolment_id=repository.enrolment_id,
             state__in=FINAL_STATES,
             created_at__gte=expected_at - SINCE_MARGIN,
-        ).values_list("commit_sha", flat=True)
-        # A build that names no commit counts when it came after the push.
-        done = any(not sha or _same_commit(sha, expected_sha) for sha in finished)
+        ).values_list("commit_sha", "created_at")
+        # Without a commit to match (a rebuild of the branch head, a build that names none),
+        # any build started after the expectation counts.
+        done = any(
+            _same_commit(sha, expected_sha) if sha and expected_sha else created_at >= expected_at
+            for sha, created_at in finished
+        )
     if not done:
         return False
     # Conditional on the expectation read: a newer push meanwhile stays expected.

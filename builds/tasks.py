@@ -17,6 +17,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
+from builds import rebuild as rebuilds
 from builds import services, tracking
 from builds.notifications import Change, deliver
 from hubcourse.errors import ExternalServiceError, PermanentError, RateLimited, TransientError
@@ -118,6 +119,28 @@ def check_branch_head(enrolment_id: int) -> None:
         tracking.branch_head_check(enrolment_id=enrolment_id)
     except ExternalServiceError as error:
         logger.info("branch head of enrolment %s not read: %s", enrolment_id, error)
+
+
+@shared_task(
+    name="builds.rebuild",
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_RETRIES,
+    ignore_result=True,
+)
+def rebuild(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+    """Start an accepted rebuild; a passing failure is retried, a lasting one was audited."""
+    try:
+        rebuilds.rebuild_run(enrolment_id=enrolment_id, actor_id=actor_id)
+    except PermanentError as error:
+        logger.warning("rebuild of enrolment %s failed: %s", enrolment_id, error)
+    except TransientError as error:
+        if self.request.retries >= MAX_RETRIES:
+            logger.warning("rebuild of enrolment %s failed: %s", enrolment_id, error)
+            return
+        raise self.retry(
+            exc=error, countdown=retry_countdown(error, self.request.retries)
+        ) from error
 
 
 @shared_task(

@@ -287,6 +287,7 @@ BULK_ACTIONS = {
     "retry": "Retry failed steps",
     "invite": "Re-send invitations",
     "preflight": "Re-run pre-flight checks",
+    "rebuild": "Rebuild the latest commit",
 }
 
 

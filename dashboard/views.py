@@ -31,6 +31,7 @@ from accounts.access import (
 )
 from accounts.models import OnboardingState, User
 from builds.models import Build, BuildState
+from builds.rebuild import rebuild_many, rebuild_request
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from hubcourse.csvexport import csv_response
 from hubcourse.models import AuditEvent
@@ -234,6 +235,15 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             if n
             else "None of these students is waiting for an invitation.",
         )
+    elif action == "rebuild":
+        answers = rebuild_many(course=course, enrolment_ids=ids, actor=user)
+        started = sum(1 for a in answers if a.accepted)
+        refused = len(answers) - started
+        text = f"Rebuilding the latest commit of {counted(started, 'student')}."
+        if refused:
+            reasons = sorted({a.message for a in answers if not a.accepted})
+            text += f" Not for {counted(refused, 'student')}: " + " ".join(reasons)
+        (messages.success if started else messages.error)(request, text)
     else:
         n = courses.enrolments_rerun_preflight(course=course, actor=user, enrolment_ids=ids)
         messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
@@ -577,6 +587,15 @@ def student_retry(request: HttpRequest, slug: str, enrolment_id: int) -> HttpRes
         request, "Retrying the failed step." if n else "Nothing had failed; remaining steps queued."
     )
     return redirect("dashboard:student", slug, enrolment_id)
+
+
+@login_required
+@require_POST
+def student_rebuild(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    _access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
+    answer = rebuild_request(enrolment=enrolment, actor=_user(request))
+    (messages.success if answer.accepted else messages.error)(request, answer.message)
+    return redirect(reverse("dashboard:student", args=[slug, enrolment_id]) + "#builds-title")
 
 
 @login_required
