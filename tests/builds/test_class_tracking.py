@@ -196,3 +196,29 @@ def test_the_watch_interval_fits_the_request_budget(settings: Any) -> None:
     assert tracking.watch_interval(10) == dt.timedelta(seconds=30)
     assert tracking.watch_interval(200) == dt.timedelta(seconds=120)
     assert tracking.watch_interval(100_000) == dt.timedelta(seconds=1800)
+
+
+def test_with_the_app_a_failed_actions_run_is_recorded_from_its_workflow_run_event(
+    sandbox: Any, course: Course, settings: Any, live_server: Any
+) -> None:
+    course = use_sandbox(sandbox, course, Course.BuildBackend.GITHUB_ACTIONS, settings)
+    student = make_student(sandbox, course, "hedylamarr")
+    Enrolment.objects.filter(pk=student.pk).update(email="hedy@example.edu")
+    installation = install_app(sandbox, INSTRUCTOR_LOGIN, [student.github_repo.split("/")[1]])
+    Enrolment.objects.filter(pk=student.pk).update(
+        github_access=GitHubAccess.APP, github_installation_id=installation
+    )
+
+    with app_hooks_to(sandbox, live_server):
+        build_configure(enrolment_id=student.pk)
+        sandbox.world.wait_idle(timeout=10)
+        broken = _push(sandbox, student, "unknown-base-image", "Use my own base image")
+
+    # No poll ran: the signed workflow_run events alone put the result on the board.
+    assert "delivered" in app_deliveries(sandbox, "workflow_run")
+    assert set(app_deliveries(sandbox, "workflow_run")) == {"delivered"}
+    failed = Build.objects.get(enrolment=student, commit_sha=broken)
+    assert failed.state == BuildState.FAILED
+    assert _row(course, student).build_label == "Failed"
+    assert [m.subject for m in mail.outbox] == [f"{course.name}: your Docker image build failed"]
+    assert StudentRepository.objects.get(enrolment=student).expected_sha == ""
