@@ -2,10 +2,11 @@
 
 * With the app installed on the student's repository, GitHub sends ``push`` and
   ``workflow_run`` events to the app's webhook (``integrations.github.webhooks`` verifies them
-  and sends ``app_event``). A push to the course's build branch records "build expected for
-  commit X" (:func:`builds.services.build_expected`): the student's builds are read every few
-  seconds until that commit's build has finished, then the repository goes quiet again. A
-  ``workflow_run`` carries the Actions run itself (signed, so a fact) and is recorded directly.
+  and sends ``app_event``). For automated builds, a push to the course's build branch records
+  "build expected for commit X" (:func:`builds.services.build_expected`): the student's builds
+  are read every few seconds until that commit's build has finished, then the repository goes
+  quiet again. A ``workflow_run`` carries the Actions run itself (signed, so a fact) and is
+  recorded directly, so a push there costs no fast polling.
 * Without the app, a public repository's branch head is read with a conditional request
   (``If-None-Match``) at an interval sized to the request budget; a 304 is free for an
   authorised caller. A new head expects a build the same way a push event does.
@@ -34,7 +35,12 @@ from builds.backends import BuildNotReady
 from builds.backends.common import github_source
 from builds.backends.github_actions import WORKFLOW_PATH, build_info
 from builds.notifications import notify_build_outcome
-from builds.services import build_expected, build_record, expectation_met, poll_soon
+from builds.services import (
+    PUSH_POLL,
+    build_expected,
+    build_record,
+    expectation_met,
+)
 from integrations.github.client import WorkflowRun
 from repositories.models import StudentRepository
 
@@ -81,6 +87,13 @@ def on_push(payload: dict[str, Any], *, now: dt.datetime | None = None) -> list[
     for enrolment in _enrolments_of(payload):
         if ref != f"refs/heads/{enrolment.course.build_branch}":
             continue
+        if enrolment.course.build_backend == Course.BuildBackend.GITHUB_ACTIONS:
+            # The run's own workflow_run events carry its result: no fast polling of the
+            # GitHub API, only the usual look for a run after a push, in case one is lost.
+            StudentRepository.objects.filter(enrolment=enrolment).update(
+                last_pushed_at=now, next_poll_at=now + PUSH_POLL
+            )
+            continue
         if build_expected(enrolment_id=enrolment.pk, sha=sha, pushed_at=now):
             expecting.append(enrolment.pk)
     return expecting
@@ -110,8 +123,7 @@ def on_workflow_run(payload: dict[str, Any]) -> list[int]:
             repository = StudentRepository.objects.get(enrolment=enrolment)
             expectation_met(repository)
             notify_build_outcome(enrolment_id=enrolment.pk)
-            # The log's tail and the digest: one read, soon.
-            poll_soon(enrolment.pk, timezone.now())
+            # The log's tail and the digest: one read, now.
             transaction.on_commit(partial(_refresh, enrolment.pk))
         recorded.append(enrolment.pk)
     return recorded
