@@ -17,16 +17,12 @@ from django.utils import timezone
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from accounts.signals import note_observed
+from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, Invalid, NotFound
 
 if TYPE_CHECKING:
     from integrations.dockerhub.client import DockerHubClient, InviteResult, Team
-
-# Step names, as stored in Enrolment.error_step and shown on the board.
-STEP_PREFLIGHT = "preflight"
-STEP_INVITE = "invite"
-STEP_TEAM = "team"
 
 # Stored messages stay short enough for the board; the audit log keeps the same text.
 _MESSAGE_MAX = 1000
@@ -261,7 +257,7 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
             docker_id_verified_at=enrolment.docker_id_verified_at or now,
             updated_at=now,
         )
-        enrolment_clear_error(enrolment_id=enrolment.pk, step=STEP_INVITE)
+        enrolment_clear_error(enrolment_id=enrolment.pk, step=StepName.INVITE)
         return 1
     if result.status == "existing_org_member":
         Enrolment.objects.filter(pk=enrolment.pk).update(
@@ -270,7 +266,7 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
             docker_id_verified_at=enrolment.docker_id_verified_at or now,
             updated_at=now,
         )
-        enrolment_clear_error(enrolment_id=enrolment.pk, step=STEP_INVITE)
+        enrolment_clear_error(enrolment_id=enrolment.pk, step=StepName.INVITE)
         return 0
     if result.status == "invalid_email_or_docker_id":
         message = (
@@ -280,7 +276,7 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
     else:
         message = f"Docker Hub did not invite {enrolment.docker_id}: {result.status}."
     enrolment_record_error(
-        enrolment_id=enrolment.pk, step=STEP_INVITE, error=message, permanent=True
+        enrolment_id=enrolment.pk, step=StepName.INVITE, error=message, permanent=True
     )
     audit_record(
         service=DOCKER_HUB,

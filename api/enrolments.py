@@ -19,6 +19,7 @@ from api.services import enrolment_create, enrolment_delete, enrolment_update
 from builds.models import BuildState
 from dashboard.forms import BULK_ACTIONS
 from onboarding import board, courses
+from onboarding.steps import step_label
 
 
 class StepSerializer(serializers.Serializer[Any]):
@@ -31,6 +32,10 @@ class StepSerializer(serializers.Serializer[Any]):
 
 class ErrorStateSerializer(serializers.Serializer[Any]):
     step = serializers.CharField(source="error_step")
+    # DRF's metaclass takes declared fields off the class, so Field.label is not shadowed.
+    label = serializers.SerializerMethodField(  # type: ignore[assignment]
+        help_text="The failed step, as a person reads it."
+    )
     message = serializers.CharField(source="error_message")
     permanent = serializers.BooleanField(
         source="error_permanent", help_text="True: stopped until someone retries."
@@ -38,6 +43,9 @@ class ErrorStateSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField(source="error_at", allow_null=True)
     next_retry_at = serializers.DateTimeField(allow_null=True)
     attempts = serializers.IntegerField()
+
+    def get_label(self, enrolment: Enrolment) -> str:
+        return step_label(enrolment.error_step)
 
 
 class EnrolmentOutputSerializer(serializers.Serializer[Any]):

@@ -26,6 +26,9 @@ class StudentStepSerializer(serializers.Serializer[Any]):
     title = serializers.CharField()
     status = serializers.ChoiceField(choices=[s.value for s in StepStatus])
     detail = serializers.CharField(help_text="What is happening, or what to do.")
+    part = serializers.CharField(
+        help_text="The part of the step that failed, as the class board names it; empty if none."
+    )
 
 
 class MyEnrolmentSerializer(serializers.Serializer[Any]):

@@ -22,12 +22,12 @@ from django.utils import timezone
 from accounts.credentials import dockerhub_client_for, github_client_for
 from accounts.models import Course, Enrolment, PreflightState
 from accounts.services import enrolment_clear_error, enrolment_record_error
+from accounts.steps import StepName
 from builds.backends.common import context_dir, dockerfile_path
 from hubcourse.errors import Forbidden, Invalid, NotFound
 from integrations.dockerhub.client import DockerHubClient
 from integrations.github.client import GitHubClient
 
-STEP_PREFLIGHT = "preflight"
 Level = Literal["ok", "warning", "error"]
 # Whether an image is official or verified changes rarely; a class shares the answers.
 IMAGE_CACHE_SECONDS = 3600
@@ -445,8 +445,8 @@ def preflight_run(*, enrolment_id: int) -> PreflightState | None:
     if state == PreflightState.FAILED:
         errors = " ".join(f.message for f in findings if f.level == "error")
         enrolment_record_error(
-            enrolment_id=enrolment_id, step=STEP_PREFLIGHT, error=errors, permanent=True
+            enrolment_id=enrolment_id, step=StepName.PREFLIGHT, error=errors, permanent=True
         )
     else:
-        enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_PREFLIGHT)
+        enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.PREFLIGHT)
     return state

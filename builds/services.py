@@ -26,6 +26,7 @@ from accounts.services import (
     enrolment_is_blocked,
 )
 from accounts.signals import note_observed
+from accounts.steps import StepName
 from builds.backends import BuildInfo, BuildNotReady, ConfigureResult, backend_for
 from builds.models import FINAL_STATES, Build, BuildState
 from hubcourse.errors import ExternalServiceError
@@ -33,8 +34,6 @@ from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)
 
-STEP_CONFIGURE = "configure_build"
-STEP_TRIGGER = "trigger_first_build"
 
 # Adaptive polling: a build that just started is looked at every poll_interval() (the
 # BUILD_POLL_INTERVAL setting), an old one less often (a quarter of its age), never less often
@@ -121,7 +120,7 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     if result.changed or repository.build_configured_at is None:
         changes["build_configured_at"] = now
     StudentRepository.objects.filter(pk=repository.pk).update(**changes)
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_CONFIGURE)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.CONFIGURE_BUILD)
     return result
 
 
@@ -155,7 +154,7 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         StudentRepository.objects.filter(
             pk=repository.pk, first_build_triggered_at__isnull=True
         ).update(first_build_triggered_at=now)
-        enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TRIGGER)
+        enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.TRIGGER_FIRST_BUILD)
         return None
     claimed = StudentRepository.objects.filter(
         Q(first_build_triggered_at__isnull=True)
@@ -174,7 +173,7 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         raise
     if external_id:
         build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TRIGGER)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.TRIGGER_FIRST_BUILD)
     return external_id
 
 

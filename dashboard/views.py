@@ -41,6 +41,8 @@ from onboarding import board as class_board
 from onboarding import courses
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
 from onboarding.state import HANDOUT_STEPS
+from onboarding.status import badge_state, student_status
+from onboarding.steps import plan_position, step_label
 
 EXPORT_CHUNK = 500
 
@@ -412,17 +414,6 @@ def roster_confirm(request: HttpRequest, slug: str, import_id: int) -> HttpRespo
 
 
 QUIET_SHOWN = 100
-STEP_ORDER = (
-    "teams",
-    "docker_id",
-    "preflight",
-    "invite",
-    "team",
-    "repository",
-    "permissions",
-    "build",
-    "first_build",
-)
 
 
 @login_required
@@ -446,7 +437,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
     for step in current.steps:
         groups.setdefault(step.step, []).append(step)
     grouped = []
-    for name in sorted(groups, key=lambda n: STEP_ORDER.index(n) if n in STEP_ORDER else 99):
+    for name in sorted(groups, key=plan_position):
         labelled = [
             (s, current.labels.get(s.enrolment_id, "") if s.enrolment_id else "")
             for s in groups[name]
@@ -455,7 +446,7 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         grouped.append(
             {
                 "step": name,
-                "label": class_board.STEP_LABELS.get(name, name),
+                "label": step_label(name),
                 "count": len(labelled),
                 "actionable": [item for item in labelled if item[0].actionable],
                 # Long lists of "nothing to do" help nobody: the first ones, and a count.
@@ -542,7 +533,7 @@ def _detail(
             "builds": builds,
             "events": events,
             "form": form,
-            "step_label": class_board.STEP_LABELS.get(enrolment.error_step, enrolment.error_step),
+            "step_label": step_label(enrolment.error_step),
         },
         status=status,
     )
@@ -600,18 +591,19 @@ def student_rebuild(request: HttpRequest, slug: str, enrolment_id: int) -> HttpR
 
 @login_required
 def student_as_student(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    """The student's own status page, read-only: the same template, without its buttons."""
     access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
-    from onboarding.status import student_status
-
     enrolment.course = access.course
     return render(
         request,
-        "dashboard/as_student.html",
+        "student/status.html",
         {
-            "course": access.course,
-            "access": access,
             "enrolment": enrolment,
             "view": student_status(enrolment),
+            "preview": True,
+            # The badge's address is the student's to share: the preview shows no image.
+            "badge_token": "",
+            "badge_state": badge_state(enrolment.pk),
         },
     )
 

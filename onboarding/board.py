@@ -42,24 +42,13 @@ from django.utils.timesince import timesince
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
-from onboarding import engine
-from onboarding.state import HANDOUT_STEPS, ORDER, compute_state, rank
+from onboarding.state import ORDER, compute_state
+from onboarding.status import handout_steps
+from onboarding.steps import step_label
 
 PAGE_SIZE = 50
 BUILDS_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 50
-
-# Enrolment.error_step values, as a person reads them.
-STEP_LABELS = {
-    engine.STEP_PREFLIGHT: "Pre-flight check",
-    engine.STEP_TEAMS: "Course teams",
-    engine.STEP_INVITE: "Invitation",
-    engine.STEP_TEAM: "Team membership",
-    engine.STEP_REPOSITORY: "Docker Hub repository",
-    engine.STEP_PERMISSIONS: "Team permission",
-    engine.STEP_BUILD: "Build set-up",
-    engine.STEP_FIRST_BUILD: "First build",
-}
 
 # Colours of the counts bar and board badges (the state's words are always shown too).
 STATE_TONE = {
@@ -279,14 +268,14 @@ def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow
         latest = builds.get(e.latest_build_id)  # type: ignore[attr-defined]
         success = builds.get(e.last_success_id)  # type: ignore[attr-defined]
         known = [b for b in (latest, success) if b is not None]
-        progress = compute_state(e, getattr(e, "repository", None), known)
+        repository = getattr(e, "repository", None)
+        progress = compute_state(e, repository, known)
+        steps = handout_steps(e, repository, latest, succeeded=success is not None)
         rows.append(
             BoardRow(
                 enrolment=e,
-                ticks=[
-                    Tick(label, rank(progress.reached) >= rank(target))
-                    for label, target in HANDOUT_STEPS
-                ],
+                # The same five steps as the student's page, from the same function.
+                ticks=[Tick(step.title, step.done) for step in steps],
                 reached=progress.reached,
                 summary=describe(e, progress.reached, latest),
                 tone="bad" if e.error_step else STATE_TONE.get(OnboardingState(e.state), ""),
@@ -335,7 +324,7 @@ def _when(moment: dt.datetime | None) -> str:
 def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | None) -> str:
     """Where the student stands, or what went wrong, in one sentence for the instructor."""
     if enrolment.error_step:
-        step = STEP_LABELS.get(enrolment.error_step, enrolment.error_step)
+        step = step_label(enrolment.error_step)
         message = enrolment.error_message.strip()
         text = f"{step} failed: {message}" + ("" if message.endswith((".", "!", "?", ")")) else ".")
         if enrolment.error_permanent:

@@ -32,32 +32,16 @@ from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, PreflightState
+from accounts.steps import StepName
 from builds.models import Build
 from hubcourse.errors import NotFound
 from integrations.dockerhub.client import DockerHubClient, Invite, Team, TeamRepository
 from integrations.dockerhub.client import Repository as HubRepository
 from onboarding.state import enrolment_refresh_state
+from onboarding.steps import PIPELINE, STEPS
 from repositories.models import StudentRepository
 
 Kind = Literal["create", "change", "delete", "no-op"]
-
-# Step names in the order a student's pipeline runs them (and Enrolment.error_step values).
-STEP_TEAMS = "teams"
-STEP_PREFLIGHT = "preflight"
-STEP_INVITE = "invite"
-STEP_TEAM = "team"
-STEP_REPOSITORY = "repository"
-STEP_PERMISSIONS = "permissions"
-STEP_BUILD = "configure_build"
-STEP_FIRST_BUILD = "trigger_first_build"
-PIPELINE: tuple[str, ...] = (
-    STEP_PREFLIGHT,
-    STEP_TEAM,
-    STEP_REPOSITORY,
-    STEP_PERMISSIONS,
-    STEP_BUILD,
-    STEP_FIRST_BUILD,
-)
 
 INVITE_TTL = dt.timedelta(days=14)
 # How long a queued chain keeps other passes from queueing the same student again, counted
@@ -68,22 +52,7 @@ PIPELINE_LEASE_SECONDS = 5 * 60
 # After pre-flight checks are queued, look again this much later so the students who
 # passed are invited together in one bulk call.
 FOLLOW_UP_SECONDS = 20
-# Queue priority of each step (the Redis broker serves lower numbers first, in steps of 0,
-# 3, 6, 9; messages without one are 0). A plain queue runs a class in waves: every student's
-# repository, then every student's grants, then every configuration. A configuration waits
-# on GitHub (one write a second), so its wave would run while Docker Hub's budget idles, and
-# a reconcile pass would wait behind the whole queue. Later steps go first instead: a student
-# once started runs through, students overlap, Docker Hub and GitHub are used at once. The
-# pre-flight reads (and the course tasks, unprioritised) come first, so the class is checked
-# and invited early.
-STEP_PRIORITY: dict[str, int] = {
-    STEP_PREFLIGHT: 0,
-    STEP_TEAM: 9,
-    STEP_REPOSITORY: 9,
-    STEP_PERMISSIONS: 6,
-    STEP_BUILD: 3,
-    STEP_FIRST_BUILD: 3,
-}
+# The priority of a chain's last task (each step's own is in the registry, steps.py).
 DONE_PRIORITY = 3
 
 
@@ -345,10 +314,12 @@ def plan_course(
                 if team_id is None
             ]
             plan.steps.append(
-                PlanStep(None, STEP_TEAMS, "create", org, f"missing team(s): {', '.join(missing)}")
+                PlanStep(
+                    None, StepName.TEAMS, "create", org, f"missing team(s): {', '.join(missing)}"
+                )
             )
         else:
-            plan.steps.append(PlanStep(None, STEP_TEAMS, "no-op", org, "both teams exist"))
+            plan.steps.append(PlanStep(None, StepName.TEAMS, "no-op", org, "both teams exist"))
     enrolments = (
         [enrolment]
         if enrolment is not None
@@ -366,7 +337,9 @@ def plan_course(
 def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) -> list[PlanStep]:
     e = enrolment.pk
     if not enrolment.docker_id:
-        return [PlanStep(e, "docker_id", "no-op", enrolment.identifier, "no Docker ID given yet")]
+        return [
+            PlanStep(e, StepName.DOCKER_ID, "no-op", enrolment.identifier, "no Docker ID given yet")
+        ]
     if enrolment.error_permanent and enrolment.error_step:
         return [
             PlanStep(
@@ -380,10 +353,12 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
     steps: list[PlanStep] = []
     if enrolment.preflight_state == PreflightState.NOT_RUN:
         steps.append(
-            PlanStep(e, STEP_PREFLIGHT, "create", enrolment.github_repo, "not checked yet")
+            PlanStep(e, StepName.PREFLIGHT, "create", enrolment.github_repo, "not checked yet")
         )
     elif enrolment.preflight_state == PreflightState.FAILED:
-        return [PlanStep(e, STEP_PREFLIGHT, "no-op", enrolment.github_repo, "pre-flight failed")]
+        return [
+            PlanStep(e, StepName.PREFLIGHT, "no-op", enrolment.github_repo, "pre-flight failed")
+        ]
     steps.append(_invite_step(course, enrolment))
     repository: StudentRepository | None = getattr(enrolment, "repository", None)
     steps.append(_team_step(course, enrolment, repository))
@@ -393,9 +368,9 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
         else f"{course.organisation.lower()}/{course.repository_name(enrolment.docker_id)}"
     )
     if repository is None or repository.created_at is None:
-        steps.append(PlanStep(e, STEP_REPOSITORY, "create", repo_target, "not on Docker Hub"))
+        steps.append(PlanStep(e, StepName.REPOSITORY, "create", repo_target, "not on Docker Hub"))
     else:
-        steps.append(PlanStep(e, STEP_REPOSITORY, "no-op", repo_target, "exists"))
+        steps.append(PlanStep(e, StepName.REPOSITORY, "no-op", repo_target, "exists"))
     granted = (
         repository is not None
         and repository.permission_granted_at is not None
@@ -408,7 +383,7 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
     steps.append(
         PlanStep(
             e,
-            STEP_PERMISSIONS,
+            StepName.PERMISSIONS,
             "no-op" if granted else "create",
             repo_target,
             "teams hold their permissions" if granted else _permission_reason(course),
@@ -418,7 +393,7 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
     steps.append(
         PlanStep(
             e,
-            STEP_BUILD,
+            StepName.CONFIGURE_BUILD,
             "no-op" if configured else "create",
             f"{course.build_backend}: {enrolment.github_repo}",
             "configured" if configured else f"build on push to {course.build_branch}",
@@ -430,7 +405,7 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
     steps.append(
         PlanStep(
             e,
-            STEP_FIRST_BUILD,
+            StepName.TRIGGER_FIRST_BUILD,
             "no-op" if triggered else "create",
             repo_target,
             "a build exists" if triggered else "no build yet",
@@ -448,12 +423,12 @@ def _permission_reason(course: Course) -> str:
 def _invite_step(course: Course, enrolment: Enrolment) -> PlanStep:
     e, target = enrolment.pk, f"{course.organisation}: {enrolment.docker_id}"
     if enrolment.member_at is not None:
-        return PlanStep(e, STEP_INVITE, "no-op", target, "member")
+        return PlanStep(e, StepName.INVITE, "no-op", target, "member")
     if enrolment.invite_state == InviteState.PENDING:
-        return PlanStep(e, STEP_INVITE, "no-op", target, "invited, waiting for the student")
+        return PlanStep(e, StepName.INVITE, "no-op", target, "invited, waiting for the student")
     if enrolment.invite_state == InviteState.EXPIRED:
-        return PlanStep(e, STEP_INVITE, "change", target, "the invite expired: send it again")
-    return PlanStep(e, STEP_INVITE, "create", target, "not invited (bulk, with the class)")
+        return PlanStep(e, StepName.INVITE, "change", target, "the invite expired: send it again")
+    return PlanStep(e, StepName.INVITE, "create", target, "not invited (bulk, with the class)")
 
 
 def _team_step(
@@ -463,17 +438,17 @@ def _team_step(
     if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
         target = f"{course.organisation}/{course.team}"
         if enrolment.team_at is not None:
-            return PlanStep(e, STEP_TEAM, "no-op", target, "in the course team")
-        return PlanStep(e, STEP_TEAM, "no-op", target, "joins the team on accepting the invite")
+            return PlanStep(e, StepName.TEAM, "no-op", target, "in the course team")
+        return PlanStep(e, StepName.TEAM, "no-op", target, "joins the team on accepting the invite")
     name = course.student_team_name(enrolment.docker_id)
     target = f"{course.organisation}/{name}"
     if repository is None or repository.student_team_id is None:
-        return PlanStep(e, STEP_TEAM, "create", target, "the student's own team")
+        return PlanStep(e, StepName.TEAM, "create", target, "the student's own team")
     if enrolment.team_at is None and enrolment.member_at is not None:
-        return PlanStep(e, STEP_TEAM, "change", target, "add the student (accepted)")
+        return PlanStep(e, StepName.TEAM, "change", target, "add the student (accepted)")
     if enrolment.team_at is None:
-        return PlanStep(e, STEP_TEAM, "no-op", target, "added once the invite is accepted")
-    return PlanStep(e, STEP_TEAM, "no-op", target, "in their team")
+        return PlanStep(e, StepName.TEAM, "no-op", target, "added once the invite is accepted")
+    return PlanStep(e, StepName.TEAM, "no-op", target, "in their team")
 
 
 # -- apply --------------------------------------------------------------------------------------
@@ -524,12 +499,12 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
     enqueued: list[str] = []
     actionable = plan.actionable
     kinds = {s.step for s in actionable}
-    if STEP_TEAMS in kinds:
+    if StepName.TEAMS in kinds:
         course_tasks.course_ensure_teams_task.delay_on_commit(plan.course_id, actor_id)
-        enqueued.append(STEP_TEAMS)
-    if any(s.step == STEP_INVITE for s in actionable):
+        enqueued.append(StepName.TEAMS)
+    if any(s.step == StepName.INVITE for s in actionable):
         course_tasks.course_invite_task.delay_on_commit(plan.course_id, actor_id)
-        enqueued.append(STEP_INVITE)
+        enqueued.append(StepName.INVITE)
     chains = skipped = 0
     needs_follow_up = False
     by_student: dict[int, list[str]] = {}
@@ -541,14 +516,16 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
             skipped += 1
             continue
         signatures = [
-            step_tasks.STEP_TASKS[name].si(enrolment_id, actor_id).set(priority=STEP_PRIORITY[name])
+            step_tasks.STEP_TASKS[name]
+            .si(enrolment_id, actor_id)
+            .set(priority=STEPS[name].priority)
             for name in PIPELINE
             if name in steps
         ]
         signatures.append(step_tasks.pipeline_done.si(enrolment_id).set(priority=DONE_PRIORITY))
         transaction.on_commit(chain(*signatures).delay)
         chains += 1
-        needs_follow_up = needs_follow_up or STEP_PREFLIGHT in steps
+        needs_follow_up = needs_follow_up or StepName.PREFLIGHT in steps
     if follow_up and needs_follow_up:
         # Students checked in this pass are invited together by the next one.
         course_tasks.reconcile_course_task.apply_async(

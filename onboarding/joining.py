@@ -38,6 +38,7 @@ from accounts.models import (
     new_token,
 )
 from accounts.services import enrolment_clear_error
+from accounts.steps import StepName
 from builds.models import StudentBadge
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError
@@ -46,7 +47,6 @@ from onboarding.state import enrolment_refresh_state
 logger = logging.getLogger(__name__)
 
 HUBCOURSE = "hubcourse"  # the audit log's "service" for changes made inside hubcourse
-STEP_PREFLIGHT = "preflight"
 
 
 def public_url(path: str) -> str:
@@ -501,7 +501,7 @@ def enrolment_link(
             action="enrolment.link_accounts",
             message=f"Docker ID {docker_id or '-'}, GitHub repository {github_repo or '-'}",
         )
-    enrolment_clear_error(enrolment_id=entry.pk, step=STEP_PREFLIGHT)
+    enrolment_clear_error(enrolment_id=entry.pk, step=StepName.PREFLIGHT)
     entry.refresh_from_db()
     enrolment_start_pipeline(enrolment=entry, actor=actor)
     return entry
@@ -512,7 +512,7 @@ def enrolment_check_again(*, enrolment: Enrolment, actor: User) -> None:
     Enrolment.objects.filter(pk=enrolment.pk, preflight_state=PreflightState.FAILED).update(
         preflight_state=PreflightState.NOT_RUN, updated_at=timezone.now()
     )
-    enrolment_clear_error(enrolment_id=enrolment.pk, step=STEP_PREFLIGHT)
+    enrolment_clear_error(enrolment_id=enrolment.pk, step=StepName.PREFLIGHT)
     enrolment.refresh_from_db()
     enrolment_start_pipeline(enrolment=enrolment, actor=actor)
 

@@ -1,8 +1,10 @@
 """What the student's pages show, read from the database only (never Docker Hub or GitHub).
 
-The status page turns the observed rows into the handout's five steps, each one done,
-being done by hubcourse, waiting for the student, failed, or not started yet, and the one
-thing the student should do now.
+``handout_steps`` turns the observed rows into the handout's five steps, each one done,
+being done by hubcourse, waiting for the student, failed (named by the step registry's
+label), or not started yet, and the one thing the student should do now. It is the one
+place a student's progress is worked out for people: the student's page, the staff's view
+of it, the class board's ticks and both APIs read it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from builds.models import Build, BuildState
 from onboarding.state import HANDOUT_STEPS
+from onboarding.steps import step_for, step_label
 from repositories.models import StudentRepository
 
 
@@ -46,22 +49,24 @@ class Step:
     detail: str = ""
     action_url: str = ""
     action_label: str = ""
+    part: str = ""  # the registry label of the part that failed ("Team permission")
+    # Whether the step was ever completed, when that differs from its status now: the first
+    # image was built even while a newer build runs or has failed. The board ticks on it.
+    completed: bool | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status is StepStatus.DONE if self.completed is None else self.completed
 
     @property
     def needs_student(self) -> bool:
         return self.status in (StepStatus.TODO, StepStatus.ERROR)
 
 
-# Which handout step (1-5) an engine step's error belongs to.
-ERROR_STEP_TO_HANDOUT = {
-    "preflight": 4,
-    "invite": 2,
-    "team": 2,
-    "repository": 3,
-    "permissions": 3,
-    "configure_build": 4,
-    "trigger_first_build": 5,
-}
+def error_handout_step(error_step: str) -> int:
+    """The handout step (1-5) a failed step belongs to, from the registry; 0 for none."""
+    step = step_for(error_step) if error_step else None
+    return step.handout_step if step is not None else 0
 
 
 @dataclass
@@ -145,7 +150,7 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
         len(builds) == recent_builds
         and Build.objects.filter(enrolment=enrolment, state=BuildState.SUCCESS).exists()
     )
-    steps = _steps(enrolment, repository, latest, succeeded=succeeded)
+    steps = handout_steps(enrolment, repository, latest, succeeded=succeeded)
     now = next((step for step in steps if step.needs_student), None)
     problems = [
         item
@@ -167,206 +172,208 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
             enrolment.error_message
             if enrolment.error_step
             and enrolment.error_permanent
-            and enrolment.error_step not in ERROR_STEP_TO_HANDOUT
+            and not error_handout_step(enrolment.error_step)
             else ""
         ),
     )
 
 
-def _steps(
+@dataclass(frozen=True)
+class _Observed:
+    """What the five handout steps are worked out from: the student's observed rows."""
+
+    enrolment: Enrolment
+    repository: StudentRepository | None
+    latest: Build | None
+    succeeded: bool
+
+    @property
+    def course(self) -> Course:
+        return self.enrolment.course
+
+    @property
+    def docker_ok(self) -> bool:
+        return bool(self.enrolment.docker_id and self.enrolment.docker_id_verified_at)
+
+    @property
+    def checks_failed(self) -> bool:
+        return self.enrolment.preflight_state == PreflightState.FAILED
+
+    @property
+    def link_url(self) -> str:
+        return reverse("student:link", args=[self.enrolment.pk])
+
+    def step(
+        self,
+        number: int,
+        status: StepStatus,
+        detail: str,
+        action_url: str = "",
+        action_label: str = "",
+        *,
+        completed: bool | None = None,
+    ) -> Step:
+        title = HANDOUT_STEPS[number - 1][0]
+        return Step(number, title, status, detail, action_url, action_label, completed=completed)
+
+    def failed(self, number: int) -> Step | None:
+        """The step's state while a step of the registry that belongs to it has failed."""
+        enrolment = self.enrolment
+        if error_handout_step(enrolment.error_step) != number:
+            return None
+        text = enrolment.error_message
+        part = step_label(enrolment.error_step)
+        title = HANDOUT_STEPS[number - 1][0]
+        if enrolment.error_permanent:
+            return Step(
+                number,
+                title,
+                StepStatus.ERROR,
+                f"{text} Fix this, or ask your instructor to retry if it is not about "
+                "your Docker ID or repository.",
+                part=part,
+            )
+        # A transient error is retried by hubcourse: work in progress, with its reason.
+        if enrolment.next_retry_at:
+            text = f"{text} hubcourse tries again at {enrolment.next_retry_at:%H:%M} UTC."
+        return Step(number, title, StepStatus.WORKING, text, part=part)
+
+
+def _docker_id_step(o: _Observed) -> Step:
+    if o.docker_ok:
+        return o.step(1, StepStatus.DONE, f"Your Docker ID is {o.enrolment.docker_id}.")
+    return o.step(
+        1,
+        StepStatus.TODO,
+        "Sign up for a free Docker ID on Docker Hub (if you have none yet), then enter it here.",
+        o.link_url,
+        "Enter your Docker ID",
+    )
+
+
+def _organisation_step(o: _Observed) -> Step:
+    enrolment, org = o.enrolment, o.course.organisation
+    if enrolment.team_at is not None:
+        return o.step(2, StepStatus.DONE, f"You are in the {org} organisation.")
+    if (failed := o.failed(2)) is not None:
+        return failed
+    if not o.docker_ok:
+        return o.step(2, StepStatus.WAITING, "Starts once your Docker ID is in.")
+    if enrolment.invite_state == InviteState.PENDING and enrolment.member_at is None:
+        return o.step(
+            2,
+            StepStatus.TODO,
+            f"Accept the invitation to the {org} organisation that Docker Hub sent to the "
+            f"email address of your Docker ID {enrolment.docker_id}. This step ticks by "
+            "itself shortly after you accept.",
+        )
+    if enrolment.member_at is not None:
+        return o.step(2, StepStatus.WORKING, f"Adding you to the team {o.course.team}.")
+    if o.checks_failed:
+        return o.step(2, StepStatus.WAITING, "Starts once the checks below pass.")
+    if enrolment.invite_state == InviteState.EXPIRED:
+        return o.step(2, StepStatus.WORKING, "Your invitation expired; a new one is on its way.")
+    return o.step(2, StepStatus.WORKING, f"Inviting {enrolment.docker_id} to {org}.")
+
+
+def _repository_step(o: _Observed) -> Step:
+    repository = o.repository
+    if repository is not None and repository.created_at and permission_done(o.course, repository):
+        return o.step(3, StepStatus.DONE, f"Your repository is {repository.full_name}.")
+    if (failed := o.failed(3)) is not None:
+        return failed
+    if not o.docker_ok or o.checks_failed:
+        return o.step(3, StepStatus.WAITING, "Starts once the steps above are in order.")
+    name = repository.full_name if repository else o.course.repository_name(o.enrolment.docker_id)
+    return o.step(3, StepStatus.WORKING, f"Creating {name} on Docker Hub.")
+
+
+def _github_step(o: _Observed) -> Step:
+    enrolment = o.enrolment
+    if o.repository is not None and o.repository.build_configured_at:
+        return o.step(4, StepStatus.DONE, f"Linked to GitHub {enrolment.github_repo}.")
+    if not enrolment.github_repo:
+        return o.step(
+            4,
+            StepStatus.TODO,
+            "Pick your GitHub repository (or type it).",
+            o.link_url,
+            "Link your repository",
+        )
+    if o.checks_failed:
+        return o.step(
+            4,
+            StepStatus.TODO,
+            "The checks found problems in your Docker ID or repository (listed below). Fix "
+            "them, push to GitHub, then check again.",
+        )
+    if (failed := o.failed(4)) is not None:
+        return failed
+    if enrolment.preflight_state == PreflightState.NOT_RUN:
+        return o.step(4, StepStatus.WORKING, f"Checking {enrolment.github_repo}.")
+    if not o.docker_ok:
+        return o.step(4, StepStatus.WAITING, "Starts once your Docker ID is in.")
+    return o.step(
+        4,
+        StepStatus.WORKING,
+        f"Setting up the build from {enrolment.github_repo}, branch {o.course.build_branch}.",
+    )
+
+
+def _builds_step(o: _Observed) -> Step:
+    latest, branch = o.latest, o.course.build_branch
+    if latest is not None and latest.state in (BuildState.QUEUED, BuildState.RUNNING):
+        sha = f" of commit {latest.commit_sha[:7]}" if latest.commit_sha else ""
+        return o.step(
+            5,
+            StepStatus.WORKING,
+            f"A build{sha} is {latest.get_state_display().lower()}.",
+            completed=o.succeeded,
+        )
+    if latest is not None and latest.state == BuildState.FAILED:
+        return o.step(
+            5,
+            StepStatus.TODO,
+            f"Your last build failed. Its log says why: fix the problem, then commit and "
+            f"push to {branch}: a new build starts by itself.",
+            reverse("student:build_log", args=[o.enrolment.pk, latest.pk]),
+            "Open the log of the failed build",
+            completed=o.succeeded,
+        )
+    if o.succeeded:
+        return o.step(5, StepStatus.DONE, f"Every push to {branch} builds a new image.")
+    if (failed := o.failed(5)) is not None:
+        return failed
+    if o.repository is not None and o.repository.build_configured_at:
+        if o.repository.first_build_triggered_at:
+            return o.step(5, StepStatus.WORKING, "Your first build is starting.")
+        return o.step(
+            5, StepStatus.TODO, f"Push a commit to {branch} on GitHub to start your first build."
+        )
+    return o.step(5, StepStatus.WAITING, "Starts once your repository is linked.")
+
+
+# One function per handout step, in the handout's order.
+_HANDOUT_STEP_STATUS = (
+    _docker_id_step,
+    _organisation_step,
+    _repository_step,
+    _github_step,
+    _builds_step,
+)
+
+
+def handout_steps(
     enrolment: Enrolment,
     repository: StudentRepository | None,
     latest: Build | None,
     *,
     succeeded: bool,
 ) -> list[Step]:
-    course = enrolment.course
-    link_url = reverse("student:link", args=[enrolment.pk])
-    titles = [title for title, _state in HANDOUT_STEPS]
-    checks_failed = enrolment.preflight_state == PreflightState.FAILED
-    error_at = ERROR_STEP_TO_HANDOUT.get(enrolment.error_step, 0) if enrolment.error_step else 0
-    # A transient error is retried by hubcourse: show it as work in progress with its reason.
-    error_text = enrolment.error_message
-    if enrolment.error_step and not enrolment.error_permanent and enrolment.next_retry_at:
-        error_text = f"{error_text} hubcourse tries again at {enrolment.next_retry_at:%H:%M} UTC."
-
-    def failed(number: int) -> Step | None:
-        if error_at != number:
-            return None
-        if enrolment.error_permanent:
-            return Step(
-                number,
-                titles[number - 1],
-                StepStatus.ERROR,
-                f"{error_text} Fix this, or ask your instructor to retry if it is not about "
-                "your Docker ID or repository.",
-            )
-        return Step(number, titles[number - 1], StepStatus.WORKING, error_text)
-
-    steps: list[Step] = []
-
-    # 1. Docker ID
-    docker_ok = bool(enrolment.docker_id and enrolment.docker_id_verified_at)
-    if docker_ok:
-        steps.append(
-            Step(1, titles[0], StepStatus.DONE, f"Your Docker ID is {enrolment.docker_id}.")
-        )
-    else:
-        steps.append(
-            Step(
-                1,
-                titles[0],
-                StepStatus.TODO,
-                "Sign up for a free Docker ID on Docker Hub (if you have none yet), then enter "
-                "it here.",
-                link_url,
-                "Enter your Docker ID",
-            )
-        )
-
-    # 2. organisation and team
-    org = course.organisation
-    if enrolment.team_at is not None:
-        steps.append(Step(2, titles[1], StepStatus.DONE, f"You are in the {org} organisation."))
-    elif (step := failed(2)) is not None:
-        steps.append(step)
-    elif not docker_ok:
-        steps.append(Step(2, titles[1], StepStatus.WAITING, "Starts once your Docker ID is in."))
-    elif enrolment.invite_state == InviteState.PENDING and enrolment.member_at is None:
-        steps.append(
-            Step(
-                2,
-                titles[1],
-                StepStatus.TODO,
-                f"Accept the invitation to the {org} organisation that Docker Hub sent to the "
-                f"email address of your Docker ID {enrolment.docker_id}. This step ticks by "
-                "itself shortly after you accept.",
-            )
-        )
-    elif enrolment.member_at is not None:
-        steps.append(
-            Step(2, titles[1], StepStatus.WORKING, f"Adding you to the team {course.team}.")
-        )
-    elif checks_failed:
-        steps.append(Step(2, titles[1], StepStatus.WAITING, "Starts once the checks below pass."))
-    elif enrolment.invite_state == InviteState.EXPIRED:
-        steps.append(
-            Step(
-                2,
-                titles[1],
-                StepStatus.WORKING,
-                "Your invitation expired; a new one is on its way.",
-            )
-        )
-    else:
-        steps.append(
-            Step(2, titles[1], StepStatus.WORKING, f"Inviting {enrolment.docker_id} to {org}.")
-        )
-
-    # 3. Docker Hub repository
-    if repository is not None and repository.created_at and permission_done(course, repository):
-        steps.append(
-            Step(3, titles[2], StepStatus.DONE, f"Your repository is {repository.full_name}.")
-        )
-    elif (step := failed(3)) is not None:
-        steps.append(step)
-    elif not docker_ok or checks_failed:
-        steps.append(
-            Step(3, titles[2], StepStatus.WAITING, "Starts once the steps above are in order.")
-        )
-    else:
-        name = repository.full_name if repository else course.repository_name(enrolment.docker_id)
-        steps.append(Step(3, titles[2], StepStatus.WORKING, f"Creating {name} on Docker Hub."))
-
-    # 4. GitHub repository
-    if repository is not None and repository.build_configured_at:
-        steps.append(
-            Step(4, titles[3], StepStatus.DONE, f"Linked to GitHub {enrolment.github_repo}.")
-        )
-    elif not enrolment.github_repo:
-        steps.append(
-            Step(
-                4,
-                titles[3],
-                StepStatus.TODO,
-                "Pick your GitHub repository (or type it).",
-                link_url,
-                "Link your repository",
-            )
-        )
-    elif checks_failed:
-        steps.append(
-            Step(
-                4,
-                titles[3],
-                StepStatus.TODO,
-                "The checks found problems in your Docker ID or repository (listed below). Fix "
-                "them, push to GitHub, then check again.",
-            )
-        )
-    elif (step := failed(4)) is not None:
-        steps.append(step)
-    elif enrolment.preflight_state == PreflightState.NOT_RUN:
-        steps.append(Step(4, titles[3], StepStatus.WORKING, f"Checking {enrolment.github_repo}."))
-    elif not docker_ok:
-        steps.append(Step(4, titles[3], StepStatus.WAITING, "Starts once your Docker ID is in."))
-    else:
-        steps.append(
-            Step(
-                4,
-                titles[3],
-                StepStatus.WORKING,
-                f"Setting up the build from {enrolment.github_repo}, branch {course.build_branch}.",
-            )
-        )
-
-    # 5. builds
-    branch = course.build_branch
-    if latest is not None and latest.state in (BuildState.QUEUED, BuildState.RUNNING):
-        sha = f" of commit {latest.commit_sha[:7]}" if latest.commit_sha else ""
-        steps.append(
-            Step(
-                5,
-                titles[4],
-                StepStatus.WORKING,
-                f"A build{sha} is {latest.get_state_display().lower()}.",
-            )
-        )
-    elif latest is not None and latest.state == BuildState.FAILED:
-        steps.append(
-            Step(
-                5,
-                titles[4],
-                StepStatus.TODO,
-                f"Your last build failed. Its log says why: fix the problem, then commit and "
-                f"push to {branch}: a new build starts by itself.",
-                reverse("student:build_log", args=[enrolment.pk, latest.pk]),
-                "Open the log of the failed build",
-            )
-        )
-    elif succeeded:
-        steps.append(
-            Step(5, titles[4], StepStatus.DONE, f"Every push to {branch} builds a new image.")
-        )
-    elif (step := failed(5)) is not None:
-        steps.append(step)
-    elif repository is not None and repository.build_configured_at:
-        if repository.first_build_triggered_at:
-            steps.append(Step(5, titles[4], StepStatus.WORKING, "Your first build is starting."))
-        else:
-            steps.append(
-                Step(
-                    5,
-                    titles[4],
-                    StepStatus.TODO,
-                    f"Push a commit to {branch} on GitHub to start your first build.",
-                )
-            )
-    else:
-        steps.append(
-            Step(5, titles[4], StepStatus.WAITING, "Starts once your repository is linked.")
-        )
-    return steps
+    """Each of the handout's five steps for the student, from the observed rows: done, in
+    progress, waiting, the student's turn, or failed, with what to do."""
+    observed = _Observed(enrolment, repository, latest, succeeded)
+    return [status(observed) for status in _HANDOUT_STEP_STATUS]
 
 
 BADGE_STATES: dict[str, str] = {

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, User
-from accounts.services import STEP_TEAM, create_team, enrolment_clear_error
+from accounts.services import create_team, enrolment_clear_error
+from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import Invalid, NotFound
 from integrations.dockerhub.client import SERVICE as DOCKER_HUB
@@ -17,9 +18,6 @@ from integrations.dockerhub.client import Permission
 from repositories.models import StudentRepository
 
 # -- per-student Docker Hub steps ---------------------------------------------------------------
-
-STEP_REPOSITORY = "repository"
-STEP_PERMISSIONS = "permissions"
 
 
 def _is_already_exists(error: Invalid) -> bool:
@@ -113,7 +111,7 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
             created_at=repository.created_at or hub.date_registered or timezone.now(),
             is_private=course.repo_private,
         )
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_REPOSITORY)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
     repository.refresh_from_db()
     return repository
 
@@ -231,7 +229,7 @@ def repository_grant_permissions(
             # The student's own team holds its read permission (compute_state asks for it).
             changes["student_team_at"] = repository.student_team_at or now
         StudentRepository.objects.filter(pk=repository.pk).update(**changes)
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_PERMISSIONS)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.PERMISSIONS)
     repository.refresh_from_db()
     return repository
 
@@ -284,5 +282,5 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
             enrolment=enrolment,
             actor=actor,
         )
-    enrolment_clear_error(enrolment_id=enrolment_id, step=STEP_TEAM)
+    enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.TEAM)
     return True

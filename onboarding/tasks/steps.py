@@ -1,5 +1,8 @@
 """Celery tasks for one student's onboarding steps: thin, idempotent, retried with care.
 
+The tasks are generated from the step registry (``onboarding/steps.py``): one task per
+step that has a service, named ``onboarding.step.<step name>``.
+
 Each task takes ids, re-fetches, returns quietly when the enrolment is gone or stopped by
 a permanent error, and calls one service. The outcome of an outside failure is recorded on
 the enrolment through ``accounts.services``: a permanent error stops the student's chain
@@ -31,14 +34,11 @@ from django.utils import timezone
 
 from accounts.models import Enrolment, PreflightState, User
 from accounts.services import enrolment_is_blocked, enrolment_record_error
+from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import PermanentError, RateLimited, TransientError
 from onboarding import engine
-from repositories.services import (
-    enrolment_join_student_team,
-    repository_ensure,
-    repository_grant_permissions,
-)
+from onboarding.steps import PIPELINE, STEPS, StepDefinition
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def run_step(
     enrolment = Enrolment.objects.filter(pk=enrolment_id).first()
     if enrolment is None or enrolment_is_blocked(enrolment):
         return
-    if step != engine.STEP_PREFLIGHT and enrolment.preflight_state not in (
+    if step != StepName.PREFLIGHT and enrolment.preflight_state not in (
         PreflightState.PASSED,
         PreflightState.WARNING,
     ):
@@ -161,19 +161,6 @@ def _actor(actor_id: int | None) -> User | None:
     return User.objects.filter(pk=actor_id).first() if actor_id else None
 
 
-@shared_task(name="onboarding.step.preflight", **STEP_OPTIONS)
-def preflight_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    from builds.preflight import preflight_run
-
-    run_step(
-        self,
-        engine.STEP_PREFLIGHT,
-        enrolment_id,
-        lambda: preflight_run(enrolment_id=enrolment_id),
-    )
-    invite_when_class_checked(enrolment_id)
-
-
 def invite_when_class_checked(enrolment_id: int) -> None:
     """The last student of a class to pass pre-flight sends the class's bulk invite now,
     rather than waiting for the next reconcile pass (students still unchecked would
@@ -199,68 +186,33 @@ def invite_when_class_checked(enrolment_id: int) -> None:
         course_invite_task.delay(row["course_id"])
 
 
-@shared_task(name="onboarding.step.team", **STEP_OPTIONS)
-def team_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    run_step(
-        self,
-        engine.STEP_TEAM,
-        enrolment_id,
-        lambda: enrolment_join_student_team(enrolment_id=enrolment_id, actor=_actor(actor_id)),
-    )
-
-
-@shared_task(name="onboarding.step.repository", **STEP_OPTIONS)
-def repository_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    run_step(
-        self,
-        engine.STEP_REPOSITORY,
-        enrolment_id,
-        lambda: repository_ensure(enrolment_id=enrolment_id, actor=_actor(actor_id)),
-    )
-
-
-@shared_task(name="onboarding.step.permissions", **STEP_OPTIONS)
-def permissions_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    run_step(
-        self,
-        engine.STEP_PERMISSIONS,
-        enrolment_id,
-        lambda: repository_grant_permissions(enrolment_id=enrolment_id, actor=_actor(actor_id)),
-    )
-
-
-@shared_task(name="onboarding.step.build", **STEP_OPTIONS)
-def build_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    from builds.services import build_configure
-
-    run_step(
-        self, engine.STEP_BUILD, enrolment_id, lambda: build_configure(enrolment_id=enrolment_id)
-    )
-
-
-@shared_task(name="onboarding.step.first_build", **STEP_OPTIONS)
-def first_build_step(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-    from builds.services import build_trigger_first
-
-    run_step(
-        self,
-        engine.STEP_FIRST_BUILD,
-        enrolment_id,
-        lambda: build_trigger_first(enrolment_id=enrolment_id),
-    )
-
-
 @shared_task(name="onboarding.step.done", base=StepTask, acks_late=True, ignore_result=True)
 def pipeline_done(enrolment_id: int) -> None:
     """The end of a student's chain: let the next pass queue them again if needed."""
     engine.pipeline_release(enrolment_id)
 
 
-STEP_TASKS: dict[str, Any] = {
-    engine.STEP_PREFLIGHT: preflight_step,
-    engine.STEP_TEAM: team_step,
-    engine.STEP_REPOSITORY: repository_step,
-    engine.STEP_PERMISSIONS: permissions_step,
-    engine.STEP_BUILD: build_step,
-    engine.STEP_FIRST_BUILD: first_build_step,
+def _make_step_task(step: StepDefinition) -> Any:
+    """The Celery task of one registry step: run its service through ``run_step``."""
+    action = step.action
+    if action is None:
+        raise ValueError(f"step {step.name} has no service to run")
+    after = AFTER_STEP.get(step.name)
+
+    def run(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
+        run_step(self, step.name, enrolment_id, lambda: action(enrolment_id, _actor(actor_id)))
+        if after is not None:
+            after(enrolment_id)
+
+    run.__name__ = run.__qualname__ = f"{step.name.value}_step"
+    run.__doc__ = f"{step.label}, for one student (from the step registry)."
+    return shared_task(name=step.task_name, **STEP_OPTIONS)(run)
+
+
+# What follows a step in the same task, whatever its outcome.
+AFTER_STEP: dict[StepName, Callable[[int], None]] = {
+    StepName.PREFLIGHT: invite_when_class_checked,
 }
+
+# One task per step of a student's chain, registered from the registry.
+STEP_TASKS: dict[StepName, Any] = {name: _make_step_task(STEPS[name]) for name in PIPELINE}

@@ -10,10 +10,13 @@ from django.db import OperationalError
 
 from accounts.models import Course
 from accounts.services import course_ensure_teams
+from accounts.steps import StepName
 from hubcourse.celery import app
 from onboarding import engine
+from onboarding import steps as step_registry
 from onboarding.tasks import steps as step_tasks
 from repositories.models import StudentRepository
+from repositories.services import repository_ensure
 from tests.engine.support import make_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +50,7 @@ def test_a_chain_dying_of_a_non_http_error_frees_the_lease_and_says_so(
     def broken(**_: Any) -> None:
         raise RuntimeError("a bug, not Docker Hub")
 
-    monkeypatch.setattr(step_tasks, "repository_ensure", broken)
+    monkeypatch.setattr(step_registry, "repository_ensure", broken)
 
     # Eager chains hand the failed step's result on; a worker would just stop the chain.
     with pytest.raises(RuntimeError):
@@ -68,7 +71,7 @@ def test_a_step_failing_in_a_worker_releases_the_lease_in_on_failure(
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     assert engine.pipeline_claim(enrolment.pk)
 
-    step_tasks.permissions_step.on_failure(
+    step_tasks.STEP_TASKS[StepName.PERMISSIONS].on_failure(
         RuntimeError("retries exhausted"), "task-id", (enrolment.pk, None), {}, None
     )
 
@@ -79,7 +82,7 @@ def test_a_deadlocked_step_is_retried_and_the_chain_goes_on(
     sandbox: Any, hub_course: Course, monkeypatch: pytest.MonkeyPatch, as_in_a_worker: None
 ) -> None:
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
-    real = step_tasks.repository_ensure  # type: ignore[attr-defined]
+    real = repository_ensure
     calls: list[int] = []
 
     def deadlocked_once(**kwargs: Any) -> Any:
@@ -88,7 +91,7 @@ def test_a_deadlocked_step_is_retried_and_the_chain_goes_on(
             raise OperationalError("deadlock detected")
         return real(**kwargs)
 
-    monkeypatch.setattr(step_tasks, "repository_ensure", deadlocked_once)
+    monkeypatch.setattr(step_registry, "repository_ensure", deadlocked_once)
 
     _apply(hub_course)
 
