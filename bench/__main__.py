@@ -1,6 +1,6 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add (default: all, in that order). Every option
+Names: onboarding, freshness, board, bulk_add, lab_session (default: all, in that order). Every option
 has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
 run say little about the targets).
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add")
+NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,17 +61,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     four.add_argument(
         "--bulk-latency-ms", type=int, default=None, help="default: the sandbox's default"
     )
+    five = parser.add_argument_group("5. lab session")
+    five.add_argument("--lab-students", type=int, default=200)
+    five.add_argument("--lab-window", type=float, default=600, help="s over which all push")
+    five.add_argument("--lab-build-delay", type=float, default=20.0, help="s per build phase")
+    five.add_argument("--lab-rate-limit", type=int, default=600, help="Docker Hub requests/min")
     args = parser.parse_args(argv)
     if args.quick:
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
         args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
         args.freshness_build_delay, args.quiet = 1.0, 5
+        args.lab_students, args.lab_window, args.lab_build_delay = 6, 10, 1.0
     return args
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, onboarding
+    from bench import board, bulk_add, freshness, lab_session, onboarding
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -113,6 +119,13 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
                 else bulk_add.default_latency()
             ),
             rate_limit=args.rate_limit,
+        ),
+        "lab_session": lambda ctx: lab_session.run(
+            ctx,
+            students=args.lab_students,
+            window=args.lab_window,
+            build_delay=args.lab_build_delay,
+            rate_limit=args.lab_rate_limit,
         ),
     }
 

@@ -16,6 +16,7 @@ import re
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Adaptive polling: a build that just started is looked at every poll_interval() (the
 # BUILD_POLL_INTERVAL setting), an old one less often (a quarter of its age), never less often
 # than POLL_MAX while it is unfinished.
+# The task that re-reads one student's builds, queued by name (builds.tasks imports this module).
+REFRESH_BUILDS_TASK = "builds.refresh_builds"
 POLL_MAX = dt.timedelta(minutes=2)
 # After a push, a build should appear; look for it this often, for this long.
 PUSH_POLL = dt.timedelta(seconds=30)
@@ -45,6 +48,9 @@ RECENT_PUSH = dt.timedelta(minutes=10)
 # A repository with nothing in flight is read again this rarely: it catches what no webhook
 # reports (a failed automated build pushes no tag, so Docker Hub sends nothing).
 IDLE_POLL = dt.timedelta(hours=6)
+# A push announced a commit (the GitHub App's push event or the branch-head watcher): its
+# build is looked for every expect_poll_interval() until it has finished, for at most this long.
+EXPECT_FOR = dt.timedelta(minutes=30)
 # How long a claimed poll waits for its task before the next tick may claim it again.
 POLL_LEASE = dt.timedelta(minutes=2)
 # A build unfinished this long after it was created is flagged as stuck.
@@ -67,6 +73,18 @@ _UNFINISHED = (BuildState.QUEUED, BuildState.RUNNING)
 def poll_interval() -> dt.timedelta:
     """How often a build in flight is read while it is young."""
     return dt.timedelta(seconds=settings.BUILD_POLL_INTERVAL)
+
+
+def expect_poll_interval() -> dt.timedelta:
+    """How often a student's builds are read while the build of a pushed commit is awaited."""
+    return dt.timedelta(seconds=settings.BUILD_EXPECT_POLL_INTERVAL)
+
+
+def poll_soon(enrolment_id: int, at: dt.datetime) -> None:
+    """Bring the next read of the student's builds forward to ``at``; never pushes it back."""
+    StudentRepository.objects.filter(enrolment_id=enrolment_id).filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__gt=at)
+    ).update(next_poll_at=at)
 
 
 def _enrolment(enrolment_id: int) -> Enrolment | None:
@@ -182,7 +200,7 @@ def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
                     .first()
                 )
                 if build is None:
-                    build = Build.objects.create(
+                    created = Build.objects.create(
                         enrolment=enrolment,
                         backend=backend,
                         external_id=info.external_id,
@@ -195,7 +213,11 @@ def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
                         finished_at=info.finished_at,
                         log_url=info.log_url,
                     )
-                    return build, info.is_final
+                    if not created.is_final:
+                        # A refresh that read no build a moment ago may have set the idle
+                        # interval: the new build in flight is looked at soon regardless.
+                        poll_soon(enrolment.pk, timezone.now() + poll_interval())
+                    return created, info.is_final
                 return build, _update(build, info, tag)
         except IntegrityError:
             continue  # the other reporter created it first: update that row
@@ -314,8 +336,16 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     for build, log in to_detail:
         _finish_details(enrolment, build, log)
     now = timezone.now()
+    expectation_met(repository)
     StudentRepository.objects.filter(pk=repository.pk).update(
         last_polled_at=now, next_poll_at=next_poll_at(enrolment_id, repository.last_pushed_at, now)
+    )
+    # A build recorded by another worker after the read above (the first build's trigger, a
+    # webhook) was not counted in that value: work it out again and keep the sooner one.
+    StudentRepository.objects.filter(pk=repository.pk).update(
+        next_poll_at=Least(
+            "next_poll_at", next_poll_at(enrolment_id, repository.last_pushed_at, now)
+        )
     )
     if finished or infos:
         note_observed(enrolment_id)
@@ -340,20 +370,95 @@ def next_poll_at(
     enrolment_id: int, last_pushed_at: dt.datetime | None, now: dt.datetime
 ) -> dt.datetime:
     """When to read this student's builds again: soon while something can change, else rarely."""
+    row = (
+        StudentRepository.objects.filter(enrolment_id=enrolment_id)
+        .values("expected_at", "first_build_triggered_at")
+        .first()
+    )
+    expected_at = row["expected_at"] if row else None
+    # Awaiting a pushed commit's build: it may appear and end any moment.
+    awaiting = expected_at is not None and now - expected_at < EXPECT_FOR
+    soonest = now + expect_poll_interval() if awaiting else now + IDLE_POLL
     open_since: dt.datetime | None = Build.objects.filter(
         enrolment_id=enrolment_id, state__in=_UNFINISHED
     ).aggregate(at=Min("created_at"))["at"]
     if open_since is not None:
         age = max(now - open_since, dt.timedelta(0))
         interval = poll_interval()
-        return now + min(max(age / 4, interval), max(POLL_MAX, interval))
+        return min(soonest, now + min(max(age / 4, interval), max(POLL_MAX, interval)))
+    if awaiting:
+        return soonest
     if last_pushed_at is not None and now - last_pushed_at < RECENT_PUSH:
         seen_after_push = Build.objects.filter(
             enrolment_id=enrolment_id, created_at__gte=last_pushed_at - SINCE_MARGIN
         ).exists()
         if not seen_after_push:
             return now + PUSH_POLL
+    triggered = row["first_build_triggered_at"] if row else None
+    if (
+        triggered is not None
+        and now - triggered < RECENT_PUSH
+        and not Build.objects.filter(enrolment_id=enrolment_id).exists()
+    ):
+        # The first build was started but is not listed yet: look for it, not idle.
+        return now + PUSH_POLL
     return now + IDLE_POLL
+
+
+def build_expected(*, enrolment_id: int, sha: str, pushed_at: dt.datetime) -> bool:
+    """A push of ``sha`` to the student's build branch: expect its build and read the
+    student's builds often until it has finished. False for an older push than the one
+    already expected (events may arrive out of order)."""
+    now = timezone.now()
+    updated = (
+        StudentRepository.objects.filter(enrolment_id=enrolment_id)
+        .filter(Q(expected_at__isnull=True) | Q(expected_at__lte=pushed_at))
+        .exclude(expected_sha=sha, expected_at__isnull=False)
+        .update(
+            expected_sha=sha,
+            expected_at=pushed_at,
+            last_pushed_at=pushed_at,
+            next_poll_at=now,
+        )
+    )
+    return bool(updated)
+
+
+def _same_commit(a: str, b: str) -> bool:
+    # Docker Hub may list an abbreviated commit.
+    return bool(a and b) and (a.startswith(b) or b.startswith(a))
+
+
+def expectation_met(repository: StudentRepository) -> bool:
+    """Stop awaiting the pushed commit once its build has finished (or after EXPECT_FOR)."""
+    if repository.expected_at is None:
+        return False
+    fresh = StudentRepository.objects.filter(pk=repository.pk).values(
+        "expected_sha", "expected_at"
+    )[0]
+    expected_sha, expected_at = fresh["expected_sha"], fresh["expected_at"]
+    if expected_at is None:
+        return False
+    done = timezone.now() - expected_at >= EXPECT_FOR
+    if not done:
+        finished = Build.objects.filter(
+            enrolment_id=repository.enrolment_id,
+            state__in=FINAL_STATES,
+            created_at__gte=expected_at - SINCE_MARGIN,
+        ).values_list("commit_sha", "created_at")
+        # Without a commit to match (a rebuild of the branch head, a build that names none),
+        # any build started after the expectation counts.
+        done = any(
+            _same_commit(sha, expected_sha) if sha and expected_sha else created_at >= expected_at
+            for sha, created_at in finished
+        )
+    if not done:
+        return False
+    # Conditional on the expectation read: a newer push meanwhile stays expected.
+    StudentRepository.objects.filter(
+        pk=repository.pk, expected_sha=expected_sha, expected_at=expected_at
+    ).update(expected_sha="", expected_at=None)
+    return True
 
 
 # -- polling, pushes and stuck builds ------------------------------------------------------------

@@ -15,16 +15,17 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from builds import notifications, services
+from builds import notifications, services, tracking
+from builds import rebuild as rebuilds
 from builds.notifications import Change, deliver
-from hubcourse.errors import PermanentError, TransientError
+from hubcourse.errors import ExternalServiceError, PermanentError, TransientError
 from hubcourse.tasks import PolicyTask
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="builds.refresh_builds",
+    name=services.REFRESH_BUILDS_TASK,
     base=PolicyTask,
     bind=True,
     acks_late=True,
@@ -76,6 +77,54 @@ def flag_stuck_builds() -> int:
     if flagged:
         logger.warning("%d build(s) flagged as stuck", flagged)
     return flagged
+
+
+@shared_task(
+    name="builds.watch_branch_heads",
+    base=PolicyTask,
+    acks_late=False,
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def watch_branch_heads() -> int:
+    """Beat: enqueue a conditional read of every watched branch head whose turn has come."""
+    due = tracking.heads_claim_due()
+    for enrolment_id in due:
+        check_branch_head.delay(enrolment_id)
+    return len(due)
+
+
+@shared_task(
+    name="builds.check_branch_head",
+    base=PolicyTask,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def check_branch_head(enrolment_id: int) -> None:
+    """One student's branch head; a failure waits for the next turn (its claim stands)."""
+    try:
+        tracking.branch_head_check(enrolment_id=enrolment_id)
+    except ExternalServiceError as error:
+        logger.info("branch head of enrolment %s not read: %s", enrolment_id, error)
+
+
+@shared_task(
+    name=rebuilds.REBUILD_TASK, base=PolicyTask, bind=True, acks_late=True, ignore_result=True
+)
+def rebuild(self: PolicyTask, enrolment_id: int, actor_id: int | None = None) -> None:
+    """Start an accepted rebuild; a passing failure is retried, a lasting one was audited."""
+    try:
+        rebuilds.rebuild_run(enrolment_id=enrolment_id, actor_id=actor_id)
+    except PermanentError as error:
+        logger.warning("rebuild of enrolment %s failed: %s", enrolment_id, error)
+    except TransientError as error:
+        if self.gives_up(error):
+            logger.warning("rebuild of enrolment %s failed: %s", enrolment_id, error)
+            return
+        raise self.retry_after(error) from error
 
 
 # Mail servers are not rate-limited services: Celery's own backoff, as before.

@@ -41,6 +41,11 @@ urlpatterns = [
         "<slug:slug>/students/<int:enrolment_id>/retry/", views.student_retry, name="student_retry"
     ),
     path(
+        "<slug:slug>/students/<int:enrolment_id>/rebuild/",
+        views.student_rebuild,
+        name="student_rebuild",
+    ),
+    path(
         "<slug:slug>/students/<int:enrolment_id>/as-student/",
         views.student_as_student,
         name="as_student",

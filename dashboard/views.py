@@ -31,6 +31,7 @@ from accounts.access import (
 )
 from accounts.models import OnboardingState, User
 from builds.models import Build, BuildState
+from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from hubcourse.csvexport import csv_response
 from hubcourse.errors import ValidationError
@@ -239,6 +240,15 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             if n
             else "None of these students is waiting for an invitation.",
         )
+    elif action == "rebuild":
+        text = f"Rebuilding the latest commit of {counted(n, 'student')}."
+        if n < len(ids):
+            text += (
+                f" Not for {counted(len(ids) - n, 'student')}: a rebuild needs a linked repository"
+                " and a build set up, and waits a little after the last one; each student's"
+                " page says which."
+            )
+        (messages.success if n else messages.error)(request, text)
     else:
         messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
     return redirect(back)
@@ -569,6 +579,15 @@ def student_retry(request: HttpRequest, slug: str, enrolment_id: int) -> HttpRes
         request, "Retrying the failed step." if n else "Nothing had failed; remaining steps queued."
     )
     return redirect("dashboard:student", slug, enrolment_id)
+
+
+@login_required
+@require_POST
+def student_rebuild(request: HttpRequest, slug: str, enrolment_id: int) -> HttpResponse:
+    _access, enrolment = get_enrolment_for_staff(_user(request), slug, enrolment_id)
+    answer = rebuild_request(enrolment=enrolment, actor=_user(request))
+    (messages.success if answer.accepted else messages.error)(request, answer.message)
+    return redirect(reverse("dashboard:student", args=[slug, enrolment_id]) + "#builds-title")
 
 
 @login_required

@@ -266,11 +266,28 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # is one indexed query.
 BUILD_POLL_INTERVAL = env_int("BUILD_POLL_INTERVAL", 10, minimum=2)
 BUILD_POLL_TICK = env_int("BUILD_POLL_TICK", 2, minimum=1)
+# After a push to the build branch, the student's builds are read this often (seconds) until
+# the pushed commit's build has finished: a failed automated build sends no webhook.
+BUILD_EXPECT_POLL_INTERVAL = env_int("BUILD_EXPECT_POLL_INTERVAL", 5, minimum=1)
+# Students without the GitHub App: their public repository's branch head is read with a
+# conditional request (a 304 is free for an authorised caller). The interval is the number of
+# watched repositories spread over this many requests an hour, kept between the two bounds
+# (seconds); the default stays far below GitHub's secondary limit (900 points a minute).
+GITHUB_WATCH_REQUESTS_PER_HOUR = env_int("GITHUB_WATCH_REQUESTS_PER_HOUR", 12000, minimum=60)
+GITHUB_WATCH_MIN_INTERVAL = env_int("GITHUB_WATCH_MIN_INTERVAL", 30, minimum=1)
+GITHUB_WATCH_MAX_INTERVAL = env_int("GITHUB_WATCH_MAX_INTERVAL", 1800, minimum=1)
+# A student, or staff for a student, may ask for a rebuild this often (seconds).
+BUILD_REBUILD_MIN_INTERVAL = env_int("BUILD_REBUILD_MIN_INTERVAL", 120, minimum=0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "hubcourse.tasks.heartbeat", "schedule": timedelta(seconds=15)},
     # Re-read only builds in flight and recently pushed repositories (their next_poll_at).
     "poll-builds": {"task": "builds.poll_builds", "schedule": timedelta(seconds=BUILD_POLL_TICK)},
     "flag-stuck-builds": {"task": "builds.flag_stuck_builds", "schedule": timedelta(minutes=5)},
+    # Students without the GitHub App: claim the branch heads due a conditional read.
+    "watch-branch-heads": {
+        "task": "builds.watch_branch_heads",
+        "schedule": timedelta(seconds=BUILD_POLL_TICK * 5),
+    },
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.
     "reconcile-active-courses": {

@@ -162,7 +162,8 @@ def board_queryset(course: Course, filters: BoardFilters) -> QuerySet[Enrolment]
     if filters.step:
         qs = qs.filter(state=filters.step)
     if filters.errors:
-        qs = qs.exclude(error_step="")
+        # An error on a step, or a failed first build (its state is "needs attention").
+        qs = qs.filter(~Q(error_step="") | Q(state=OnboardingState.ERROR))
     if filters.build == "none":
         qs = qs.filter(latest_build_id__isnull=True)
     elif filters.build:
@@ -339,6 +340,8 @@ def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | Non
             return text + f" Trying again {_when(enrolment.next_retry_at)}."
         return text + " It is tried again at the next reconcile."
     state = OnboardingState(enrolment.state)
+    if state == OnboardingState.ERROR and reached == OnboardingState.FIRST_BUILD_RUNNING:
+        return "The first build failed: read its log; the next push builds again."
     if state == OnboardingState.REGISTERED:
         if not enrolment.docker_id:
             return "Waiting for the student's Docker ID."

@@ -22,12 +22,21 @@ from accounts import identifiers
 from accounts import roster_parsing as roster
 from accounts.course_rules import course_validate
 from accounts.credentials import dockerhub_client_for, github_client_for
-from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
+from accounts.models import (
+    Course,
+    CourseRole,
+    Enrolment,
+    InviteState,
+    OnboardingState,
+    PreflightState,
+    User,
+)
 from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
 from builds.backends import backend_for
+from builds.rebuild import rebuild_many
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import (
@@ -752,6 +761,7 @@ BULK_ACTIONS = {
     "retry": "Retry failed steps",
     "invite": "Re-send invitations",
     "preflight": "Re-run pre-flight checks",
+    "rebuild": "Rebuild the latest commit",
 }
 
 
@@ -770,6 +780,9 @@ def enrolments_act(*, course: Course, actor: User, action: str, enrolment_ids: l
         return enrolments_resend_invites(course=course, actor=actor, enrolment_ids=enrolment_ids)
     if action == "preflight":
         return enrolments_rerun_preflight(course=course, actor=actor, enrolment_ids=enrolment_ids)
+    if action == "rebuild":
+        answers = rebuild_many(course=course, enrolment_ids=enrolment_ids, actor=actor)
+        return sum(1 for answer in answers if answer.accepted)
     raise ValidationError(f"Choose one of: {', '.join(BULK_ACTIONS)}.", key="action", value=action)
 
 
@@ -888,7 +901,8 @@ def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
     plan = engine.plan_course(course)
     remaining = len(plan.actionable)
     done = min(max(run.total - remaining, 0), run.total)
-    errors = course.enrolments.exclude(error_step="").count()
+    # A failed step, or a failed first build (state "needs attention"), as the board counts them.
+    errors = course.enrolments.filter(~Q(error_step="") | Q(state=OnboardingState.ERROR)).count()
     waiting = course.enrolments.filter(invite_state="pending", member_at__isnull=True).count()
     finished = remaining == 0 or run.finished_at is not None
     # The row keeps the count, so lists and the API show the same progress as this page.

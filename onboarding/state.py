@@ -77,7 +77,20 @@ def compute_state(
         reached = state
     if enrolment.error_step and enrolment.error_permanent:
         return Progress(OnboardingState.ERROR, reached)
+    if first_build_failed(reached, builds):
+        # Not "running": the student must fix their Dockerfile and push, so the board counts
+        # them among those needing attention.
+        return Progress(OnboardingState.ERROR, reached)
     return Progress(reached, reached)
+
+
+def first_build_failed(reached: OnboardingState, builds: list[Build]) -> bool:
+    """No build has succeeded yet and the newest one failed; ``builds`` newest first."""
+    return (
+        reached == OnboardingState.FIRST_BUILD_RUNNING
+        and bool(builds)
+        and builds[0].state == BuildState.FAILED
+    )
 
 
 def _permission_done(course: Course, repository: StudentRepository | None) -> bool:

@@ -33,12 +33,27 @@ class StudentRepository(models.Model):
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # A push to the build branch (the GitHub App's push event, or a new branch head seen by
+    # the watcher): a build of this commit is expected, so its builds are read often until
+    # that build has finished.
+    expected_sha = models.CharField(max_length=64, blank=True)
+    expected_at = models.DateTimeField(null=True, blank=True)
+    # The branch-head watcher (students without the app): the head and the ETag of its last
+    # read, for a conditional request that costs nothing when nothing changed.
+    head_sha = models.CharField(max_length=64, blank=True)
+    head_etag = models.CharField(max_length=200, blank=True)
+    next_head_check_at = models.DateTimeField(null=True, blank=True)
+    # The last rebuild asked for, by the student or staff: rebuilds are rate-limited.
+    rebuild_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["namespace", "name"], name="one_row_per_hub_repository")
         ]
-        indexes = [models.Index(fields=["next_poll_at"], name="repository_next_poll")]
+        indexes = [
+            models.Index(fields=["next_poll_at"], name="repository_next_poll"),
+            models.Index(fields=["next_head_check_at"], name="repository_next_head_check"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

@@ -13,6 +13,7 @@ urlpatterns = [
     path("my/<int:enrolment_id>/link/", views.link, name="link"),
     path("my/<int:enrolment_id>/check/", views.check_again, name="check_again"),
     path("my/<int:enrolment_id>/builds/", views.builds, name="builds"),
+    path("my/<int:enrolment_id>/rebuild/", views.rebuild, name="rebuild"),
     path("my/<int:enrolment_id>/builds/<int:build_id>/", views.build_log, name="build_log"),
     path("my/<int:enrolment_id>/badge/new/", views.badge_regenerate, name="badge_regenerate"),
     path("badge/<str:token>.svg", views.badge, name="badge"),

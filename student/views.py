@@ -20,6 +20,7 @@ from accounts.access import get_enrolment_for_student
 from accounts.models import JoinLink, User
 from builds.badges import render_badge
 from builds.models import Build, BuildState, StudentBadge
+from builds.rebuild import rebuild_request
 from onboarding import github_access, joining
 from onboarding import status as student_progress
 from onboarding.joining import JoinResult
@@ -143,6 +144,15 @@ def check_again(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     joining.enrolment_check_again(enrolment=enrolment, actor=_user(request))
     messages.info(request, "Checking your Docker ID and repository again: results appear below.")
     return redirect("student:status", enrolment.pk)
+
+
+@login_required
+@require_POST
+def rebuild(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
+    answer = rebuild_request(enrolment=enrolment, actor=_user(request))
+    (messages.success if answer.accepted else messages.error)(request, answer.message)
+    return redirect(reverse("student:status", args=[enrolment.pk]) + "#builds-title")
 
 
 # -- linking -------------------------------------------------------------------------------------

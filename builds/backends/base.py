@@ -75,6 +75,11 @@ class BuildBackend(Protocol):
     # Docker Hub's build calls need an Owner's own account (an organisation access token
     # cannot make them): the doctor says so before a course starts.
     needs_owner_account: bool
+    # Who runs the builds ("Docker Hub", "GitHub"): the audit log's service for a rebuild.
+    service: str
+    # The build service tells hubcourse each result by event (GitHub's workflow_run), so a
+    # push needs no fast polling; otherwise a push is followed by reading until it is built.
+    results_by_event: bool
     # GitHub token scopes the backend needs beyond reading repositories and adding webhooks:
     # (scope, any scope that grants it, what for).
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...]

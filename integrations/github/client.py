@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, TypeVar
@@ -47,6 +48,8 @@ SERVICE = "GitHub"
 API_VERSION = "2022-11-28"
 MEDIA_TYPE = "application/vnd.github+json"
 RAW_MEDIA_TYPE = "application/vnd.github.raw+json"
+# A commit read with this media type answers the bare SHA: the cheapest way to read a head.
+SHA_MEDIA_TYPE = "application/vnd.github.sha"
 PER_PAGE = 100
 # 50 pages of 100 is more than any repository hubcourse looks at has hooks, branches or
 # runs worth reading; past it we stop and say so rather than loop on a broken Link header.
@@ -495,6 +498,34 @@ class GitHubClient:
             "GET", f"/repos/{_q(owner)}/{_q(repo)}/branches/{_q(branch)}", operation=operation
         )
         return self._parse(Branch, response, operation)
+
+    def get_branch_head(
+        self, owner: str, repo: str, branch: str, etag: str = ""
+    ) -> tuple[str, str] | None:
+        """The branch's head commit and the answer's ``ETag``: ``(sha, etag)``; ``None`` when
+        ``etag`` still matches (GitHub answered 304 Not Modified).
+
+        The conditional request is the point: a 304 to an authorised caller does not count
+        against its rate limit, so a branch can be watched often for nothing.
+        """
+        # Reference: https://docs.github.com/en/rest/commits/commits#get-a-commit (with the
+        # sha media type) and https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+        operation = f"read the head of branch {branch} of {owner}/{repo}"
+        headers = {"Accept": SHA_MEDIA_TYPE}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = self._request(
+            "GET",
+            f"/repos/{_q(owner)}/{_q(repo)}/commits/{_q(branch)}",
+            operation=operation,
+            headers=headers,
+        )
+        if response.status_code == 304:
+            return None
+        sha = response.text.strip()
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+            raise self._unexpected(operation, "the answer is not a commit SHA", response)
+        return sha, response.headers.get("ETag", "")
 
     # -- contents ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ KEY_FIGURES = {
     "freshness": ["webhooks on: p95 lag", "webhooks off: status reads per hour"],
     "board": ["board: p95", "student page: requests per second"],
     "bulk_add": ["wall time, paste to done", "invite requests"],
+    "lab_session": ["with the app: p95 lag", "without the app: p95 lag"],
 }
 
 

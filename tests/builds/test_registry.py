@@ -45,6 +45,8 @@ class LabCI:
     label = "The lab's own CI"
     removal_note = "with the lab pipeline of each student"
     needs_owner_account = False
+    service = "the lab"
+    results_by_event = False
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:

@@ -158,6 +158,8 @@ class DockerHubAutobuild:
     label = "Docker Hub automated builds"
     removal_note = ""
     needs_owner_account = True
+    service = "Docker Hub"
+    results_by_event = False  # Docker Hub sends nothing for a failed build: read after a push
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
     def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:

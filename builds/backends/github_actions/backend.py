@@ -151,6 +151,8 @@ class GitHubActions:
     label = "GitHub Actions (Docker's migration path)"
     removal_note = "with the workflow and secret in each student's GitHub repository"
     needs_owner_account = False
+    service = "GitHub"
+    results_by_event = True  # workflow_run events carry each run's result
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("workflow", ("workflow",), "commit the GitHub Actions workflow"),
     )

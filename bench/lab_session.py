@@ -1,0 +1,361 @@
+"""Benchmark 5, a lab session: every student pushes once within the window, some pushes
+break the build. How long from the sandbox finishing each build to hubcourse's database
+(the board, the badge, the student page) showing it, with the GitHub App and without it.
+
+The sandbox runs in this process, so the moment each automated build ends is read from its
+state; hubcourse runs as deployed (Celery worker, beat, gunicorn receiving the app's
+webhooks). Setup (not timed): ``students`` students with an automated build configured by
+hubcourse's services, their first builds done, the course's own repository webhooks removed
+so that only the path measured tells hubcourse of a push.
+
+* with the app: the seeded GitHub App is installed on every repository and its hook URL is
+  hubcourse's receiver; a push event expects the build and the student's builds are read
+  every ``BUILD_EXPECT_POLL_INTERVAL`` until it has finished (Docker Hub sends nothing for a
+  failed automated build).
+* without the app: the repositories are public and watched; their branch heads are read
+  with conditional requests at the interval the request budget gives (a 304 is free).
+
+Each push happens at a random moment of the window; about a third of them break the build.
+A lag is the first time the watcher here sees that commit's build final in the database
+minus the moment the sandbox finished it (sampled every 0.1 s). Calls are the requests the
+sandbox served per service during the phase (GitHub's 304s listed apart), and 429s served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from typing import Any
+
+from bench.context import Context, Sandbox
+from bench.harness import Figure, Result, percentile
+from bench.onboarding import make_class
+
+TARGET_APP_FAILED_P95 = 15.0
+TARGET_WATCHED_P95 = 120.0
+WATCH_INTERVAL = 0.1
+BROKEN_SHARE = 1 / 3
+
+
+def _calls(world: Any, service: str) -> tuple[int, int, int]:
+    """(requests, of which 304, of which 429) the sandbox served for ``service``."""
+    with world.lock:
+        routes = world.stats["requests"].get(service, {})
+        total = not_modified = limited = 0
+        for statuses in routes.values():
+            for status, count in statuses.items():
+                total += count
+                if str(status) == "304":
+                    not_modified += count
+                if str(status) == "429":
+                    limited += count
+    return total, not_modified, limited
+
+
+def _setup(ctx: Context, sandbox: Sandbox, world: Any, students: int) -> Any:
+    from accounts.models import Course, Enrolment, InviteState, PreflightState
+    from builds.services import build_configure, build_trigger_first, builds_refresh
+    from repositories.models import StudentRepository
+    from repositories.services import repository_ensure
+    from sandbox import github_state
+
+    roster = make_class(sandbox, students, prefix="lab")
+    course = Course.objects.create(
+        name="Lab session",
+        slug="lab",
+        organisation=sandbox.seeded["dockerhub"]["org"],
+        build_backend="dockerhub-autobuild",
+        access_policy=Course.AccessPolicy.COURSE_TEAM,
+    )
+    now = dt.datetime.now(dt.UTC)
+    Enrolment.objects.bulk_create(
+        [
+            Enrolment(
+                course=course,
+                identifier=f"{docker_id}@example.edu",
+                email=f"{docker_id}@example.edu",
+                docker_id=docker_id,
+                github_repo=github_repo,
+                preflight_state=PreflightState.PASSED,
+                docker_id_verified_at=now,
+                invite_state=InviteState.ACCEPTED,
+                member_at=now,
+                team_at=now,
+            )
+            for docker_id, github_repo in roster
+        ]
+    )
+    ids = list(course.enrolments.values_list("pk", flat=True))
+    for enrolment_id in ids:
+        repository_ensure(enrolment_id=enrolment_id)
+        build_configure(enrolment_id=enrolment_id)
+        build_trigger_first(enrolment_id=enrolment_id)
+    world.wait_idle(timeout=120)
+    for enrolment_id in ids:
+        builds_refresh(enrolment_id=enrolment_id)
+    # Only the path measured may tell hubcourse of a push: the course's repository webhooks go.
+    with world.lock:
+        for _, full_name in roster:
+            repo = github_state.get_repo(world, full_name)
+            if repo is not None:
+                repo["hooks"].clear()
+    StudentRepository.objects.filter(enrolment__course=course).update(github_hook_id=None)
+    return course
+
+
+class Watcher(threading.Thread):
+    """Every 0.1 s: when each pushed commit's build ended in the sandbox, and when the
+    database first showed it final."""
+
+    def __init__(self, world: Any) -> None:
+        super().__init__(name="watcher", daemon=True)
+        self.world = world
+        self.pushed: dict[str, bool] = {}  # sha -> broken
+        self.ended: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def track(self, sha: str, broken: bool) -> None:
+        with self._lock:
+            self.pushed[sha] = broken
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from builds.models import FINAL_STATES, Build
+
+        try:
+            while not self._halt.wait(WATCH_INTERVAL):
+                with self._lock:
+                    shas = set(self.pushed)
+                now = time.time()
+                waiting = shas - self.ended.keys()
+                if waiting:
+                    with self.world.lock:
+                        for action in self.world.dockerhub["builds"]["actions"].values():
+                            sha = action.get("commit")
+                            if sha in waiting and action["end_date"] is not None:
+                                self.ended[sha] = float(action["end_date"])
+                unseen = shas - self.seen.keys()
+                if unseen:
+                    final = Build.objects.filter(
+                        commit_sha__in=unseen, state__in=FINAL_STATES
+                    ).values_list("commit_sha", flat=True)
+                    for sha in final:
+                        self.seen[sha] = now
+        finally:
+            connection.close()
+
+    def done(self, expected: int) -> bool:
+        return len(self.pushed) == expected and self.seen.keys() >= self.pushed.keys()
+
+    def lags(self, broken: bool | None = None) -> list[float]:
+        return [
+            max(self.seen[s] - self.ended[s], 0.0)
+            for s, b in self.pushed.items()
+            if s in self.seen and s in self.ended and (broken is None or b == broken)
+        ]
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+def _phase(
+    ctx: Context, world: Any, course: Any, *, window: float, build_delay: float, seed: int
+) -> dict[str, Any]:
+    from accounts.models import Enrolment
+    from sandbox import github_state
+    from sandbox.seed import INSTRUCTOR_LOGIN, student_files
+
+    rng = random.Random(seed)
+    students = list(Enrolment.objects.filter(course=course).values_list("github_repo", flat=True))
+    moments = sorted(rng.uniform(0, window) for _ in students)
+    rng.shuffle(students)
+    good = student_files(None)["DockerfileVolume"]
+    bad = student_files("unknown-base-image")["DockerfileVolume"]
+    before = {service: _calls(world, service) for service in ("dockerhub", "github")}
+    watcher = Watcher(world)
+    watcher.start()
+    started = time.monotonic()
+    for n, (full_name, moment) in enumerate(zip(students, moments, strict=True)):
+        delay = started + moment - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        broken = rng.random() < BROKEN_SHARE
+        world.config.build_delay = rng.uniform(0.5, 1.5) * build_delay
+        # A new line each time: every push is a new commit, whatever it breaks.
+        files = {"DockerfileVolume": (bad if broken else good) + f"# push {seed}-{n}\n"}
+        sha = github_state.push(world, full_name, "main", files, "Lab work", INSTRUCTOR_LOGIN)
+        watcher.track(sha, broken)
+        ctx.processes.check_alive()
+    deadline = time.monotonic() + 3 * build_delay + 600
+    while not watcher.done(len(students)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ctx.processes.check_alive()
+    span = time.monotonic() - started
+    watcher.stop()
+    after = {service: _calls(world, service) for service in ("dockerhub", "github")}
+    spent = {
+        service: tuple(a - b for a, b in zip(after[service], before[service], strict=True))
+        for service in after
+    }
+    return {
+        "all": watcher.lags(),
+        "failed": watcher.lags(broken=True),
+        "missing": len(students) - len(watcher.lags()),
+        "span": span,
+        "spent": spent,
+    }
+
+
+def _wait_heads_known(course: Any, timeout: float) -> bool:
+    from repositories.models import StudentRepository
+
+    deadline = time.monotonic() + timeout
+    rows = StudentRepository.objects.filter(enrolment__course=course)
+    while time.monotonic() < deadline:
+        if not rows.filter(head_sha="").exists():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def run(
+    ctx: Context,
+    *,
+    students: int,
+    window: float,
+    build_delay: float,
+    rate_limit: int,
+    latency_ms: int = 50,
+) -> Result:
+    from django.conf import settings
+
+    from accounts.models import Enrolment, GitHubAccess
+    from builds.tracking import watch_interval
+    from sandbox.config import SandboxConfig
+    from sandbox.seed import INSTRUCTOR_LOGIN
+    from sandbox.testing import start_sandbox
+
+    result = Result(
+        "lab_session",
+        "Lab session: every student pushes once; build finished to shown by hubcourse",
+        {
+            "students": students,
+            "window_s": window,
+            "build_s": f"{build_delay:g}..{3 * build_delay:g}",
+            "broken_share": round(BROKEN_SHARE, 2),
+            "rate_limit_per_min": rate_limit,
+            "latency_ms": latency_ms,
+            "expect_poll_s": settings.BUILD_EXPECT_POLL_INTERVAL,
+            "poll_tick_s": settings.BUILD_POLL_TICK,
+            "watch_interval_s": watch_interval(students).total_seconds(),
+            "sandbox": "in-process",
+        },
+    )
+    ctx.reset_state()
+    running = start_sandbox(
+        SandboxConfig(rate_limit=100_000, latency_ms=0, build_delay=build_delay, random_seed=7),
+        seed="empty",
+        port=ctx.sandbox_port,
+    )
+    world = running.world
+    try:
+        sandbox = Sandbox(running.url, None, running.seeded)
+        ctx.hub_env(sandbox)
+        app = running.seeded["github"]["app"]
+        app_env = {
+            "GITHUB_APP_ID": str(app["id"]),
+            "GITHUB_APP_SLUG": app["slug"],
+            "GITHUB_APP_PRIVATE_KEY": app["pem"],
+            "GITHUB_APP_WEBHOOK_SECRET": app["webhook_secret"],
+            "GITHUB_APP_CLIENT_ID": app["client_id"],
+            "GITHUB_APP_CLIENT_SECRET": app["client_secret"],
+            "RECONCILE_INTERVAL": "86400",
+        }
+        ctx.env.update(app_env)
+        ctx.processes.env.update(app_env)
+        course = _setup(ctx, sandbox, world, students)
+        world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
+        ctx.start_web(workers=2)
+        ctx.start_workers(1, 2)
+        ctx.start_beat()
+
+        # 1. With the app: installed on every repository, events to hubcourse's receiver.
+        names = [
+            full.split("/", 1)[1]
+            for full in Enrolment.objects.filter(course=course).values_list(
+                "github_repo", flat=True
+            )
+        ]
+        hook = {"hook_url": f"{ctx.web_url}/webhooks/github/app/"}
+        sandbox.control("PATCH", f"/github/apps/{app['slug']}", hook)
+        sandbox.control(
+            "POST",
+            f"/github/apps/{app['slug']}/installations",
+            {"account": INSTRUCTOR_LOGIN, "repositories": names},
+        )
+        Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.APP)
+        with_app = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=1)
+
+        # 2. Without the app: no events; public repositories watched with conditional reads.
+        sandbox.control("PATCH", f"/github/apps/{app['slug']}", {"hook_url": None})
+        Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.PUBLIC)
+        heads_known = _wait_heads_known(
+            course, timeout=watch_interval(students).total_seconds() * 3
+        )
+        without = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=2)
+    finally:
+        ctx.processes.stop_all()
+        running.stop()
+    if not heads_known:
+        result.notes.append("not every branch head was known before the pushes began")
+    for label, phase, target_all, target_failed in (
+        ("with the app", with_app, None, TARGET_APP_FAILED_P95),
+        ("without the app", without, TARGET_WATCHED_P95, None),
+    ):
+        lags, failed = phase["all"], phase["failed"]
+        p50, p95 = percentile(lags, 50), percentile(lags, 95)
+        f95 = percentile(failed, 95)
+        result.add(
+            Figure(f"{label}: p50 lag", p50 and round(p50, 2), "s"),
+            Figure(
+                f"{label}: p95 lag",
+                p95 and round(p95, 2),
+                "s",
+                f"< {target_all:.0f} s" if target_all else "",
+                (p95 is not None and p95 < target_all and phase["missing"] == 0)
+                if target_all
+                else None,
+            ),
+            Figure(f"{label}: max lag", round(max(lags), 2) if lags else None, "s"),
+            Figure(
+                f"{label}: p95 lag, failed builds",
+                f95 and round(f95, 2),
+                "s",
+                f"< {target_failed:.0f} s" if target_failed else "",
+                (f95 is not None and f95 < target_failed) if target_failed else None,
+                note=f"{len(failed)} failed builds",
+            ),
+            Figure(
+                f"{label}: builds never shown", phase["missing"], "", "0", phase["missing"] == 0
+            ),
+        )
+        hub_calls, _, hub_429 = phase["spent"]["dockerhub"]
+        gh_calls, gh_304, gh_429 = phase["spent"]["github"]
+        result.add(
+            Figure(f"{label}: Docker Hub calls", hub_calls, "", note=f"in {phase['span']:.0f} s"),
+            Figure(
+                f"{label}: GitHub calls", gh_calls, "", note=f"{gh_304} of them 304 (not counted)"
+            ),
+            Figure(f"{label}: 429s served", hub_429 + gh_429, "", "0", hub_429 + gh_429 == 0),
+        )
+        result.details[label] = {
+            "lags": sorted(round(x, 3) for x in lags),
+            "failed_lags": sorted(round(x, 3) for x in failed),
+        }
+    return result
