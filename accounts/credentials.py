@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from accounts.models import Course
-from hubcourse.secrets import SecretValue
+from accounts.models import Course, GitHubAppRegistration
+from hubcourse.secrets import SecretValue, encrypt
 from integrations.dockerhub.client import DockerHubClient
+from integrations.github.app import GitHubAppConfig
 from integrations.github.client import GitHubClient
 
 
@@ -44,3 +45,49 @@ def github_token_for(course: Course) -> str:
 def github_client_for(course: Course) -> GitHubClient:
     """The course's GitHub client; ``ValueError`` when neither course nor site has a token."""
     return GitHubClient(github_token_for(course), api_url=str(settings.GITHUB_API_URL))
+
+
+def _sealed(value: SecretValue | str) -> SecretValue:
+    """A value as a ``SecretValue`` whether it came from the database or from settings."""
+    if isinstance(value, SecretValue):
+        return value
+    return SecretValue(encrypt(value)) if value else SecretValue(encrypt(""))
+
+
+def _app_page(slug: str) -> str:
+    return f"{str(settings.GITHUB_URL).rstrip('/')}/apps/{slug}"
+
+
+def github_app() -> GitHubAppConfig | None:
+    """The GitHub App hubcourse runs as, or ``None`` when none is set up.
+
+    A registration made from the admin page (the manifest flow or pasted credentials) wins;
+    otherwise the GITHUB_APP_* settings, which need at least an app id, a slug and a key.
+    """
+    registration = GitHubAppRegistration.objects.first()
+    if registration is not None:
+        return GitHubAppConfig(
+            app_id=int(registration.app_id),
+            slug=registration.slug,
+            client_id=registration.client_id,
+            client_secret=_sealed(registration.client_secret),
+            private_key=_sealed(registration.private_key),
+            webhook_secret=_sealed(registration.webhook_secret),
+            html_url=registration.html_url or _app_page(registration.slug),
+            source="registration",
+        )
+    app_id = int(settings.GITHUB_APP_ID or 0)
+    slug = str(settings.GITHUB_APP_SLUG)
+    key = str(settings.GITHUB_APP_PRIVATE_KEY)
+    if not (app_id and slug and key):
+        return None
+    return GitHubAppConfig(
+        app_id=app_id,
+        slug=slug,
+        client_id=str(settings.GITHUB_APP_CLIENT_ID),
+        client_secret=_sealed(str(settings.GITHUB_APP_CLIENT_SECRET)),
+        private_key=_sealed(key),
+        webhook_secret=_sealed(str(settings.GITHUB_APP_WEBHOOK_SECRET)),
+        html_url=_app_page(slug),
+        source="settings",
+    )

@@ -563,3 +563,36 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class GitHubAppRegistration(models.Model):
+    """hubcourse's GitHub App as registered from the admin page (the manifest flow, or
+    credentials pasted there). The newest row is the app in use; it wins over settings.
+
+    The credentials are encrypted at rest and never shown again once stored.
+    """
+
+    class Source(models.TextChoices):
+        MANIFEST = "manifest", "registered from hubcourse"
+        PASTED = "pasted", "credentials entered by hand"
+
+    app_id = models.BigIntegerField()
+    slug = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    owner = models.CharField(max_length=100, blank=True)
+    html_url = models.URLField(max_length=300, blank=True)
+    client_id = models.CharField(max_length=100, blank=True)
+    client_secret = EncryptedTextField(blank=True)
+    private_key = EncryptedTextField()
+    webhook_secret = EncryptedTextField(blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"GitHub App {self.slug} ({self.app_id})"

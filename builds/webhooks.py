@@ -14,8 +14,6 @@ Both answer fast: they record what the payload proves and enqueue a re-read thro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from functools import partial
@@ -39,6 +37,11 @@ from builds.services import (
 )
 from builds.tasks import refresh_builds
 from hubcourse.secrets import SecretValue
+<<<<<<< HEAD
+=======
+from integrations.github.client import WorkflowRun
+from integrations.github.webhooks import signature_ok
+>>>>>>> ghapp-core
 from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)
@@ -46,14 +49,6 @@ logger = logging.getLogger(__name__)
 GITHUB = "github"
 # Webhook bodies are small; a larger one is not from GitHub or Docker Hub.
 MAX_BODY = 5 * 1024 * 1024
-
-
-def signature_ok(secret: str, body: bytes, header: str) -> bool:
-    """GitHub's ``X-Hub-Signature-256``: ``sha256=`` + hex HMAC-SHA256 of the raw body."""
-    if not secret or not header.startswith("sha256="):
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
 
 
 def _course(token: str) -> Course:

@@ -121,6 +121,7 @@ class Job(models.Model):
     def is_active(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
 
+<<<<<<< HEAD
     def progress_label(self) -> str:
         """What the job is doing, in words (a job may say more than its status)."""
         return str(JobStatus(self.status).label)
@@ -135,3 +136,25 @@ class Job(models.Model):
             error=self.error,
             retry_at=self.retry_at,
         )
+=======
+
+class WebhookReceipt(models.Model):
+    """A signed webhook delivery already acted on, kept to drop a replay: by its delivery id
+    (GitHub re-sends on a timeout or a "Redeliver") and by the digest of its body (a captured
+    body re-posted under a new delivery id is the same event)."""
+
+    source = models.CharField(max_length=30)
+    delivery_id = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64)
+    event = models.CharField(max_length=50)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "delivery_id"], name="receipt_per_delivery"),
+            models.UniqueConstraint(fields=["source", "digest"], name="receipt_per_body"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.event} {self.delivery_id}"
+>>>>>>> ghapp-core

@@ -285,6 +285,25 @@ GITHUB_TOKEN = env_str("GITHUB_TOKEN")
 GITHUB_CLIENT_ID = env_str("GITHUB_CLIENT_ID", "" if PRODUCTION else "hubcourse-dev")
 GITHUB_CLIENT_SECRET = env_str("GITHUB_CLIENT_SECRET", "" if PRODUCTION else "hubcourse-dev-secret")
 GITHUB_WEBHOOK_SECRET = env_str("GITHUB_WEBHOOK_SECRET")
+# hubcourse's GitHub App (issue 14): set all of these, or register the app from the "GitHub
+# App" admin page (the manifest flow stores its credentials encrypted in the database, and
+# those win over these). The private key may come from GITHUB_APP_PRIVATE_KEY_FILE (a PEM).
+# The sandbox seeds an app with this slug; tests point the rest at it.
+GITHUB_APP_ID = env_int("GITHUB_APP_ID", 0, minimum=0)
+GITHUB_APP_SLUG = env_str("GITHUB_APP_SLUG", "" if PRODUCTION else "hubcourse-sandbox")
+GITHUB_APP_PRIVATE_KEY = env_str("GITHUB_APP_PRIVATE_KEY").replace("\\n", "\n")
+GITHUB_APP_WEBHOOK_SECRET = env_str("GITHUB_APP_WEBHOOK_SECRET")
+GITHUB_APP_CLIENT_ID = env_str("GITHUB_APP_CLIENT_ID")
+GITHUB_APP_CLIENT_SECRET = env_str("GITHUB_APP_CLIENT_SECRET")
+# Where the app's events arrive: hubcourse's own address unless a proxy says otherwise
+# (Django's URL ends with a slash, which is added back).
+GITHUB_APP_WEBHOOK_URL = (
+    env_url("GITHUB_APP_WEBHOOK_URL", f"{SITE_URL.rstrip('/')}/webhooks/github/app") + "/"
+)
+# GitHub caps an event at 25 MB; a larger body is not from GitHub.
+GITHUB_APP_WEBHOOK_MAX_BYTES = env_int(
+    "GITHUB_APP_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1024
+)
 HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 30.0, minimum=0.1)
 
@@ -312,13 +331,27 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 )
 ACCOUNT_LOGOUT_ON_GET = False
 SOCIALACCOUNT_QUERY_EMAIL = True
-SOCIALACCOUNT_STORE_TOKENS = True  # the student's token lists their own repositories
+# The student's token confirms which installations of the app they can reach; it carries no
+# scope that opens their repositories (see the GitHub provider below).
+SOCIALACCOUNT_STORE_TOKENS = True
+SOCIALACCOUNT_ADAPTER = "accounts.social.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
-_github_provider: dict[str, Any] = {
-    "APP": {"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""},
-    "SCOPE": ["read:user", "user:email", "repo"],
-}
+# Students sign in through the GitHub App's client (a user-to-server token: GitHub Apps ask
+# no scopes, the app's permissions apply) when GITHUB_APP_CLIENT_ID is set, else through an
+# OAuth app that may only read who they are. Never `repo`: it would give hubcourse write
+# access to every repository the student has. hubcourse reads a student's repository through
+# the app's installation token instead.
+if GITHUB_APP_CLIENT_ID:
+    _github_provider: dict[str, Any] = {
+        "APP": {"client_id": GITHUB_APP_CLIENT_ID, "secret": GITHUB_APP_CLIENT_SECRET, "key": ""},
+        "SCOPE": [],
+    }
+else:
+    _github_provider = {
+        "APP": {"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""},
+        "SCOPE": ["read:user", "user:email"],
+    }
 if GITHUB_URL != "https://github.com":
     # allauth derives the API as GITHUB_URL + /api/v3 (GitHub Enterprise layout).
     _github_provider["GITHUB_URL"] = GITHUB_URL

@@ -416,3 +416,76 @@ def _reveal(value: object) -> str:
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+# -- the GitHub App ----------------------------------------------------------------------------
+
+
+def app_checks() -> list[CheckResult]:
+    """The GitHub App: GitHub accepts its key (a JWT ``GET /app``), it has what students need,
+    and its webhook URL reaches this hubcourse."""
+    from accounts.github_app import app_status
+
+    status = app_status(live=True)
+    if not status.configured:
+        return [
+            CheckResult(
+                "GitHub App",
+                False,
+                "No GitHub App is set up, so hubcourse can only read public repositories and "
+                "sees pushes late.",
+                "Register it on the organisation's GitHub App page, or set GITHUB_APP_ID, "
+                "GITHUB_APP_SLUG and GITHUB_APP_PRIVATE_KEY (or _FILE).",
+            )
+        ]
+    if status.summary.startswith(("GitHub does not accept", "The app's private key")):
+        return [
+            CheckResult(
+                "GitHub App",
+                False,
+                f"{status.summary.rstrip('.')}.",
+                "Generate a new private key on the app's settings page on GitHub and set "
+                "GITHUB_APP_PRIVATE_KEY (or enter the credentials again on the GitHub App page); "
+                "check that GITHUB_APP_ID is the app's id.",
+            )
+        ]
+    results = [CheckResult("GitHub App", True, status.summary)]
+    for problem in status.problems:
+        results.append(CheckResult("GitHub App settings", False, problem))
+    results.append(_webhook_check())
+    return results
+
+
+def _webhook_check() -> CheckResult:
+    """Post an unsigned body to the app's webhook URL: hubcourse's receiver refuses it with
+    401, which proves the URL reaches it (through any proxy) without acting on anything."""
+    from hubcourse import http
+    from hubcourse.errors import PermanentError
+
+    url = str(settings.GITHUB_APP_WEBHOOK_URL)
+    name = "GitHub App webhook URL"
+    hint = (
+        f"GitHub sends the app's events to {url}: it must reach this hubcourse from the "
+        "internet. Set SITE_URL (or GITHUB_APP_WEBHOOK_URL) to the public address and use the "
+        "same URL as the Webhook URL in the app's settings on GitHub."
+    )
+    try:
+        http.request(
+            "POST",
+            url,
+            service="hubcourse",
+            operation="reach the GitHub App's webhook URL",
+            json={"zen": "hub_doctor"},
+            headers={"X-GitHub-Event": "ping", "X-GitHub-Delivery": "hub-doctor"},
+        )
+    except AuthenticationFailed:
+        return CheckResult(name, True, f"{url} reaches hubcourse (an unsigned event is refused).")
+    except PermanentError as error:
+        return CheckResult(
+            name, False, f"{url} answered {error.status or 'nothing'}, not hubcourse's 401.", hint
+        )
+    except ExternalServiceError as error:
+        return CheckResult(name, False, f"{url} cannot be reached: {error.message}.", hint)
+    return CheckResult(
+        name, False, f"{url} accepted an unsigned event: it is not hubcourse's receiver.", hint
+    )

@@ -119,3 +119,40 @@ class OffboardingForm(forms.Form):
                 "Nothing has been changed."
             )
         return value
+
+
+class GitHubAppRegisterForm(forms.Form):
+    name = forms.CharField(
+        label="App name",
+        max_length=34,  # GitHub's limit for an app's name
+        initial="hubcourse",
+        help_text="Unique on GitHub; students see it when they install the app.",
+    )
+    organisation = forms.CharField(
+        label="GitHub organisation (optional)",
+        required=False,
+        max_length=39,
+        help_text="Leave empty to register the app on your own GitHub account.",
+    )
+
+    def clean_organisation(self) -> str:
+        value = str(self.cleaned_data.get("organisation") or "").strip()
+        if value and not all(c.isalnum() or c == "-" for c in value):
+            raise forms.ValidationError("A GitHub organisation name has letters, digits and -.")
+        return value
+
+
+class GitHubAppCredentialsForm(forms.Form):
+    app_id = forms.IntegerField(label="App ID", min_value=1)
+    slug = forms.SlugField(label="Slug", help_text="From the app's public page: /apps/<slug>.")
+    client_id = forms.CharField(label="Client ID", max_length=100)
+    client_secret = forms.CharField(
+        label="Client secret", widget=forms.PasswordInput(render_value=False)
+    )
+    private_key = forms.CharField(
+        label="Private key (PEM)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
+    )
+    webhook_secret = forms.CharField(
+        label="Webhook secret", widget=forms.PasswordInput(render_value=False)
+    )

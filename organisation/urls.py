@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from organisation import views
+from organisation import github_app_views, views
 
 app_name = "organisation"
 
@@ -15,6 +15,18 @@ urlpatterns = [
     path("bulk/<int:job_id>/resume/", views.bulk_resume, name="bulk_resume"),
     path("bulk/<int:job_id>/results.csv", views.bulk_results_csv, name="bulk_results_csv"),
     path("members/", views.members_page, name="members"),
+    path("github-app/", github_app_views.github_app_page, name="github_app"),
+    path("github-app/register/", github_app_views.github_app_register, name="github_app_register"),
+    path(
+        "github-app/registered/",
+        github_app_views.github_app_registered,
+        name="github_app_registered",
+    ),
+    path(
+        "github-app/credentials/",
+        github_app_views.github_app_credentials,
+        name="github_app_credentials",
+    ),
     path("members/status/", views.members_status, name="members_status"),
     path("invites/", views.invites_action, name="invites_action"),
     path("courses/<slug:slug>/offboard/", views.offboard, name="offboard"),

@@ -137,6 +137,22 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _point_app_at(env: dict[str, str], slug: str) -> None:
+    """The seeded app sends its events to this hubcourse and students back to its setup page."""
+    site = env["SITE_URL"].rstrip("/")
+    body = json.dumps(
+        {"hook_url": f"{site}/webhooks/github/app/", "setup_url": f"{site}/github/app/setup/"}
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 (the local sandbox's control API)
+        f"{env['SANDBOX_URL']}/_sandbox/github/apps/{slug}",
+        data=body,
+        method="PATCH",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        pass
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
@@ -156,6 +172,7 @@ def main() -> int:
         # Point hubcourse at the sandbox's organisation and tokens, unless told otherwise.
         hub = seeded.get("dockerhub", {})
         github = seeded.get("github", {}).get("instructor", {})
+        app = seeded.get("github", {}).get("app", {})
         for name, value in (
             ("DOCKERHUB_ORG", hub.get("org")),
             # An Owner's personal token: automated builds need an Owner (an organisation
@@ -163,9 +180,18 @@ def main() -> int:
             ("DOCKERHUB_USERNAME", hub.get("owner")),
             ("DOCKERHUB_TOKEN", hub.get("owner_token")),
             ("GITHUB_TOKEN", github.get("token")),
+            # hubcourse's GitHub App is the one the sandbox seeds.
+            ("GITHUB_APP_ID", app.get("id")),
+            ("GITHUB_APP_SLUG", app.get("slug")),
+            ("GITHUB_APP_PRIVATE_KEY", app.get("pem")),
+            ("GITHUB_APP_WEBHOOK_SECRET", app.get("webhook_secret")),
+            ("GITHUB_APP_CLIENT_ID", app.get("client_id")),
+            ("GITHUB_APP_CLIENT_SECRET", app.get("client_secret")),
         ):
             if value and name not in os.environ:
                 env[name] = str(value)
+        if app.get("slug") and "GITHUB_APP_ID" not in os.environ:
+            _point_app_at(env, str(app["slug"]))
 
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True

@@ -96,6 +96,14 @@ def sandbox(_sandbox_server: Any, settings: Any) -> Iterator[Any]:
     settings.DOCKERHUB_USERNAME = hub["owner"]
     settings.DOCKERHUB_TOKEN = hub["owner_token"]
     settings.GITHUB_TOKEN = seeded["github"]["instructor"]["token"]
+    # hubcourse's GitHub App is the sandbox's seeded one (its credentials change per reset).
+    app = seeded["github"]["app"]
+    settings.GITHUB_APP_ID = app["id"]
+    settings.GITHUB_APP_SLUG = app["slug"]
+    settings.GITHUB_APP_PRIVATE_KEY = app["pem"]
+    settings.GITHUB_APP_WEBHOOK_SECRET = app["webhook_secret"]
+    settings.GITHUB_APP_CLIENT_ID = app["client_id"]
+    settings.GITHUB_APP_CLIENT_SECRET = app["client_secret"]
     assert _sandbox_server.url == settings.SANDBOX_URL == settings.DOCKERHUB_API_URL
     yield _sandbox_server
     _sandbox_server.world.wait_idle(timeout=5)

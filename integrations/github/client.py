@@ -244,6 +244,21 @@ class WorkflowJob(_GitHubModel):
     steps: tuple[WorkflowStep, ...] = ()
 
 
+class Installation(_GitHubModel):
+    """One installation of a GitHub App on an account (user or organisation)."""
+
+    id: int
+    account: Account
+    app_id: int | None = None
+    app_slug: str | None = None
+    # "all" or "selected"
+    repository_selection: str = "selected"
+    permissions: Mapping[str, str] = Field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    suspended_at: dt.datetime | None = None
+    html_url: str | None = None
+
+
 class RateLimitResource(_GitHubModel):
     limit: int
     remaining: int
@@ -346,13 +361,22 @@ TRANSLATOR = GitHubErrorTranslator()
 class GitHubClient:
     """One credential against one GitHub API base (github.com, Enterprise or the sandbox)."""
 
-    def __init__(self, token: str, *, api_url: str, governor: Governor | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str,
+        governor: Governor | None = None,
+        governor_key: str | None = None,
+    ) -> None:
         if not token:
             raise ValueError("a GitHub token is required")
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._governor = governor or GOVERNOR
-        self._key = credential_key("github", self.api_url, token)
+        # An installation's tokens share one budget on GitHub's side, so they share a key
+        # here ("installation:{id}"); any other token is its own budget.
+        self._key = governor_key or credential_key("github", self.api_url, token)
         self._origin = _origin(self.api_url)
 
     @classmethod
@@ -395,6 +419,32 @@ class GitHubClient:
                 response.headers.get("github-authentication-token-expiration")
             ),
         )
+
+    def list_user_installations(self) -> list[Installation]:
+        """The app's installations the signed-in user can reach (a user access token of the
+        app): how a setup URL's ``installation_id`` is confirmed, since anyone can forge one."""
+        # Reference: https://docs.github.com/en/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token
+        operation = "list your installations of the GitHub App"
+        found: list[Installation] = []
+        for page in self._paginate_pages("/user/installations", operation=operation):
+            items = page.get("installations") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise self._unexpected(operation, "installations is not a list")
+            found.extend(self._validate(Installation, item, operation) for item in items)
+        return found
+
+    def list_user_installation_repositories(self, installation_id: int) -> list[Repository]:
+        """The repositories of one installation the signed-in user can reach."""
+        # Reference: https://docs.github.com/en/rest/apps/installations#list-repositories-accessible-to-the-user-access-token
+        operation = "list the repositories the GitHub App is installed on"
+        found: list[Repository] = []
+        path = f"/user/installations/{int(installation_id)}/repositories"
+        for page in self._paginate_pages(path, operation=operation):
+            items = page.get("repositories") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise self._unexpected(operation, "repositories is not a list")
+            found.extend(self._validate(Repository, item, operation) for item in items)
+        return found
 
     def rate_limit(self) -> RateLimitStatus:
         """The token's budget; this call does not count against the primary limit."""

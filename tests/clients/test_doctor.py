@@ -233,7 +233,14 @@ def _point_settings_at(settings: Any, sb: RunningSandbox, **overrides: str) -> N
         setattr(settings, name, value)
 
 
-def test_the_command_prints_every_check_and_succeeds(sb, settings):
+@pytest.fixture
+def app_hook(live_server: Any, settings: Any, transactional_db: Any) -> str:
+    """The GitHub App's webhook URL served by a live hubcourse, as in a deployment."""
+    settings.GITHUB_APP_WEBHOOK_URL = f"{live_server.url}/webhooks/github/app/"
+    return str(settings.GITHUB_APP_WEBHOOK_URL)
+
+
+def test_the_command_prints_every_check_and_succeeds(sb, settings, app_hook):
     _point_settings_at(settings, sb)
     out = io.StringIO()
 
@@ -242,10 +249,17 @@ def test_the_command_prints_every_check_and_succeeds(sb, settings):
     lines = out.getvalue().splitlines()
     assert lines[0] == f"ok   Docker Hub reachable: Docker Hub answered at {sb.url}."
     assert "ok   Docker Hub team: The team students exists in Revelare (0 members)." in lines
+    assert (
+        "ok   GitHub App: GitHub accepts the key of the app hubcourse-sandbox "
+        f"(app {sb.seeded['github']['app']['id']}), installed 0 times."
+    ) in lines
+    assert (
+        f"ok   GitHub App webhook URL: {app_hook} reaches hubcourse (an unsigned event is refused)."
+    ) in lines
     assert lines[-1] == "Everything hubcourse needs is in place."
 
 
-def test_the_command_exits_1_and_says_what_to_do_when_a_check_fails(sb, settings):
+def test_the_command_exits_1_and_says_what_to_do_when_a_check_fails(sb, settings, app_hook):
     _point_settings_at(settings, sb, DOCKERHUB_TOKEN="dckr_pat_wrong")
     out = io.StringIO()
 
@@ -260,7 +274,7 @@ def test_the_command_exits_1_and_says_what_to_do_when_a_check_fails(sb, settings
     assert "dckr_pat_wrong" not in text
 
 
-def test_the_command_checks_a_courses_own_credentials(sb, settings, db):
+def test_the_command_checks_a_courses_own_credentials(sb, settings, app_hook):
     from accounts.models import Course
 
     seed = sb.seeded["dockerhub"]
@@ -302,3 +316,49 @@ def test_a_course_without_its_own_credentials_uses_the_site_wide_ones(sb, settin
 def test_an_unknown_course_is_an_error(sb, db):
     with pytest.raises(CommandError, match="There is no course 'nope'"):
         call_command("hub_doctor", "--course", "nope", stdout=io.StringIO())
+
+
+def test_the_command_reports_a_bad_app_key_in_words(sb, settings, app_hook):
+    from tests.integrations.github.test_app import _other_key
+
+    _point_settings_at(settings, sb, GITHUB_APP_PRIVATE_KEY=_other_key())
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 check failed"):
+        call_command("hub_doctor", "--team", TEAM, stdout=out, no_color=True)
+
+    text = out.getvalue()
+    assert (
+        "FAIL GitHub App: GitHub does not accept the app's key: GitHub refused to read the "
+        "GitHub App: A JSON web token could not be decoded (HTTP 401)."
+    ) in text
+    assert "What to do: Generate a new private key" in text
+    assert "PRIVATE KEY" not in text
+
+
+def test_the_command_says_when_no_app_is_set_up(sb, settings, db):
+    _point_settings_at(settings, sb)
+    settings.GITHUB_APP_ID = 0
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 check failed"):
+        call_command("hub_doctor", "--team", TEAM, stdout=out, no_color=True)
+
+    assert "FAIL GitHub App: No GitHub App is set up" in out.getvalue()
+
+
+def test_the_command_says_when_the_webhook_url_does_not_reach_hubcourse(sb, settings, db):
+    _point_settings_at(
+        settings, sb, GITHUB_APP_WEBHOOK_URL="http://127.0.0.1:9/webhooks/github/app/"
+    )
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 check failed"):
+        call_command("hub_doctor", "--team", TEAM, stdout=out, no_color=True)
+
+    text = out.getvalue()
+    assert (
+        "FAIL GitHub App webhook URL: http://127.0.0.1:9/webhooks/github/app/ cannot be reached"
+        in text
+    )
+    assert "What to do: GitHub sends the app's events to" in text

@@ -10,13 +10,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.backends import BACKENDS
-from onboarding.doctor import Connection, failed, run_checks
+from onboarding.doctor import Connection, app_checks, failed, run_checks
 
 
 class Command(BaseCommand):
     help = (
         "Check that hubcourse can reach Docker Hub and GitHub with the configured credentials: "
-        "the login, the organisation, the Owner role, the course team and the GitHub token."
+        "the login, the organisation, the Owner role, the course team, the GitHub token and the "
+        "GitHub App (its key and its webhook URL)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             connection = Connection.from_settings(
                 organisation=options["org"], team=options["team"], build_backend=options["backend"]
             )
-        results = run_checks(connection)
+        results = run_checks(connection) + app_checks()
         for result in results:
             mark = self.style.SUCCESS("ok  ") if result.ok else self.style.ERROR("FAIL")
             self.stdout.write(f"{mark} {result.name}: {result.message}")
