@@ -37,11 +37,7 @@ from builds.services import (
 )
 from builds.tasks import refresh_builds
 from hubcourse.secrets import SecretValue
-<<<<<<< HEAD
-=======
-from integrations.github.client import WorkflowRun
 from integrations.github.webhooks import signature_ok
->>>>>>> ghapp-core
 from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)

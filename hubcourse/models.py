@@ -121,7 +121,6 @@ class Job(models.Model):
     def is_active(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
 
-<<<<<<< HEAD
     def progress_label(self) -> str:
         """What the job is doing, in words (a job may say more than its status)."""
         return str(JobStatus(self.status).label)
@@ -136,7 +135,6 @@ class Job(models.Model):
             error=self.error,
             retry_at=self.retry_at,
         )
-=======
 
 class WebhookReceipt(models.Model):
     """A signed webhook delivery already acted on, kept to drop a replay: by its delivery id
@@ -157,4 +155,3 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.event} {self.delivery_id}"
->>>>>>> ghapp-core
