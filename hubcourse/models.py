@@ -136,6 +136,7 @@ class Job(models.Model):
             retry_at=self.retry_at,
         )
 
+
 class WebhookReceipt(models.Model):
     """A signed webhook delivery already acted on, kept to drop a replay: by its delivery id
     (GitHub re-sends on a timeout or a "Redeliver") and by the digest of its body (a captured

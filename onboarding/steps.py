@@ -113,11 +113,16 @@ STEPS: Mapping[StepName, StepDefinition] = build_registry(
             ),
             priority=6,
         ),
+        # Docker Hub links a student's own GitHub repository only through the student's own
+        # linked account: they link it, hubcourse reads it back (in the build set-up step).
+        StepDefinition(
+            StepName.LINK_BUILD, "Automated build link", 4, order=7, waits_on_student=True
+        ),
         StepDefinition(
             StepName.CONFIGURE_BUILD,
             "Build set-up",
             4,
-            order=7,
+            order=8,
             action=lambda enrolment_id, _actor: build_configure(enrolment_id=enrolment_id),
             priority=3,
         ),
@@ -125,7 +130,7 @@ STEPS: Mapping[StepName, StepDefinition] = build_registry(
             StepName.TRIGGER_FIRST_BUILD,
             "First build",
             5,
-            order=8,
+            order=9,
             action=lambda enrolment_id, _actor: build_trigger_first(enrolment_id=enrolment_id),
             priority=3,
         ),

@@ -116,12 +116,27 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     return repository
 
 
+# The course backend whose students may have to link their automated build themselves.
+STUDENT_LINKS_BUILD_BACKEND = "dockerhub-autobuild"
+
+
+def student_team_permission(course: Course) -> Permission:
+    """What the student's own team holds on their repository (team-per-student policy).
+
+    Docker Hub links an automated build only for an admin of the Docker Hub repository, through
+    the GitHub account linked to that admin's Docker ID: on a GitHub repository the student
+    owns, only the student can link it, so with automated builds their team administers their
+    own repository (and no one else's).
+    """
+    return "admin" if course.build_backend == STUDENT_LINKS_BUILD_BACKEND else "read"
+
+
 def desired_permissions(course: Course, repository: StudentRepository) -> dict[int, Permission]:
     """Team id -> permission the repository should grant (needs the team ids observed)."""
     wanted: dict[int, Permission] = {}
     if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
         if repository.student_team_id is not None:
-            wanted[repository.student_team_id] = "read"
+            wanted[repository.student_team_id] = student_team_permission(course)
     elif course.team_id is not None:
         wanted[course.team_id] = "read"
     if course.instructors_team_id is not None:

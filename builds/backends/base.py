@@ -33,6 +33,26 @@ class BuildNotReady(Exception):
     """
 
 
+class WaitsOnStudent(BuildNotReady):
+    """The next move is the student's (link the automated build, install the app): the step
+    waits on them, and the periodic reconcile reads again. ``str(self)`` says what to do."""
+
+
+@dataclass(frozen=True)
+class StudentTask:
+    """What the student's page shows about their build set-up: what to do, or what hubcourse
+    did in their repository. ``values`` are (label, value) pairs to copy exactly."""
+
+    title: str
+    text: str
+    values: tuple[tuple[str, str], ...] = ()
+    link_url: str = ""
+    link_label: str = ""
+    # True while the build waits on the student (the "Build source" step is theirs).
+    waiting: bool = False
+    differences: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class BuildInfo:
     """One build as the backend reports it, in hubcourse's words."""
@@ -114,4 +134,16 @@ class BuildBackend(Protocol):
     ) -> BuildInfo | None:
         """A build read straight from a GitHub webhook delivery, or None when the delivery is
         only a hint to read the builds again (or not this backend's)."""
+        ...
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        """(level, message) lines for the student's pre-flight report: whether hubcourse (or
+        the student) will be able to set the build up, before anything is created."""
+        ...
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        """What the student must do for their build, or must know hubcourse did in their
+        repository; None when there is nothing to say. Reads rows only (no outside call)."""
         ...

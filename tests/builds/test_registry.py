@@ -22,7 +22,14 @@ from rest_framework import serializers
 from accounts.models import Course, Enrolment
 from api.courses import CourseFilter, CourseInputSerializer
 from builds import backends
-from builds.backends import BACKENDS, BuildInfo, ConfigureResult, backend_for, register
+from builds.backends import (
+    BACKENDS,
+    BuildInfo,
+    ConfigureResult,
+    StudentTask,
+    backend_for,
+    register,
+)
 from builds.backends import data as backend_data
 from builds.backends.common import ensure_github_webhook_secret
 from builds.backends.data import BackendData, PushHooks
@@ -75,6 +82,14 @@ class LabCI:
         if event != "workflow_run":
             return None
         return BuildInfo(external_id="lab-7", state=BuildState.SUCCESS)
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        return []
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        return None
 
 
 @pytest.fixture
