@@ -365,3 +365,34 @@ def test_preflight_names_the_permissions_an_installation_lacks(
     assert access and access[0]["level"] == "error"
     assert "contents: write" in access[0]["message"]
     assert "secrets: write" in access[0]["message"]
+
+
+def test_offboarding_removes_the_workflow_and_secrets_through_the_app_and_revokes_the_token(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, ACTIONS, settings)
+    student = _actions_student(sandbox, course, "barbaraliskov", "barbara-gh")
+    Enrolment.objects.filter(pk=student.pk).update(
+        github_installation_id=_install_app(sandbox, "barbara-gh")
+    )
+    student = Enrolment.objects.select_related("course").get(pk=student.pk)
+    build_configure(enrolment_id=student.pk)
+    repository = StudentRepository.objects.get(enrolment=student)
+    label = token_label(repository)
+    assert [t for t in _org_tokens(sandbox, repository.namespace) if t.label == label]
+
+    backend_for(course).remove(student)
+
+    repo = github_state.get_repo(sandbox.world, "barbara-gh/course")
+    assert repo is not None
+    assert not repo["secrets"]
+    head = repo["commits"][repo["branches"]["main"]]
+    assert WORKFLOW_PATH not in head["tree"]
+    assert head["author"]["login"].endswith("[bot]")
+    assert [t for t in _org_tokens(sandbox, repository.namespace) if t.label == label] == []
+
+
+def test_the_course_form_says_students_who_own_their_repository_need_a_team_each() -> None:
+    from dashboard.forms import CourseForm
+
+    assert "One team per student" in str(CourseForm().fields["build_backend"].help_text)

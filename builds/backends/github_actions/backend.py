@@ -34,7 +34,13 @@ from pydantic import ValidationError
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
 from accounts.models import Course, Enrolment
 from builds.backends import data
-from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult, StudentTask
+from builds.backends.base import (
+    BuildInfo,
+    BuildNotReady,
+    ConfigureResult,
+    StudentTask,
+    WaitsOnStudent,
+)
 from builds.backends.common import (
     context_dir,
     dockerfile_path,
@@ -558,10 +564,14 @@ class GitHubActions:
             return
         try:
             owner, repo = github_source(enrolment)
+            client, way = writer_and_way(enrolment)
+        except WaitsOnStudent as why:
+            # The app is gone from the student's repository: the workflow and secrets stay
+            # there, but the token they hold is revoked below, so they push nothing.
+            self._audit(enrolment, "build.remove", enrolment.github_repo, Outcome.NOOP, why)
         except BuildNotReady:
             pass  # no GitHub repository was ever linked: only Docker Hub has anything of ours
         else:
-            client, way = writer_and_way(enrolment)
             target = f"{owner}/{repo}"
             try:
                 if way != "app":  # through the app, configure added no repository webhook
