@@ -396,3 +396,10 @@ def test_the_course_form_says_students_who_own_their_repository_need_a_team_each
     from dashboard.forms import CourseForm
 
     assert "One team per student" in str(CourseForm().fields["build_backend"].help_text)
+
+
+def test_only_automated_builds_give_the_students_team_admin_on_their_repository() -> None:
+    from repositories.services import student_team_permission
+
+    assert student_team_permission(Course(build_backend=AUTOBUILD)) == "admin"
+    assert student_team_permission(Course(build_backend=ACTIONS)) == "read"

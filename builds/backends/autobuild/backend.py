@@ -383,7 +383,9 @@ class DockerHubAutobuild:
         else:
             differences.extend(rule_differences(settings_now[0], wanted))
             if len(settings_now) > 1:
-                differences.append(f"it has {len(settings_now)} build rules, the course one")
+                differences.append(
+                    f"it has {len(settings_now)} build rules, the course builds with one"
+                )
         if not differences:
             remember_rule(repository, source, settings_now[0].uuid)
             data.update(repository, AutobuildData, waiting=False, differences=())
