@@ -408,7 +408,8 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
                 enrolment.github_repo,
                 "waits on the student: "
                 + task.title.lower()
-                + (" (" + "; ".join(task.differences) + ")" if task.differences else ""),
+                + (" (" + "; ".join(task.differences) + ")" if task.differences else "")
+                + (f"; first {task.needs}" if task.needs else ""),
             )
         )
     steps.append(

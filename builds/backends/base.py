@@ -51,6 +51,8 @@ class StudentTask:
     # True while the build waits on the student (the "Build source" step is theirs).
     waiting: bool = False
     differences: tuple[str, ...] = ()
+    # What the course's staff must change first, in words ("" when nothing).
+    needs: str = ""
 
 
 @dataclass(frozen=True)

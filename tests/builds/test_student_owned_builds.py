@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment, User
+from accounts.steps import StepName
 from builds.backends import backend_for, data
 from builds.backends.autobuild.backend import BY_HUBCOURSE, BY_STUDENT, AutobuildData
 from builds.backends.autobuild.client import AutobuildClient, BuildRule
@@ -32,6 +33,7 @@ from builds.preflight import preflight_run
 from builds.services import build_configure
 from hubcourse.models import AuditEvent
 from integrations.dockerhub.client import DockerHubClient
+from onboarding.engine import plan_course
 from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_apps_state, github_state
@@ -231,19 +233,24 @@ def test_a_source_linked_to_another_repository_keeps_waiting_with_the_difference
     assert kept.differences == ("it builds from GitHub fran-gh/other, not from fran-gh/course",)
 
 
-def test_preflight_says_the_course_needs_a_team_per_student_for_student_links(
+def test_with_one_course_team_the_owner_tries_and_a_refusal_says_what_is_missing(
     sandbox: Any, course: Course, settings: Any
 ) -> None:
     course = use_sandbox(sandbox, course, AUTOBUILD, settings)  # one course team
     student = make_student(sandbox, course, "alanturing")
     _own_repository(sandbox, student, "alan-gh")
+    repository = StudentRepository.objects.get(enrolment=student)
 
-    preflight_run(enrolment_id=student.pk)
+    assert build_configure(enrolment_id=student.pk) is None
 
-    student.refresh_from_db()
-    access = [f for f in student.preflight_report if f["check"] == "build_access"]
-    assert access and access[0]["level"] == "error"
-    assert "one team per student" in access[0]["message"]
+    # The student could not link it themselves, so the Owner tried; Docker Hub refused.
+    assert len(_source_posts(sandbox)) == 1
+    repository.refresh_from_db()
+    assert data.read(repository, AutobuildData).set_up_by == BY_STUDENT
+    task = backend_for(course).student_task(student, repository)
+    assert task is not None and task.waiting and "one team per student" in task.needs
+    (step,) = [s for s in plan_course(course).steps if s.step == StepName.LINK_BUILD]
+    assert "one team per student" in step.reason
 
 
 # -- github-actions through the GitHub App -----------------------------------------------------

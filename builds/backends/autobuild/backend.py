@@ -111,8 +111,14 @@ def who_links(enrolment: Enrolment, owner: str) -> str:
     (Docker Hub's API does not say which account is linked). A repository of that account or
     of an organisation is linked by the Owner (Docker Hub refusing it hands it to the
     student); a repository of another user, or one the student installed the GitHub App on,
-    is the student's to link. Asks nothing of the student's repository itself.
+    is the student's to link, when the course gives each student their own team (the only
+    policy under which they administer their Docker Hub repository). Asks nothing of the
+    student's repository itself.
     """
+    if enrolment.course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+        # The student could not link it (no admin on their Docker Hub repository): the Owner
+        # tries, and Docker Hub's refusal hands it to the student with what is missing.
+        return BY_HUBCOURSE
     try:
         client = github_client_for(enrolment.course)
     except ValueError:
@@ -411,24 +417,14 @@ class DockerHubAutobuild:
         return updated, True, False
 
     def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
-        """A student who links their own build needs admin on their Docker Hub repository,
-        which only the team-per-student policy gives."""
+        """Says so when the student will link their own build (nothing is missing then: the
+        team-per-student policy gives them admin on their Docker Hub repository)."""
         try:
             owner, _repo = github_source(enrolment)
         except BuildNotReady:
             return []
         if who_links(enrolment, owner) != BY_STUDENT:
             return []
-        if enrolment.course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
-            return [
-                (
-                    "error",
-                    f"{enrolment.github_repo} is yours on GitHub, so Docker Hub lets only you "
-                    "link its automated build, and only as an admin of your Docker Hub "
-                    "repository: your instructor must switch the course to one team per "
-                    "student (each student administers their own repository), then check again.",
-                )
-            ]
         return [
             (
                 "ok",
@@ -465,8 +461,17 @@ class DockerHubAutobuild:
                 + corrected,
                 differences=kept.differences,
             )
+        needs = (
+            ""
+            if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
+            else (
+                "the course needs one team per student (Docker Hub lets a student link only "
+                "as an admin of their repository)"
+            )
+        )
         return StudentTask(
             title="Link your automated build on Docker Hub",
+            needs=needs,
             text=(
                 f"Docker Hub builds only from repositories that the GitHub account linked to "
                 f"the Docker ID setting it up administers, so you link {enrolment.github_repo} "
@@ -474,6 +479,12 @@ class DockerHubAutobuild:
                 "account linked under Account settings, Linked accounts), open the build "
                 f"settings of {repository.full_name} and enter exactly these values. This step "
                 "ticks by itself once hubcourse reads them back."
+                + (
+                    " First your instructor must give each student their own team, so that you "
+                    "administer your Docker Hub repository."
+                    if needs
+                    else ""
+                )
             ),
             values=values,
             link_url=build_settings_url(repository),
