@@ -49,9 +49,7 @@ def github_client_for(course: Course) -> GitHubClient:
 
 def _sealed(value: SecretValue | str) -> SecretValue:
     """A value as a ``SecretValue`` whether it came from the database or from settings."""
-    if isinstance(value, SecretValue):
-        return value
-    return SecretValue(encrypt(value)) if value else SecretValue(encrypt(""))
+    return value if isinstance(value, SecretValue) else SecretValue(encrypt(value))
 
 
 def _app_page(slug: str) -> str:

@@ -55,7 +55,9 @@ def manifest(name: str) -> dict[str, Any]:
         "setup_on_update": True,
         # Public, or only its owner's account could install it: students install it on theirs.
         "public": True,
-        "default_permissions": dict(ACTIONS),
+        # emails: read lets the student's sign-in (a user token of the app) read their
+        # verified email, which matches them to the roster.
+        "default_permissions": {**ACTIONS, "emails": "read"},
         "default_events": list(EVENTS),
     }
 

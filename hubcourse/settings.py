@@ -256,6 +256,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "onboarding.watch_pending_invites",
         "schedule": timedelta(seconds=env_int("INVITE_WATCH_INTERVAL", 60, minimum=10)),
     },
+    # Receipts of the GitHub App's webhooks, kept to drop replays, past the redelivery window.
+    "prune-webhook-receipts": {
+        "task": "hubcourse.prune_webhook_receipts",
+        "schedule": timedelta(hours=6),
+    },
     # Invites run out after 14 days; an hourly look is plenty.
     "resend-expired-invites": {
         "task": "onboarding.resend_expired_invites",

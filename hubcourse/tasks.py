@@ -146,3 +146,22 @@ def _beat_published(sender: str | None = None, **kwargs: object) -> None:
     # fresh "beat" row means beat is alive even while no worker runs.
     if sender == HEARTBEAT_TASK:
         record_heartbeat("beat")
+
+
+# GitHub lets a delivery be redelivered for three days; a week of receipts drops every replay
+# GitHub can send, and the table stays small.
+WEBHOOK_RECEIPT_DAYS = 7
+
+
+@shared_task(
+    name="hubcourse.prune_webhook_receipts", soft_time_limit=60, time_limit=90, ignore_result=True
+)
+def prune_webhook_receipts() -> int:
+    """Forget webhook receipts older than the redelivery window."""
+    from datetime import timedelta
+
+    from hubcourse.models import WebhookReceipt
+
+    cutoff = timezone.now() - timedelta(days=WEBHOOK_RECEIPT_DAYS)
+    deleted, _ = WebhookReceipt.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

@@ -555,7 +555,12 @@ def get_authenticated_user() -> Response:
 @bp.get("/user/emails")
 def list_emails() -> Response:
     user = require_user()
-    if not _has_scope(("user", "user:email")):
+    # A GitHub App's user token has no scopes: the app's "Email addresses" permission counts.
+    app = _token_app()
+    allowed = (app is not None and "emails" in (app.get("permissions") or {})) or _has_scope(
+        ("user", "user:email")
+    )
+    if not allowed:
         raise not_found()
     emails, headers = paginate(list(user["emails"]))
     return answer(emails, headers=headers)

@@ -61,6 +61,9 @@ DEFAULT_PERMISSIONS = {
     "workflows": "write",
     "secrets": "write",
     "actions": "read",
+    # An account permission ("Email addresses"): the app's user tokens may read
+    # GET /user/emails, which sign-in needs to match a student by verified email.
+    "emails": "read",
 }
 DEFAULT_EVENTS = ["push", "workflow_run", "repository"]
 SLUG_RE = re.compile(r"[^a-z0-9]+")

@@ -4,7 +4,8 @@ Authentication is one token, sent as ``Authorization: Bearer``: a GitHub App ins
 token, a fine-grained or classic personal access token, or the signed-in student's OAuth
 token (``GitHubClient.for_oauth_token``). Every request carries GitHub's media type and a
 pinned API version, goes through ``hubcourse.http`` (timeouts, one exception family) and
-through the rate-limit governor, keyed by a hash of the token.
+through the rate-limit governor, keyed by a hash of the token (or by ``governor_key``: an
+installation's tokens share one budget, see app.py).
 
 GitHub answers a rate limit with 403 *or* 429; a 403 is a rate limit when
 ``x-ratelimit-remaining`` is 0, when ``retry-after`` is present or when the message says so,

@@ -685,3 +685,16 @@ def test_the_unkind_demo_has_students_own_repositories_and_some_installations(
     }
     hub.seeded = seeded
     assert create_source(hub, "unkind-course", public[0]["github_login"], owner).status_code == 403
+
+
+def test_a_user_token_of_the_app_reads_emails_only_with_the_email_addresses_permission(
+    gh: GitHub, app: dict[str, Any], alice: dict[str, Any]
+) -> None:
+    token = user_access_token(gh, app, "alice")
+    emails = gh.api("GET", "/user/emails", token)
+    assert emails.status_code == 200, emails.text
+    assert emails.json()[0]["email"] == "alice@example.edu"
+
+    permissions = {k: v for k, v in app["permissions"].items() if k != "emails"}
+    control(gh, "PATCH", f"/apps/{app['slug']}", permissions=permissions)
+    assert gh.api("GET", "/user/emails", token).status_code == 404

@@ -187,3 +187,23 @@ def test_the_sandbox_delivers_installation_events_that_the_receiver_accepts(
     receipt = WebhookReceipt.objects.get()
     assert receipt.event == "installation"
     assert requests.get(f"{live_server.url}{URL}", timeout=5).status_code == 405
+
+
+def test_receipts_older_than_a_week_are_pruned(db: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from hubcourse.tasks import prune_webhook_receipts
+
+    old = WebhookReceipt.objects.create(
+        source="github-app", delivery_id="old", digest="a" * 64, event="push"
+    )
+    WebhookReceipt.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - dt.timedelta(days=8)
+    )
+    WebhookReceipt.objects.create(
+        source="github-app", delivery_id="new", digest="b" * 64, event="push"
+    )
+    assert prune_webhook_receipts() == 1
+    assert list(WebhookReceipt.objects.values_list("delivery_id", flat=True)) == ["new"]
