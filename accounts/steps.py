@@ -18,5 +18,6 @@ class StepName(StrEnum):
     TEAM = "team"
     REPOSITORY = "repository"
     PERMISSIONS = "permissions"
+    LINK_BUILD = "link_build"
     CONFIGURE_BUILD = "configure_build"
     TRIGGER_FIRST_BUILD = "trigger_first_build"

@@ -24,6 +24,7 @@ from accounts.models import Course, Enrolment, PreflightState
 from accounts.repository_access import repository_client
 from accounts.services import enrolment_clear_error, enrolment_record_error
 from accounts.steps import StepName
+from builds.backends import backend_for
 from builds.backends.common import context_dir, dockerfile_path
 from hubcourse.errors import Forbidden, Invalid, NotFound
 from integrations.dockerhub.client import DockerHubClient
@@ -199,7 +200,15 @@ class Preflight:
             dockerfile = self.check_dockerfile(*source)
             if dockerfile is not None:
                 self.check_base_images(dockerfile)
+        if source is not None:
+            self.check_build_access()
         return self.findings
+
+    def check_build_access(self) -> None:
+        """Whether the course's backend can set the build up (the GitHub App installed with
+        its permissions, the student's rights to link their own build), before any write."""
+        for level, message in backend_for(self.course).preflight_findings(self.enrolment):
+            self.add("build_access", "error" if level == "error" else "ok", message)
 
     def check_docker_id(self) -> bool:
         docker_id = self.enrolment.docker_id.strip()

@@ -26,7 +26,19 @@ class CourseForm(forms.ModelForm[Course]):
     label_suffix = ""
 
     # The registered build backends (builds.backends), read each time a form is made.
-    build_backend = forms.ChoiceField(choices=build_backend_choices, label="How images are built")
+    build_backend = forms.ChoiceField(
+        choices=build_backend_choices,
+        label="How images are built",
+        help_text=(
+            "Docker Hub automated builds: Docker Hub links a GitHub repository only through the "
+            "GitHub account linked to the Docker ID that sets it up, and only if that account "
+            "administers the repository. Repositories of your own GitHub account or "
+            "organisation are linked by hubcourse; students who own their repository link it "
+            "themselves, which needs “One team per student” below (each student's team then "
+            "administers their own repository). GitHub Actions: students install hubcourse's "
+            "GitHub App on their repository."
+        ),
+    )
 
     dockerhub_token = forms.CharField(
         label="Docker Hub access token",

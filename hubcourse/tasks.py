@@ -175,7 +175,11 @@ WEBHOOK_RECEIPT_DAYS = 7
 
 
 @shared_task(
-    name="hubcourse.prune_webhook_receipts", soft_time_limit=60, time_limit=90, ignore_result=True
+    name="hubcourse.prune_webhook_receipts",
+    base=PolicyTask,
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
 )
 def prune_webhook_receipts() -> int:
     """Forget webhook receipts older than the redelivery window."""

@@ -399,6 +399,26 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
         )
     )
     configured = repository is not None and repository.build_configured_at is not None
+    task = (
+        backend_for(course).student_task(enrolment, repository)
+        if repository is not None and not configured
+        else None
+    )
+    if task is not None and task.waiting:
+        # The student's move (STEPS[LINK_BUILD].waits_on_student); the set-up below reads
+        # their link back on each pass.
+        steps.append(
+            PlanStep(
+                e,
+                StepName.LINK_BUILD,
+                "no-op",
+                enrolment.github_repo,
+                "waits on the student: "
+                + task.title.lower()
+                + (" (" + "; ".join(task.differences) + ")" if task.differences else "")
+                + (f"; first {task.needs}" if task.needs else ""),
+            )
+        )
     steps.append(
         PlanStep(
             e,

@@ -17,9 +17,11 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState
+from accounts.steps import StepName
+from builds.backends import StudentTask, backend_for
 from builds.models import Build, BuildState
 from onboarding.state import HANDOUT_STEPS
-from onboarding.steps import step_for, step_label
+from onboarding.steps import STEPS, step_for, step_label
 from repositories.models import StudentRepository
 
 
@@ -81,6 +83,9 @@ class StatusView:
     preflight_problems: list[dict[str, str]] = field(default_factory=list)
     # A stopping error that belongs to none of the five steps, shown on its own.
     other_error: str = ""
+    # What the build backend asks of the student or tells them (values to enter, a commit
+    # hubcourse made in their repository).
+    build_task: StudentTask | None = None
 
     @property
     def all_done(self) -> bool:
@@ -152,6 +157,7 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
     )
     steps = handout_steps(enrolment, repository, latest, succeeded=succeeded)
     now = next((step for step in steps if step.needs_student), None)
+    task = build_task(enrolment, repository)
     problems = [
         item
         for item in enrolment.preflight_report
@@ -175,7 +181,15 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
             and not error_handout_step(enrolment.error_step)
             else ""
         ),
+        build_task=task,
     )
+
+
+def build_task(enrolment: Enrolment, repository: StudentRepository | None) -> StudentTask | None:
+    """The build backend's word to the student (read from rows only)."""
+    if repository is None:
+        return None
+    return backend_for(enrolment.course).student_task(enrolment, repository)
 
 
 @dataclass(frozen=True)
@@ -309,6 +323,17 @@ def _github_step(o: _Observed) -> Step:
         )
     if (failed := o.failed(4)) is not None:
         return failed
+    task = build_task(enrolment, o.repository)
+    link = STEPS[StepName.LINK_BUILD]
+    if task is not None and task.waiting:
+        return o.step(
+            4,
+            StepStatus.TODO if link.waits_on_student else StepStatus.WORKING,
+            task.text
+            + (" It differs: " + "; ".join(task.differences) + "." if task.differences else ""),
+            task.link_url,
+            task.link_label,
+        )
     if enrolment.preflight_state == PreflightState.NOT_RUN:
         return o.step(4, StepStatus.WORKING, f"Checking {enrolment.github_repo}.")
     if not o.docker_ok:

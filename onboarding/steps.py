@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.models import User
+from accounts.models import Course, User
 from accounts.steps import StepName
+from builds.backends import backend_for
 from builds.preflight import preflight_run
 from builds.services import build_configure, build_trigger_first
 from repositories.services import (
@@ -29,6 +30,15 @@ HANDOUT_STEP_COUNT = 5
 
 # One student's step: (enrolment id, the person who asked or None) -> anything.
 Action = Callable[[int, User | None], object]
+
+
+def _grant_permissions(enrolment_id: int, actor: User | None) -> object:
+    """The team permissions, with the student's own team's as the course's backend needs."""
+    course = Course.objects.filter(enrolments=enrolment_id).first()
+    student_team = backend_for(course).student_team_permission if course else "read"
+    return repository_grant_permissions(
+        enrolment_id=enrolment_id, actor=actor, student_team=student_team
+    )
 
 
 @dataclass(frozen=True)
@@ -108,16 +118,19 @@ STEPS: Mapping[StepName, StepDefinition] = build_registry(
             "Team permission",
             3,
             order=6,
-            action=lambda enrolment_id, actor: repository_grant_permissions(
-                enrolment_id=enrolment_id, actor=actor
-            ),
+            action=_grant_permissions,
             priority=6,
+        ),
+        # Docker Hub links a student's own GitHub repository only through the student's own
+        # linked account: they link it, hubcourse reads it back (in the build set-up step).
+        StepDefinition(
+            StepName.LINK_BUILD, "Automated build link", 4, order=7, waits_on_student=True
         ),
         StepDefinition(
             StepName.CONFIGURE_BUILD,
             "Build set-up",
             4,
-            order=7,
+            order=8,
             action=lambda enrolment_id, _actor: build_configure(enrolment_id=enrolment_id),
             priority=3,
         ),
@@ -125,7 +138,7 @@ STEPS: Mapping[StepName, StepDefinition] = build_registry(
             StepName.TRIGGER_FIRST_BUILD,
             "First build",
             5,
-            order=8,
+            order=9,
             action=lambda enrolment_id, _actor: build_trigger_first(enrolment_id=enrolment_id),
             priority=3,
         ),

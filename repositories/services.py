@@ -116,12 +116,19 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     return repository
 
 
-def desired_permissions(course: Course, repository: StudentRepository) -> dict[int, Permission]:
-    """Team id -> permission the repository should grant (needs the team ids observed)."""
+def desired_permissions(
+    course: Course, repository: StudentRepository, student_team: Permission = "read"
+) -> dict[int, Permission]:
+    """Team id -> permission the repository should grant (needs the team ids observed).
+
+    ``student_team`` is what the student's own team holds under the team-per-student policy:
+    the course's build backend decides it (a student who links their own automated build must
+    administer their repository), and the engine passes it down.
+    """
     wanted: dict[int, Permission] = {}
     if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
         if repository.student_team_id is not None:
-            wanted[repository.student_team_id] = "read"
+            wanted[repository.student_team_id] = student_team
     elif course.team_id is not None:
         wanted[course.team_id] = "read"
     if course.instructors_team_id is not None:
@@ -145,7 +152,7 @@ def _unrecorded_grants(
 
 
 def repository_grant_permissions(
-    *, enrolment_id: int, actor: User | None = None
+    *, enrolment_id: int, actor: User | None = None, student_team: Permission = "read"
 ) -> StudentRepository | None:
     """The course's teams hold the permissions the access policy asks for on the repository.
 
@@ -175,7 +182,7 @@ def repository_grant_permissions(
             return None
         if course.team_id is None or course.instructors_team_id is None:
             return None  # the teams could not be made; the next pass tries again
-        wanted = desired_permissions(course, repository)
+        wanted = desired_permissions(course, repository, student_team)
         if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT and (
             repository.student_team_id is None
         ):

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from builds.backends.autobuild import DockerHubAutobuild
-from builds.backends.base import BuildBackend, BuildInfo, BuildNotReady, ConfigureResult
+from builds.backends.base import (
+    BuildBackend,
+    BuildInfo,
+    BuildNotReady,
+    ConfigureResult,
+    StudentTask,
+    WaitsOnStudent,
+)
 from builds.backends.github_actions import GitHubActions
 
 if TYPE_CHECKING:
@@ -56,6 +63,8 @@ __all__ = [
     "BuildInfo",
     "BuildNotReady",
     "ConfigureResult",
+    "StudentTask",
+    "WaitsOnStudent",
     "backend_for",
     "choices",
     "get_backend",

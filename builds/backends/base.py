@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from builds.models import BuildState
 
@@ -31,6 +31,28 @@ class BuildNotReady(Exception):
 
     Not an outside failure: the task stops quietly and the periodic reconcile comes back.
     """
+
+
+class WaitsOnStudent(BuildNotReady):
+    """The next move is the student's (link the automated build, install the app): the step
+    waits on them, and the periodic reconcile reads again. ``str(self)`` says what to do."""
+
+
+@dataclass(frozen=True)
+class StudentTask:
+    """What the student's page shows about their build set-up: what to do, or what hubcourse
+    did in their repository. ``values`` are (label, value) pairs to copy exactly."""
+
+    title: str
+    text: str
+    values: tuple[tuple[str, str], ...] = ()
+    link_url: str = ""
+    link_label: str = ""
+    # True while the build waits on the student (the "Build source" step is theirs).
+    waiting: bool = False
+    differences: tuple[str, ...] = ()
+    # What the course's staff must change first, in words ("" when nothing).
+    needs: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,8 @@ class BuildBackend(Protocol):
     # Docker Hub's build calls need an Owner's own account (an organisation access token
     # cannot make them): the doctor says so before a course starts.
     needs_owner_account: bool
+    # What the student's own team holds on their repository (team-per-student policy).
+    student_team_permission: Literal["read", "write", "admin"]
     # Who runs the builds ("Docker Hub", "GitHub"): the audit log's service for a rebuild.
     service: str
     # The build service tells hubcourse each result by event (GitHub's workflow_run), so a
@@ -119,4 +143,16 @@ class BuildBackend(Protocol):
     ) -> BuildInfo | None:
         """A build read straight from a GitHub webhook delivery, or None when the delivery is
         only a hint to read the builds again (or not this backend's)."""
+        ...
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        """(level, message) lines for the student's pre-flight report: whether hubcourse (or
+        the student) will be able to set the build up, before anything is created."""
+        ...
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        """What the student must do for their build, or must know hubcourse did in their
+        repository; None when there is nothing to say. Reads rows only (no outside call)."""
         ...

@@ -7,6 +7,7 @@ import posixpath
 import secrets
 
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import Course, Enrolment
@@ -24,6 +25,19 @@ from repositories.models import StudentRepository
 
 # The name hubcourse gives its Docker Hub webhook pipeline, so it finds its own again.
 HOOK_NAME = "hubcourse"
+# How long the login of the course's GitHub token is remembered (it changes with the token).
+LOGIN_HINT_SECONDS = 3600
+
+
+def course_github_login(course: Course, client: GitHubClient) -> str:
+    """The login of the course's GitHub token (one call an hour per course and token)."""
+    key = f"hubcourse:github-login:{course.pk}:{course.github_token_set_at}"
+    cached = cache.get(key)
+    if isinstance(cached, str):
+        return cached
+    login = client.get_authenticated_user().login
+    cache.set(key, login, LOGIN_HINT_SECONDS)
+    return login
 
 
 def student_repository(enrolment: Enrolment) -> StudentRepository:

@@ -464,6 +464,13 @@ class GitHubClient:
             operation,
         )
 
+    def get_account(self, login: str) -> Account:
+        """A user or organisation by login (public facts: its type)."""
+        # Reference: https://docs.github.com/en/rest/users/users#get-a-user
+        operation = f"read the GitHub account {login}"
+        response = self._request("GET", f"/users/{_q(login)}", operation=operation)
+        return self._parse(Account, response, operation)
+
     # -- repositories and branches -----------------------------------------------------------
 
     def get_repository(self, owner: str, repo: str) -> Repository:

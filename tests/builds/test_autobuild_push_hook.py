@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Course, Enrolment
 from builds.backends import backend_for, data
+from builds.backends.autobuild.backend import BY_HUBCOURSE, AutobuildData
 from builds.backends.common import github_hook_url
 from builds.backends.data import PushHooks
 from builds.models import Build, BuildState
@@ -68,6 +69,9 @@ def _student_elsewhere(sandbox: Any, course: Course, name: str) -> Enrolment:
     github_state.create_user(sandbox.world, name, f"{name}@example.edu", name)
     own = github_state.create_repo(sandbox.world, name, "course", student_files(None))
     Enrolment.objects.filter(pk=student.pk).update(github_repo=own["full_name"])
+    # With the check off, the Owner links it (as for a repository their account administers).
+    repository = StudentRepository.objects.get(enrolment=student)
+    data.update(repository, AutobuildData, set_up_by=BY_HUBCOURSE)
     return Enrolment.objects.select_related("course").get(pk=student.pk)
 
 

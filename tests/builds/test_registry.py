@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pytest
 from django import forms
@@ -22,7 +22,14 @@ from rest_framework import serializers
 from accounts.models import Course, Enrolment
 from api.courses import CourseFilter, CourseInputSerializer
 from builds import backends
-from builds.backends import BACKENDS, BuildInfo, ConfigureResult, backend_for, register
+from builds.backends import (
+    BACKENDS,
+    BuildInfo,
+    ConfigureResult,
+    StudentTask,
+    backend_for,
+    register,
+)
 from builds.backends import data as backend_data
 from builds.backends.common import ensure_github_webhook_secret
 from builds.backends.data import BackendData, PushHooks
@@ -46,6 +53,7 @@ class LabCI:
     removal_note = "with the lab pipeline of each student"
     needs_owner_account = False
     service = "the lab"
+    student_team_permission: Literal["read", "write", "admin"] = "read"
     results_by_event = False
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
@@ -77,6 +85,14 @@ class LabCI:
         if event != "workflow_run":
             return None
         return BuildInfo(external_id="lab-7", state=BuildState.SUCCESS)
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        return []
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        return None
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Course, Enrolment, OnboardingState, PreflightState, User
@@ -16,6 +17,7 @@ from accounts.steps import StepName
 from accounts.tokens import token_create
 from onboarding.engine import plan_course
 from onboarding.steps import STEPS
+from repositories.models import StudentRepository
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,21 @@ def test_the_plan_page_names_every_step_it_lists_by_its_registry_label(
     Enrolment.objects.create(course=course, identifier="no-id@example.edu")
     Enrolment.objects.create(
         course=course, identifier="ada@example.edu", docker_id="adalove", github_repo="ada/app"
+    )
+    # A student who links their own automated build (their repository, their GitHub link).
+    grace = Enrolment.objects.create(
+        course=course,
+        identifier="grace@example.edu",
+        docker_id="gracehop",
+        github_repo="grace/app",
+        preflight_state=PreflightState.PASSED,
+    )
+    StudentRepository.objects.create(
+        enrolment=grace,
+        namespace=course.organisation.lower(),
+        name=course.repository_name("gracehop"),
+        created_at=timezone.now(),
+        build_data={"dockerhub-autobuild": {"set_up_by": "student", "waiting": True}},
     )
     emitted = {step.step for step in plan_course(course).steps}
     assert emitted == set(StepName)  # the plan speaks only registry names

@@ -152,7 +152,9 @@ def test_team_per_student_adds_the_student_after_accepting(
         p.group_name: p.permission
         for p in client.list_team_permissions("revelare", "docker-101-student000")
     }
-    assert granted == {"docker-101-student000": "read", "instructors": "admin"}
+    # With automated builds a student may have to link their own build, which Docker Hub
+    # allows only an admin of the repository: their own team administers it.
+    assert granted == {"docker-101-student000": "admin", "instructors": "admin"}
 
     accept_all_invites(sandbox, "revelare")
     Enrolment.objects.filter(pk=enrolment.pk).update(member_at=enrolment.created_at)

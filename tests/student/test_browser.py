@@ -12,9 +12,12 @@ import requests
 from django.core.cache import cache
 
 from accounts.models import Course, Enrolment, JoinLink
+from builds.backends.autobuild.client import AutobuildClient, BuildRule
 from builds.services import builds_refresh
-from hubcourse.errors import TransientError
+from hubcourse.errors import Forbidden, NotFound, TransientError
+from integrations.dockerhub.client import DockerHubClient
 from onboarding.engine import apply_plan, plan_course
+from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
 from sandbox.seed import student_files
@@ -68,6 +71,10 @@ def test_from_the_course_link_to_a_green_build(
 ) -> None:
     cache.clear()
     course = use_sandbox(sandbox, course, "dockerhub-autobuild", settings)
+    # The student owns their GitHub repository, so they link its automated build themselves
+    # (Docker Hub's rule): each student's team administers their own Docker Hub repository.
+    course.access_policy = Course.AccessPolicy.TEAM_PER_STUDENT
+    course.save()
     roster = Enrolment.objects.create(course=course, identifier=EMAIL, name="Sam Student")
     link = JoinLink.objects.create(course=course)
     github_state.create_user(sandbox.world, LOGIN, EMAIL, "Sam Student")
@@ -102,8 +109,48 @@ def test_from_the_course_link_to_a_green_build(
     assert "Your Docker ID is samstudent." in page.locator(".steps").inner_text()
     save_screenshot(page, "student", "05-linked")
 
-    # The engine runs; the page follows by itself until the build is configured.
+    # The engine runs; the page asks the student to link the build, with the exact values.
     steps = page.locator(".steps .step")
+    _until(
+        sandbox,
+        course,
+        page,
+        lambda: "Link your automated build on Docker Hub" in page.content(),
+        "the values to link the build",
+    )
+    assert "DockerfileVolume" in page.locator("table.values").inner_text()
+    save_screenshot(page, "student", "06-link-the-build")
+    # The student does it on Docker Hub, from their Docker ID linked to their GitHub account.
+    requests.put(
+        f"{sandbox.url}/_sandbox/dockerhub/users/{DOCKER_ID}/github-link",
+        json={"login": LOGIN},
+        timeout=10,
+    ).raise_for_status()
+    repository = StudentRepository.objects.get(enrolment=roster)
+    own = AutobuildClient(
+        DockerHubClient(
+            sandbox.url, DOCKER_ID, hub_state.create_pat(sandbox.world, DOCKER_ID, "laptop")
+        )
+    )
+
+    def linked() -> bool:
+        # Docker Hub shows the repository to the student once they are in their team,
+        # which holds admin on it (the engine's team step follows the invitation).
+        try:
+            own.create_build_source(
+                repository.namespace,
+                repository.name,
+                github_owner=LOGIN,
+                github_repository="docker-course",
+                rules=[BuildRule()],
+            )
+        except (NotFound, Forbidden):
+            return False
+        return True
+
+    _until(sandbox, course, page, linked, "the student's own build link accepted")
+
+    # hubcourse reads it back; the page follows by itself until the build is configured.
     _until(
         sandbox,
         course,
@@ -111,7 +158,7 @@ def test_from_the_course_link_to_a_green_build(
         lambda: steps.nth(3).get_attribute("class") == "step done",
         "the repository linked",
     )
-    save_screenshot(page, "student", "06-configured")
+    save_screenshot(page, "student", "07-configured")
 
     # A push to main in the sandbox builds; the green build appears without a reload.
     pushed = requests.post(
@@ -133,4 +180,4 @@ def test_from_the_course_link_to_a_green_build(
     image = page.locator('a[href*="/r/revelare/"]')
     assert image.count() == 1
     assert image.inner_text() == f"revelare/{course.repository_name(DOCKER_ID)}"
-    save_screenshot(page, "student", "07-green-build")
+    save_screenshot(page, "student", "08-green-build")

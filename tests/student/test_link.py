@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from sandbox import dockerhub as hub_state
-from sandbox import github_state
+from sandbox import github_apps_state, github_state
 from sandbox.seed import GOOD_DOCKERFILE, student_files
 from tests.builds.support import use_sandbox
 
@@ -38,7 +38,17 @@ def _with_github(sandbox: Any, user: User, login: str) -> str:
     SocialAccount.objects.create(
         user=user, provider="github", uid=str(made["id"]), extra_data={"login": login}
     )
+    # The course builds with GitHub Actions, which writes to a student's own repository only
+    # through hubcourse's GitHub App: they installed it on their account (pre-flight checks).
+    _app_on(sandbox, login)
     return login
+
+
+def _app_on(sandbox: Any, login: str) -> None:
+    """hubcourse's GitHub App installed on ``login``'s account (every repository)."""
+    app = github_apps_state.get_app(sandbox.world, sandbox.seeded["github"]["app"]["id"])
+    assert app is not None
+    github_apps_state.install(sandbox.world, app, login, repositories=None, sender=login)
 
 
 def _docker_id(sandbox: Any, name: str) -> str:
@@ -167,6 +177,7 @@ def test_each_preflight_failure_is_shown_with_what_to_fix(
 ) -> None:
     world = sandbox.world
     github_state.create_user(world, "sam-gh")
+    _app_on(sandbox, "sam-gh")
     if case == "private-repository":
         github_state.create_repo(
             world, "sam-gh", "docker-course", student_files(None), private=True
@@ -214,6 +225,7 @@ def test_check_again_reruns_the_checks_after_a_fix(
 ) -> None:
     world = sandbox.world
     github_state.create_user(world, "sam-gh")
+    _app_on(sandbox, "sam-gh")
     github_state.create_repo(world, "sam-gh", "docker-course", student_files("missing-dockerfile"))
     _docker_id(sandbox, "samstudent")
     client.force_login(student)

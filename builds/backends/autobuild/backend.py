@@ -6,6 +6,15 @@ Links the student's Docker Hub repository to their GitHub repository with one ru
 These routes need a signed-in Owner (a personal access token of an organisation owner), not
 an organisation access token, and Docker retires automated builds on 1 April 2027.
 
+Docker Hub links a build source only through the GitHub account linked to the Docker ID
+that sets it up, and only for repositories that GitHub account administers. So the course's
+Owner links the build only where their linked GitHub account administers the repository (it
+is the account of the course's GitHub token, or an organisation). On a repository the
+student owns, the student links it from their own Docker ID (their team administers their
+Docker Hub repository): the student page shows the exact values and the build settings page,
+and ``configure`` reads the source and its rule back, says what differs, corrects the rule's
+fields (an Owner may edit those) and is done once it matches.
+
 Docker Hub calls its webhook only after a successful push, so a failed build would be seen
 only at the slow idle read. ``configure`` therefore also puts a signed push webhook on the
 student's GitHub repository (when the course's GitHub credentials may): a push marks the
@@ -16,18 +25,26 @@ seconds. Without that permission the student's builds are found by polling alone
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.credentials import dockerhub_client_for, github_client_for
-from accounts.models import Course, Enrolment
+from accounts.models import Course, Enrolment, GitHubAccess
 from builds.backends import data
 from builds.backends.autobuild.client import AutobuildClient, BuildRule, BuildSetting, BuildSource
 from builds.backends.autobuild.client import Build as HubBuild
-from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
+from builds.backends.base import (
+    BuildInfo,
+    BuildNotReady,
+    ConfigureResult,
+    StudentTask,
+    WaitsOnStudent,
+)
 from builds.backends.common import (
     audit_github_error,
+    course_github_login,
     ensure_dockerhub_webhook,
     ensure_github_webhook,
     github_repository_exists,
@@ -69,11 +86,76 @@ HISTORY = 25
 HOOK_EVENTS = ("push",)
 
 
+# Who links the student's repository on Docker Hub.
+BY_HUBCOURSE = "hubcourse"
+BY_STUDENT = "student"
+
+
 class AutobuildData(BackendData):
     """The student's build source on Docker Hub, once configure made or found it."""
 
     key: ClassVar[str] = "dockerhub-autobuild"
     source_uuid: str = ""
+    # BY_HUBCOURSE or BY_STUDENT once decided ("" before the first configure).
+    set_up_by: str = ""
+    # What the student's build source had that the course does not want, in words: what
+    # hubcourse corrected, or (while ``waiting``) what only the student can change.
+    differences: tuple[str, ...] = ()
+    waiting: bool = False
+
+
+def who_links(enrolment: Enrolment, owner: str) -> str:
+    """BY_HUBCOURSE or BY_STUDENT: who links an automated build from ``owner``'s repository.
+
+    The Owner's linked GitHub account is taken to be the course's GitHub token's account
+    (Docker Hub's API does not say which account is linked). A repository of that account or
+    of an organisation is linked by the Owner (Docker Hub refusing it hands it to the
+    student); a repository of another user, or one the student installed the GitHub App on,
+    is the student's to link, when the course gives each student their own team (the only
+    policy under which they administer their Docker Hub repository). Asks nothing of the
+    student's repository itself.
+    """
+    if enrolment.course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+        # The student could not link it (no admin on their Docker Hub repository): the Owner
+        # tries, and Docker Hub's refusal hands it to the student with what is missing.
+        return BY_HUBCOURSE
+    try:
+        client = github_client_for(enrolment.course)
+    except ValueError:
+        return BY_HUBCOURSE  # no GitHub token: try as before; Docker Hub's refusal decides
+    if owner.lower() == course_github_login(enrolment.course, client).lower():
+        return BY_HUBCOURSE
+    if enrolment.github_access == GitHubAccess.APP:
+        return BY_STUDENT  # they installed the app on it: theirs
+    if client.get_account(owner).type.lower() != "organization":
+        return BY_STUDENT
+    return BY_HUBCOURSE
+
+
+def build_settings_url(repository: StudentRepository) -> str:
+    """The repository's build settings page on Docker Hub, where a build source is linked."""
+    web = str(settings.DOCKERHUB_WEB_URL).rstrip("/")
+    return f"{web}/repository/docker/{repository.namespace}/{repository.name}/builds/edit"
+
+
+def rule_differences(setting: BuildRule, wanted: BuildRule) -> list[str]:
+    """What differs between a rule on Docker Hub and the course's, in words."""
+    words = {
+        "source_type": "source type",
+        "source_name": "source branch",
+        "tag": "Docker tag",
+        "dockerfile": "Dockerfile location",
+        "build_context": "build context",
+        "autobuild": "autobuild",
+    }
+    out: list[str] = []
+    for field, label in words.items():
+        have, want = getattr(setting, field), getattr(wanted, field)
+        if have != want:
+            if isinstance(want, bool):
+                have, want = ("on" if have else "off"), ("on" if want else "off")
+            out.append(f"the {label} is {have!r}, the course builds {want!r}")
+    return out
 
 
 def course_rule(course: Course) -> BuildRule:
@@ -159,6 +241,10 @@ class DockerHubAutobuild:
     removal_note = ""
     needs_owner_account = True
     service = "Docker Hub"
+    # Docker Hub links a build source only for an admin of the repository, through the GitHub
+    # account linked to the admin's Docker ID: a student who owns their GitHub repository links
+    # it themselves, so their team administers their own repository (and no one else's).
+    student_team_permission: Literal["read", "write", "admin"] = "admin"
     results_by_event = False  # Docker Hub sends nothing for a failed build: read after a push
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
@@ -193,8 +279,35 @@ class DockerHubAutobuild:
         client = self._client(enrolment)
         wanted = course_rule(course)
         target = image_name(repository)
+        by_student = not self._owner_links(enrolment, repository, owner)
         try:
-            source, changed, created = self._ensure_source(client, repository, owner, repo, wanted)
+            if by_student:
+                source, changed, created = self._student_source(
+                    client, enrolment, repository, owner, repo, wanted
+                )
+            else:
+                try:
+                    source, changed, created = self._ensure_source(
+                        client, repository, owner, repo, wanted
+                    )
+                except Forbidden as refused:
+                    # The Owner's linked GitHub account does not administer the repository
+                    # after all (an organisation they are no admin of): the student links it.
+                    data.update(repository, AutobuildData, set_up_by=BY_STUDENT)
+                    audit_record(
+                        service=DOCKER_HUB,
+                        action="autobuild.configure",
+                        target=target,
+                        outcome=Outcome.NOOP,
+                        enrolment=enrolment,
+                        message=(
+                            f"Docker Hub would not link {owner}/{repo} through the Owner's "
+                            f"GitHub account ({refused.message}); the student links it."
+                        ),
+                    )
+                    source, changed, created = self._student_source(
+                        client, enrolment, repository, owner, repo, wanted
+                    )
         except ExternalServiceError as error:
             audit_record(
                 service=DOCKER_HUB,
@@ -223,9 +336,167 @@ class DockerHubAutobuild:
         hook_added = ensure_dockerhub_webhook(
             client.hub, enrolment, repository, known_absent=created
         )
-        push_hook_added = self._ensure_push_hook(enrolment, repository, owner, repo)
+        # The course's token touches nothing in a repository the student owns (the GitHub
+        # App's push events tell hubcourse to look instead).
+        push_hook_added = (
+            False
+            if data.read(repository, AutobuildData).set_up_by == BY_STUDENT
+            else self._ensure_push_hook(enrolment, repository, owner, repo)
+        )
         return ConfigureResult(
             changed=changed or hook_added or push_hook_added, reference=source.uuid
+        )
+
+    def _owner_links(self, enrolment: Enrolment, repository: StudentRepository, owner: str) -> bool:
+        """Whether the course's Owner links the build (see :func:`who_links`), decided once
+        per student and kept."""
+        kept = data.read(repository, AutobuildData)
+        if kept.set_up_by:
+            return kept.set_up_by == BY_HUBCOURSE
+        decided = who_links(enrolment, owner)
+        data.update(repository, AutobuildData, set_up_by=decided)
+        return decided == BY_HUBCOURSE
+
+    def _student_source(
+        self,
+        client: AutobuildClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+        wanted: BuildRule,
+    ) -> tuple[BuildSource, bool, bool]:
+        """The build source the student linked, read back and its rule corrected; raises
+        ``WaitsOnStudent`` while there is none or it builds from another repository."""
+        target = image_name(repository)
+        source = client.get_build_source(repository.namespace, repository.name)
+        if source is None:
+            data.update(repository, AutobuildData, waiting=True, differences=())
+            raise WaitsOnStudent(
+                f"{target} has no automated build yet: the student links it to "
+                f"{owner}/{repo} on Docker Hub."
+            )
+        if (source.owner.lower(), source.repository.lower()) != (owner.lower(), repo.lower()):
+            elsewhere = (
+                f"it builds from GitHub {source.owner}/{source.repository}, not from {owner}/{repo}"
+            )
+            data.update(
+                repository,
+                AutobuildData,
+                waiting=True,
+                differences=(elsewhere,),
+                source_uuid=source.uuid,
+            )
+            raise WaitsOnStudent(f"The automated build of {target}: {elsewhere}.")
+        settings_now = client.list_build_settings(source)
+        differences: list[str] = []
+        if not settings_now:
+            differences.append("it has no build rule")
+        else:
+            differences.extend(rule_differences(settings_now[0], wanted))
+            if len(settings_now) > 1:
+                differences.append(
+                    f"it has {len(settings_now)} build rules, the course builds with one"
+                )
+        if not differences:
+            remember_rule(repository, source, settings_now[0].uuid)
+            data.update(repository, AutobuildData, waiting=False, differences=())
+            return source, False, False
+        # The rule's fields are the Owner's to edit (only the GitHub link is the student's):
+        # keep the first rule's uuid (an update, not a new rule), drop any others.
+        rules: list[BuildRule] = (
+            [BuildSetting(**{**settings_now[0].model_dump(), **wanted.model_dump()})]
+            if settings_now
+            else [wanted]
+        )
+        updated = client.update_build_source(source, rules=rules)
+        remember_rule(repository, updated, _rule_uuid(updated))
+        data.update(repository, AutobuildData, waiting=False, differences=tuple(differences))
+        audit_record(
+            service=DOCKER_HUB,
+            action="autobuild.correct",
+            target=target,
+            outcome=Outcome.OK,
+            enrolment=enrolment,
+            message="Corrected the student's build rule: " + "; ".join(differences) + ".",
+        )
+        return updated, True, False
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        """Says so when the student will link their own build (nothing is missing then: the
+        team-per-student policy gives them admin on their Docker Hub repository)."""
+        try:
+            owner, _repo = github_source(enrolment)
+        except BuildNotReady:
+            return []
+        if who_links(enrolment, owner) != BY_STUDENT:
+            return []
+        return [
+            (
+                "ok",
+                f"You will link the automated build of {enrolment.github_repo} on Docker Hub "
+                "yourself (your page shows the values once your repository exists).",
+            )
+        ]
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        kept = data.read(repository, AutobuildData)
+        if kept.set_up_by != BY_STUDENT:
+            return None
+        course = enrolment.course
+        values = (
+            ("Source repository", enrolment.github_repo),
+            ("Source type", "Branch"),
+            ("Source", course.build_branch),
+            ("Docker tag", course.build_tag),
+            ("Dockerfile location", course.build_dockerfile),
+            ("Build context", course.build_context),
+            ("Autobuild", "on"),
+        )
+        if repository.build_configured_at is not None and not kept.waiting:
+            corrected = (
+                " hubcourse corrected: " + "; ".join(kept.differences) + "."
+                if kept.differences
+                else ""
+            )
+            return StudentTask(
+                title="Automated build linked",
+                text=f"Your automated build of {repository.full_name} matches the course."
+                + corrected,
+                differences=kept.differences,
+            )
+        needs = (
+            ""
+            if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
+            else (
+                "the course needs one team per student (Docker Hub lets a student link only "
+                "as an admin of their repository)"
+            )
+        )
+        return StudentTask(
+            title="Link your automated build on Docker Hub",
+            needs=needs,
+            text=(
+                f"Docker Hub builds only from repositories that the GitHub account linked to "
+                f"the Docker ID setting it up administers, so you link {enrolment.github_repo} "
+                f"yourself: sign in to Docker Hub as {enrolment.docker_id} (with your GitHub "
+                "account linked under Account settings, Linked accounts), open the build "
+                f"settings of {repository.full_name} and enter exactly these values. This step "
+                "ticks by itself once hubcourse reads them back."
+                + (
+                    " First your instructor must give each student their own team, so that you "
+                    "administer your Docker Hub repository."
+                    if needs
+                    else ""
+                )
+            ),
+            values=values,
+            link_url=build_settings_url(repository),
+            link_label="Open the build settings on Docker Hub",
+            waiting=True,
+            differences=kept.differences,
         )
 
     def _ensure_push_hook(

@@ -14,21 +14,33 @@ Only an organisation owner can make one (Docker lists no token scope for it), an
 plan caps how many an organisation holds; when Docker Hub refuses, the secrets hold the
 course's own credentials instead and the audit log says so. The token's id stays in this
 backend's part of the student's ``build_data`` (:class:`ActionsData`) so offboarding revokes it.
+
+On a repository the student owns, everything is written through hubcourse's GitHub App (an
+installation token for that repository alone, see ``access.py``), never with the course's
+token; the student's page says hubcourse committed the workflow, so their next push from an
+older clone needs a pull first. A set-up that fails before the workflow is in place takes back
+what it made: the access token is revoked and the secrets it stored are deleted (audited).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import posixpath
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from django.utils import timezone
 from pydantic import ValidationError
 
-from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for, github_client_for
+from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
 from accounts.models import Course, Enrolment
 from builds.backends import data
-from builds.backends.base import BuildInfo, BuildNotReady, ConfigureResult
+from builds.backends.base import (
+    BuildInfo,
+    BuildNotReady,
+    ConfigureResult,
+    StudentTask,
+    WaitsOnStudent,
+)
 from builds.backends.common import (
     context_dir,
     dockerfile_path,
@@ -42,6 +54,7 @@ from builds.backends.common import (
     student_repository,
 )
 from builds.backends.data import BackendData, PushHooks
+from builds.backends.github_actions.access import write_access, writer, writer_and_way
 from builds.models import BuildState
 from hubcourse import http
 from hubcourse.audit import Outcome, audit_record
@@ -144,6 +157,8 @@ class ActionsData(BackendData):
     # repository only), kept so offboarding can revoke it. Blank when the secrets hold the
     # course's own token.
     token_id: str = ""
+    # When the workflow was last committed by hubcourse (the student's page says so).
+    committed_at: dt.datetime | None = None
 
 
 class GitHubActions:
@@ -152,6 +167,7 @@ class GitHubActions:
     removal_note = "with the workflow and secret in each student's GitHub repository"
     needs_owner_account = False
     service = "GitHub"
+    student_team_permission: Literal["read", "write", "admin"] = "read"
     results_by_event = True  # workflow_run events carry each run's result
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("workflow", ("workflow",), "commit the GitHub Actions workflow"),
@@ -190,20 +206,68 @@ class GitHubActions:
         return build_info(run)
 
     def _client(self, enrolment: Enrolment) -> GitHubClient:
-        return github_client_for(enrolment.course)
+        return writer(enrolment)
+
+    def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
+        """Whether hubcourse will be able to write the workflow and secrets, before any is made."""
+        try:
+            access = write_access(enrolment)
+        except BuildNotReady:
+            return []
+        if access.way == "app":
+            return [
+                (
+                    "ok",
+                    f"The hubcourse GitHub App may write the build workflow to "
+                    f"{enrolment.github_repo}.",
+                )
+            ]
+        if access.way == "course":
+            return []
+        return [("error", access.problem)]
+
+    def student_task(
+        self, enrolment: Enrolment, repository: StudentRepository
+    ) -> StudentTask | None:
+        kept = data.read(repository, ActionsData)
+        if kept.committed_at is None or not kept.workflow_sha:
+            return None
+        branch = enrolment.course.build_branch
+        return StudentTask(
+            title="hubcourse committed a workflow to your repository",
+            text=(
+                f"hubcourse committed {WORKFLOW_PATH} to {branch} of {enrolment.github_repo} "
+                f"(commit {kept.workflow_sha[:7]}, {kept.committed_at:%Y-%m-%d %H:%M} UTC): it "
+                "builds and pushes your image on every push. Before your next push from a "
+                f"clone made earlier, run git pull origin {branch} (or your push is refused)."
+            ),
+        )
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:
         course = enrolment.course
         repository = student_repository(enrolment)
         owner, repo = github_source(enrolment)
-        client = self._client(enrolment)
-        # Order matters: the workflow's commit is a push that starts a run, which needs the
-        # secrets, and hubcourse wants to hear about that run through its webhook.
-        secrets_changed = self._ensure_secrets(client, enrolment, repository, owner, repo)
-        hook_changed = ensure_github_webhook(
-            client, enrolment, repository, owner, repo, events=HOOK_EVENTS
-        )
-        sha, workflow_changed = self._ensure_workflow(client, enrolment, repository, owner, repo)
+        client, way = writer_and_way(enrolment)
+        made: list[str] = []  # what this set-up made, to take back if it fails
+        try:
+            # Order matters: the workflow's commit is a push that starts a run, which needs
+            # the secrets, and hubcourse wants to hear about that run through its webhook.
+            secrets_changed = self._ensure_secrets(
+                client, enrolment, repository, owner, repo, made=made
+            )
+            # Through the app, its own events (push, workflow_run) reach hubcourse: no
+            # repository webhook is needed, nor may an installation token add one.
+            hook_changed = way != "app" and ensure_github_webhook(
+                client, enrolment, repository, owner, repo, events=HOOK_EVENTS
+            )
+            sha, workflow_changed = self._ensure_workflow(
+                client, enrolment, repository, owner, repo
+            )
+        except BaseException:
+            # No workflow uses them yet: a live token or a secret holding a token about to
+            # be made again is only a risk.
+            self._take_back(client, enrolment, repository, owner, repo, made)
+            raise
         dockerhub_hook = ensure_dockerhub_webhook(
             dockerhub_client_for(course), enrolment, repository
         )
@@ -224,6 +288,38 @@ class GitHubActions:
             message=message if isinstance(message, BaseException) else str(message),
         )
 
+    def _take_back(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+        made: list[str],
+    ) -> None:
+        """Undo what a failed set-up made (``made``: "token", secret names); best effort,
+        each step audited, and never hiding the error that made the set-up fail."""
+        target = f"{owner}/{repo}"
+        for name in [m for m in made if m != "token"]:
+            try:
+                client.delete_actions_secret(owner, repo, name)
+                self._audit(
+                    enrolment,
+                    "secret.delete",
+                    target,
+                    Outcome.OK,
+                    f"Deleted {name}: the build set-up failed before it was complete.",
+                )
+            except ExternalServiceError as error:
+                self._audit(enrolment, "secret.delete", target, Outcome.ERROR, error)
+        if any(m != "token" for m in made):
+            data.update(repository, ActionsData, secret_set_at=None)
+        if "token" in made:
+            try:
+                self._revoke_token(enrolment, repository)
+            except ExternalServiceError:
+                pass  # audited by _revoke_token; the id stays kept, so offboarding retries
+
     def _ensure_secrets(
         self,
         client: GitHubClient,
@@ -231,6 +327,8 @@ class GitHubActions:
         repository: StudentRepository,
         owner: str,
         repo: str,
+        *,
+        made: list[str],
     ) -> bool:
         course = enrolment.course
         target = f"{owner}/{repo}"
@@ -249,9 +347,13 @@ class GitHubActions:
         except NotFound:
             pass  # someone deleted one: store both again
         identifier, token, token_id = self._push_credentials(enrolment, repository)
+        if token_id:
+            made.append("token")
         try:
             client.set_actions_secret(owner, repo, USERNAME_SECRET, identifier)
+            made.append(USERNAME_SECRET)
             client.set_actions_secret(owner, repo, TOKEN_SECRET, token)
+            made.append(TOKEN_SECRET)
         except ExternalServiceError as error:
             self._audit(enrolment, "secret.set", target, Outcome.ERROR, error)
             raise
@@ -363,7 +465,9 @@ class GitHubActions:
         changed = write.action != "unchanged"
         known = data.read(repository, ActionsData).workflow_sha
         sha = write.commit_sha or known or write.content_sha
-        if known != sha:
+        if write.commit_sha:
+            data.update(repository, ActionsData, workflow_sha=sha, committed_at=timezone.now())
+        elif known != sha:
             data.update(repository, ActionsData, workflow_sha=sha)
         self._audit(
             enrolment,
@@ -463,13 +567,18 @@ class GitHubActions:
             return
         try:
             owner, repo = github_source(enrolment)
+            client, way = writer_and_way(enrolment)
+        except WaitsOnStudent as why:
+            # The app is gone from the student's repository: the workflow and secrets stay
+            # there, but the token they hold is revoked below, so they push nothing.
+            self._audit(enrolment, "build.remove", enrolment.github_repo, Outcome.NOOP, why)
         except BuildNotReady:
             pass  # no GitHub repository was ever linked: only Docker Hub has anything of ours
         else:
-            client = self._client(enrolment)
             target = f"{owner}/{repo}"
             try:
-                remove_github_webhook(client, enrolment, repository, owner, repo)
+                if way != "app":  # through the app, configure added no repository webhook
+                    remove_github_webhook(client, enrolment, repository, owner, repo)
                 self._remove_workflow(client, enrolment, owner, repo)
                 removed = [
                     name
