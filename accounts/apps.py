@@ -7,7 +7,9 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        # Imported here: models may be imported only once the app registry is ready.
+        # Imported here: models may be imported only once the app registry is ready. The tasks
+        # module registers the app's Celery tasks, which services queue by name.
+        from accounts import tasks  # noqa: F401
         from accounts.selectors import task_log_context
         from hubcourse.tasklog import add_context_provider
 

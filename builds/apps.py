@@ -7,6 +7,9 @@ class BuildsConfig(AppConfig):
     name = "builds"
 
     def ready(self) -> None:
+        # Imported here, at app loading: the tasks module registers the app's Celery tasks
+        # (services queue them by name), and the tracking handlers read models.
+        from builds import tasks  # noqa: F401
         from builds.tracking import on_app_event
         from integrations.github.webhooks import app_event
 

@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class HubcourseConfig(AppConfig):
     name = "hubcourse"
     verbose_name = "hubcourse core"
+
+    def ready(self) -> None:
+        # Imported here, at app loading, in every process (web, commands, worker): services
+        # queue tasks by their registered name, so each app registers its tasks as it loads.
+        from hubcourse import tasks  # noqa: F401

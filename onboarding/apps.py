@@ -13,6 +13,6 @@ class OnboardingConfig(AppConfig):
     def ready(self) -> None:
         # Imported here because models may be imported only once the app registry is ready.
         # Reactions to the domain's changes travel up by signals, never by imports from below.
-        from onboarding import signals
+        from onboarding import signals, tasks  # noqa: F401  (tasks: registers the engine's tasks)
 
         signals.connect()

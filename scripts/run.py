@@ -36,6 +36,12 @@ DEV_ENV_NAMES = (
     "DOCKERHUB_USERNAME",
     "DOCKERHUB_TOKEN",
     "GITHUB_TOKEN",
+    "GITHUB_APP_ID",
+    "GITHUB_APP_SLUG",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_APP_WEBHOOK_SECRET",
+    "GITHUB_APP_CLIENT_ID",
+    "GITHUB_APP_CLIENT_SECRET",
 )
 
 
@@ -186,7 +192,13 @@ def write_dev_env(path: Path, env: dict[str, str]) -> None:
     hubcourse/settings.py in development only)."""
     lines = [
         "# Written by `make run` at each start: what it points hubcourse at (development only).",
-        *(f"{name}={env[name]}" for name in DEV_ENV_NAMES if env.get(name)),
+        # One line each: the app's private key keeps its line breaks as "\\n", which the
+        # settings read back as line breaks.
+        *(
+            f"{name}={env[name].replace(chr(10), chr(92) + 'n')}"
+            for name in DEV_ENV_NAMES
+            if env.get(name)
+        ),
     ]
     partial = path.with_suffix(".partial")
     partial.write_text("\n".join(lines) + "\n")

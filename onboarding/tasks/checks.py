@@ -11,12 +11,6 @@ from hubcourse.errors import TransientError
 from hubcourse.jobs import JobTask
 from hubcourse.tasks import PolicyTask
 from onboarding import courses
-from onboarding.courses import (
-    connection_check_run,
-    invites_resend,
-    roster_check,
-    roster_checks_finish,
-)
 from onboarding.models import ConnectionCheck, RosterCheck, RosterImport
 
 OPTIONS: dict[str, Any] = {
@@ -34,7 +28,7 @@ OPTIONS: dict[str, Any] = {
 )
 def connection_check_task(check_id: int) -> None:
 
-    connection_check_run(check_id=check_id)
+    courses.connection_check_run(check_id=check_id)
 
 
 # One batch of a roster's outside checks: the service stops after CHECK_BATCH_SECONDS and
@@ -52,11 +46,11 @@ def connection_check_task(check_id: int) -> None:
 def roster_check_task(import_id: int) -> None:
 
     try:
-        roster_check(import_id=import_id)
+        courses.roster_check(import_id=import_id)
     except SoftTimeLimitExceeded:
         preview = RosterImport.objects.filter(pk=import_id).first()
         if preview is not None:
-            roster_checks_finish(preview=preview, why="the check hit its time limit")
+            courses.roster_checks_finish(preview=preview, why="the check hit its time limit")
 
 
 @shared_task(name=courses.INVITES_RESEND_TASK, bind=True, **OPTIONS)
@@ -65,7 +59,7 @@ def invites_resend_task(
 ) -> None:
 
     try:
-        invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)
+        courses.invites_resend(course_id=course_id, enrolment_ids=enrolment_ids, actor_id=actor_id)
     except TransientError as error:
         if self.gives_up(error):
             raise

@@ -60,13 +60,13 @@ def test_hidden_files_and_local_state_in_the_image_are_reported(tmp_path):
 
 
 def test_an_app_left_out_of_the_image_is_named():
-    files = rehearse.image_files(ROOT, dockerignore=DOCKERIGNORE + "\ndashboard\n")
+    files = rehearse.image_files(ROOT, dockerignore=DOCKERIGNORE + "\nonboarding\n")
 
     problems = rehearse.check_file_set(files, settings.INSTALLED_APPS, ROOT)
 
-    assert problems[0].startswith("the image leaves out the app 'dashboard' (in INSTALLED_APPS)")
-    # And what imports it says so too.
-    assert any(p.endswith("imports dashboard, which the image leaves out") for p in problems)
+    assert problems[0].startswith("the image leaves out the app 'onboarding' (in INSTALLED_APPS)")
+    # And what imports it (the pages, above the engine) says so too.
+    assert any(p.endswith("imports onboarding, which the image leaves out") for p in problems)
 
 
 def test_a_copy_list_that_names_apps_one_by_one_misses_the_ones_it_forgets():
@@ -87,7 +87,7 @@ def test_a_copy_list_that_names_apps_one_by_one_misses_the_ones_it_forgets():
     missing = sorted(
         p.split("'")[1] for p in problems if p.startswith("the image leaves out the app")
     )
-    assert missing == ["api", "dashboard", "organisation", "student"]
+    assert missing == ["api", "dashboard", "onboarding", "organisation", "student"]
 
 
 def test_sandbox_and_test_files_in_the_image_are_reported():

@@ -4,6 +4,7 @@ module except where Django demands otherwise (app loading), each with a comment 
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,33 @@ def test_the_import_contracts_hold() -> None:
         [str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_every_task_a_service_queues_by_name_is_registered_in_a_fresh_process() -> None:
+    # Services name the tasks they queue; a web process or a management command must have
+    # registered them all at app loading, not only a worker (or a test that imported them).
+    probe = (
+        "import django; django.setup()\n"
+        "from celery import current_app\n"
+        "from accounts import bulk_invites, membership\n"
+        "from builds import notifications, rebuild, services\n"
+        "from onboarding import courses, engine, offboarding\n"
+        "from onboarding.steps import PIPELINE, STEPS\n"
+        "names = [bulk_invites.BULK_INVITE_TASK, membership.SYNC_TASK,\n"
+        "    membership.INVITE_ACTION_TASK, notifications.SEND_EMAIL_TASK, rebuild.REBUILD_TASK,\n"
+        "    services.REFRESH_BUILDS_TASK, courses.CONNECTION_CHECK_TASK,\n"
+        "    courses.ROSTER_CHECK_TASK, courses.INVITES_RESEND_TASK, engine.ENSURE_TEAMS_TASK,\n"
+        "    engine.INVITE_TASK, engine.RECONCILE_COURSE_TASK, engine.PIPELINE_DONE_TASK,\n"
+        "    offboarding.OFFBOARDING_TASK, *(STEPS[name].task_name for name in PIPELINE)]\n"
+        "print(sorted(n for n in names if n not in current_app.tasks))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "hubcourse.settings_test"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"

@@ -10,16 +10,17 @@ from celery import shared_task
 
 from accounts.models import Enrolment
 from hubcourse.tasklog import TaskContextFilter
+from hubcourse.tasks import PolicyTask
 
 log = logging.getLogger("tests.tasklog")
 
 
-@shared_task(name="tests.tasklog.about_a_student", bind=True)
+@shared_task(name="tests.tasklog.about_a_student", base=PolicyTask, bind=True)
 def about_a_student(self, enrolment_id: int, actor_id: int | None = None) -> None:
     log.warning("step done")
 
 
-@shared_task(name="tests.tasklog.about_a_course")
+@shared_task(name="tests.tasklog.about_a_course", base=PolicyTask)
 def about_a_course(course_id: int) -> None:
     log.warning("course done")
 
