@@ -66,6 +66,11 @@ def value_error(field: str, problem: str, text: str | None = None) -> HubError:
     )
 
 
+def method_not_allowed() -> HubError:
+    """Django REST framework's answer to a method a route does not have."""
+    return HubError(405, f'Method "{request.method}" not allowed.')
+
+
 def not_found(what: str = "object not found") -> HubError:
     return HubError(404, what)
 

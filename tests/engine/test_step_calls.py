@@ -3,6 +3,7 @@ write, and a read only where an answer could differ from what the row records.""
 
 from __future__ import annotations
 
+from sandbox.dockerhub_repos import team_grants
 from typing import Any
 
 import pytest
@@ -83,10 +84,5 @@ def test_only_the_grant_the_row_lacks_is_sent(sandbox: Any, hub_course: Course) 
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
     assert _calls(sandbox, "POST", "/repositories/<namespace>/<repository>/groups") == 3
-    granted = {
-        p.group_name: p.permission
-        for p in dockerhub_client_for(hub_course).list_team_permissions(
-            "revelare", "docker-101-student000"
-        )
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"students": "read", "instructors": "admin"}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from sandbox.dockerhub_repos import team_grants
 from typing import Any
 
 import pytest
@@ -106,10 +107,7 @@ def test_it_grants_course_team_read_and_instructors_admin(sandbox: Any, hub_cour
 
     hub_course.refresh_from_db()
     client = dockerhub_client_for(hub_course)
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"students": "read", "instructors": "admin"}
     assert requests_to(sandbox, "POST", "/groups") == 2 + 2  # two teams, two grants
     repository = StudentRepository.objects.get(enrolment=enrolment)
@@ -127,10 +125,7 @@ def test_it_repairs_a_permission_changed_by_hand(sandbox: Any, hub_course: Cours
 
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted["students"] == "read"
 
 
@@ -148,10 +143,7 @@ def test_team_per_student_adds_the_student_after_accepting(
     repository_ensure(enrolment_id=enrolment.pk)
     repository_grant_permissions(enrolment_id=enrolment.pk)
     client = dockerhub_client_for(hub_course)
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"docker-101-student000": "read", "instructors": "admin"}
 
     accept_all_invites(sandbox, "revelare")
