@@ -830,9 +830,7 @@ class DockerHubClient:
 
     # -- team permissions on repositories ------------------------------------------------------
 
-    def get_team_permission(
-        self, namespace: str, name: str, team_id: int
-    ) -> TeamPermission | None:
+    def get_team_permission(self, namespace: str, name: str, team_id: int) -> TeamPermission | None:
         """Team ``team_id``'s permission on ``namespace/name``; ``None`` when it has none.
 
         Read per team: the list of a repository's team permissions (``GET .../groups``) is a

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from sandbox.dockerhub_repos import team_grants
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from repositories.services import (
     repository_ensure,
     repository_grant_permissions,
 )
+from sandbox.dockerhub_repos import team_grants
 from tests.engine.support import accept_all_invites, created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,7 +106,6 @@ def test_it_grants_course_team_read_and_instructors_admin(sandbox: Any, hub_cour
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
     hub_course.refresh_from_db()
-    client = dockerhub_client_for(hub_course)
     granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"students": "read", "instructors": "admin"}
     assert requests_to(sandbox, "POST", "/groups") == 2 + 2  # two teams, two grants

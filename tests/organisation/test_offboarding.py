@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sandbox.dockerhub_repos import team_grants
 import csv
 import io
 from typing import Any
@@ -20,6 +19,7 @@ from integrations.dockerhub.client import DockerHubClient
 from onboarding import offboarding
 from onboarding.models import Offboarding
 from repositories.models import StudentRepository
+from sandbox.dockerhub_repos import team_grants
 from tests.engine.support import requests_to
 from tests.organisation.support import make_docker_ids
 
