@@ -517,8 +517,8 @@ class _Runner:
         repository = _repository(enrolment) if enrolment else None
         if enrolment is None or repository is None or not _has_build(repository):
             return
-        backend_for(self.course).remove(enrolment)
-        self._note(item, "build configuration removed")
+        done = backend_for(self.course).remove(enrolment)
+        self._note(item, done or "build configuration removed")
 
     # 4 ----------------------------------------------------------------------------------------
     def _team(self, item: OffboardingItem) -> None:
