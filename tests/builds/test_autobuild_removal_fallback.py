@@ -58,7 +58,8 @@ def refuse_patch(sandbox: Any) -> Iterator[None]:
         if environ["REQUEST_METHOD"] == "PATCH" and path.startswith("/api/build/v1/"):
             start_response("405 METHOD NOT ALLOWED", [("Content-Type", "application/json")])
             return [b'{"detail": "Method \\"PATCH\\" not allowed."}']
-        return app(environ, start_response)
+        answer: Iterable[bytes] = app(environ, start_response)
+        return answer
 
     sandbox.server.app = refusing
     try:
