@@ -346,6 +346,8 @@ ROUTES: tuple[Route, ...] = (
         "§11.1 (a Tastypie resource, so DELETE is plausible)",
         {204: None, 202: None},
         unconfirmed=("the whole route: no client was seen deleting a source",),
+        # hubcourse then switches the rules off instead (builds/backends, issue 18).
+        errors={404: TASTYPIE_ERROR, 405: TASTYPIE_ERROR},
     ),
     Route(
         "GET",
