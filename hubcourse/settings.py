@@ -248,17 +248,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The full reconcile: finds unfinished onboarding from the database and re-enqueues it,
     # which is what makes a lost message or a killed worker harmless.
     "reconcile-active-courses": {
-        "task": "accounts.reconcile_active_courses",
+        "task": "onboarding.reconcile_active_courses",
         "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
     },
     # While students are still to accept their invites, look at the organisation more often.
     "watch-pending-invites": {
-        "task": "accounts.watch_pending_invites",
+        "task": "onboarding.watch_pending_invites",
         "schedule": timedelta(seconds=env_int("INVITE_WATCH_INTERVAL", 60, minimum=10)),
     },
     # Invites run out after 14 days; an hourly look is plenty.
     "resend-expired-invites": {
-        "task": "accounts.resend_expired_invites",
+        "task": "onboarding.resend_expired_invites",
         "schedule": timedelta(hours=1),
     },
 }

@@ -16,7 +16,7 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-@shared_task(name="dashboard.connection_check", **OPTIONS)
+@shared_task(name="onboarding.connection_check", **OPTIONS)
 def connection_check_task(check_id: int) -> None:
     from onboarding.courses import connection_check_run
 
@@ -26,7 +26,7 @@ def connection_check_task(check_id: int) -> None:
 # One batch of a roster's outside checks: the service stops after CHECK_BATCH_SECONDS and
 # queues the next batch; the soft limit is a backstop that still leaves a usable preview.
 @shared_task(
-    name="dashboard.roster_check", **{**OPTIONS, "soft_time_limit": 150, "time_limit": 180}
+    name="onboarding.roster_check", **{**OPTIONS, "soft_time_limit": 150, "time_limit": 180}
 )
 def roster_check_task(import_id: int) -> None:
     from celery.exceptions import SoftTimeLimitExceeded
@@ -42,7 +42,7 @@ def roster_check_task(import_id: int) -> None:
             roster_checks_finish(preview=preview, why="the check hit its time limit")
 
 
-@shared_task(name="dashboard.invites_resend", bind=True, max_retries=5, **OPTIONS)
+@shared_task(name="onboarding.invites_resend", bind=True, max_retries=5, **OPTIONS)
 def invites_resend_task(
     self: Task[Any, Any], course_id: int, enrolment_ids: list[int], actor_id: int | None
 ) -> None:
