@@ -464,22 +464,6 @@ def set_privacy(namespace: str, repository: str) -> Response:
 # -- team permissions --------------------------------------------------------------------------
 
 
-def team_grants(w: World, namespace: str, name: str) -> dict[str, str]:
-    """Team name -> permission on a repository, read from the world (for tests: hubcourse
-    itself reads one team at a time, the route that lists them all being unconfirmed)."""
-    with w.lock:
-        repo = w.dockerhub["repos"].get(f"{namespace.lower()}/{name.lower()}")
-        org = w.dockerhub["orgs"].get(namespace.lower())
-        if repo is None or org is None:
-            return {}
-        grants = {}
-        for group_id, permission in repo["groups"].items():
-            group = dh.group_by_id(org, int(group_id))
-            if group is not None:
-                grants[str(group["name"])] = str(permission)
-        return grants
-
-
 def _org_of(repo: dict[str, Any]) -> dict[str, Any]:
     org: dict[str, Any] | None = hub()["orgs"].get(repo["namespace"])
     if org is None:

@@ -12,7 +12,7 @@ from accounts.models import Course
 from accounts.services import course_ensure_teams
 from repositories.models import StudentRepository
 from repositories.services import repository_ensure, repository_grant_permissions
-from sandbox.dockerhub_repos import team_grants
+from sandbox.dockerhub import team_grants
 from tests.engine.support import make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ from repositories.services import (
     repository_ensure,
     repository_grant_permissions,
 )
-from sandbox.dockerhub_repos import team_grants
+from sandbox.dockerhub import team_grants
 from tests.engine.support import accept_all_invites, created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)

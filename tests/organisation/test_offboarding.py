@@ -19,7 +19,7 @@ from integrations.dockerhub.client import DockerHubClient
 from onboarding import offboarding
 from onboarding.models import Offboarding
 from repositories.models import StudentRepository
-from sandbox.dockerhub_repos import team_grants
+from sandbox.dockerhub import team_grants
 from tests.engine.support import requests_to
 from tests.organisation.support import make_docker_ids
 
@@ -273,6 +273,30 @@ def test_build_configurations_are_removed_through_the_backend_once_each(
     )
     _start(term["course"], django_capture_on_commit_callbacks)
     assert removed == ["learner0000"]
+
+
+def test_the_record_says_what_the_backend_did_with_the_build(
+    term, sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    from builds import backends
+    from onboarding.models import OffboardingItem
+
+    said = "Docker Hub refused to remove the automated build; its rules were switched off"
+
+    class Disabling:
+        name = "disabling"
+
+        def remove(self, enrolment):
+            return said
+
+    monkeypatch.setitem(backends.BACKENDS, term["course"].build_backend, Disabling())
+    StudentRepository.objects.filter(enrolment__docker_id="learner0000").update(
+        build_source_id="src-1"
+    )
+    _start(term["course"], django_capture_on_commit_callbacks)
+
+    item = OffboardingItem.objects.get(docker_id="learner0000")
+    assert said in item.notes and "build configuration removed" not in item.notes
 
 
 # -- the wizard's pages --------------------------------------------------------------------------
