@@ -114,6 +114,8 @@ def test_it_grants_course_team_read_and_instructors_admin(sandbox: Any, hub_cour
 
 
 def test_it_repairs_a_permission_changed_by_hand(sandbox: Any, hub_course: Course) -> None:
+    # Read per team: the list of a repository's team permissions is never needed (issue 18).
+    sandbox.world.config.update({"unconfirmed_routes_405": True})
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     repository_ensure(enrolment_id=enrolment.pk)
     repository_grant_permissions(enrolment_id=enrolment.pk)
