@@ -424,7 +424,11 @@ def unlink_build_source(
             source, rules=[rule.model_copy(update={"autobuild": False}) for rule in settings_]
         )
     except NotFound:
-        if client.get_build_source(repository.namespace, repository.name) is None:
+        try:
+            gone = client.get_build_source(repository.namespace, repository.name) is None
+        except NotFound:
+            gone = True  # the repository with it
+        if gone:
             return Outcome.NOOP, "autobuild.delete", "the automated build was already gone"
     except AuthenticationFailed:
         raise  # the credentials, not the route: nothing the page would fix
@@ -443,6 +447,5 @@ def unlink_build_source(
         Outcome.ERROR,
         "autobuild.manual",
         f"Docker Hub would neither remove nor switch off the automated build of {image}: "
-        f"remove it on Docker Hub's page, {page} (Builds, Configure automated builds, "
-        "Delete)",
+        f"remove it on Docker Hub's page, {page} (Builds tab, Configure Automated Builds)",
     )
