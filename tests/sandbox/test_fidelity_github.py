@@ -17,7 +17,6 @@ import json
 import re
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +33,6 @@ from tests.sandbox.app_support import app_jwt, control, install, user_access_tok
 from tests.sandbox.conftest import Hub
 from tests.sandbox.github_support import GitHub, Receiver, start_receiver
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / ".cache" / "octokit" / "api.github.com.deref.json"
 WORKFLOW = """\
 on:
   push:
