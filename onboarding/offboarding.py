@@ -490,8 +490,18 @@ class _Runner:
         if not item.repository:
             return
         namespace, name = self._split(item)
+        # The teams hubcourse gave access, read one by one: the list of a repository's team
+        # permissions is a route nobody has seen (notes §6). A team given access by hand on
+        # Docker Hub is therefore not seen here.
+        enrolment = item.enrolment
+        repository = _repository(enrolment) if enrolment else None
+        teams = [self.course.team_id]
+        if repository is not None:
+            teams.append(repository.student_team_id)
         try:
-            permissions = self.client.list_team_permissions(namespace, name)
+            permissions = self.client.team_permissions(
+                namespace, name, [team for team in teams if team is not None]
+            ).values()
         except NotFound:
             self._note(item, "the repository was already gone")
             return
@@ -517,8 +527,8 @@ class _Runner:
         repository = _repository(enrolment) if enrolment else None
         if enrolment is None or repository is None or not _has_build(repository, self.course):
             return
-        backend_for(self.course).remove(enrolment)
-        self._note(item, "build configuration removed")
+        done = backend_for(self.course).remove(enrolment)
+        self._note(item, done or "build configuration removed")
 
     # 4 ----------------------------------------------------------------------------------------
     def _team(self, item: OffboardingItem) -> None:

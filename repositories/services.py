@@ -160,7 +160,7 @@ def repository_grant_permissions(
     permission whatever it was (and "already exists" is answered with a change), so reading
     the permissions of a repository created a moment ago would only cost a call. When the
     row records every grant, the step is a check asked for explicitly (the plan never queues
-    it then): it lists the permissions and repairs only what differs.
+    it then): it reads each wanted team's permission and repairs only what differs.
     Returns None (and does nothing) while the repository or a team id is not known yet.
     """
 
@@ -194,9 +194,13 @@ def repository_grant_permissions(
             current = {team_id: None for team_id in unrecorded}
             wanted = {team_id: wanted[team_id] for team_id in unrecorded}
         else:
+            # Read per team (the teams are ours, so their ids are known): the list of all a
+            # repository's team permissions is a route nobody has seen (notes §6).
             current = {
-                p.group_id: p.permission
-                for p in client.list_team_permissions(repository.namespace, repository.name)
+                team_id: p.permission
+                for team_id, p in client.team_permissions(
+                    repository.namespace, repository.name, wanted
+                ).items()
             }
         for team_id, permission in wanted.items():
             have = current.get(team_id)

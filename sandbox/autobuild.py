@@ -413,6 +413,9 @@ def update_source(uuid: str, namespace: str | None = None) -> Response:
 @bp.delete("/api/build/v1/<namespace>/source/<uuid>")
 def delete_source(uuid: str, namespace: str | None = None) -> Response:
     w = world()
+    if w.config.unconfirmed_routes_405:
+        # No client was ever seen deleting a source (notes §11.1): the real service may not.
+        raise common.method_not_allowed()
     with w.lock:
         source = _source(uuid)
         repo = _require_admin(source["image"])

@@ -40,6 +40,10 @@ class SandboxConfig:
     # Seconds after which an invited student (with a Docker ID) accepts by themselves, so a
     # demo class onboards without clicking; 0 means invites wait, as on Docker Hub.
     auto_accept_invites: float = 0.0
+    # Answer 405 on the two routes nobody has seen on the real service (the list of a
+    # repository's team permissions, DELETE of an automated build's source; notes §6, §11.1),
+    # so hubcourse's fallbacks can be exercised.
+    unconfirmed_routes_405: bool = False
     data_file: str | None = None
     seed: str = "demo"
     # Seed of the random generator used for faults and dropped webhooks (None: unpredictable).
@@ -59,6 +63,7 @@ class SandboxConfig:
         "webhooks_enabled": bool,
         "build_delay": float,
         "auto_accept_invites": float,
+        "unconfirmed_routes_405": bool,
     }
 
     def as_dict(self) -> dict[str, Any]:

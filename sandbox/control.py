@@ -198,8 +198,9 @@ def _coerce_form(data: dict[str, Any]) -> dict[str, Any]:
                 coerced[name] = value
         except ValueError as exc:
             raise ControlError(400, f"{name}: {value!r} is not a number") from exc
-    if "webhooks_enabled" not in coerced:
-        coerced["webhooks_enabled"] = False  # an unticked checkbox is not sent at all
+    for checkbox in ("webhooks_enabled", "unconfirmed_routes_405"):
+        # An unticked checkbox is not sent at all.
+        coerced.setdefault(checkbox, False)
     return coerced
 
 

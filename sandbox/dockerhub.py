@@ -422,6 +422,22 @@ def group_by_id(org: dict[str, Any], group_id: int) -> dict[str, Any] | None:
     return next((g for g in groups.values() if g["id"] == group_id), None)
 
 
+def team_grants(w: World, namespace: str, name: str) -> dict[str, str]:
+    """Team name -> permission on a repository, read from the world (for tests: hubcourse
+    itself reads one team at a time, the route that lists them all being unconfirmed)."""
+    with w.lock:
+        repo = w.dockerhub["repos"].get(f"{namespace.lower()}/{name.lower()}")
+        org = w.dockerhub["orgs"].get(namespace.lower())
+        if repo is None or org is None:
+            return {}
+        grants = {}
+        for group_id, permission in repo["groups"].items():
+            group = group_by_id(org, int(group_id))
+            if group is not None:
+                grants[str(group["name"])] = str(permission)
+        return grants
+
+
 # -- auth routes ----------------------------------------------------------------------------
 
 

@@ -66,6 +66,11 @@ def value_error(field: str, problem: str, text: str | None = None) -> HubError:
     )
 
 
+def method_not_allowed() -> HubError:
+    """Django REST framework's answer to a method a route does not have."""
+    return HubError(405, f'Method "{request.method}" not allowed.')
+
+
 def not_found(what: str = "object not found") -> HubError:
     return HubError(404, what)
 
@@ -350,11 +355,17 @@ def _int_param(name: str, default: int) -> int:
         raise value_error(name, "A valid integer is required.", f"Invalid {name}") from exc
 
 
-def page_params(default_size: int = 10, max_size: int = 100) -> tuple[int, int]:
+def page_params(
+    default_size: int = 10, max_size: int = 100, *, cap: bool = False
+) -> tuple[int, int]:
+    """``cap``: a ``page_size`` above ``max_size`` is served as ``max_size`` (Django REST
+    framework's ``max_page_size``) instead of refused, for routes whose spec has no 400."""
     page = _int_param("page", 1)
     size = _int_param("page_size", default_size)
     if page < 1:
         raise not_found("Invalid page.")
+    if cap and size > max_size:
+        size = max_size
     if size < 1 or size > max_size:
         raise value_error(
             "page_size",
@@ -365,10 +376,15 @@ def page_params(default_size: int = 10, max_size: int = 100) -> tuple[int, int]:
 
 
 def paginate(
-    items: list[Any], *, default_size: int = 10, max_size: int = 100, count_key: str = "count"
+    items: list[Any],
+    *,
+    default_size: int = 10,
+    max_size: int = 100,
+    count_key: str = "count",
+    cap: bool = False,
 ) -> dict[str, Any]:
     """Django REST Framework style: absolute ``next``/``previous``, 404 for a page past the end."""
-    page, size = page_params(default_size, max_size)
+    page, size = page_params(default_size, max_size, cap=cap)
     total = len(items)
     last_page = max(1, -(-total // size))
     if page > last_page:

@@ -6,8 +6,10 @@ search reports ``badge: verified_publisher``). The sandbox answers from the imag
 with (``sandbox.images``), so what the pre-flight accepts is exactly what a sandbox build can
 pull.
 
-Fidelity: the repository and tag views carry the fields hubcourse reads (and the spec's
-required ones), not the full ``repository_info``; the catalog search (undocumented, notes §13)
+Fidelity: the repository view is the spec's whole ``repository_info`` (required and optional
+fields, as an anonymous caller sees them: no write permission, nothing starred), for official
+images and, through ``public_repository``, Verified Publisher ones; the tag view carries the
+fields hubcourse reads; the catalog search (undocumented, notes §13)
 returns ``{total, results: [{id, name, slug, type, source, badge, publisher}]}`` and filters
 only by substring of ``query``, with ``from``/``size`` paging.
 """
@@ -36,6 +38,16 @@ _REGISTERED = "2014-06-05T20:00:00.000000Z"
 
 def _repository(namespace: str, name: str) -> dict[str, Any]:
     return {
+        "hub_user": namespace,
+        "last_modified": _REGISTERED,
+        "can_edit": False,
+        "collaborator_count": 0,
+        "has_starred": False,
+        "full_description": f"# {name}\n\nA public image the sandbox builds with.",
+        "permissions": {"read": True, "write": False, "admin": False},
+        "immutable_tags_settings": {"enabled": False, "rules": []},
+        "storage_size": None,
+        "source": None,
         "user": namespace,
         "name": name,
         "namespace": namespace,
@@ -49,7 +61,7 @@ def _repository(namespace: str, name: str) -> dict[str, Any]:
         "pull_count": 1_000_000,
         "last_updated": _REGISTERED,
         "date_registered": _REGISTERED,
-        "affiliation": "",
+        "affiliation": None,
         "media_types": ["application/vnd.oci.image.index.v1+json"],
         "content_types": ["image"],
         "categories": [],
@@ -64,6 +76,13 @@ def _tags_of(namespace: str, name: str) -> tuple[str, ...]:
     if tags is None:
         raise common.not_found()
     return tags
+
+
+def public_repository(namespace: str, name: str) -> dict[str, Any] | None:
+    """The view of a Verified Publisher image, ``None`` when ``namespace/name`` is not one."""
+    if f"{namespace.lower()}/{name.lower()}" not in VERIFIED_IMAGES:
+        return None
+    return _repository(namespace.lower(), name.lower())
 
 
 @bp.get("/v2/namespaces/library/repositories/<name>")

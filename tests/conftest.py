@@ -72,6 +72,7 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     "drop_webhook_rate": 0.0,
     "webhooks_enabled": True,
     "build_delay": 0.05,
+    "unconfirmed_routes_405": False,
 }
 
 

@@ -124,8 +124,9 @@ class BuildBackend(Protocol):
         """One build's log as plain text (may be partial while it runs)."""
         ...
 
-    def remove(self, enrolment: Enrolment) -> None:
-        """Undo ``configure`` (offboarding); safe to run again."""
+    def remove(self, enrolment: Enrolment) -> str | None:
+        """Undo ``configure`` (offboarding); safe to run again. May return what was done, in
+        words, when the offboarding record should say more than "removed"."""
         ...
 
     def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:

@@ -210,9 +210,10 @@ def test_team_permissions_can_be_granted_listed_changed_and_revoked(hub: Hub):
         "group_id": team.id,
         "permission": "write",
     }
-    assert [
-        (p.group_id, p.permission) for p in client.list_team_permissions(ORG, "adalovelace")
-    ] == [(team.id, "write")]
+    read = client.get_team_permission(ORG, "adalovelace", team.id)
+    assert read is not None and (read.group_id, read.permission) == (team.id, "write")
+    assert hub.journal.calls("GET", f"/v2/repositories/revelare/adalovelace/groups/{team.id}/")
+    assert not hub.journal.calls("GET", "/v2/repositories/revelare/adalovelace/groups")
     assert [
         (r.repository, r.permission) for r in client.list_team_repositories(ORG, "students")
     ] == [("revelare/adalovelace", "write")]
@@ -221,7 +222,8 @@ def test_team_permissions_can_be_granted_listed_changed_and_revoked(hub: Hub):
     assert changed.permission == "admin"
 
     client.revoke_team_permission(ORG, "adalovelace", team.id)
-    assert client.list_team_permissions(ORG, "adalovelace") == []
+    assert client.get_team_permission(ORG, "adalovelace", team.id) is None
+    assert client.team_permissions(ORG, "adalovelace", [team.id]) == {}
 
 
 def test_tags_show_when_they_were_last_pushed(hub: Hub):

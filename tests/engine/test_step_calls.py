@@ -12,6 +12,7 @@ from accounts.models import Course
 from accounts.services import course_ensure_teams
 from repositories.models import StudentRepository
 from repositories.services import repository_ensure, repository_grant_permissions
+from sandbox.dockerhub import team_grants
 from tests.engine.support import make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,10 +84,5 @@ def test_only_the_grant_the_row_lacks_is_sent(sandbox: Any, hub_course: Course) 
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
     assert _calls(sandbox, "POST", "/repositories/<namespace>/<repository>/groups") == 3
-    granted = {
-        p.group_name: p.permission
-        for p in dockerhub_client_for(hub_course).list_team_permissions(
-            "revelare", "docker-101-student000"
-        )
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"students": "read", "instructors": "admin"}

@@ -19,6 +19,7 @@ from repositories.services import (
     repository_ensure,
     repository_grant_permissions,
 )
+from sandbox.dockerhub import team_grants
 from tests.engine.support import accept_all_invites, created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,11 +106,7 @@ def test_it_grants_course_team_read_and_instructors_admin(sandbox: Any, hub_cour
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
     hub_course.refresh_from_db()
-    client = dockerhub_client_for(hub_course)
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"students": "read", "instructors": "admin"}
     assert requests_to(sandbox, "POST", "/groups") == 2 + 2  # two teams, two grants
     repository = StudentRepository.objects.get(enrolment=enrolment)
@@ -117,6 +114,8 @@ def test_it_grants_course_team_read_and_instructors_admin(sandbox: Any, hub_cour
 
 
 def test_it_repairs_a_permission_changed_by_hand(sandbox: Any, hub_course: Course) -> None:
+    # Read per team: the list of a repository's team permissions is never needed (issue 18).
+    sandbox.world.config.update({"unconfirmed_routes_405": True})
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     repository_ensure(enrolment_id=enrolment.pk)
     repository_grant_permissions(enrolment_id=enrolment.pk)
@@ -127,10 +126,7 @@ def test_it_repairs_a_permission_changed_by_hand(sandbox: Any, hub_course: Cours
 
     repository_grant_permissions(enrolment_id=enrolment.pk)
 
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted["students"] == "read"
 
 
@@ -148,12 +144,7 @@ def test_team_per_student_adds_the_student_after_accepting(
     repository_ensure(enrolment_id=enrolment.pk)
     repository_grant_permissions(enrolment_id=enrolment.pk)
     client = dockerhub_client_for(hub_course)
-    granted = {
-        p.group_name: p.permission
-        for p in client.list_team_permissions("revelare", "docker-101-student000")
-    }
-    # With automated builds a student may have to link their own build, which Docker Hub
-    # allows only an admin of the repository: their own team administers it.
+    granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"docker-101-student000": "admin", "instructors": "admin"}
 
     accept_all_invites(sandbox, "revelare")

@@ -19,6 +19,7 @@ from integrations.dockerhub.client import DockerHubClient
 from onboarding import offboarding
 from onboarding.models import Offboarding
 from repositories.models import StudentRepository
+from sandbox.dockerhub import team_grants
 from tests.engine.support import requests_to
 from tests.organisation.support import make_docker_ids
 
@@ -135,6 +136,8 @@ def test_the_preview_says_what_will_happen_without_calling_docker_hub(term, sand
 def test_offboarding_removes_students_keeps_the_safeguarded_and_archives(
     term, sandbox, django_capture_on_commit_callbacks, site_admin
 ):
+    # Nothing here needs the routes nobody has seen on Docker Hub (issue 18).
+    sandbox.world.config.update({"unconfirmed_routes_405": True})
     course = term["course"]
     job = _start(course, django_capture_on_commit_callbacks, actor=site_admin)
     job.refresh_from_db()
@@ -151,10 +154,10 @@ def test_offboarding_removes_students_keeps_the_safeguarded_and_archives(
     client = DockerHubClient.from_settings()
     for docker_id in ("learner0000", "learner0001"):
         name = course.repository_name(docker_id)
-        permissions = {
-            p.group_id: p.permission for p in client.list_team_permissions(term["org"], name)
+        assert team_grants(sandbox.world, term["org"], name) == {
+            course.team: "read",
+            course.instructors_team: "admin",
         }
-        assert permissions == {course.team_id: "read", course.instructors_team_id: "admin"}
         assert client.get_repository(term["org"], name).description.startswith(
             "Archived: Docker 101"
         )
@@ -277,6 +280,30 @@ def test_build_configurations_are_removed_through_the_backend_once_each(
     monkeypatch.setitem(backends.BACKENDS, term["course"].build_backend, Recorder())
     _start(term["course"], django_capture_on_commit_callbacks)
     assert removed == ["learner0000"]
+
+
+def test_the_record_says_what_the_backend_did_with_the_build(
+    term, sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    from builds import backends
+    from onboarding.models import OffboardingItem
+
+    said = "Docker Hub refused to remove the automated build; its rules were switched off"
+
+    class Disabling:
+        name = "disabling"
+
+        def remove(self, enrolment):
+            return said
+
+    monkeypatch.setitem(backends.BACKENDS, term["course"].build_backend, Disabling())
+    StudentRepository.objects.filter(enrolment__docker_id="learner0000").update(
+        build_source_id="src-1"
+    )
+    _start(term["course"], django_capture_on_commit_callbacks)
+
+    item = OffboardingItem.objects.get(docker_id="learner0000")
+    assert said in item.notes and "build configuration removed" not in item.notes
 
 
 # -- the wizard's pages --------------------------------------------------------------------------

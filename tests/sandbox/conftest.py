@@ -106,6 +106,7 @@ def hub(running_sandbox: RunningSandbox) -> Hub:
             "drop_webhook_rate": 0.0,
             "webhooks_enabled": True,
             "build_delay": 0.02,
+            "unconfirmed_routes_405": False,
         }
     )
     # reset() also drops build phases still scheduled by the previous test.

@@ -350,3 +350,20 @@ def test_webhooks_can_be_switched_off(hub: Hub, receiver: Receiver) -> None:
     assert hub.world.wait_idle(5)
     assert receiver.bodies == []
     assert hub.world.stats["webhooks"]["dockerhub"]["disabled"] == 1
+
+
+def test_a_tag_page_larger_than_100_is_served_as_100(hub: Hub) -> None:
+    # No 400 is documented for the tag list (tests/fidelity/STATUSES.md): capped, not refused.
+    from sandbox.dockerhub import push_tag
+
+    hub.create_repo("many-tags", hub.org_token())
+    for n in range(3):
+        push_tag(hub.world, hub.org, "many-tags", f"v{n}", hub.seeded["dockerhub"]["owner"])
+    url = f"{hub.url}/v2/namespaces/{hub.org}/repositories/many-tags/tags"
+
+    response = requests.get(url, params={"page_size": 1000}, headers=hub.org_token(), timeout=5)
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 3
+    one = requests.get(url, params={"page_size": 1}, headers=hub.org_token(), timeout=5).json()
+    assert "page_size=1" in one["next"]

@@ -368,6 +368,12 @@ def recorded(hub: Any) -> Iterator[tuple[Recorder, Any]]:
     rec.call("GET", f"{repo_path}/fidelity-repo", token)
     rec.call("HEAD", f"{repo_path}/fidelity-repo", token)
     rec.call("GET", f"{repo_path}/nosuchrepo", token, expect=404)
+    # Docker Official and Verified Publisher images, as pre-flight reads them: the whole
+    # repository_info, anonymously too.
+    rec.call("GET", "/v2/namespaces/library/repositories/python", token)
+    rec.call("GET", "/v2/namespaces/library/repositories/python")
+    rec.call("GET", "/v2/namespaces/bitnami/repositories/python", token)
+    rec.call("GET", "/v2/namespaces/library/repositories/python/tags/3.12", token)
     rec.call(
         "POST",
         f"/v2/repositories/{org}/fidelity-repo/groups",
@@ -413,6 +419,8 @@ def recorded(hub: Any) -> Iterator[tuple[Recorder, Any]]:
     rec.call("GET", f"{repo_path}/fidelity-repo/tags", token, params={"page": 1, "page_size": 10})
     rec.call("HEAD", f"{repo_path}/fidelity-repo/tags", token)
     rec.call("GET", f"{repo_path}/fidelity-repo/tags/latest", token)
+    # A page over 100 is capped, not refused (tests/fidelity/STATUSES.md).
+    rec.call("GET", f"{repo_path}/fidelity-repo/tags", token, params={"page_size": 1000})
     rec.call("HEAD", f"{repo_path}/fidelity-repo/tags/latest", token)
     rec.call("GET", f"{repo_path}/fidelity-repo/tags/nope", token, expect=404)
 

@@ -28,6 +28,7 @@ import datetime as dt
 from typing import Any, ClassVar, Literal
 
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from accounts.credentials import dockerhub_client_for, github_client_for
@@ -58,10 +59,12 @@ from builds.backends.data import BackendData, PushHooks
 from builds.models import BuildState
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import (
+    AuthenticationFailed,
     ExternalServiceError,
     Forbidden,
     Invalid,
     NotFound,
+    PermanentError,
     UnexpectedResponse,
 )
 from integrations.dockerhub.client import SERVICE as DOCKER_HUB
@@ -640,22 +643,17 @@ class DockerHubAutobuild:
     def build_log(self, enrolment: Enrolment, external_id: str) -> str:
         return self._client(enrolment).build_log(external_id)
 
-    def remove(self, enrolment: Enrolment) -> None:
+    def remove(self, enrolment: Enrolment) -> str | None:
         """Unlink the repository from GitHub (its build rules go with the source) and take
-        hubcourse's Docker Hub webhook off it. Whatever is gone already counts as done."""
+        hubcourse's Docker Hub webhook off it. Whatever is gone already counts as done.
+        Returns what happened to the automated build, in words (see ``unlink_build_source``)."""
         repository = StudentRepository.objects.filter(enrolment=enrolment).first()
         if repository is None:
-            return
+            return None
         client = self._client(enrolment)
         target = image_name(repository)
-        removed = False
         try:
-            source = client.get_build_source(repository.namespace, repository.name)
-            if source is not None:
-                client.delete_build_source(source)
-                removed = True
-        except NotFound:
-            pass  # unlinked meanwhile, or the repository itself is gone
+            outcome, action, done = unlink_build_source(client, repository)
         except ExternalServiceError as error:
             audit_record(
                 service=DOCKER_HUB,
@@ -668,17 +666,18 @@ class DockerHubAutobuild:
             raise
         audit_record(
             service=DOCKER_HUB,
-            action="autobuild.delete",
+            action=action,
             target=target,
-            outcome=Outcome.OK if removed else Outcome.NOOP,
+            outcome=outcome,
             enrolment=enrolment,
-            message="" if removed else "the repository had no automated build",
+            message=done,
         )
         remove_dockerhub_webhook(client.hub, enrolment, repository)
         self._remove_push_hook(enrolment, repository)
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
         data.clear(repository, AutobuildData, PushHooks)
         StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
+        return done
 
     def _remove_push_hook(self, enrolment: Enrolment, repository: StudentRepository) -> None:
         try:
@@ -699,3 +698,66 @@ class DockerHubAutobuild:
         except ExternalServiceError as error:
             audit_github_error(enrolment, "webhook.delete", target, error)
             raise
+
+
+def _route_missing(error: PermanentError) -> bool:
+    """404 or 405 from a route nobody has seen work: it may simply not exist (notes §11.1)."""
+    return error.status in (404, 405)
+
+
+def unlink_build_source(
+    client: AutobuildClient, repository: StudentRepository
+) -> tuple[str, str, str]:
+    """Take the repository's automated build away: ``(audit outcome, audit action, words)``.
+
+    ``DELETE`` of the build source is what Docker Hub's Tastypie resource should accept, but
+    no client was ever seen sending it (notes §11.1). When it answers 404 or 405, every rule
+    is switched off with the ``PATCH`` that real clients send, so no push builds any more.
+    When that is refused too, only Docker Hub's own page can remove it: the words say so,
+    with the page. Passing failures (5xx, 429, timeouts) are raised for a later retry.
+    """
+    image = image_name(repository)
+    try:
+        source = client.get_build_source(repository.namespace, repository.name)
+    except NotFound:
+        return Outcome.NOOP, "autobuild.delete", "the repository itself was already gone"
+    if source is None:
+        return Outcome.NOOP, "autobuild.delete", "the repository had no automated build"
+    try:
+        client.delete_build_source(source)
+    except PermanentError as error:
+        if not _route_missing(error):
+            raise
+    else:
+        return Outcome.OK, "autobuild.delete", f"automated build of {image} removed"
+    try:
+        settings_ = client.list_build_settings(source)
+        client.update_build_source(
+            source, rules=[rule.model_copy(update={"autobuild": False}) for rule in settings_]
+        )
+    except NotFound:
+        try:
+            gone = client.get_build_source(repository.namespace, repository.name) is None
+        except NotFound:
+            gone = True  # the repository with it
+        if gone:
+            return Outcome.NOOP, "autobuild.delete", "the automated build was already gone"
+    except AuthenticationFailed:
+        raise  # the credentials, not the route: nothing the page would fix
+    except PermanentError:
+        pass  # refused as well (405, or 403 for want of an Owner): only the page is left
+    else:
+        return (
+            Outcome.OK,
+            "autobuild.disable",
+            f"Docker Hub refused to remove the automated build of {image}; its "
+            f"{len(settings_)} build rule(s) were switched off instead, so pushes no longer "
+            "build (the link to GitHub stays)",
+        )
+    page = f"{str(django_settings.DOCKERHUB_WEB_URL).rstrip('/')}/repository/docker/{image}/builds"
+    return (
+        Outcome.ERROR,
+        "autobuild.manual",
+        f"Docker Hub would neither remove nor switch off the automated build of {image}: "
+        f"remove it on Docker Hub's page, {page} (Builds tab, Configure Automated Builds)",
+    )

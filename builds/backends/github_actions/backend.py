@@ -559,12 +559,12 @@ class GitHubActions:
             parts.append(response.text)
         return "\n".join(parts)
 
-    def remove(self, enrolment: Enrolment) -> None:
+    def remove(self, enrolment: Enrolment) -> str | None:
         """Undo ``configure``: the webhooks, the workflow (one commit), the secrets, and the
         student's access token revoked. Whatever is gone already counts as done."""
         repository = StudentRepository.objects.filter(enrolment=enrolment).first()
         if repository is None:
-            return
+            return None
         try:
             owner, repo = github_source(enrolment)
             client, way = writer_and_way(enrolment)
@@ -607,6 +607,7 @@ class GitHubActions:
         # Cleared last: a removal cut short keeps the row saying there is something to remove.
         data.clear(repository, PushHooks, ActionsData)
         StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
+        return None
 
     def _remove_workflow(
         self, client: GitHubClient, enrolment: Enrolment, owner: str, repo: str
