@@ -563,3 +563,58 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# -- what hubcourse made ---------------------------------------------------------------------
+
+
+class ManagedResource(models.Model):
+    """Something on Docker Hub (or a build service) that a course made, or was told to adopt.
+
+    hubcourse changes or removes only what is recorded here for the course: a repository,
+    team or member that already existed is "found", shown in the plan as "adopt", and stays
+    untouched until a site admin adopts it (``adopted_by``). Names are stored in lower case
+    (Docker Hub's names are case-insensitive).
+    """
+
+    class Kind(models.TextChoices):
+        REPOSITORY = "repository", "repository"
+        TEAM = "team", "team"
+        BUILD_SOURCE = "build_source", "build source"
+        WEBHOOK = "webhook", "webhook"
+        INVITATION = "invitation", "invitation"
+
+    class Origin(models.TextChoices):
+        CREATED = "created", "created by this course"
+        ADOPTED = "adopted", "adopted by a site admin"
+        FOUND = "found", "already existed: waits for a site admin to adopt it"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="managed_resources")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=300)
+    external_id = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.CREATED)
+    created_at = models.DateTimeField(default=timezone.now)
+    adopted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    adopted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["course", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "kind", "name"], name="one_managed_resource_per_course_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.origin}) of {self.course}"
+
+    @property
+    def owned(self) -> bool:
+        return self.origin in (self.Origin.CREATED, self.Origin.ADOPTED)
