@@ -49,9 +49,23 @@ class User(AbstractUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     objects: ClassVar[_EmailUserManager] = _EmailUserManager()
+    # Part of every session's check (below): raising it ends all of the account's sessions
+    # at once (a password reset, an email change, a role taken away; accounts.revocation).
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's own check covers the password hash only; the epoch adds the other events.
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def is_site_admin(self) -> bool:
@@ -537,6 +551,11 @@ class JoinRequest(models.Model):
 # -- API tokens ----------------------------------------------------------------------------
 
 
+def api_token_expiry() -> dt.datetime:
+    """When a token made now stops working (settings.API_TOKEN_LIFETIME_DAYS, 90 by default)."""
+    return timezone.now() + dt.timedelta(days=int(getattr(settings, "API_TOKEN_LIFETIME_DAYS", 90)))
+
+
 class ApiToken(models.Model):
     """A personal API token: a script acts as its owner, with the owner's permissions.
 
@@ -553,6 +572,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A leaked token that nobody revokes still stops working.
+    expires_at = models.DateTimeField(default=api_token_expiry)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -562,7 +583,7 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and self.expires_at > timezone.now()
 
 
 # -- what hubcourse made ---------------------------------------------------------------------

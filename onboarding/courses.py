@@ -24,6 +24,7 @@ from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
+from accounts.tokens import revoke_access
 from builds.backends import backend_for
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
@@ -206,6 +207,8 @@ def role_revoke(*, course: Course, actor: User, role_id: int) -> None:
                 "A course keeps at least one instructor: add another before removing this one."
             )
         target.delete()
+        # Whatever the account could reach through the role ends with it.
+        revoke_access(user=target.user, reason=f"role removed on {course.name}", actor=actor)
         audit_record(
             service=HUBCOURSE,
             action="role.revoke",
