@@ -586,6 +586,50 @@ class ApiToken(models.Model):
         return self.revoked_at is None and self.expires_at > timezone.now()
 
 
+# -- role invitations ---------------------------------------------------------------------
+
+
+class RoleInvitation(models.Model):
+    """A course role offered to an email address: it becomes a ``CourseRole`` only when the
+    account signed in with that address, verified, opens the signed link before it expires.
+
+    Granting never attaches a role to an account that merely claims the address (open
+    sign-up makes that anyone's to register first).
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="role_invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=CourseRole.Role.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.role} of {self.course} for {self.email}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
 # -- what hubcourse made ---------------------------------------------------------------------
 
 

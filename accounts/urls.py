@@ -9,4 +9,5 @@ urlpatterns = [
     path("welcome/", views.welcome, name="welcome"),
     path("courses/", views.course_list, name="course_list"),
     path("me/", views.my_courses, name="my_courses"),
+    path("roles/accept/<str:token>/", views.role_accept, name="role_accept"),
 ]

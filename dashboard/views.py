@@ -29,7 +29,7 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import OnboardingState, User
+from accounts.models import CourseRole, OnboardingState, User
 from builds.models import Build, BuildState
 from dashboard.forms import BULK_ACTIONS, BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
 from hubcourse.csvexport import csv_response
@@ -613,19 +613,32 @@ def roles(request: HttpRequest, slug: str) -> HttpResponse:
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
                 )
-                messages.success(
-                    request,
-                    f"{granted.user.email} is now {granted.get_role_display().lower()} of {course.name}. "
-                    "They sign in with GitHub or by resetting their password with this address.",
-                )
+                if isinstance(granted, CourseRole):
+                    text = f"{granted.user.email} is now {granted.get_role_display().lower()}."
+                else:
+                    text = (
+                        f"Invitation sent to {granted.email}. The role is theirs once they open "
+                        "the link signed in with that address, verified "
+                        f"(until {granted.expires_at:%Y-%m-%d})."
+                    )
+                messages.success(request, text)
                 return redirect("dashboard:roles", slug)
         except courses.ActionRefused as error:
             messages.error(request, str(error))
     staff = course.roles.select_related("user").order_by("role", "user__email")
+    invitations = [
+        i for i in course.role_invitations.filter(accepted_at__isnull=True) if i.is_pending
+    ]
     return render(
         request,
         "dashboard/roles.html",
-        {"course": course, "access": access, "staff": staff, "form": form},
+        {
+            "course": course,
+            "access": access,
+            "staff": staff,
+            "form": form,
+            "invitations": invitations,
+        },
     )
 
 

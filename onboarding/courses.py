@@ -19,7 +19,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import roster_parsing as roster
-from accounts.models import Course, CourseRole, Enrolment, InviteState, PreflightState, User
+from accounts.models import (
+    Course,
+    CourseRole,
+    Enrolment,
+    InviteState,
+    PreflightState,
+    RoleInvitation,
+    User,
+)
+from accounts.role_invitations import role_invite
 from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
@@ -169,20 +178,21 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
 # -- roles ---------------------------------------------------------------------------------------
 
 
-def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseRole:
-    """Give a person (made if new: they sign in with GitHub or reset a password) a role."""
+def role_grant(
+    *, course: Course, actor: User, email: str, role: str
+) -> CourseRole | RoleInvitation:
+    """Offer a person a role: a signed, expiring invitation to their address (accounts.
+    role_invitations). Only someone who already holds a role here has it changed at once."""
     email = email.strip().lower()
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(email)
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        if Enrolment.objects.filter(course=course, user=user).exists():
+        if user is not None and Enrolment.objects.filter(course=course, user=user).exists():
             raise ActionRefused(f"{email} is a student on this course and cannot also be staff.")
-        existing, created = CourseRole.objects.update_or_create(
-            course=course, user=user, defaults={"role": role}
-        )
+        existing = CourseRole.objects.filter(course=course, user=user).first() if user else None
+        if existing is None:
+            return role_invite(course=course, actor=actor, email=email, role=role)
+        existing.role = role
+        existing.save(update_fields=["role"])
         audit_record(
             service=HUBCOURSE,
             action="role.grant",
@@ -190,7 +200,7 @@ def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseR
             outcome=Outcome.OK,
             course=course,
             actor=actor,
-            message=existing.get_role_display() + ("" if created else " (role changed)"),
+            message=existing.get_role_display() + " (role changed)",
         )
     return existing
 
