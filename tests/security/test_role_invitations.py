@@ -33,7 +33,7 @@ def _grant(course, instructor, django_capture_on_commit_callbacks) -> str:
         )
     assert isinstance(invitation, RoleInvitation)
     (message,) = [m for m in mail.outbox if FUTURE_TA in m.to]
-    match = re.search(r"https?://\S+/roles/accept/(\S+)/", message.body)
+    match = re.search(r"https?://\S+/roles/accept/(\S+)/", str(message.body))
     assert match, message.body
     return reverse("role_accept", args=[match.group(1)])
 
