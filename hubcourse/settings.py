@@ -66,6 +66,7 @@ SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    "csp",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -102,6 +103,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Content-Security-Policy on every response (django-csp): no inline script anywhere.
+    "csp.middleware.CSPMiddleware",
+    "hubcourse.secrets.SecretDecryptErrorMiddleware",
 ]
 
 ROOT_URLCONF = "hubcourse.urls"
@@ -363,6 +367,29 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts and style sheets come from hubcourse itself only; nothing inline runs. Style
+# attributes stay allowed (the class board's bar widths are data, not code).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        # No form-action: signing in with GitHub posts here and is redirected to GitHub,
+        # which form-action would block (Chromium applies it to redirects).
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# The API's schema and docs: open in development, for signed-in users in production.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=not PRODUCTION)
+
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "hubcourse API",
     "DESCRIPTION": "Run a Docker course on Docker Hub from scripts: the same actions and "
