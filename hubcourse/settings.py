@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,19 @@ if not FERNET_KEYS:
     ]
 
 # --- Accounts (django-allauth) -----------------------------------------------------------
+# The proxies in front of hubcourse: a number (how many append to X-Forwarded-For) or their
+# addresses/networks, comma separated. Empty: X-Forwarded-For is ignored (hubcourse.clientip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        if not (len(TRUSTED_PROXIES) == 1 and _proxy.isdigit()):
+            ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is neither a number of proxies nor an address or "
+            "network (e.g. 1, or 10.0.0.2, or 10.0.0.0/8,fd00::/8)."
+        ) from None
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
