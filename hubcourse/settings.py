@@ -467,12 +467,23 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Webhook URL tokens are secrets: the filter masks them in every line (hubcourse.redact).
+    "filters": {"redact_hook_tokens": {"()": "hubcourse.redact.RedactHookTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_hook_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # urllib3 logs whole URLs at DEBUG, signed query strings included (GitHub's job log
         # addresses); hubcourse.http logs each call's path instead.
         "urllib3": {"level": "INFO"},
+        # Django's own request logging goes through the console handler (and its filter).
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
