@@ -30,8 +30,9 @@ def fernet_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 .exclude(**{f"{name}__isnull": True})
                 .values_list(name, flat=True)[:SAMPLE]
             )
-        except DatabaseError:
-            return errors  # no database yet (before migrate): nothing stored to check
+        except (DatabaseError, RuntimeError):
+            # No database yet (before migrate), or none allowed here (a test without one).
+            return errors
         failed = 0
         for value in values:
             try:
