@@ -1,9 +1,22 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts.models import Course, CourseRole, Enrolment, JoinLink, JoinRequest, User
+from accounts.managed import AdoptionRefused, adopt
+from accounts.models import (
+    ApiToken,
+    Course,
+    CourseRole,
+    Enrolment,
+    JoinLink,
+    JoinRequest,
+    ManagedResource,
+    User,
+)
 
 
 @admin.register(User)
@@ -51,3 +64,59 @@ class JoinRequestAdmin(admin.ModelAdmin[JoinRequest]):
     list_display = ("course", "user", "identifier", "status", "created_at", "decided_by")
     list_filter = ("status",)
     list_select_related = ("course", "user", "decided_by")
+
+
+@admin.register(ManagedResource)
+class ManagedResourceAdmin(admin.ModelAdmin[ManagedResource]):
+    """Where a site admin adopts what a course found already there (the separate confirmation
+    the plan's "adopt" steps wait for)."""
+
+    list_display = ("course", "kind", "name", "origin", "created_at", "adopted_by")
+    list_filter = ("origin", "kind")
+    search_fields = ("name", "course__name", "course__slug")
+    readonly_fields = ("course", "kind", "name", "external_id", "origin", "adopted_by")
+    actions = ("adopt_selected",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Adopt: let the course manage (and offboard) these")
+    def adopt_selected(self, request: HttpRequest, queryset: QuerySet[ManagedResource]) -> None:
+        user = request.user
+        assert isinstance(user, User)
+        try:
+            rows = list(queryset.filter(origin=ManagedResource.Origin.FOUND))
+            for row in rows:
+                adopt(row, by=user)
+        except AdoptionRefused as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            return
+        self.message_user(request, f"{len(rows)} adopted.")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    """Every API token, for a site admin to see and revoke (the token itself is never kept)."""
+
+    list_display = (
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at",)
+    search_fields = ("user__email", "name", "prefix")
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
+    exclude = ("digest",)
+    actions = ("revoke_selected",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens now")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} token(s) revoked.")

@@ -14,3 +14,4 @@ class AccountsConfig(AppConfig):
         from hubcourse.tasklog import add_context_provider
 
         add_context_provider(task_log_context)
+        from accounts import revocation  # noqa: F401 (connects the receivers)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from hubcourse.models import Job, JobStatus
 from hubcourse.secrets import EncryptedTextField
@@ -49,9 +50,22 @@ class User(AbstractUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     objects: ClassVar[_EmailUserManager] = _EmailUserManager()
+    # Part of every session's check (below): raising it ends all of the account's sessions
+    # at once (a password reset, an email change, a role taken away; accounts.revocation).
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's own check covers the password hash only; the epoch adds the other events.
+
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def is_site_admin(self) -> bool:
@@ -537,6 +551,11 @@ class JoinRequest(models.Model):
 # -- API tokens ----------------------------------------------------------------------------
 
 
+def api_token_expiry() -> dt.datetime:
+    """When a token made now stops working (settings.API_TOKEN_LIFETIME_DAYS, 90 by default)."""
+    return timezone.now() + dt.timedelta(days=int(getattr(settings, "API_TOKEN_LIFETIME_DAYS", 90)))
+
+
 class ApiToken(models.Model):
     """A personal API token: a script acts as its owner, with the owner's permissions.
 
@@ -553,6 +572,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A leaked token that nobody revokes still stops working.
+    expires_at = models.DateTimeField(default=api_token_expiry)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -562,7 +583,7 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class GitHubAppRegistration(models.Model):
@@ -596,3 +617,102 @@ class GitHubAppRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"GitHub App {self.slug} ({self.app_id})"
+
+
+# -- role invitations ---------------------------------------------------------------------
+
+
+class RoleInvitation(models.Model):
+    """A course role offered to an email address: it becomes a ``CourseRole`` only when the
+    account signed in with that address, verified, opens the signed link before it expires.
+
+    Granting never attaches a role to an account that merely claims the address (open
+    sign-up makes that anyone's to register first).
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="role_invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=CourseRole.Role.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.role} of {self.course} for {self.email}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
+# -- what hubcourse made ---------------------------------------------------------------------
+
+
+class ManagedResource(models.Model):
+    """Something on Docker Hub (or a build service) that a course made, or was told to adopt.
+
+    hubcourse changes or removes only what is recorded here for the course: a repository,
+    team or member that already existed is "found", shown in the plan as "adopt", and stays
+    untouched until a site admin adopts it (``adopted_by``). Names are stored in lower case
+    (Docker Hub's names are case-insensitive).
+    """
+
+    class Kind(models.TextChoices):
+        REPOSITORY = "repository", "repository"
+        TEAM = "team", "team"
+        BUILD_SOURCE = "build_source", "build source"
+        WEBHOOK = "webhook", "webhook"
+        INVITATION = "invitation", "invitation"
+
+    class Origin(models.TextChoices):
+        CREATED = "created", "created by this course"
+        ADOPTED = "adopted", "adopted by a site admin"
+        FOUND = "found", "already existed: waits for a site admin to adopt it"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="managed_resources")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=300)
+    external_id = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.CREATED)
+    created_at = models.DateTimeField(default=timezone.now)
+    adopted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    adopted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["course", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "kind", "name"], name="one_managed_resource_per_course_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.origin}) of {self.course}"
+
+    @property
+    def owned(self) -> bool:
+        return self.origin in (self.Origin.CREATED, self.Origin.ADOPTED)

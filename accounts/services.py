@@ -15,7 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
-from accounts.models import Course, Enrolment, InviteState, PreflightState, User
+from accounts.managed import record_created, record_found
+from accounts.models import (
+    Course,
+    Enrolment,
+    InviteState,
+    ManagedResource,
+    PreflightState,
+    User,
+)
 from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
@@ -127,6 +135,10 @@ def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course 
         team = teams.get(name.lower())
         if team is None:
             team = create_team(client, course, name, actor=actor)
+        else:
+            record_found(
+                course, ManagedResource.Kind.TEAM, f"{course.organisation}/{name}", str(team.id)
+            )
         ids[field] = team.id
     Course.objects.filter(pk=course_id).update(**ids)
     course.refresh_from_db()
@@ -148,6 +160,8 @@ def create_team(
         if not _is_already_exists(error):
             raise
         team = client.get_team(course.organisation, name)
+        # Made before (by hand, another course, or a lost answer): the plan shows it to adopt.
+        record_found(course, ManagedResource.Kind.TEAM, target, str(team.id))
         audit_record(
             service=DOCKER_HUB,
             action="team.create",
@@ -159,6 +173,7 @@ def create_team(
             message="the team already existed",
         )
         return team
+    record_created(course, ManagedResource.Kind.TEAM, target, str(team.id))
     audit_record(
         service=DOCKER_HUB,
         action="team.create",
@@ -250,6 +265,13 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
 
 def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.datetime) -> int:
     if result.status == "invited":
+        # The course invited this member: offboarding may remove them again.
+        record_created(
+            enrolment.course,
+            ManagedResource.Kind.INVITATION,
+            enrolment.docker_id,
+            result.invite.id if result.invite else "",
+        )
         Enrolment.objects.filter(pk=enrolment.pk).update(
             invite_state=InviteState.PENDING,
             invite_id=result.invite.id if result.invite else "",
@@ -260,6 +282,8 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
         enrolment_clear_error(enrolment_id=enrolment.pk, step=StepName.INVITE)
         return 1
     if result.status == "existing_org_member":
+        # A member before the course asked: not the course's to remove.
+        record_found(enrolment.course, ManagedResource.Kind.INVITATION, enrolment.docker_id)
         Enrolment.objects.filter(pk=enrolment.pk).update(
             invite_state=InviteState.ACCEPTED,
             member_at=enrolment.member_at or now,

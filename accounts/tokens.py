@@ -12,6 +12,7 @@ import hashlib
 import secrets
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
@@ -75,7 +76,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
         return None
     token = (
         ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(raw), revoked_at__isnull=True)
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
     if token is None or not token.user.is_active:
@@ -85,3 +86,24 @@ def token_authenticate(raw: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def revoke_access(*, user: User, reason: str, actor: User | None = None) -> int:
+    """End every session of ``user`` and revoke all their API tokens; how many tokens.
+
+    Called on a password reset or change, an email change and a role taken away: whoever
+    held the account before keeps nothing that still works.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+        User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+        audit_record(
+            service=HUBCOURSE,
+            action="account.revoke_access",
+            target=user.email,
+            outcome=Outcome.OK,
+            actor=actor,
+            message=f"{reason}: sessions ended, {revoked} API token(s) revoked",
+        )
+    return revoked

@@ -17,4 +17,5 @@ urlpatterns = [
         AppWebhookView.as_view(load_config=github_app),
         name="github_app_webhook",
     ),
+    path("roles/accept/<str:token>/", views.role_accept, name="role_accept"),
 ]

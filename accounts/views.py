@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.models import User
+from accounts.role_invitations import (
+    InvitationRefused,
+    invitation_from_token,
+    role_invitation_accept,
+)
 from accounts.selectors import courses_for_staff, enrolments_for_student, home_url_name
 
 
@@ -40,3 +46,27 @@ def course_list(request: HttpRequest) -> HttpResponse:
 def my_courses(request: HttpRequest) -> HttpResponse:
     enrolments = enrolments_for_student(_user(request)).order_by("course__name")
     return render(request, "accounts/my_courses.html", {"enrolments": enrolments})
+
+
+@login_required
+def role_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in a role invitation: shows what it offers; accepting is a POST."""
+
+    invitation = invitation_from_token(token)
+    error = ""
+    if request.method == "POST":
+        try:
+            role = role_invitation_accept(token=token, user=_user(request))
+        except InvitationRefused as refused:
+            error = str(refused)
+        else:
+            messages.success(
+                request, f"You are now {role.get_role_display().lower()} of {role.course.name}."
+            )
+            return redirect("dashboard:board", role.course.slug)
+    return render(
+        request,
+        "accounts/role_accept.html",
+        {"invitation": invitation, "error": error},
+        status=400 if error else 200,
+    )

@@ -248,9 +248,13 @@ class OffboardingPreviewRowSerializer(serializers.Serializer[Any]):
     keep_in_team = serializers.CharField(help_text="Why they stay in the team; empty: removed.")
     keep_in_organisation = serializers.CharField(
         help_text="Why they stay in the organisation (an owner, the service account, another "
-        "active course); empty: removed."
+        "active course, not invited by this course); empty: removed."
     )
     invite_pending = serializers.BooleanField()
+    keep_repository = serializers.CharField(
+        help_text="Why the repository is left untouched (not created or adopted by this "
+        "course); empty: archived or deleted as chosen."
+    )
 
 
 class OffboardingPreviewSerializer(serializers.Serializer[Any]):

@@ -26,7 +26,7 @@ class PlanStepSerializer(serializers.Serializer[Any]):
     )
     student = serializers.CharField(allow_null=True, help_text="The roster identifier.")
     step = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["create", "change", "delete", "no-op"])
+    kind = serializers.ChoiceField(choices=["create", "change", "delete", "no-op", "adopt"])
     target = serializers.CharField()
     reason = serializers.CharField()
 

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import CourseRole
+from accounts.models import CourseRole, RoleInvitation
 from api.base import request_user, staff_access
 from onboarding import courses
 
@@ -33,8 +33,17 @@ class RoleInputSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=CourseRole.Role.choices)
 
 
+class RoleInvitationSerializer(serializers.ModelSerializer[RoleInvitation]):
+    """A role offered by email: it attaches once they accept, signed in with that address."""
+
+    class Meta:
+        model = RoleInvitation
+        fields = ("id", "email", "role", "created_at", "expires_at")
+        read_only_fields = fields
+
+
 class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
-    """Instructors and TAs of the course. POST gives someone a role (or changes theirs)."""
+    """Instructors and TAs of the course. POST invites someone to a role (or changes theirs)."""
 
     queryset = CourseRole.objects.none()
     serializer_class = RoleSerializer
@@ -46,7 +55,12 @@ class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
         course = staff_access(self.request, self.kwargs["slug"]).course
         return course.roles.select_related("user")
 
-    @extend_schema(request=RoleInputSerializer, responses={201: RoleSerializer})
+    @extend_schema(
+        request=RoleInputSerializer,
+        responses={201: RoleInvitationSerializer, 200: RoleSerializer},
+        description="Sends a signed invitation to the address (201); changes the role of "
+        "someone who already has one on the course at once (200).",
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         course = staff_access(request, kwargs["slug"], manage=True).course
         serializer = RoleInputSerializer(data=request.data)
@@ -57,7 +71,9 @@ class RoleListCreateApi(generics.ListCreateAPIView[CourseRole]):
             email=serializer.validated_data["email"],
             role=serializer.validated_data["role"],
         )
-        return Response(RoleSerializer(granted).data, status=status.HTTP_201_CREATED)
+        if isinstance(granted, CourseRole):
+            return Response(RoleSerializer(granted).data, status=status.HTTP_200_OK)
+        return Response(RoleInvitationSerializer(granted).data, status=status.HTTP_201_CREATED)
 
 
 class RoleDetailApi(generics.GenericAPIView[CourseRole]):

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from api import (
     audit,
@@ -15,6 +19,7 @@ from api import (
     roster,
     views,
 )
+from api.permissions import DocsReader
 
 app_name = "api"
 
@@ -151,9 +156,18 @@ v1 = [
 
 urlpatterns = [
     path("api/v1/", include(v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[DocsReader]), name="schema"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[DocsReader]),
+        name="docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", permission_classes=[DocsReader]),
+        name="redoc",
+    ),
     path("settings/tokens/", views.token_list, name="tokens"),
     path("settings/tokens/<id:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
 ]

@@ -80,10 +80,18 @@ class WebhookDelivery(models.Model):
     delivery_id = models.CharField(max_length=100)
     event = models.CharField(max_length=50)
     received_at = models.DateTimeField(default=timezone.now)
+    # SHA-256 of the signed body: a captured delivery replayed under a new delivery id is
+    # the same body, recognised and dropped.
+    body_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["service", "delivery_id"], name="one_row_per_delivery")
+            models.UniqueConstraint(fields=["service", "delivery_id"], name="one_row_per_delivery"),
+            models.UniqueConstraint(
+                fields=["service", "body_digest"],
+                condition=~models.Q(body_digest=""),
+                name="one_row_per_signed_body",
+            ),
         ]
 
     def __str__(self) -> str:

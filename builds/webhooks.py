@@ -5,7 +5,8 @@ Both answer fast: they record what the payload proves and enqueue a re-read thro
 * GitHub: ``/hooks/github/<course token>/``. The ``X-Hub-Signature-256`` HMAC of the raw body
   with the course's secret is checked with ``hmac.compare_digest`` before the body is parsed;
   a delivery id seen before is answered and dropped (GitHub re-sends on timeouts and on a
-  "Redeliver"). ``push`` marks the student's repository for a look, ``workflow_run`` records
+  "Redeliver"), and so is a body seen before under a new id (a captured delivery replayed:
+  the signature still matches, the digest gives it away). ``push`` marks the student's repository for a look, ``workflow_run`` records
   the run it carries (the payload is signed, so it is a fact), ``ping`` answers.
 * Docker Hub: ``/hooks/dockerhub/<course token>/``. Docker Hub signs nothing, so the token in
   the URL is the only proof of origin and the payload is never trusted: it only says which
@@ -14,6 +15,7 @@ Both answer fast: they record what the payload proves and enqueue a re-read thro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from functools import partial
@@ -43,8 +45,22 @@ from repositories.models import StudentRepository
 logger = logging.getLogger(__name__)
 
 GITHUB = "github"
-# Webhook bodies are small; a larger one is not from GitHub or Docker Hub.
-MAX_BODY = 5 * 1024 * 1024
+# GitHub caps a delivery at 25 MB. Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, for every
+# other page) would refuse such a body before the view could look, so these views read the
+# raw stream themselves, up to this size (read_body).
+MAX_BODY = 25 * 1024 * 1024
+
+
+def read_body(request: HttpRequest) -> bytes | None:
+    """The raw body, at most MAX_BODY bytes; None when it is larger."""
+    if hasattr(request, "_body"):
+        body: bytes = request.body
+        return body if len(body) <= MAX_BODY else None
+    declared = str(request.META.get("CONTENT_LENGTH") or "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = request.read(MAX_BODY + 1)
+    return body if len(body) <= MAX_BODY else None
 
 
 def _course(token: str) -> Course:
@@ -63,8 +79,8 @@ def _refresh_later(enrolment_ids: list[int]) -> None:
 @require_POST
 def github_hook(request: HttpRequest, token: str) -> HttpResponse:
     course = _course(token)
-    body = request.body
-    if len(body) > MAX_BODY:
+    body = read_body(request)
+    if body is None:
         return JsonResponse({"error": "too large"}, status=413)
     secret = course.github_webhook_secret
     secret_text = secret.reveal() if isinstance(secret, SecretValue) else secret
@@ -87,7 +103,10 @@ def github_hook(request: HttpRequest, token: str) -> HttpResponse:
         try:
             with transaction.atomic():
                 WebhookDelivery.objects.create(
-                    service=GITHUB, delivery_id=delivery[:100], event=event[:50]
+                    service=GITHUB,
+                    delivery_id=delivery[:100],
+                    event=event[:50],
+                    body_digest=hashlib.sha256(body).hexdigest(),
                 )
         except IntegrityError:
             return JsonResponse({"status": "duplicate"})
@@ -137,8 +156,11 @@ def _record_run(course: Course, full_name: str, event: str, payload: dict[str, A
 @require_POST
 def dockerhub_hook(request: HttpRequest, token: str) -> HttpResponse:
     course = _course(token)
+    body = read_body(request)
+    if body is None:
+        return JsonResponse({"error": "too large"}, status=413)
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(body)
         repo_name = str(payload["repository"]["repo_name"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "not a Docker Hub push payload"}, status=400)

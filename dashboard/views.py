@@ -29,7 +29,7 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import OnboardingState, User
+from accounts.models import CourseRole, OnboardingState, User
 from builds.models import Build, BuildState
 from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
@@ -637,20 +637,34 @@ def roles(request: HttpRequest, slug: str) -> HttpResponse:
                     )
                 except ValidationError as error:
                     add_domain_errors(form, error)
-            if granted is not None:
+            if isinstance(granted, CourseRole):
+                messages.success(
+                    request, f"{granted.user.email} is now {granted.get_role_display().lower()}."
+                )
+            elif granted is not None:
                 messages.success(
                     request,
-                    f"{granted.user.email} is now {granted.get_role_display().lower()} of {course.name}. "
-                    "They sign in with GitHub or by resetting their password with this address.",
+                    f"Invitation sent to {granted.email}. The role is theirs once they open the "
+                    "link signed in with that address, verified "
+                    f"(until {granted.expires_at:%Y-%m-%d}).",
                 )
                 return redirect("dashboard:roles", slug)
         except courses.ActionRefused as error:
             messages.error(request, str(error))
     staff = course.roles.select_related("user").order_by("role", "user__email")
+    invitations = [
+        i for i in course.role_invitations.filter(accepted_at__isnull=True) if i.is_pending
+    ]
     return render(
         request,
         "dashboard/roles.html",
-        {"course": course, "access": access, "staff": staff, "form": form},
+        {
+            "course": course,
+            "access": access,
+            "staff": staff,
+            "form": form,
+            "invitations": invitations,
+        },
     )
 
 

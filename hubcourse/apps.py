@@ -10,4 +10,7 @@ class HubcourseConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, at app loading, in every process (web, commands, worker): services
         # queue tasks by their registered name, so each app registers its tasks as it loads.
-        from hubcourse import tasks  # noqa: F401
+        from hubcourse import (
+            checks,  # noqa: F401 (registers the system checks)
+            tasks,  # noqa: F401
+        )

@@ -16,6 +16,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.http import HttpResponse
 
 
 class SecretDecryptError(Exception):
@@ -133,3 +134,24 @@ def encrypted_fields() -> list[tuple[type[models.Model], str]]:
             if isinstance(field, EncryptedTextField):
                 found.append((model, field.name))
     return found
+
+
+class SecretDecryptErrorMiddleware:
+    """A stored secret that the keys cannot open is a configuration problem: say so in words
+    (503), never as a bare 500. The start-up check (hubcourse.checks) reports it first."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        return self.get_response(request)
+
+    def process_exception(self, request: Any, exception: Exception) -> Any:
+
+        if not isinstance(exception, SecretDecryptError):
+            return None
+        return HttpResponse(
+            f"hubcourse cannot read a stored secret: {exception}",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    "csp",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -110,6 +112,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Content-Security-Policy on every response (django-csp): no inline script anywhere.
+    "csp.middleware.CSPMiddleware",
+    "hubcourse.secrets.SecretDecryptErrorMiddleware",
 ]
 if PRODUCTION:
     # Static files straight after the security headers, before sessions and the rest.
@@ -373,6 +378,19 @@ if not FERNET_KEYS:
     ]
 
 # --- Accounts (django-allauth) -----------------------------------------------------------
+# The proxies in front of hubcourse: a number (how many append to X-Forwarded-For) or their
+# addresses/networks, comma separated. Empty: X-Forwarded-For is ignored (hubcourse.clientip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        if not (len(TRUSTED_PROXIES) == 1 and _proxy.isdigit()):
+            ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is neither a number of proxies nor an address or "
+            "network (e.g. 1, or 10.0.0.2, or 10.0.0.0/8,fd00::/8)."
+        ) from None
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -446,6 +464,29 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts and style sheets come from hubcourse itself only; nothing inline runs. Style
+# attributes stay allowed (the class board's bar widths are data, not code).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        # No form-action: signing in with GitHub posts here and is redirected to GitHub,
+        # which form-action would block (Chromium applies it to redirects).
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# The API's schema and docs: open in development, for signed-in users in production.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=not PRODUCTION)
+
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "hubcourse API",
     "DESCRIPTION": "Run a Docker course on Docker Hub from scripts: the same actions and "
@@ -533,12 +574,16 @@ LOGGING: dict[str, Any] = {
         # task_context: "[task=… course=… student=…] " in a task, empty elsewhere.
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(task_context)s%(message)s"}
     },
-    "filters": {"task_context": {"()": "hubcourse.tasklog.TaskContextFilter"}},
+    "filters": {
+        "task_context": {"()": "hubcourse.tasklog.TaskContextFilter"},
+        # Webhook URL tokens are secrets: the filter masks them in every line (hubcourse.redact).
+        "redact_hook_tokens": {"()": "hubcourse.redact.RedactHookTokens"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["task_context"],
+            "filters": ["task_context", "redact_hook_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -547,5 +592,8 @@ LOGGING: dict[str, Any] = {
         # urllib3 logs whole URLs at DEBUG, signed query strings included (GitHub's job log
         # addresses); hubcourse.http logs each call's path instead.
         "urllib3": {"level": "INFO"},
+        # Django's own request logging goes through the console handler (and its filter).
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -29,12 +29,15 @@ from accounts.models import (
     InviteState,
     OnboardingState,
     PreflightState,
+    RoleInvitation,
     User,
 )
+from accounts.role_invitations import role_invite
 from accounts.services import (
     enrolment_resend_invite,
     enrolment_reset_for_retry,
 )
+from accounts.tokens import revoke_access
 from builds.backends import backend_for
 from builds.rebuild import rebuild_many
 from hubcourse import jobs
@@ -199,8 +202,11 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
 # -- roles ---------------------------------------------------------------------------------------
 
 
-def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseRole:
-    """Give a person (made if new: they sign in with GitHub or reset a password) a role.
+def role_grant(
+    *, course: Course, actor: User, email: str, role: str
+) -> CourseRole | RoleInvitation:
+    """Offer a person a role: a signed, expiring invitation to their address (accounts.
+    role_invitations). Only someone who already holds a role here has it changed at once.
 
     ``hubcourse.errors.ValidationError`` (key ``email`` or ``role``) when either is not valid.
     """
@@ -218,15 +224,13 @@ def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseR
     ValidationErrors.raise_any(problems)
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(email)
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        if Enrolment.objects.filter(course=course, user=user).exists():
+        if user is not None and Enrolment.objects.filter(course=course, user=user).exists():
             raise ActionRefused(f"{email} is a student on this course and cannot also be staff.")
-        existing, created = CourseRole.objects.update_or_create(
-            course=course, user=user, defaults={"role": role}
-        )
+        existing = CourseRole.objects.filter(course=course, user=user).first() if user else None
+        if existing is None:
+            return role_invite(course=course, actor=actor, email=email, role=role)
+        existing.role = role
+        existing.save(update_fields=["role"])
         audit_record(
             service=HUBCOURSE,
             action="role.grant",
@@ -234,7 +238,7 @@ def role_grant(*, course: Course, actor: User, email: str, role: str) -> CourseR
             outcome=Outcome.OK,
             course=course,
             actor=actor,
-            message=existing.get_role_display() + ("" if created else " (role changed)"),
+            message=existing.get_role_display() + " (role changed)",
         )
     return existing
 
@@ -251,6 +255,8 @@ def role_revoke(*, course: Course, actor: User, role_id: int) -> None:
                 "A course keeps at least one instructor: add another before removing this one."
             )
         target.delete()
+        # Whatever the account could reach through the role ends with it.
+        revoke_access(user=target.user, reason=f"role removed on {course.name}", actor=actor)
         audit_record(
             service=HUBCOURSE,
             action="role.revoke",

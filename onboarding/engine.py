@@ -20,7 +20,7 @@ database alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,8 +30,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import managed
 from accounts.credentials import dockerhub_client_for
-from accounts.models import Course, Enrolment, InviteState, PreflightState
+from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState
 from accounts.steps import StepName
 from builds.backends import backend_for
 from builds.models import Build
@@ -43,7 +44,9 @@ from onboarding.state import enrolment_refresh_state
 from onboarding.steps import PIPELINE, STEPS
 from repositories.models import StudentRepository
 
-Kind = Literal["create", "change", "delete", "no-op"]
+# "adopt": it exists on Docker Hub but this course did not make it. Never applied: it waits
+# for a site admin's adoption (accounts.managed), and nothing that depends on it is planned.
+Kind = Literal["create", "change", "delete", "no-op", "adopt"]
 
 INVITE_TTL = dt.timedelta(days=14)
 # How long a queued chain keeps other passes from queueing the same student again, counted
@@ -74,7 +77,7 @@ class PlanStep:
 
     @property
     def actionable(self) -> bool:
-        return self.kind != "no-op"
+        return self.kind not in ("no-op", "adopt")
 
 
 @dataclass
@@ -171,6 +174,14 @@ def observe_course(course: Course) -> Observation:
             repo_updates = _observed_repository(
                 course, repository, repos, teams, team_repos, instructor_repos, now
             )
+        else:
+            name = course.repository_name(enrolment.docker_id)
+            full_name = f"{org.lower()}/{name}"
+            if name.lower() in repos and not managed.owned(
+                course, managed.Kind.REPOSITORY, full_name
+            ):
+                # Someone else's repository by the name this student's would have.
+                managed.record_found(course, managed.Kind.REPOSITORY, full_name)
         if updates or repo_updates:
             changed += 1
             with transaction.atomic():
@@ -278,6 +289,11 @@ def _observed_repository(
                 updates["build_configured_at"] = None
         return updates
     if repository.created_at is None:
+        if not managed.owned(course, managed.Kind.REPOSITORY, repository.full_name):
+            # There, but not made by this course: the plan offers it for adoption and
+            # nothing here treats it as the student's until a site admin agrees.
+            managed.record_found(course, managed.Kind.REPOSITORY, repository.full_name)
+            return updates
         updates["created_at"] = hub.date_registered or now
     is_private = hub.is_private
     if repository.is_private != is_private:
@@ -328,7 +344,24 @@ def plan_course(
                 )
             )
         else:
-            plan.steps.append(PlanStep(None, StepName.TEAMS, "no-op", org, "both teams exist"))
+            foreign_teams = [
+                name
+                for name in (course.team, course.instructors_team)
+                if managed.found(course, managed.Kind.TEAM, f"{org}/{name}")
+            ]
+            if foreign_teams:
+                plan.steps.append(
+                    PlanStep(
+                        None,
+                        StepName.TEAMS,
+                        "adopt",
+                        org,
+                        f"team(s) {', '.join(foreign_teams)} existed before this course: "
+                        "a site admin must adopt them",
+                    )
+                )
+            else:
+                plan.steps.append(PlanStep(None, StepName.TEAMS, "no-op", org, "both teams exist"))
     enrolments = (
         [enrolment]
         if enrolment is not None
@@ -337,13 +370,22 @@ def plan_course(
     started = set(
         Build.objects.filter(enrolment__in=enrolments).values_list("enrolment_id", flat=True)
     )
+    foreign = set(
+        ManagedResource.objects.filter(
+            course=course, kind=ManagedResource.Kind.REPOSITORY, origin=ManagedResource.Origin.FOUND
+        ).values_list("name", flat=True)
+    )
     for item in enrolments:
         plan.labels[item.pk] = item.identifier
-        plan.steps.extend(_student_steps(course, item, has_builds=item.pk in started))
+        plan.steps.extend(
+            _student_steps(course, item, has_builds=item.pk in started, foreign=foreign)
+        )
     return plan
 
 
-def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) -> list[PlanStep]:
+def _student_steps(
+    course: Course, enrolment: Enrolment, *, has_builds: bool, foreign: Collection[str] = ()
+) -> list[PlanStep]:
     e = enrolment.pk
     if not enrolment.docker_id:
         return [
@@ -376,6 +418,18 @@ def _student_steps(course: Course, enrolment: Enrolment, *, has_builds: bool) ->
         if repository is not None
         else f"{course.organisation.lower()}/{course.repository_name(enrolment.docker_id)}"
     )
+    if (repository is None or repository.created_at is None) and repo_target.lower() in foreign:
+        steps.append(
+            PlanStep(
+                e,
+                StepName.REPOSITORY,
+                "adopt",
+                repo_target,
+                "exists on Docker Hub but this course did not create it: a site admin must "
+                "adopt it before hubcourse changes it",
+            )
+        )
+        return steps
     if repository is None or repository.created_at is None:
         steps.append(PlanStep(e, StepName.REPOSITORY, "create", repo_target, "not on Docker Hub"))
     else:

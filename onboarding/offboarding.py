@@ -12,9 +12,11 @@ students. Then, student by student and step by step, in this order:
 5. remove them from the organisation (or cancel their pending invite);
 6. archive or delete the repository.
 
-Never removed from the organisation: an owner, the account hubcourse signs in with, or a
+Never removed from the organisation: an owner, the account hubcourse signs in with, a
 student of another active course in the same organisation (checked again, live, when the
-step runs). Each (student, step) records its completion, so a failure stops the job with a
+step runs), or anyone this course did not invite (it removes only the members it added).
+Only the repositories this course created, or a site admin let it adopt, are archived or
+deleted; any other is listed in the preview as kept and left untouched. Each (student, step) records its completion, so a failure stops the job with a
 sentence, and resuming carries on from the first thing not done.
 """
 
@@ -29,6 +31,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import managed
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
 from accounts.models import Course, Enrolment, InviteState, OrgMember, User
 from builds.backends import backend_for
@@ -52,6 +55,10 @@ NOTE_ORGANISATION = "removed from the organisation"
 NOTE_INVITE = "pending invite cancelled"
 REASON_OWNER = "an owner of the organisation"
 REASON_SERVICE = "the account hubcourse signs in with"
+REASON_NOT_OURS = "not invited or added by this course"
+REPOSITORY_NOT_OURS = "not created or adopted by this course: left untouched"
+# Reasons that leave an account exactly as it is, in its teams too.
+UNTOUCHED = (REASON_OWNER, REASON_SERVICE, REASON_NOT_OURS)
 
 
 class ConfirmationError(ValueError):
@@ -92,6 +99,7 @@ def _keep_reasons(
     docker_ids = [d.lower() for d in docker_ids if d]
     others = other_active_courses(course, docker_ids)
     accounts = service_accounts(course)
+    invited = managed.owned_names(course, managed.Kind.INVITATION, docker_ids)
     team, organisation = {}, {}
     for docker_id in docker_ids:
         courses = others.get(docker_id, [])
@@ -100,6 +108,9 @@ def _keep_reasons(
             continue
         if docker_id in accounts:
             organisation[docker_id] = team[docker_id] = REASON_SERVICE
+            continue
+        if docker_id not in invited:
+            organisation[docker_id] = team[docker_id] = REASON_NOT_OURS
             continue
         if courses:
             names = ", ".join(sorted(c.name for c in courses))
@@ -133,6 +144,8 @@ class PreviewRow:
     keep_in_team: str
     keep_in_organisation: str
     invite_pending: bool
+    # Why the student's repository is left as it is ("" when offboarding archives or deletes it).
+    keep_repository: str = ""
 
 
 @dataclass
@@ -153,21 +166,32 @@ def offboarding_preview(course: Course) -> Preview:
     )
     owners = _known_owners(course)
     keep_team, keep_org = _keep_reasons(course, [e.docker_id for e in enrolments], owners)
+    ours = managed.owned_names(course, managed.Kind.REPOSITORY)
     rows = []
     for enrolment in enrolments:
         repository = _repository(enrolment)
         key = enrolment.docker_id.lower()
+        keep_repository = ""
+        if (
+            repository is not None
+            and repository.created_at
+            and repository.full_name.lower() not in ours
+        ):
+            keep_repository = f"{repository.full_name}: {REPOSITORY_NOT_OURS}"
         rows.append(
             PreviewRow(
                 identifier=enrolment.identifier,
                 name=enrolment.name,
                 docker_id=enrolment.docker_id,
-                repository=repository.full_name if repository and repository.created_at else "",
+                repository=repository.full_name
+                if repository and repository.created_at and not keep_repository
+                else "",
                 build_configured=bool(repository and _has_build(repository, course)),
                 keep_in_team=keep_team.get(key, ""),
                 keep_in_organisation=keep_org.get(key, ""),
                 invite_pending=enrolment.invite_state == InviteState.PENDING
                 and enrolment.member_at is None,
+                keep_repository=keep_repository,
             )
         )
     with_id = [r for r in rows if r.docker_id]
@@ -178,6 +202,7 @@ def offboarding_preview(course: Course) -> Preview:
         "team": sum(1 for r in with_id if not r.keep_in_team),
         "organisation": sum(1 for r in with_id if not r.keep_in_organisation),
         "kept": sum(1 for r in with_id if r.keep_in_organisation),
+        "repositories_kept": sum(1 for r in rows if r.keep_repository),
     }
     backend = backend_for(course)
     return Preview(course, rows, bool(owners), backend.label, counts, backend.removal_note)
@@ -443,6 +468,14 @@ class _Runner:
             message=message,
         )
 
+    def _ours(self, item: OffboardingItem, action: str) -> bool:
+        """Checked again as the step runs: the repository is this course's to change."""
+        if managed.owned(self.course, managed.Kind.REPOSITORY, item.repository):
+            return True
+        self._audit(item, action, item.repository, AuditOutcome.NOOP, REPOSITORY_NOT_OURS)
+        self._note(item, f"repository {REPOSITORY_NOT_OURS}")
+        return False
+
     def _split(self, item: OffboardingItem) -> tuple[str, str]:
         namespace, name = item.repository.split("/", 1)
         return namespace, name
@@ -487,7 +520,7 @@ class _Runner:
 
     # 2 ----------------------------------------------------------------------------------------
     def _read_only(self, item: OffboardingItem) -> None:
-        if not item.repository:
+        if not item.repository or not self._ours(item, "permission.change"):
             return
         namespace, name = self._split(item)
         # The teams hubcourse gave access, read one by one: the list of a repository's team
@@ -534,7 +567,7 @@ class _Runner:
     def _team(self, item: OffboardingItem) -> None:
         if not item.docker_id:
             return
-        if item.keep_in_team in (REASON_OWNER, REASON_SERVICE):
+        if item.keep_in_team in UNTOUCHED:
             return  # protected accounts are left exactly as they are
         teams = [] if item.keep_in_team else [self.course.team]
         repository = _repository(item.enrolment) if item.enrolment else None
@@ -610,7 +643,7 @@ class _Runner:
 
     # 6 ----------------------------------------------------------------------------------------
     def _repositories(self, item: OffboardingItem) -> None:
-        if not item.repository:
+        if not item.repository or not self._ours(item, f"repository.{self.job.repository_action}"):
             return
         namespace, name = self._split(item)
         if self.job.repository_action == Offboarding.RepositoryAction.DELETE:

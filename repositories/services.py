@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import managed
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, User
 from accounts.services import course_ensure_teams, create_team, enrolment_clear_error
@@ -60,60 +61,83 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     the organisation's repositories, so a repository the row does not know is nearly always
     missing, and the create answer says everything a read would. "Already exists" (made by
     an earlier attempt whose answer was lost, by hand, or by a concurrent creator) is
-    success once read back: adopted, never created twice.
+    success once read back only when this course made (or a site admin let it adopt) the
+    repository; anything else is left alone, recorded as found, and the step stops in words.
     """
-    with transaction.atomic():
-        enrolment = _locked_enrolment(enrolment_id)
-        if enrolment is None or not enrolment.docker_id:
-            return None
-        course = enrolment.course
-        repository = repository_row(enrolment)
-        if repository.created_at is not None and repository.is_private == course.repo_private:
-            return repository
-        client = dockerhub_client_for(course)
-        target = repository.full_name
-        try:
-            hub = client.create_repository(
-                repository.namespace,
-                repository.name,
-                description=f"{course.name}: {enrolment.docker_id}"[:100],
-                is_private=course.repo_private,
-            )
-            outcome, message = Outcome.OK, ""
-        except Invalid as error:
-            if not _is_already_exists(error):
-                raise
-            hub = client.get_repository(repository.namespace, repository.name)
-            outcome, message = Outcome.NOOP, "the repository already existed; adopted"
-        audit_record(
-            service=DOCKER_HUB,
-            action="repository.create",
-            target=target,
-            outcome=outcome,
-            enrolment=enrolment,
-            actor=actor,
-            message=message,
-        )
-        if hub.is_private != course.repo_private:
-            client.set_repository_privacy(
-                repository.namespace, repository.name, is_private=course.repo_private
-            )
+    made: list[str] = []
+    try:
+        with transaction.atomic():
+            enrolment = _locked_enrolment(enrolment_id)
+            if enrolment is None or not enrolment.docker_id:
+                return None
+            course = enrolment.course
+            repository = repository_row(enrolment)
+            if repository.created_at is not None and repository.is_private == course.repo_private:
+                return repository
+            client = dockerhub_client_for(course)
+            target = repository.full_name
+            try:
+                hub = client.create_repository(
+                    repository.namespace,
+                    repository.name,
+                    description=f"{course.name}: {enrolment.docker_id}"[:100],
+                    is_private=course.repo_private,
+                )
+                outcome, message = Outcome.OK, ""
+                made.append(target)
+                managed.record_created(course, managed.Kind.REPOSITORY, target)
+            except Invalid as error:
+                if not _is_already_exists(error):
+                    raise
+                if not managed.owned(course, managed.Kind.REPOSITORY, target):
+                    # Someone else's (another course's, or made by hand): never taken over
+                    # silently. A lost answer to our own create lands here too; a site admin
+                    # adopting it is the safe way back.
+                    raise managed.NotOurs(DOCKER_HUB, "repository", target) from error
+                hub = client.get_repository(repository.namespace, repository.name)
+                outcome, message = Outcome.NOOP, "the repository already existed (ours)"
             audit_record(
                 service=DOCKER_HUB,
-                action="repository.privacy",
+                action="repository.create",
                 target=target,
-                outcome=Outcome.OK,
+                outcome=outcome,
                 enrolment=enrolment,
                 actor=actor,
-                message="made private" if course.repo_private else "made public",
+                message=message,
             )
-        StudentRepository.objects.filter(pk=repository.pk).update(
-            created_at=repository.created_at or hub.date_registered or timezone.now(),
-            is_private=course.repo_private,
-        )
+            if hub.is_private != course.repo_private:
+                client.set_repository_privacy(
+                    repository.namespace, repository.name, is_private=course.repo_private
+                )
+                audit_record(
+                    service=DOCKER_HUB,
+                    action="repository.privacy",
+                    target=target,
+                    outcome=Outcome.OK,
+                    enrolment=enrolment,
+                    actor=actor,
+                    message="made private" if course.repo_private else "made public",
+                )
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                created_at=repository.created_at or hub.date_registered or timezone.now(),
+                is_private=course.repo_private,
+            )
+    except managed.NotOurs as error:
+        # Recorded after the rollback, so the plan can offer it for adoption.
+        managed.record_found(_course_of(enrolment_id), managed.Kind.REPOSITORY, error.name)
+        raise
+    except Exception:
+        # Created, then a later call failed: the rollback must not forget whose it is.
+        for name in made:
+            managed.record_created(_course_of(enrolment_id), managed.Kind.REPOSITORY, name)
+        raise
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
     repository.refresh_from_db()
     return repository
+
+
+def _course_of(enrolment_id: int) -> Course:
+    return Course.objects.get(enrolments__pk=enrolment_id)
 
 
 def desired_permissions(

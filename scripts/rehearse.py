@@ -632,7 +632,9 @@ def rehearse(r: Rehearsal) -> None:
             return response.json() if response.status_code == 200 else None
 
         body = wait_until("/healthz answers 200", 90, healthy)
-        expect(body["worker"]["ok"] and body["beat"]["ok"], f"/healthz: {body}")
+        # An anonymous caller gets the verdict only; 200 means the database, the broker, a
+        # worker and beat all answered (the details are for a signed-in administrator).
+        expect(body == {"status": "ok"}, f"/healthz: {body}")
 
     with r.step("the sign-in page, its stylesheets and scripts (whitenoise)"):
         login = browser.get("/accounts/login/")

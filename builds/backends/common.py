@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 
-from accounts.models import Course, Enrolment
+from accounts.managed import record_created
+from accounts.models import Course, Enrolment, ManagedResource
 from builds.backends import data
 from builds.backends.base import BuildNotReady
 from builds.backends.data import PushHooks
@@ -115,6 +116,9 @@ def ensure_dockerhub_webhook(
                     _remember_hook(repository, pipeline.slug or pipeline.name)
                     return False
         pipeline = client.create_webhook(repository.namespace, repository.name, HOOK_NAME, url)
+        record_created(
+            enrolment.course, ManagedResource.Kind.WEBHOOK, f"{target}:{HOOK_NAME}", pipeline.slug
+        )
     except ExternalServiceError as error:
         audit_record(
             service=DOCKER_HUB,
@@ -243,6 +247,7 @@ def ensure_github_webhook(
                 owner, repo, url=url, secret=ensure_github_webhook_secret(course), events=events
             )
             hook_id, changed = hook.id, True
+            record_created(course, ManagedResource.Kind.WEBHOOK, f"github:{target}", str(hook.id))
     except (Forbidden, NotFound) as error:
         if required:
             audit_github_error(enrolment, "webhook.create", target, error)

@@ -170,11 +170,13 @@ def test_instructors_add_and_remove_staff_but_keep_one_instructor(
     client.force_login(instructor)
     url = reverse("dashboard:roles", args=[course.slug])
 
-    client.post(url, {"email": "New.TA@uni.example", "role": "ta"})
-    new_ta = User.objects.get(email="new.ta@uni.example")
-    role = CourseRole.objects.get(course=course, user=new_ta)
-    assert role.role == "ta"
-    assert not new_ta.has_usable_password()
+    page = client.post(url, {"email": "New.TA@uni.example", "role": "ta"}, follow=True)
+    # An invitation, not a role: nothing attaches until they accept it (security tests).
+    assert "Invitation sent to new.ta@uni.example" in page.content.decode()
+    assert not User.objects.filter(email="new.ta@uni.example").exists()
+    assert "new.ta@uni.example" in client.get(url).content.decode()
+    new_ta = User.objects.create_user("new.ta@uni.example")
+    role = CourseRole.objects.create(course=course, user=new_ta, role="ta")
 
     client.post(url, {"remove": role.pk})
     assert not CourseRole.objects.filter(pk=role.pk).exists()

@@ -131,7 +131,10 @@ def test_observe_notices_a_repository_made_by_hand_and_one_deleted(
 
     observe_course(hub_course)
 
-    assert StudentRepository.objects.get(enrolment=adopted).created_at is not None
+    # Made by hand, not by the course: noticed, offered for adoption, not taken over.
+    assert StudentRepository.objects.get(enrolment=adopted).created_at is None
+    steps = {s.step: s for s in plan_course(hub_course).for_enrolment(adopted.pk)}
+    assert steps["repository"].kind == "adopt"
     assert StudentRepository.objects.get(enrolment=deleted).created_at is None
 
 

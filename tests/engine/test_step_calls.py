@@ -44,20 +44,23 @@ def test_a_new_repository_costs_one_create_and_no_read(sandbox: Any, hub_course:
     assert _calls(sandbox, "GET", "/repositories/<") == reads_before
 
 
-def test_a_repository_made_by_hand_is_adopted_after_the_create_says_it_exists(
+def test_a_repository_made_by_hand_is_not_taken_over_when_the_create_says_it_exists(
     sandbox: Any, hub_course: Course
 ) -> None:
+    from accounts import managed
+
     (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
     dockerhub_client_for(hub_course).create_repository(
         "revelare", "docker-101-student000", is_private=True
     )
 
-    repository = repository_ensure(enrolment_id=enrolment.pk)
+    with pytest.raises(managed.NotOurs):
+        repository_ensure(enrolment_id=enrolment.pk)
 
-    assert repository is not None and repository.created_at is not None
-    # The hand-made one and ours (refused: it exists), then one read to adopt it.
+    # The hand-made one and ours (refused: it exists); nothing read or changed after that.
     assert _calls(sandbox, "POST", REPO) == 2
-    assert _calls(sandbox, "GET", REPO + "/<repository>") == 1
+    assert _calls(sandbox, "GET", REPO + "/<repository>") == 0
+    assert managed.found(hub_course, "repository", "revelare/docker-101-student000")
 
 
 def test_first_grants_on_a_new_repository_are_two_writes_and_no_list(

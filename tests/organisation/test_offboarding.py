@@ -10,7 +10,8 @@ import pytest
 import requests
 from django.urls import reverse
 
-from accounts.models import Course, CourseRole, Enrolment, InviteState, User
+from accounts import managed
+from accounts.models import Course, CourseRole, Enrolment, InviteState, ManagedResource, User
 from accounts.services import course_ensure_teams
 from builds.models import Build, BuildState
 from hubcourse.errors import Forbidden
@@ -58,6 +59,9 @@ def term(sandbox, course):
     results = {r.invitee: r for r in client.bulk_invite(org, ids, team=course.team)}
     _accept(sandbox, ids[0])
     _accept(sandbox, ids[1])
+    for docker_id in ids:
+        # What the course's own bulk invite records (made here by hand, as the rest).
+        managed.record_created(course, ManagedResource.Kind.INVITATION, docker_id)
     enrolments = {}
     for docker_id in [*ids, owner]:
         member = docker_id != ids[2]
@@ -73,6 +77,7 @@ def term(sandbox, course):
             Enrolment.objects.filter(pk=enrolment.pk).update(member_at=enrolment.created_at)
             name = course.repository_name(docker_id)
             client.create_repository(org, name, is_private=True)
+            managed.record_created(course, ManagedResource.Kind.REPOSITORY, f"{org}/{name}")
             client.grant_team_permission(org, name, course.team_id, "write")
             client.grant_team_permission(org, name, course.instructors_team_id, "admin")
             StudentRepository.objects.create(

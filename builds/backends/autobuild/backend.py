@@ -32,7 +32,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from accounts.credentials import dockerhub_client_for, github_client_for
-from accounts.models import Course, Enrolment, GitHubAccess
+from accounts.managed import record_created
+from accounts.models import Course, Enrolment, GitHubAccess, ManagedResource
 from builds.backends import data
 from builds.backends.autobuild.client import AutobuildClient, BuildRule, BuildSetting, BuildSource
 from builds.backends.autobuild.client import Build as HubBuild
@@ -551,6 +552,12 @@ class DockerHubAutobuild:
                 raise
             source = found
         else:
+            record_created(
+                repository.enrolment.course,
+                ManagedResource.Kind.BUILD_SOURCE,
+                f"{repository.namespace}/{repository.name}",
+                created.uuid,
+            )
             remember_rule(repository, created, _rule_uuid(created))
             return created, True, True
         settings = client.list_build_settings(source)
