@@ -56,6 +56,8 @@ def _calls(world: Any, service: str) -> tuple[int, int, int]:
 
 def _setup(ctx: Context, sandbox: Sandbox, world: Any, students: int) -> Any:
     from accounts.models import Course, Enrolment, InviteState, PreflightState
+    from builds.backends import data as backend_data
+    from builds.backends.data import PushHooks
     from builds.services import build_configure, build_trigger_first, builds_refresh
     from repositories.models import StudentRepository
     from repositories.services import repository_ensure
@@ -101,7 +103,8 @@ def _setup(ctx: Context, sandbox: Sandbox, world: Any, students: int) -> Any:
             repo = github_state.get_repo(world, full_name)
             if repo is not None:
                 repo["hooks"].clear()
-    StudentRepository.objects.filter(enrolment__course=course).update(github_hook_id=None)
+    for repository in StudentRepository.objects.filter(enrolment__course=course):
+        backend_data.update(repository, PushHooks, github_hook_id=None)
     return course
 
 

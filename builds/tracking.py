@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from accounts.credentials import github_client_for
 from accounts.models import Enrolment, GitHubAccess
 from accounts.signals import note_observed
-from builds.backends import BuildNotReady, backend_for
+from builds.backends import BuildNotReady, backend_for, data
 from builds.backends.common import github_source
 from builds.backends.github_actions.backend import WORKFLOW_PATH, build_info
 from builds.notifications import notify_build_outcome
@@ -160,7 +160,7 @@ def watched() -> QuerySet[StudentRepository]:
     (until the joining step has looked) those with neither the app nor a course webhook."""
     return StudentRepository.objects.filter(
         Q(enrolment__github_access=GitHubAccess.PUBLIC)
-        | Q(enrolment__github_access=GitHubAccess.UNKNOWN, github_hook_id__isnull=True),
+        | (Q(enrolment__github_access=GitHubAccess.UNKNOWN) & data.without_github_hook()),
         build_configured_at__isnull=False,
         enrolment__course__archived_at__isnull=True,
     ).exclude(enrolment__github_repo="")

@@ -223,6 +223,17 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             course.enrolments.filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True)
         )
     action = form.cleaned_data["action"]
+    if action == "rebuild":
+        # The same service as the API's bulk action, asked for each student's answer.
+        answers = courses.enrolments_rebuild(course=course, actor=_user(request), enrolment_ids=ids)
+        started = sum(1 for a in answers if a.accepted)
+        text = f"Rebuilding the latest commit of {counted(started, 'student')}."
+        refused = len(answers) - started
+        if refused:
+            reasons = sorted({a.message for a in answers if not a.accepted})
+            text += f" Not for {counted(refused, 'student')}: " + " ".join(reasons)
+        (messages.success if started else messages.error)(request, text)
+        return redirect(back)
     n = courses.enrolments_act(
         course=course, actor=_user(request), action=action, enrolment_ids=ids
     )
@@ -240,15 +251,6 @@ def board_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             if n
             else "None of these students is waiting for an invitation.",
         )
-    elif action == "rebuild":
-        text = f"Rebuilding the latest commit of {counted(n, 'student')}."
-        if n < len(ids):
-            text += (
-                f" Not for {counted(len(ids) - n, 'student')}: a rebuild needs a linked repository"
-                " and a build set up, and waits a little after the last one; each student's"
-                " page says which."
-            )
-        (messages.success if n else messages.error)(request, text)
     else:
         messages.success(request, f"Pre-flight checks queued for {counted(n, 'student')}.")
     return redirect(back)

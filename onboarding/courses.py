@@ -39,7 +39,7 @@ from accounts.services import (
 )
 from accounts.tokens import revoke_access
 from builds.backends import backend_for
-from builds.rebuild import rebuild_many
+from builds.rebuild import RebuildAnswer, rebuild_many
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import (
@@ -787,9 +787,16 @@ def enrolments_act(*, course: Course, actor: User, action: str, enrolment_ids: l
     if action == "preflight":
         return enrolments_rerun_preflight(course=course, actor=actor, enrolment_ids=enrolment_ids)
     if action == "rebuild":
-        answers = rebuild_many(course=course, enrolment_ids=enrolment_ids, actor=actor)
+        answers = enrolments_rebuild(course=course, actor=actor, enrolment_ids=enrolment_ids)
         return sum(1 for answer in answers if answer.accepted)
     raise ValidationError(f"Choose one of: {', '.join(BULK_ACTIONS)}.", key="action", value=action)
+
+
+def enrolments_rebuild(
+    *, course: Course, actor: User, enrolment_ids: list[int]
+) -> list[RebuildAnswer]:
+    """Rebuild these students' latest commits; each answer says whether, and why not."""
+    return rebuild_many(course=course, enrolment_ids=enrolment_ids, actor=actor)
 
 
 def enrolments_retry(*, course: Course, actor: User, enrolment_ids: list[int]) -> int:

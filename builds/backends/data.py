@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 from django.db import transaction
+from django.db.models import Q
 from pydantic import BaseModel, ConfigDict
 
 from repositories.models import StudentRepository
@@ -70,3 +71,11 @@ class PushHooks(BackendData):
     key: ClassVar[str] = "hooks"
     github_hook_id: int | None = None
     dockerhub_webhook: str = ""
+
+
+def without_github_hook() -> Q:
+    """Repositories with no webhook of hubcourse's on GitHub (for queries: the key missing
+    from ``build_data``, or stored empty)."""
+    return Q(build_data__hooks__github_hook_id__isnull=True) | Q(
+        build_data__hooks__github_hook_id=None
+    )

@@ -142,7 +142,9 @@ def test_team_per_student_adds_the_student_after_accepting(
     # Before accepting: the team exists (so the permission can be granted), without them.
     assert enrolment_join_student_team(enrolment_id=enrolment.pk) is False
     repository_ensure(enrolment_id=enrolment.pk)
-    repository_grant_permissions(enrolment_id=enrolment.pk)
+    # The engine passes the student team's permission the course's backend needs (autobuild:
+    # the student administers their own repository, to link their automated build).
+    repository_grant_permissions(enrolment_id=enrolment.pk, student_team="admin")
     client = dockerhub_client_for(hub_course)
     granted = team_grants(sandbox.world, "revelare", "docker-101-student000")
     assert granted == {"docker-101-student000": "admin", "instructors": "admin"}

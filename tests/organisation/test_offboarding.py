@@ -298,13 +298,16 @@ def test_the_record_says_what_the_backend_did_with_the_build(
     class Disabling:
         name = "disabling"
 
+        label = "a backend that can only switch builds off"
+        removal_note = ""
+
+        def has_configuration(self, repository):
+            return True
+
         def remove(self, enrolment):
             return said
 
     monkeypatch.setitem(backends.BACKENDS, term["course"].build_backend, Disabling())
-    StudentRepository.objects.filter(enrolment__docker_id="learner0000").update(
-        build_source_id="src-1"
-    )
     _start(term["course"], django_capture_on_commit_callbacks)
 
     item = OffboardingItem.objects.get(docker_id="learner0000")

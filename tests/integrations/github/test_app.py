@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.cache import cache
 
 from accounts.credentials import github_app
+from hubcourse import governor
 from hubcourse.errors import AuthenticationFailed, Forbidden, NotFound
-from hubcourse.governor import default_store
 from hubcourse.secrets import SecretValue, encrypt
 from integrations.github.app import (
     ACTIONS,
@@ -213,7 +213,7 @@ def test_the_governor_keeps_one_budget_per_installation(
         "kim-student", "course"
     )
 
-    store = default_store()
+    store = governor.default_store()  # the test's own store (tests/conftest.py)
     first, second = (
         store.state(f"installation:{first_id}"),
         store.state(f"installation:{second_id}"),

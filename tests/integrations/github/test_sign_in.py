@@ -65,8 +65,8 @@ def test_without_the_app_the_oauth_app_asks_only_who_the_student_is(settings: An
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_deletes_every_stored_github_token() -> None:
-    before = [("accounts", "0002_githubappregistration")]
-    after = [("accounts", "0003_delete_github_social_tokens")]
+    before = [("accounts", "0001_initial")]
+    after = [("accounts", "0002_delete_github_social_tokens")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(
