@@ -9,9 +9,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models may be imported only once the app registry is ready. The tasks
         # module registers the app's Celery tasks, which services queue by name.
-        from accounts import tasks  # noqa: F401
+        # revocation connects its signal receivers on import.
+        from accounts import revocation, tasks  # noqa: F401
         from accounts.selectors import task_log_context
         from hubcourse.tasklog import add_context_provider
 
         add_context_provider(task_log_context)
-        from accounts import revocation  # noqa: F401 (connects the receivers)

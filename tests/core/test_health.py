@@ -65,7 +65,8 @@ def test_the_heartbeat_task_records_the_worker():
     assert Heartbeat.objects.get(name="worker").at > timezone.now() - timedelta(seconds=5)
 
 
-def test_after_a_restart_only_heartbeats_of_this_run_count(client, settings):
+def test_after_a_restart_only_heartbeats_of_this_run_count(admin_client, settings):
+    client = admin_client  # the details are for a signed-in administrator
     # make run gives its processes a run id; the last run's fresh-looking rows are not proof.
     settings.HUBCOURSE_RUN_ID = "earlier"
     record_heartbeat("worker")

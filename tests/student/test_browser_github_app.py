@@ -29,7 +29,9 @@ SHOTS = "student-app"
 
 def _arrive(page: Any, pattern: str, step: str) -> None:
     try:
-        page.wait_for_url(re.compile(pattern))
+        # Tests run Celery eagerly: the confirm request runs the student's whole onboarding
+        # chain before it answers, which on a loaded machine takes longer than a page load.
+        page.wait_for_url(re.compile(pattern), timeout=60_000)
     except Exception:
         save_screenshot(page, SHOTS, f"stuck-{step}")
         raise
