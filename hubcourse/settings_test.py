@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _free_port() -> int:
@@ -44,9 +45,17 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; t
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 if XDIST_WORKER:
-    # One Redis is shared by the workers: each keeps to its own keys.
+    # One Redis is shared by the workers: each keeps to its own keys, and to its own database
+    # for the cache, since a test's cache.clear() empties a whole database (another worker's
+    # throttling counters with it).
+    _index = int(XDIST_WORKER.removeprefix("gw") or 0)
     for _cache in CACHES.values():  # noqa: F405
         _cache["KEY_PREFIX"] = f"test-{XDIST_WORKER}"
+        _location = _cache.get("LOCATION")
+        if isinstance(_location, str) and _location.startswith(("redis://", "rediss://")):
+            _parts = urlsplit(_location)
+            _db = int(_parts.path.strip("/") or 0)
+            _cache["LOCATION"] = urlunsplit(_parts._replace(path=f"/{(_db + _index) % 16}"))
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
