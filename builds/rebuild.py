@@ -69,8 +69,6 @@ def rebuild_request(
     """Accept (and start in a task) or refuse a rebuild of the student's latest commit."""
     now = now or timezone.now()
     repository = StudentRepository.objects.filter(enrolment=enrolment).first()
-    target = repository.full_name if repository is not None else enrolment.identifier
-    service = backend_for(enrolment.course).service
     reason = _why_not(enrolment, repository)
     if not reason and repository is not None:
         claimed = StudentRepository.objects.filter(
@@ -90,15 +88,7 @@ def rebuild_request(
                 f"{timeuntil(again, now)}."
             )
     if reason:
-        audit_record(
-            service=service,
-            action=ACTION,
-            target=target,
-            outcome=AuditEvent.Outcome.NOOP,
-            enrolment=enrolment,
-            actor=actor,
-            message=f"refused: {reason}",
-        )
+        _audit(enrolment, repository, actor, AuditEvent.Outcome.NOOP, f"refused: {reason}")
         return RebuildAnswer(enrolment.pk, False, reason)
     actor_id = actor.pk if actor is not None else None
     transaction.on_commit(partial(_start, enrolment.pk, actor_id))
@@ -117,8 +107,26 @@ def rebuild_many(
     return [rebuild_request(enrolment=e, actor=actor) for e in enrolments]
 
 
-def _start(enrolment_id: int, actor_id: int | None) -> None:
+def _audit(
+    enrolment: Enrolment,
+    repository: StudentRepository | None,
+    actor: User | None,
+    outcome: AuditEvent.Outcome,
+    message: str | BaseException,
+) -> None:
+    """One audit record of a rebuild request or start, refused, failed or begun."""
+    audit_record(
+        service=backend_for(enrolment.course).service,
+        action=ACTION,
+        target=repository.full_name if repository is not None else enrolment.identifier,
+        outcome=outcome,
+        enrolment=enrolment,
+        actor=actor,
+        message=message,
+    )
 
+
+def _start(enrolment_id: int, actor_id: int | None) -> None:
     current_app.tasks[REBUILD_TASK].delay(enrolment_id, actor_id)
 
 
@@ -132,31 +140,13 @@ def rebuild_run(*, enrolment_id: int, actor_id: int | None = None) -> str | None
         return None
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     repository = StudentRepository.objects.filter(enrolment=enrolment).first()
-    target = repository.full_name if repository is not None else enrolment.identifier
-    service = backend_for(enrolment.course).service
     try:
         external_id = backend_for(enrolment.course).trigger(enrolment)
     except BuildNotReady as why:
-        audit_record(
-            service=service,
-            action=ACTION,
-            target=target,
-            outcome=AuditEvent.Outcome.NOOP,
-            enrolment=enrolment,
-            actor=actor,
-            message=f"not started: {why}",
-        )
+        _audit(enrolment, repository, actor, AuditEvent.Outcome.NOOP, f"not started: {why}")
         return None
     except ExternalServiceError as error:
-        audit_record(
-            service=service,
-            action=ACTION,
-            target=target,
-            outcome=AuditEvent.Outcome.ERROR,
-            enrolment=enrolment,
-            actor=actor,
-            message=error,
-        )
+        _audit(enrolment, repository, actor, AuditEvent.Outcome.ERROR, error)
         raise
     now = timezone.now()
     if external_id:
@@ -164,13 +154,11 @@ def rebuild_run(*, enrolment_id: int, actor_id: int | None = None) -> str | None
     # Expect the build (its commit is the branch head, not known here) and look soon.
     StudentRepository.objects.filter(enrolment=enrolment).update(expected_sha="", expected_at=now)
     poll_soon(enrolment.pk, now)
-    audit_record(
-        service=service,
-        action=ACTION,
-        target=target,
-        outcome=AuditEvent.Outcome.OK,
-        enrolment=enrolment,
-        actor=actor,
-        message=f"started build {external_id}" if external_id else "started",
+    _audit(
+        enrolment,
+        repository,
+        actor,
+        AuditEvent.Outcome.OK,
+        f"started build {external_id}" if external_id else "started",
     )
     return external_id
