@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment, JoinLink, JoinRequest, User
 from builds.models import StudentBadge
 from hubcourse.models import AuditEvent
-from onboarding.joining import JoinResult, join_course
+from onboarding.joining import JoinResult, join_course, join_request_approve
 from tests.student.conftest import person
 
 pytestmark = pytest.mark.django_db
@@ -160,6 +160,12 @@ def test_unlinking_a_wrong_match_frees_the_entry_for_the_right_student(
     entry = Enrolment.objects.create(course=course, identifier="s222")
     wrong = person("wrong@gmail.example")
     join_course(user=wrong, link=link, identifier="s222")
+    join_request_approve(
+        request_id=JoinRequest.objects.get().pk,
+        course=course,
+        actor=instructor,
+        enrolment_id=entry.pk,
+    )
     Enrolment.objects.filter(pk=entry.pk).update(docker_id="wrongperson", github_repo="w/x")
     old_badge = StudentBadge.objects.get(enrolment=entry).token
     client.force_login(instructor)
@@ -176,7 +182,8 @@ def test_unlinking_a_wrong_match_frees_the_entry_for_the_right_student(
         "unlinked wrong@gmail.example" in AuditEvent.objects.get(action="enrolment.unlink").message
     )
     right = person("right@gmail.example")
-    assert join_course(user=right, link=link, identifier="s222").enrolment == entry
+    assert join_course(user=right, link=link, identifier="s222").result is JoinResult.PENDING
+    assert JoinRequest.objects.get(user=right).claimed == entry
     client.force_login(wrong)
     assert client.get(reverse("student:status", args=[entry.pk])).status_code == 404
 
