@@ -22,10 +22,9 @@ wrong match.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
 import ipaddress
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -395,9 +394,14 @@ def _request(
         defaults={"identifier": identifier, "reason": reason[:300], "claimed": claimed},
     )
     claimed_id = claimed.pk if claimed is not None else None
-    if not created and identifier and (request.identifier, request.claimed_id) != (
-        identifier,
-        claimed_id,
+    if (
+        not created
+        and identifier
+        and (request.identifier, request.claimed_id)
+        != (
+            identifier,
+            claimed_id,
+        )
     ):
         JoinRequest.objects.filter(pk=request.pk).update(
             identifier=identifier, reason=reason[:300], claimed=claimed
