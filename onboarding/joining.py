@@ -394,15 +394,8 @@ def _request(
         defaults={"identifier": identifier, "reason": reason[:300], "claimed": claimed},
     )
     claimed_id = claimed.pk if claimed is not None else None
-    if (
-        not created
-        and identifier
-        and (request.identifier, request.claimed_id)
-        != (
-            identifier,
-            claimed_id,
-        )
-    ):
+    changed = (request.identifier, request.claimed_id) != (identifier, claimed_id)
+    if not created and identifier and changed:
         JoinRequest.objects.filter(pk=request.pk).update(
             identifier=identifier, reason=reason[:300], claimed=claimed
         )
