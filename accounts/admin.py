@@ -61,9 +61,9 @@ class JoinLinkAdmin(admin.ModelAdmin[JoinLink]):
 
 @admin.register(JoinRequest)
 class JoinRequestAdmin(admin.ModelAdmin[JoinRequest]):
-    list_display = ("course", "user", "identifier", "status", "created_at", "decided_by")
+    list_display = ("course", "user", "identifier", "claimed", "status", "created_at", "decided_by")
     list_filter = ("status",)
-    list_select_related = ("course", "user", "decided_by")
+    list_select_related = ("course", "user", "claimed", "decided_by")
 
 
 @admin.register(ManagedResource)

@@ -504,7 +504,8 @@ class JoinLink(models.Model):
 
 
 class JoinRequest(models.Model):
-    """A signed-in person who could not be matched to the roster and asks to join."""
+    """A signed-in person whom no verified email matched to the roster, asking to join: a
+    stranger, or someone claiming an entry by the identifier they typed."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for an instructor"
@@ -530,6 +531,11 @@ class JoinRequest(models.Model):
         related_name="+",
     )
     enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The roster entry the typed identifier names, if any: only the instructor can tell
+    # whether the person who typed a student number is that student.
+    claimed = models.ForeignKey(
         Enrolment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 

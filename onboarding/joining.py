@@ -4,11 +4,17 @@ Matching rules, in order (``join_course``):
 
 1. a person already on the course goes to their page;
 2. a roster entry whose email (or email-shaped identifier) is one of the person's
-   *verified* email addresses is theirs;
-3. otherwise the identifier they type (a student number, or an email) finds the entry, but
-   an entry that names an email only its owner has verified is never handed to someone
-   else, and an entry linked to another account is never taken over;
-4. anyone left over is refused or waits for an instructor, as the course's link says.
+   *verified* email addresses is theirs, at once;
+3. otherwise the identifier they type (a student number, a Docker ID) is only a claim:
+   anyone with the course link can type someone else's, so a free entry that names no email
+   waits for an instructor, who sees who asked, to approve or refuse;
+4. anything else they type (no such entry, an entry linked to another account, an entry
+   naming another email) gets one and the same answer, so the join form tells nobody what
+   the roster holds: refused, or waiting for an instructor, as the course's link says.
+
+Typed identifiers are limited per account, and those that match nothing per client address
+and per course (``join_attempt_allowed``): new accounts, or many addresses, do not buy more
+guesses.
 
 Every link and unlink is written to the audit log, so an instructor can see (and undo) a
 wrong match.
@@ -16,8 +22,9 @@ wrong match.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -117,6 +124,8 @@ class JoinOutcome:
     enrolment: Enrolment | None = None
     # For people: why, and what to do next.
     message: str = ""
+    # A typed identifier that named no roster entry the person may ask for (counted).
+    missed: bool = False
 
 
 def verified_emails(user: User) -> set[str]:
@@ -138,32 +147,74 @@ def _entry_emails(enrolment: Enrolment) -> set[str]:
     return found
 
 
-# A student number is a weak secret: with the course link, typing numbers until one matches
-# would claim someone else's roster entry. Each account gets this many typed identifiers per
-# course in a window, plenty for typos.
+# A student number is a weak secret: typing numbers until one matches tells who is on the
+# roster (and files claims). Each account gets this many typed identifiers per course in a
+# window, plenty for typos.
 JOIN_ATTEMPTS = 10
+# Sign-up is open, so accounts are free: typed identifiers that match nothing are also
+# counted per client address and per course. Only misses count there, because a whole class
+# behind one school address types its student numbers at once; misses are its typos.
+JOIN_MISSES_PER_ADDRESS = 30
+JOIN_MISSES_PER_COURSE = 100
 JOIN_ATTEMPT_WINDOW = 15 * 60  # seconds
 
 
-def join_attempt_allowed(user: User, course: Course) -> bool:
-    """Count one typed identifier; False once the account has used up its tries for now."""
-    key = f"student:join-attempts:{course.pk}:{user.pk}"
+def _count(key: str, add: int) -> int:
+    if not add:
+        return int(cache.get(key, 0))
     cache.add(key, 0, JOIN_ATTEMPT_WINDOW)
     try:
-        attempts = cache.incr(key)
+        return int(cache.incr(key, add))
     except ValueError:  # the window ran out between add and incr
-        cache.set(key, 1, JOIN_ATTEMPT_WINDOW)
-        attempts = 1
-    return attempts <= JOIN_ATTEMPTS
+        cache.set(key, add, JOIN_ATTEMPT_WINDOW)
+        return add
+
+
+def _address_key(address: str) -> str:
+    # An IPv6 host holds a whole /64: one bucket for it, or every address is a fresh start.
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:
+        return f"student:join-misses:address:{address}"
+    if found.version == 6:
+        return f"student:join-misses:address:{ipaddress.ip_network(f'{found}/64', strict=False)}"
+    return f"student:join-misses:address:{found}"
+
+
+def _course_key(course: Course) -> str:
+    return f"student:join-misses:course:{course.pk}"
+
+
+def join_attempt_allowed(user: User, course: Course, address: str) -> bool:
+    """Count one typed identifier; False once the account has used up its tries, or its
+    client address (``hubcourse.clientip.client_ip``) or the course its misses, for now."""
+    if _count(f"student:join-attempts:{course.pk}:{user.pk}", 1) > JOIN_ATTEMPTS:
+        return False
+    return (
+        _count(_address_key(address), 0) < JOIN_MISSES_PER_ADDRESS
+        and _count(_course_key(course), 0) < JOIN_MISSES_PER_COURSE
+    )
+
+
+def _charge_miss(course: Course, address: str | None) -> None:
+    _count(_course_key(course), 1)
+    if address is not None:
+        _count(_address_key(address), 1)
 
 
 def join_course(
-    *, user: User, link: JoinLink, identifier: str = "", may_ask: bool = True
+    *,
+    user: User,
+    link: JoinLink,
+    identifier: str = "",
+    may_ask: bool = True,
+    address: str | None = None,
 ) -> JoinOutcome:
     """Match the signed-in person to the course's roster (see the module's rules).
 
     ``may_ask`` False (opening the link, a GET) never files a request for approval: the
-    person asks explicitly, with the form.
+    person asks explicitly, with the form. A typed identifier that matches nothing is
+    counted against the course and, given the client's ``address``, against that address.
     """
     course = link.course
     mine = Enrolment.objects.filter(course=course, user=user).first()
@@ -185,6 +236,8 @@ def join_course(
             message="That roster entry was just linked to another account. If it is yours, "
             "ask your instructor to unlink it.",
         )
+    if outcome.missed:
+        _charge_miss(course, address)
     if outcome.result is JoinResult.LINKED and outcome.enrolment is not None:
         enrolment_refresh_state(enrolment_id=outcome.enrolment.pk)
     return outcome
@@ -220,6 +273,21 @@ def _match(
             )
     if not identifier:
         return JoinOutcome(JoinResult.NEED_IDENTIFIER)
+    # Their own email, typed before confirming it: the answer depends on the account only,
+    # never on the roster.
+    unverified = {
+        e.lower()
+        for e in EmailAddress.objects.filter(user=user, verified=False).values_list(
+            "email", flat=True
+        )
+    }
+    if identifier.lower() in unverified - emails:
+        return JoinOutcome(
+            JoinResult.VERIFY_EMAIL,
+            message="You have not confirmed this email address yet: to join with it, confirm "
+            "your email address (open the link in the email hubcourse sent you), then open the "
+            "course link again.",
+        )
     entry = (
         Enrolment.objects.select_for_update()
         .filter(course=course)
@@ -227,47 +295,46 @@ def _match(
         .order_by("pk")
         .first()
     )
+    # Every way a typed identifier can fail gets the same words (``_no_match``): which one
+    # it was is for the instructor's eyes only (the request's reason).
     if entry is None:
-        return _ask_or_refuse(
+        why = f"gave {identifier!r}, which is not on the roster"
+    elif entry.user_id is not None:
+        why = f"gave {identifier!r}, whose roster entry is already linked to another account"
+    elif _entry_emails(entry):
+        why = f"gave {identifier!r}, whose roster entry names another email address"
+    else:
+        # A free entry known by its identifier only: a claim, for the instructor to confirm.
+        return _request(
             user,
             link,
             identifier,
             may_ask=may_ask,
-            reason=f"not on the roster (gave {identifier!r})",
-            refused=f"There is no {identifier!r} on the roster of {course.name}. Check it with "
-            "your instructor: they can add you to the roster, then open the course link again.",
+            claimed=entry,
+            reason=f"typed the roster identifier {identifier!r}: confirm that this is "
+            f"{entry.name or 'that student'}",
         )
-    if entry.user_id is not None:
-        return JoinOutcome(
-            JoinResult.REFUSED,
-            message=f"The roster entry {identifier!r} is already linked to another account. If "
-            "it is yours, sign in with that account; if not, ask your instructor to unlink it.",
-        )
-    owners = _entry_emails(entry)
-    if not owners:
-        # A student number and nothing else: the identifier is all there is to go on. The
-        # audit log shows the match, and an instructor can unlink a wrong one.
-        return _link(entry, user, how=f"the roster identifier {identifier!r}")
-    unverified = {
-        e.lower()
-        for e in EmailAddress.objects.filter(user=user, verified=False).values_list(
-            "email", flat=True
-        )
-    }
-    if owners & unverified:
-        return JoinOutcome(
-            JoinResult.VERIFY_EMAIL,
-            message="This roster entry is yours once you confirm your email address: open the "
-            "link in the email hubcourse sent you, then open the course link again.",
-        )
-    return _ask_or_refuse(
+    if link.policy != JoinLink.Policy.APPROVAL:
+        return JoinOutcome(JoinResult.REFUSED, message=_no_match(course), missed=True)
+    outcome = _request(
         user,
         link,
         identifier,
         may_ask=may_ask,
-        reason=f"gave {identifier!r}, whose roster entry names another email address",
-        refused="This roster entry belongs to another email address. Sign in with the GitHub "
-        "account or email address your school gave the instructor, or ask your instructor.",
+        claimed=entry if entry is not None and entry.user_id is None else None,
+        reason=why,
+    )
+    return JoinOutcome(outcome.result, message=outcome.message, missed=True)
+
+
+def _no_match(course: Course) -> str:
+    # Not even the typed identifier is repeated: the words are the same, whatever the reason.
+    return (
+        f"That does not match a roster entry of {course.name} that you can join. "
+        "Check it against what your instructor has for you. If the roster has your email "
+        "address, confirm it (the link in the email hubcourse sent you) or sign in with the "
+        "GitHub account that has it, then open the course link again; if it still does not "
+        "work, ask your instructor."
     )
 
 
@@ -305,16 +372,33 @@ def _ask_or_refuse(
 ) -> JoinOutcome:
     if link.policy != JoinLink.Policy.APPROVAL:
         return JoinOutcome(JoinResult.REFUSED, message=refused)
+    return _request(user, link, identifier, may_ask=may_ask, reason=reason)
+
+
+def _request(
+    user: User,
+    link: JoinLink,
+    identifier: str,
+    *,
+    may_ask: bool,
+    reason: str,
+    claimed: Enrolment | None = None,
+) -> JoinOutcome:
+    """File (or update) the person's one pending request; the same answer for every reason."""
     if not may_ask:
         return JoinOutcome(JoinResult.NEED_IDENTIFIER)
     request, created = JoinRequest.objects.get_or_create(
         course=link.course,
         user=user,
         status=JoinRequest.Status.PENDING,
-        defaults={"identifier": identifier, "reason": reason[:300]},
+        defaults={"identifier": identifier, "reason": reason[:300], "claimed": claimed},
     )
-    if not created and identifier and request.identifier != identifier:
-        JoinRequest.objects.filter(pk=request.pk).update(identifier=identifier, reason=reason[:300])
+    claimed_id = claimed.pk if claimed is not None else None
+    changed = (request.identifier, request.claimed_id) != (identifier, claimed_id)
+    if not created and identifier and changed:
+        JoinRequest.objects.filter(pk=request.pk).update(
+            identifier=identifier, reason=reason[:300], claimed=claimed
+        )
     return JoinOutcome(
         JoinResult.PENDING,
         message="Your request to join is waiting for your instructor. Come back to this link "
@@ -326,6 +410,34 @@ def pending_request(user: User, course: Course) -> JoinRequest | None:
     return JoinRequest.objects.filter(
         course=course, user=user, status=JoinRequest.Status.PENDING
     ).first()
+
+
+@dataclass(frozen=True)
+class WaitingRequest:
+    """A pending request as the instructor weighs it: who asked, and for which entry."""
+
+    request: JoinRequest
+    github_login: str  # the GitHub account the person signed in with, if any
+    rivals: int  # other accounts waiting for the same roster entry
+
+
+def waiting_requests(requests: Sequence[JoinRequest]) -> list[WaitingRequest]:
+    """``requests`` (with ``user`` and ``claimed`` selected) beside what decides them."""
+    logins = github_logins(r.user_id for r in requests)
+    claimed = [r.claimed_id for r in requests if r.claimed_id is not None]
+    claims: dict[int, int] = {}
+    for entry_id in JoinRequest.objects.filter(
+        claimed_id__in=claimed, status=JoinRequest.Status.PENDING
+    ).values_list("claimed_id", flat=True):
+        claims[entry_id] = claims.get(entry_id, 0) + 1
+    return [
+        WaitingRequest(
+            request=r,
+            github_login=logins.get(r.user_id, ""),
+            rivals=claims.get(r.claimed_id, 1) - 1 if r.claimed_id is not None else 0,
+        )
+        for r in requests
+    ]
 
 
 def last_refusal(user: User, course: Course) -> JoinRequest | None:
@@ -668,6 +780,20 @@ def github_login_of(user: User) -> str:
     )
     login = data.get("login") if isinstance(data, dict) else None
     return str(login) if login else ""
+
+
+def github_logins(user_ids: Iterable[int]) -> dict[int, str]:
+    """``github_login_of`` for many people at once (a page of join requests)."""
+    found: dict[int, str] = {}
+    for user_id, data in (
+        SocialAccount.objects.filter(user_id__in=list(user_ids), provider="github")
+        .order_by("pk")
+        .values_list("user_id", "extra_data")
+    ):
+        login = data.get("login") if isinstance(data, dict) else None
+        if login:
+            found[user_id] = str(login)
+    return found
 
 
 def own_repositories(user: User, *, refresh: bool = False) -> OwnRepositories:

@@ -50,7 +50,7 @@ def join_link(request: HttpRequest, slug: str) -> HttpResponse:
         form = JoinLinkForm(initial={"enabled": link.enabled, "policy": link.policy})
     pending = Paginator(
         JoinRequest.objects.filter(course=course, status=JoinRequest.Status.PENDING)
-        .select_related("user")
+        .select_related("user", "claimed__user")
         .order_by("created_at", "pk"),
         REQUESTS_PER_PAGE,
     ).get_page(request.GET.get("page"))
@@ -73,6 +73,7 @@ def join_link(request: HttpRequest, slug: str) -> HttpResponse:
             "link_url": joining.public_url(reverse("student:join", args=[link.token])),
             "form": form,
             "pending": pending,
+            "waiting": joining.waiting_requests(list(pending.object_list)),
             "approve_form": ApproveForm(free_entries=free_entries),
             "decided": decided,
         },

@@ -21,6 +21,7 @@ from accounts.models import JoinLink, User
 from builds.badges import render_badge
 from builds.models import Build, BuildState, StudentBadge
 from builds.rebuild import rebuild_request
+from hubcourse.clientip import client_ip
 from onboarding import github_access, joining
 from onboarding import status as student_progress
 from onboarding.joining import JoinResult
@@ -53,8 +54,9 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "student/join.html", {**context, "form": form})
+        address = client_ip(request)
         if form.cleaned_data["identifier"].strip() and not joining.join_attempt_allowed(
-            user, course
+            user, course, address
         ):
             form.add_error(
                 "identifier",
@@ -62,7 +64,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
             )
             return render(request, "student/join.html", {**context, "form": form}, status=429)
         outcome = joining.join_course(
-            user=user, link=link, identifier=form.cleaned_data["identifier"]
+            user=user, link=link, identifier=form.cleaned_data["identifier"], address=address
         )
     else:
         outcome = joining.join_course(user=user, link=link, may_ask=False)

@@ -11,7 +11,8 @@ import pytest
 import requests
 from django.core.cache import cache
 
-from accounts.models import Course, Enrolment, GitHubAccess, JoinLink
+from accounts.models import Course, Enrolment, GitHubAccess, JoinLink, JoinRequest, User
+from onboarding.joining import join_request_approve
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
 from sandbox.seed import student_files
@@ -38,7 +39,7 @@ def _arrive(page: Any, pattern: str, step: str) -> None:
 
 
 def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
-    sandbox: Any, course: Course, settings: Any, page: Any, live_server: Any
+    sandbox: Any, course: Course, instructor: User, settings: Any, page: Any, live_server: Any
 ) -> None:
     cache.clear()
     course = use_sandbox(sandbox, course, "github-actions", settings)
@@ -64,13 +65,22 @@ def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
     )
     hub_state.create_user(sandbox.world, DOCKER_ID, "pw-samprivate", EMAIL)
 
-    # Sign in with GitHub from the course link, and give the student number.
+    # Sign in with GitHub from the course link, and give the student number: a claim that
+    # the instructor confirms (anyone with the link could type it), then the link leads in.
     page.goto(f"/join/{link.token}/")
     page.get_by_role("button", name="Sign in with GitHub").click()
     page.wait_for_url(re.compile(r".*/login/oauth/authorize.*"))
     page.locator(f'button[name="login"][value="{LOGIN}"]').click()
     page.get_by_label(re.compile("Your student number")).fill(NUMBER)
     page.get_by_role("button", name="Join").click()
+    page.get_by_text("waiting for your instructor").wait_for()
+    join_request_approve(
+        request_id=JoinRequest.objects.get(claimed=roster).pk,
+        course=course,
+        actor=instructor,
+        enrolment_id=roster.pk,
+    )
+    page.goto(f"/join/{link.token}/")
     _arrive(page, rf".*/my/{roster.pk}/$", "sign-in")
     save_screenshot(page, SHOTS, "01-signed-in")
 

@@ -61,16 +61,23 @@ def test_typing_an_email_entry_without_having_verified_it_asks_to_confirm_the_em
     assert roster["ada"].user is None
 
 
-def test_a_student_number_without_email_matches_by_identifier(
+def test_a_student_number_without_email_is_a_claim_for_the_instructor_to_approve(
     link: JoinLink, roster: dict[str, Enrolment]
 ) -> None:
+    # Anyone with the course link can type someone else's student number: even with a link
+    # that refuses strangers, it files a request naming the entry, and links nothing.
     alan = person("alan@gmail.example")
 
     outcome = join_course(user=alan, link=link, identifier=" S1234567 ")
 
-    assert outcome.result is JoinResult.LINKED
-    assert outcome.enrolment == roster["alan"]
-    assert "roster identifier" in AuditEvent.objects.get(action="enrolment.link").message
+    assert outcome.result is JoinResult.PENDING
+    assert "waiting for your instructor" in outcome.message
+    request = JoinRequest.objects.get()
+    assert request.user == alan and request.status == JoinRequest.Status.PENDING
+    assert request.claimed == roster["alan"] and request.identifier == "S1234567"
+    roster["alan"].refresh_from_db()
+    assert roster["alan"].user is None
+    assert not AuditEvent.objects.filter(action="enrolment.link").exists()
 
 
 def test_nobody_claims_an_entry_that_names_someone_elses_email(
@@ -83,21 +90,23 @@ def test_nobody_claims_an_entry_that_names_someone_elses_email(
 
     assert by_number.result is JoinResult.REFUSED
     assert by_email.result is JoinResult.REFUSED
-    assert "another email address" in by_number.message
+    assert "does not match a roster entry" in by_number.message
+    assert by_email.message == by_number.message
     assert not Enrolment.objects.filter(user=mallory).exists()
+    assert not JoinRequest.objects.exists()
 
 
 def test_nobody_takes_over_an_entry_already_linked(
     link: JoinLink, roster: dict[str, Enrolment]
 ) -> None:
     alan = person("alan@gmail.example")
-    join_course(user=alan, link=link, identifier="s1234567")
+    Enrolment.objects.filter(pk=roster["alan"].pk).update(user=alan)
     mallory = person("mallory@gmail.example")
 
     outcome = join_course(user=mallory, link=link, identifier="s1234567")
 
     assert outcome.result is JoinResult.REFUSED
-    assert "already linked to another account" in outcome.message
+    assert "does not match a roster entry" in outcome.message
     roster["alan"].refresh_from_db()
     assert roster["alan"].user == alan
 
@@ -125,7 +134,8 @@ def test_someone_not_on_the_roster_is_refused_with_what_to_do(
     outcome = join_course(user=stranger, link=link, identifier="s0000000")
 
     assert outcome.result is JoinResult.REFUSED
-    assert "no 's0000000' on the roster of Docker 101" in outcome.message
+    assert "does not match a roster entry of Docker 101" in outcome.message
+    assert "ask your instructor" in outcome.message
     assert not JoinRequest.objects.exists()
 
 
@@ -206,7 +216,7 @@ def test_opening_the_link_signed_in_links_and_goes_to_the_status_page(
     assert response["Location"] == reverse("student:status", args=[roster["ada"].pk])
 
 
-def test_the_identifier_form_links_a_student_number(
+def test_the_identifier_form_sends_a_student_number_to_the_instructor(
     client: Client, link: JoinLink, roster: dict[str, Enrolment]
 ) -> None:
     person("alan@gmail.example")
@@ -214,10 +224,15 @@ def test_the_identifier_form_links_a_student_number(
 
     shown = client.get(reverse("student:join", args=[link.token]))
     response = client.post(reverse("student:join", args=[link.token]), {"identifier": "s1234567"})
+    again = client.get(reverse("student:join", args=[link.token]))
 
     assert "student number or school email" in shown.content.decode()
-    assert response.status_code == 302
-    assert response["Location"] == reverse("student:status", args=[roster["alan"].pk])
+    assert "A student number is checked by your instructor first" in shown.content.decode()
+    assert response.status_code == 200
+    assert "waiting for your instructor" in response.content.decode()
+    assert "waiting for your instructor" in again.content.decode()
+    roster["alan"].refresh_from_db()
+    assert roster["alan"].user is None
 
 
 def test_a_refusal_is_shown_in_plain_words(
@@ -229,7 +244,7 @@ def test_a_refusal_is_shown_in_plain_words(
     response = client.post(reverse("student:join", args=[link.token]), {"identifier": "nobody"})
 
     assert response.status_code == 200
-    assert "There is no &#x27;nobody&#x27; on the roster" in response.content.decode()
+    assert "That does not match a roster entry of Docker 101" in response.content.decode()
 
 
 @pytest.mark.parametrize("state", ["off", "regenerated", "archived"])

@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import Course, Enrolment, JoinLink, JoinRequest, User
 from builds.models import StudentBadge
 from hubcourse.models import AuditEvent
-from onboarding.joining import JoinResult, join_course
+from onboarding.joining import JoinResult, join_course, join_request_approve
 from tests.student.conftest import person
 
 pytestmark = pytest.mark.django_db
@@ -160,6 +160,12 @@ def test_unlinking_a_wrong_match_frees_the_entry_for_the_right_student(
     entry = Enrolment.objects.create(course=course, identifier="s222")
     wrong = person("wrong@gmail.example")
     join_course(user=wrong, link=link, identifier="s222")
+    join_request_approve(
+        request_id=JoinRequest.objects.get().pk,
+        course=course,
+        actor=instructor,
+        enrolment_id=entry.pk,
+    )
     Enrolment.objects.filter(pk=entry.pk).update(docker_id="wrongperson", github_repo="w/x")
     old_badge = StudentBadge.objects.get(enrolment=entry).token
     client.force_login(instructor)
@@ -176,7 +182,8 @@ def test_unlinking_a_wrong_match_frees_the_entry_for_the_right_student(
         "unlinked wrong@gmail.example" in AuditEvent.objects.get(action="enrolment.unlink").message
     )
     right = person("right@gmail.example")
-    assert join_course(user=right, link=link, identifier="s222").enrolment == entry
+    assert join_course(user=right, link=link, identifier="s222").result is JoinResult.PENDING
+    assert JoinRequest.objects.get(user=right).claimed == entry
     client.force_login(wrong)
     assert client.get(reverse("student:status", args=[entry.pk])).status_code == 404
 
@@ -217,3 +224,121 @@ def test_a_request_made_a_moment_ago_was_asked_just_now(
 
     assert "<td>just now</td>" in html
     assert "0\xa0minutes" not in html
+
+
+# -- claims by identifier: the instructor decides --------------------------------------------
+
+
+@pytest.fixture
+def claimed_by_mallory(course: Course) -> tuple[Enrolment, User]:
+    """Alan's entry is known by his student number only; Mallory, who has the course link,
+    types it first (on a link that refuses strangers)."""
+    from allauth.socialaccount.models import SocialAccount
+
+    link = JoinLink.objects.create(course=course)
+    alan = Enrolment.objects.create(course=course, identifier="s1234567", name="Alan Turing")
+    mallory = person("mallory@gmail.example", first_name="Mallory")
+    SocialAccount.objects.create(
+        user=mallory, provider="github", uid="4242", extra_data={"login": "mallory-gh"}
+    )
+    assert join_course(user=mallory, link=link, identifier="s1234567").result is (
+        JoinResult.PENDING
+    )
+    return alan, mallory
+
+
+def test_a_typed_student_number_waits_for_the_instructor_who_sees_who_asked(
+    client: Client, instructor: User, course: Course, claimed_by_mallory: tuple[Enrolment, User]
+) -> None:
+    alan, _ = claimed_by_mallory
+    client.force_login(instructor)
+
+    html = client.get(_page(course)).content.decode()
+
+    alan.refresh_from_db()
+    assert alan.user is None
+    request = JoinRequest.objects.get()
+    assert request.claimed == alan and request.status == JoinRequest.Status.PENDING
+    row = html[html.index("mallory@gmail.example") :]
+    row = row[: row.index("</tr>")]
+    assert "GitHub: mallory-gh" in row  # who asked
+    assert "<strong>s1234567</strong> (Alan Turing)" in row  # the entry they claim
+    assert "<td>just now</td>" in row  # when
+    assert f'<option value="{alan.pk}" selected>' in row  # approving links that entry
+
+
+def test_two_accounts_claiming_one_entry_are_shown_as_rivals(
+    client: Client, instructor: User, course: Course, claimed_by_mallory: tuple[Enrolment, User]
+) -> None:
+    real = person("alan.t@gmail.example")
+    join_course(user=real, link=JoinLink.objects.get(course=course), identifier="s1234567")
+    client.force_login(instructor)
+
+    html = client.get(_page(course)).content.decode()
+
+    assert html.count("1 other account claims it too") == 2
+    assert "no GitHub sign-in" in html  # the second account signed up with an email
+
+
+def test_approving_a_claim_links_the_entry(
+    client: Client, instructor: User, course: Course, claimed_by_mallory: tuple[Enrolment, User]
+) -> None:
+    alan, claimant = claimed_by_mallory
+    client.force_login(instructor)
+
+    client.post(
+        reverse("student:join_request_decide", args=[course.slug, JoinRequest.objects.get().pk]),
+        {"decision": "approve", "enrolment": str(alan.pk)},
+    )
+
+    alan.refresh_from_db()
+    assert alan.user == claimant
+    assert JoinRequest.objects.get().status == JoinRequest.Status.APPROVED
+    assert "approved by ines.instructor@example.edu" in (
+        AuditEvent.objects.get(action="enrolment.link").message
+    )
+    link = JoinLink.objects.get(course=course)
+    assert join_course(user=claimant, link=link).result is JoinResult.ALREADY
+
+
+def test_refusing_a_claim_leaves_the_entry_free(
+    client: Client, instructor: User, course: Course, claimed_by_mallory: tuple[Enrolment, User]
+) -> None:
+    alan, mallory = claimed_by_mallory
+    client.force_login(instructor)
+
+    client.post(
+        reverse("student:join_request_decide", args=[course.slug, JoinRequest.objects.get().pk]),
+        {"decision": "refuse"},
+    )
+
+    alan.refresh_from_db()
+    assert alan.user is None
+    assert JoinRequest.objects.get().status == JoinRequest.Status.REFUSED
+    client.force_login(mallory)
+    page = client.get(reverse("student:join", args=[JoinLink.objects.get(course=course).token]))
+    assert "Your instructor refused your earlier request" in page.content.decode()
+
+
+def test_the_real_student_with_a_verified_email_joins_at_once_despite_a_waiting_claim(
+    client: Client, instructor: User, course: Course
+) -> None:
+    link = JoinLink.objects.create(course=course, policy=JoinLink.Policy.APPROVAL)
+    grace = Enrolment.objects.create(
+        course=course, identifier="s7654321", email="grace@school.edu", name="Grace"
+    )
+    mallory = person("mallory@gmail.example")
+    assert join_course(user=mallory, link=link, identifier="s7654321").result is (
+        JoinResult.PENDING
+    )
+    real = person("grace@school.edu")
+
+    outcome = join_course(user=real, link=link)
+
+    assert outcome.result is JoinResult.LINKED and outcome.enrolment == grace
+    grace.refresh_from_db()
+    assert grace.user == real
+    client.force_login(instructor)
+    html = client.get(_page(course)).content.decode()
+    assert "now linked to grace@school.edu" in html  # beside Mallory's claim, still waiting
+    assert JoinRequest.objects.get(user=mallory).status == JoinRequest.Status.PENDING
