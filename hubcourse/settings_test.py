@@ -46,16 +46,25 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 if XDIST_WORKER:
     # One Redis is shared by the workers: each keeps to its own keys, and to its own database
-    # for the cache, since a test's cache.clear() empties a whole database (another worker's
-    # throttling counters with it).
+    # for the cache, since a test's cache.clear() empties a whole database: another worker's
+    # throttling counters with it, and the governor's or the broker's keys if it shared theirs.
     _index = int(XDIST_WORKER.removeprefix("gw") or 0)
+
+    def _redis_db(url: str) -> int | None:
+        if not url.startswith(("redis://", "rediss://")):
+            return None
+        return int(urlsplit(url).path.strip("/") or 0)
+
+    _taken = {_redis_db(RATE_LIMIT_REDIS_URL), _redis_db(CELERY_BROKER_URL)}  # noqa: F405
     for _cache in CACHES.values():  # noqa: F405
         _cache["KEY_PREFIX"] = f"test-{XDIST_WORKER}"
         _location = _cache.get("LOCATION")
-        if isinstance(_location, str) and _location.startswith(("redis://", "rediss://")):
+        _db = _redis_db(_location) if isinstance(_location, str) else None
+        if _db is not None:
+            _free = [(_db + 1 + step) % 16 for step in range(16)]
+            _free = [db for db in _free if db not in _taken]
             _parts = urlsplit(_location)
-            _db = int(_parts.path.strip("/") or 0)
-            _cache["LOCATION"] = urlunsplit(_parts._replace(path=f"/{(_db + _index) % 16}"))
+            _cache["LOCATION"] = urlunsplit(_parts._replace(path=f"/{_free[_index % len(_free)]}"))
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
