@@ -58,8 +58,8 @@ if XDIST_WORKER:
     _taken = {_redis_db(RATE_LIMIT_REDIS_URL), _redis_db(CELERY_BROKER_URL)}  # noqa: F405
     for _cache in CACHES.values():  # noqa: F405
         _cache["KEY_PREFIX"] = f"test-{XDIST_WORKER}"
-        _location = _cache.get("LOCATION")
-        _db = _redis_db(_location) if isinstance(_location, str) else None
+        _location: str = str(_cache.get("LOCATION", ""))
+        _db = _redis_db(_location)
         if _db is not None:
             _free = [(_db + 1 + step) % 16 for step in range(16)]
             _free = [db for db in _free if db not in _taken]
