@@ -36,7 +36,7 @@ from accounts.signals import note_observed
 from hubcourse import http
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, NotFound
-from integrations.github.app import GitHubAppClient
+from integrations.github.app import READ, GitHubAppClient, installation_client
 from integrations.github.client import GitHubClient, Repository
 from integrations.github.public import AnonymousGitHubClient
 
@@ -213,8 +213,35 @@ def confirm_installation(
     return _record_app(enrolment, actor, installation_id, repository)
 
 
+def access_from_app(enrolment: Enrolment) -> Enrolment:
+    """Ask the app itself whether it is installed on the repository the roster gives.
+
+    For repositories the staff gave (the demo course's roster), with no student at hand to
+    vouch for an installation: the app's own word on the repository is what pre-flight of
+    the github-actions backend trusts too. Recorded as ``app`` when it is installed there
+    (not suspended); otherwise looked at anonymously (``access_refresh``). GitHub unreachable
+    leaves things as they were.
+    """
+    config = app_config()
+    full = enrolment.github_repo.strip().strip("/")
+    owner, _, name = full.partition("/")
+    if config is None or not owner or not name or enrolment.github_access == GitHubAccess.APP:
+        return access_refresh(enrolment)
+    try:
+        found = GitHubAppClient(config).repository_installation(owner, name)
+        if found is None or found.suspended_at is not None:
+            return access_refresh(enrolment)
+        repository = installation_client(config, found.id, full, dict(READ)).get_repository(
+            owner, name
+        )
+    except ExternalServiceError as error:
+        logger.info("could not ask the GitHub App about %s: %s", full, error)
+        return enrolment
+    return _record_app(enrolment, None, found.id, repository)
+
+
 def _record_app(
-    enrolment: Enrolment, actor: User, installation_id: int, repository: Repository
+    enrolment: Enrolment, actor: User | None, installation_id: int, repository: Repository
 ) -> Enrolment:
     with transaction.atomic():
         fields: dict[str, object] = {

@@ -130,17 +130,36 @@ def commit_url(enrolment: Enrolment, sha: str) -> str:
 
 
 # A build log's error lines: BuildKit's "ERROR: …" (after an optional "#3 " step number) and
-# GitHub Actions' "##[error]…".
+# GitHub Actions' "##[error]…". A GitHub Actions job log starts every line with a timestamp.
 _LOG_ERROR = re.compile(r"^(?:#\d+\s+)?(ERROR:.*|##\[error\].*)$")
+_LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\s?")
+# A GitHub Actions step opens its group with "##[group]Run <action or command>".
+_LOG_STEP = re.compile(r"^##\[group\]Run (.+)$")
+
+
+def _log_lines(log: str) -> list[str]:
+    return [_LOG_TIMESTAMP.sub("", line).strip() for line in log.splitlines()]
 
 
 def log_failure_line(log: str) -> str:
     """The first error line of a build log, the one that says what went wrong ("#2 ERROR:
     docker.io/library/pythn:3.12-slim: not found"), or "" when the log names none."""
-    for line in log.splitlines():
-        match = _LOG_ERROR.match(line.strip())
+    for line in _log_lines(log):
+        match = _LOG_ERROR.match(line)
         if match:
             return match.group(1).removeprefix("##[error]").strip()
+    return ""
+
+
+def log_failed_step(log: str) -> str:
+    """The GitHub Actions step the first error line is in ("docker/build-push-action@v6"),
+    or "" for a log without steps (Docker Hub's)."""
+    step = ""
+    for line in _log_lines(log):
+        if opened := _LOG_STEP.match(line):
+            step = opened.group(1).strip()
+        elif _LOG_ERROR.match(line):
+            return step
     return ""
 
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +28,11 @@ SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8765"))
 # the demo class onboards with nobody clicking (on Docker Hub each student accepts by email).
 # 0 leaves invitations waiting, to be accepted on the sandbox's control page.
 AUTO_ACCEPT_SECONDS = os.environ.get("SANDBOX_AUTO_ACCEPT_INVITES", "10")
+# The sandbox's demo world (SANDBOX_DEMO_WORLD). "unkind", the default, is the class as it
+# really is: students own their repositories, some private, the course's GitHub token can
+# neither read nor hook them, and only some students installed the course's GitHub App.
+# "kind" is the older world of public repositories the Owner may link builds from.
+DEMO_WORLDS = {"unkind": "demo-unkind", "kind": "demo"}
 COLOURS = {"sandbox": "35", "web": "36", "worker": "33", "beat": "32"}
 # What a second shell's manage.py needs to reach this run's sandbox (see write_dev_env).
 DEV_ENV_NAMES = (
@@ -142,6 +148,24 @@ def read_seed(stream: IO[str], *, max_lines: int = 50) -> tuple[dict[str, Any] |
     return None, before
 
 
+def sandbox_seed(env: Mapping[str, str]) -> str:
+    """The sandbox's seed for the demo world SANDBOX_DEMO_WORLD names (unkind by default)."""
+    world = env.get("SANDBOX_DEMO_WORLD", "").strip().lower() or "unkind"
+    if world not in DEMO_WORLDS:
+        sys.exit(f"SANDBOX_DEMO_WORLD is {world!r}: say unkind (the default) or kind.")
+    return DEMO_WORLDS[world]
+
+
+def seeded_world(seeded: Mapping[str, Any]) -> str:
+    """The demo world the sandbox's seed made ("unkind" students say whether they installed
+    the app), or "" for a seed without students. A sandbox that loaded var/sandbox.json keeps
+    the world of the run that wrote it."""
+    students = seeded.get("students") or []
+    if not students:
+        return ""
+    return "unkind" if any("app_installation_id" in s for s in students) else "kind"
+
+
 def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = _start(
         "sandbox",
@@ -152,7 +176,7 @@ def _start_sandbox(env: dict[str, str], var: Path) -> tuple[subprocess.Popen[str
             "--port",
             str(SANDBOX_PORT),
             "--seed",
-            "demo",
+            sandbox_seed(env),
             "--data-file",
             str(var / "sandbox.json"),
             "--auto-accept-invites",
@@ -236,6 +260,13 @@ def main() -> int:
 
     try:
         _sandbox, seeded = _start_sandbox(env, var)
+        world = seeded_world(seeded)
+        if world and DEMO_WORLDS[world] != sandbox_seed(env):
+            print(
+                f"  The sandbox kept the {world} demo world of an earlier run ({var}/sandbox.json):"
+                f" delete {var} to start the one SANDBOX_DEMO_WORLD asks for.",
+                flush=True,
+            )
         seed_file = var / "sandbox-seed.json"
         seed_file.write_text(json.dumps(seeded, indent=2))
         # Point hubcourse at the sandbox's organisation and tokens, unless told otherwise.

@@ -238,6 +238,11 @@ def build_log(request: HttpRequest, enrolment_id: int, build_id: int) -> HttpRes
                 if build.state == BuildState.FAILED
                 else ""
             ),
+            "failed_step": (
+                student_progress.log_failed_step(build.log_excerpt)
+                if build.state == BuildState.FAILED
+                else ""
+            ),
         },
     )
 

@@ -1,17 +1,24 @@
 """In a browser: a student signs in with GitHub, gives a private repository, installs the
 course's GitHub App on it on the sandbox's GitHub, and comes back to a page that says
-hubcourse hears their pushes. Screenshots go to test-artifacts/student-app/."""
+hubcourse hears their pushes. Then a push whose build fails: the page, which updates by
+itself, says the build failed and what to do, the log says where it stopped, the badge says
+failing; a good push shows it fixed. Screenshots go to test-artifacts/student-app/."""
 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
+import celery.result
 import pytest
 import requests
+from django.core import mail
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from accounts.models import Course, Enrolment, GitHubAccess, JoinLink, JoinRequest, User
+from onboarding.engine import apply_plan, plan_course
 from onboarding.joining import join_request_approve
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
@@ -26,6 +33,24 @@ EMAIL = "sam.private@students.example"
 DOCKER_ID = "samprivate"
 NUMBER = "s2026042"
 SHOTS = "student-app"
+# The page polls every 3 s while a build runs, every 10 s otherwise: a change shows within one
+# poll of hubcourse hearing of it, and the sandbox's build takes well under a second.
+SEEN_WITHIN_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery marks "inside a task" in one process-wide flag while an eager task runs. The
+    live server answers the sandbox's webhooks in other threads than the browser's requests,
+    so a chain applied in a request now and then found another thread's flag up and refused
+    (a 500 on the way back from GitHub). Per thread, as each worker process has its own."""
+    local = threading.local()
+    monkeypatch.setattr(
+        celery.result, "task_join_will_block", lambda: bool(getattr(local, "blocks", False))
+    )
+    monkeypatch.setattr(
+        celery.result, "_set_task_join_will_block", lambda blocks: setattr(local, "blocks", blocks)
+    )
 
 
 def _arrive(page: Any, pattern: str, step: str) -> None:
@@ -38,7 +63,30 @@ def _arrive(page: Any, pattern: str, step: str) -> None:
         raise
 
 
-def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
+def _push(sandbox: Any, problem: str | None, message: str) -> str:
+    """A push to the student's main branch (GitHub then runs hubcourse's workflow)."""
+    pushed = requests.post(
+        f"{sandbox.url}/_sandbox/github/repos/{LOGIN}/docker-course/push",
+        json={
+            "files": {"DockerfileVolume": student_files(problem)["DockerfileVolume"]},
+            "message": message,
+        },
+        timeout=10,
+    )
+    pushed.raise_for_status()
+    return str(pushed.json()["sha"])
+
+
+def _badge(page: Any) -> str:
+    """What the student's badge says, fetched as a README would (no session needed)."""
+    src = page.locator(".badge-now img").get_attribute("src")
+    assert src
+    answer = page.context.request.get(src.split("?", 1)[0])
+    assert answer.ok
+    return str(answer.text())
+
+
+def test_a_student_installs_the_app_then_sees_a_failing_push_and_its_fix(
     sandbox: Any, course: Course, instructor: User, settings: Any, page: Any, live_server: Any
 ) -> None:
     cache.clear()
@@ -115,3 +163,55 @@ def test_a_student_installs_the_app_on_a_private_repository_and_comes_back(
     roster.refresh_from_db()
     assert roster.github_access == GitHubAccess.APP
     assert roster.github_installation_id is not None
+
+    # The student accepts Docker Hub's invitation (by email, on Docker Hub); the periodic
+    # reconcile sees it. The first build ran on the commit they gave; the page follows.
+    requests.post(
+        f"{sandbox.url}/_sandbox/dockerhub/orgs/{course.organisation}/accept",
+        json={"invitee": "all"},
+        timeout=10,
+    ).raise_for_status()
+    apply_plan(plan_course(course, observe=True))
+    builds = page.locator("table.builds tbody tr")
+    expect(builds.first).to_contain_text("Succeeded", timeout=SEEN_WITHIN_MS)
+    expect(page.locator(".now")).to_contain_text("all five steps are done", timeout=SEEN_WITHIN_MS)
+    save_screenshot(page, SHOTS, "07-first-build")
+    assert "passing" in _badge(page)
+
+    # A push whose build fails: no reload, the page says so within seconds, and what to do.
+    broken = _push(sandbox, "unknown-base-image", "Use my own base image")
+    failed_row = page.locator("table.builds tbody tr", has_text=broken[:7])
+    expect(failed_row).to_contain_text("Failed", timeout=SEEN_WITHIN_MS)
+    now = page.locator(".now")
+    expect(now).to_contain_text("Your last build failed")
+    step = page.locator(".steps .step").nth(4)
+    expect(step).to_have_class(re.compile(r"\btodo\b"))
+    expect(step.get_by_role("link", name="Open the log of the failed build")).to_be_visible()
+    expect(page.locator(".badge-now img")).to_have_attribute("alt", "Build badge: failing")
+    assert "failing" in _badge(page)
+    save_screenshot(page, SHOTS, "08-build-failed")
+    assert [m.subject for m in mail.outbox] == [f"{course.name}: your Docker image build failed"]
+
+    # The log says where it stopped: the workflow's build step, and the base image that
+    # does not exist.
+    now.get_by_role("link", name="Open the log of the failed build").click()
+    _arrive(page, rf".*/my/{roster.pk}/builds/\d+/.*", "log")
+    stopped = page.locator(".card", has_text="Where it stopped")
+    expect(stopped.locator(".failed-step")).to_have_text("docker/build-push-action@v6")
+    expect(stopped.locator("code.failure")).to_contain_text("pyhton:3.12-slim: not found")
+    save_screenshot(page, SHOTS, "09-where-it-stopped")
+    page.go_back()
+    _arrive(page, rf".*/my/{roster.pk}/$", "back-from-log")
+
+    # A good push: fixed, on the page and the badge, and one email to say so.
+    fixed = _push(sandbox, None, "Back to the official image")
+    fixed_row = page.locator("table.builds tbody tr", has_text=fixed[:7])
+    expect(fixed_row).to_contain_text("Succeeded", timeout=SEEN_WITHIN_MS)
+    expect(page.locator(".now")).to_contain_text("all five steps are done")
+    expect(page.locator(".badge-now img")).to_have_attribute("alt", "Build badge: passing")
+    assert "passing" in _badge(page)
+    save_screenshot(page, SHOTS, "10-fixed")
+    assert [m.subject for m in mail.outbox] == [
+        f"{course.name}: your Docker image build failed",
+        f"{course.name}: your Docker image builds again",
+    ]

@@ -461,3 +461,40 @@ def test_another_students_events_leave_this_student_alone(
     sam.refresh_from_db()
     assert sam.github_repo == "sam-gh/docker-course"
     assert sam.github_access == GitHubAccess.APP
+
+
+def test_without_a_student_to_vouch_the_app_says_where_it_is_installed(
+    sandbox: Any, app: dict[str, Any], hub_course: Course
+) -> None:
+    """A roster the staff gave (the demo course's): the app's own word on each repository."""
+    _repo(sandbox, "ann-gh", private=True)
+    _repo(sandbox, "bob-gh", private=True)
+    _repo(sandbox, "cat-gh", private=False)
+    installed = _control(
+        sandbox,
+        "POST",
+        f"/apps/{app['slug']}/installations",
+        account="ann-gh",
+        repositories=["docker-course"],
+    )["installation"]["id"]
+    suspended = _control(
+        sandbox,
+        "POST",
+        f"/apps/{app['slug']}/installations",
+        account="bob-gh",
+        repositories=["docker-course"],
+    )["installation"]["id"]
+    _control(sandbox, "POST", f"/installations/{suspended}/suspend")
+    ann, bob, cat = (
+        Enrolment.objects.create(
+            course=hub_course, identifier=login, github_repo=f"{login}/docker-course"
+        )
+        for login in ("ann-gh", "bob-gh", "cat-gh")
+    )
+
+    ann, bob, cat = (github_access.access_from_app(e) for e in (ann, bob, cat))
+
+    assert (ann.github_access, ann.github_installation_id) == (GitHubAccess.APP, installed)
+    assert ann.github_repository_id is not None  # read through the app: it is private
+    assert (bob.github_access, bob.github_installation_id) == (GitHubAccess.NONE, None)
+    assert (cat.github_access, cat.github_installation_id) == (GitHubAccess.PUBLIC, None)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Course, Enrolment, InviteState, PreflightState, User
 from builds.models import Build, BuildState
-from onboarding.status import StepStatus, log_failure_line, student_status
+from onboarding.status import StepStatus, log_failed_step, log_failure_line, student_status
 from repositories.models import StudentRepository
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +172,15 @@ BUILDKIT_LOG = """Cloning https://github.com/sam/docker-course.git (main)
 #2 ERROR: docker.io/library/pythn:3.12-slim: not found
 ERROR: failed to solve: pythn:3.12-slim: failed to resolve source metadata"""
 
+# A GitHub Actions job log: every line starts with a timestamp, each step opens a group.
+ACTIONS_LOG = """2026-12-07T14:29:25.2450790Z ##[group]Run actions/checkout@v4
+2026-12-07T14:29:25.2451000Z ##[endgroup]
+2026-12-07T14:29:25.2517670Z ##[group]Run docker/build-push-action@v6
+2026-12-07T14:29:25.2518940Z #2 [internal] load metadata for docker.io/library/pyhton:3.12-slim
+2026-12-07T14:29:25.2518960Z #2 ERROR: docker.io/library/pyhton:3.12-slim: not found
+2026-12-07T14:29:25.2519070Z ##[error]buildx failed with: ERROR: failed to solve
+2026-12-07T14:29:25.2519110Z ##[endgroup]"""
+
 
 @pytest.mark.parametrize(
     ("log", "line"),
@@ -181,12 +190,21 @@ ERROR: failed to solve: pythn:3.12-slim: failed to resolve source metadata"""
             "Run docker build\n##[error]Process completed with exit code 1.",
             "Process completed with exit code 1.",
         ),
+        (ACTIONS_LOG, "ERROR: docker.io/library/pyhton:3.12-slim: not found"),
         ("Step 2/5 : RUN make\nall good", ""),
         ("#2 ERROR-free step", ""),
     ],
 )
 def test_the_first_error_line_of_a_log_is_found(log: str, line: str) -> None:
     assert log_failure_line(log) == line
+
+
+@pytest.mark.parametrize(
+    ("log", "step"),
+    [(ACTIONS_LOG, "docker/build-push-action@v6"), (BUILDKIT_LOG, ""), ("all good", "")],
+)
+def test_the_actions_step_an_error_is_in_is_named(log: str, step: str) -> None:
+    assert log_failed_step(log) == step
 
 
 def test_a_failed_builds_log_page_says_where_it_stopped(

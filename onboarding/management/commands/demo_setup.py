@@ -11,13 +11,23 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import Course, CourseRole, Enrolment, User
+from accounts.models import Course, CourseRole, Enrolment, GitHubAccess, User
 from onboarding.engine import apply_plan, plan_course
+from onboarding.github_access import access_from_app
 
 DEMO_ACCOUNTS = (
     ("admin@hubcourse.local", "Ada", "Admin", True),
     ("instructor@hubcourse.local", "Ines", "Instructor", False),
 )
+
+# The demo course's build backend when the students own their repositories.
+OWN_REPOSITORIES_BACKEND = "github-actions"
+
+
+def students_own_repositories(seeded: dict[str, Any]) -> bool:
+    """The sandbox's unkind demo world (``demo-unkind``, `make run`'s default): its students
+    own their repositories and say whether they installed the app."""
+    return any("app_installation_id" in s for s in seeded.get("students", []))
 
 
 class Command(BaseCommand):
@@ -49,17 +59,25 @@ class Command(BaseCommand):
                 passwords[email] = "(changed since it was created)"
         instructor = User.objects.get(email="instructor@hubcourse.local")
         seeded = self._seed(options.get("sandbox_seed"))
+        own = students_own_repositories(seeded)
         course, _ = Course.objects.get_or_create(
             slug="demo",
             defaults={
                 "name": "Docker 101 (demo)",
                 "organisation": seeded.get("dockerhub", {}).get("org", "revelare"),
+                # Students' own repositories: the Owner cannot link automated builds from
+                # them (Docker Hub's rule), the GitHub App writes the workflow where installed.
+                **({"build_backend": OWN_REPOSITORIES_BACKEND} if own else {}),
             },
         )
         CourseRole.objects.get_or_create(
             course=course, user=instructor, defaults={"role": CourseRole.Role.INSTRUCTOR}
         )
         added = self._roster(course, seeded)
+        if own:
+            # No student signs in to vouch for an installation: the app says where it is.
+            for enrolment in course.enrolments.filter(github_access=GitHubAccess.UNKNOWN):
+                access_from_app(enrolment)
         if seeded:
             # Queue the demo class's onboarding (after commit); the worker that `make run`
             # starts next picks it up. Safe to repeat: every step is idempotent.
