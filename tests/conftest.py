@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import celery.result
 import pytest
 
 from accounts.models import Course, CourseRole, Enrolment, User
@@ -86,6 +88,22 @@ def _sandbox_server() -> Iterator[Any]:
     running = start_sandbox(SandboxConfig(random_seed=7), seed="empty", port=port)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery marks "inside a task" in one process-wide flag while an eager task runs. A
+    live server answers the sandbox's webhooks in other threads than the browser's requests,
+    so a chain applied in a request now and then found another thread's flag up and refused
+    (a 500 on the way back from GitHub, seen in the app's browser walk). Per thread, as each
+    worker process has its own."""
+    local = threading.local()
+    monkeypatch.setattr(
+        celery.result, "task_join_will_block", lambda: bool(getattr(local, "blocks", False))
+    )
+    monkeypatch.setattr(
+        celery.result, "_set_task_join_will_block", lambda blocks: setattr(local, "blocks", blocks)
+    )
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ failing; a good push shows it fixed. Screenshots go to test-artifacts/student-ap
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
-import celery.result
 import pytest
 import requests
 from django.core import mail
@@ -36,21 +34,6 @@ SHOTS = "student-app"
 # The page polls every 3 s while a build runs, every 10 s otherwise: a change shows within one
 # poll of hubcourse hearing of it, and the sandbox's build takes well under a second.
 SEEN_WITHIN_MS = 30_000
-
-
-@pytest.fixture(autouse=True)
-def _eager_tasks_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Celery marks "inside a task" in one process-wide flag while an eager task runs. The
-    live server answers the sandbox's webhooks in other threads than the browser's requests,
-    so a chain applied in a request now and then found another thread's flag up and refused
-    (a 500 on the way back from GitHub). Per thread, as each worker process has its own."""
-    local = threading.local()
-    monkeypatch.setattr(
-        celery.result, "task_join_will_block", lambda: bool(getattr(local, "blocks", False))
-    )
-    monkeypatch.setattr(
-        celery.result, "_set_task_join_will_block", lambda blocks: setattr(local, "blocks", blocks)
-    )
 
 
 def _arrive(page: Any, pattern: str, step: str) -> None:
