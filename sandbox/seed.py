@@ -148,7 +148,14 @@ def seed_demo(w: World) -> dict[str, Any]:
 # Students of ``demo-unkind`` whose repository is private, and those who installed the app.
 UNKIND_PRIVATE = frozenset({"alan-turing", "ken-thompson", "margaret-hamilton", "john-backus"})
 UNKIND_INSTALLED = frozenset(
-    {"ada-lovelace", "alan-turing", "grace-hopper", "barbara-liskov", "fran-allen"}
+    {
+        "ada-lovelace",
+        "alan-turing",
+        "grace-hopper",
+        "barbara-liskov",
+        "fran-allen",
+        "linus-torvalds",
+    }
 )
 
 

@@ -101,6 +101,11 @@ def test_make_runs_demo_course_shows_the_unkind_worlds_cases_on_the_board_and_ca
             assert enrolment.github_access == GitHubAccess.APP, login
             assert enrolment.github_installation_id == students[login]["app_installation_id"]
             assert "push events" in row
+            if students[login]["problem"]:
+                # A broken Dockerfile behind the app: its failed first build is on the board.
+                assert "Needs attention" in row and "The first build failed" in row, row
+                assert Build.objects.filter(enrolment=enrolment, state=BuildState.FAILED).exists()
+                continue
             assert enrolment.state == OnboardingState.FIRST_BUILD_SUCCEEDED, (login, row)
             assert Build.objects.filter(enrolment=enrolment, state=BuildState.SUCCESS).exists()
         elif private:
@@ -115,6 +120,7 @@ def test_make_runs_demo_course_shows_the_unkind_worlds_cases_on_the_board_and_ca
 
     # The cases the demo is there to show are all on the board.
     private_through_app = UNKIND_PRIVATE & UNKIND_INSTALLED
+    assert any(students[login]["problem"] for login in UNKIND_INSTALLED)  # a failed build
     waiting_on_app = set(students) - UNKIND_INSTALLED - UNKIND_PRIVATE
     assert private_through_app and waiting_on_app and UNKIND_PRIVATE - UNKIND_INSTALLED
     # The course's token was used for nothing in the students' repositories: no hook on any.
