@@ -67,6 +67,32 @@ def record_created(course: Course, kind: str, name: str, external_id: str = "") 
         ManagedResource.objects.filter(pk=row.pk).update(external_id=external_id)
 
 
+def record_intent(course: Course, kind: str, name: str) -> bool:
+    """The course is about to create ``name``: recorded as made before the call, and
+    committed (call it outside a transaction), so a worker killed before Docker Hub's answer
+    arrives leaves the name known as this course's and the next attempt reads it back
+    instead of stopping on its own creation. True when this call recorded it (nothing was
+    recorded for the name before): then an "already exists" answer means someone else's,
+    and ``forget_intent`` takes the record back.
+    """
+    try:
+        with transaction.atomic():
+            _, made = ManagedResource.objects.get_or_create(
+                course=course, kind=kind, name=_key(name), defaults={"origin": Origin.CREATED}
+            )
+    except IntegrityError:  # a concurrent attempt recorded it first
+        return False
+    return made
+
+
+def forget_intent(course: Course, kind: str, name: str) -> None:
+    """The create that ``record_intent`` announced made nothing (refused, or the name was
+    someone else's)."""
+    ManagedResource.objects.filter(
+        course=course, kind=kind, name=_key(name), origin=Origin.CREATED
+    ).delete()
+
+
 def record_found(course: Course, kind: str, name: str, external_id: str = "") -> None:
     """``name`` already existed and the course did not make it: it waits for adoption."""
     try:

@@ -1,6 +1,7 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add, lab_session (default: all, in that order). Every option
+Names: onboarding, freshness, board, bulk_add, lab_session, recovery (default: all, in that
+order). Every option
 has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
 run say little about the targets).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session")
+NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,8 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     five.add_argument("--lab-window", type=float, default=600, help="s over which all push")
     five.add_argument("--lab-build-delay", type=float, default=20.0, help="s per build phase")
     five.add_argument("--lab-rate-limit", type=int, default=600, help="Docker Hub requests/min")
+    seven = parser.add_argument_group(
+        "7. recovery (onboarding's rate limit, latency, build phase, workers)"
+    )
+    seven.add_argument("--recovery-students", type=int, default=200)
+    seven.add_argument("--recovery-timeout", type=float, default=900, help="s per run")
     args = parser.parse_args(argv)
     if args.quick:
+        args.recovery_students = 6
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
         args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
@@ -77,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, lab_session, onboarding
+    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -126,6 +133,16 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             window=args.lab_window,
             build_delay=args.lab_build_delay,
             rate_limit=args.lab_rate_limit,
+        ),
+        "recovery": lambda ctx: recovery.run(
+            ctx,
+            students=args.recovery_students,
+            rate_limit=args.rate_limit,
+            latency_ms=args.latency_ms,
+            build_delay=args.build_delay,
+            workers=args.workers,
+            concurrency=args.concurrency,
+            timeout=args.recovery_timeout,
         ),
     }
 

@@ -13,4 +13,5 @@ class HubcourseConfig(AppConfig):
         from hubcourse import (
             checks,  # noqa: F401 (registers the system checks)
             tasks,  # noqa: F401
+            workers,  # noqa: F401 (the worker's identity, alive key and dead-worker sweep)
         )

@@ -299,6 +299,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "onboarding.reconcile_active_courses",
         "schedule": timedelta(seconds=env_int("RECONCILE_INTERVAL", 300, minimum=30)),
     },
+    # A worker that died on another host: what it held is found again (hubcourse/workers.py).
+    "sweep-dead-workers": {
+        "task": "hubcourse.sweep_dead_workers",
+        "schedule": timedelta(seconds=20),
+    },
     # While students are still to accept their invites, look at the organisation more often.
     "watch-pending-invites": {
         "task": "onboarding.watch_pending_invites",

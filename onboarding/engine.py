@@ -11,15 +11,21 @@ steps in handout order, students in parallel.
 
 Nothing here remembers what is in flight except a short lease per student (in the shared
 cache) that stops a second pass from enqueueing a chain that is already queued. Every step
-renews it as it starts (and for as long as a retry waits), a chain that fails releases it,
-and one that dies unseen (a killed worker, a lost message) lets it run out within
-``PIPELINE_LEASE_SECONDS``: the next reconcile then finds the same work again from the
-database alone.
+renews it as it starts (and for as long as a retry waits), a chain that fails releases it.
+The lease names the worker that holds the chain's current message: when that worker dies
+(SIGKILL, a lost machine) the lease dies with it, and the reconcile that a restarted worker
+(or beat's sweep, hubcourse/workers.py) queues finds the same work again from the database
+in seconds. A chain that dies unseen otherwise (a lost message) lets its lease run out within
+``PIPELINE_LEASE_SECONDS``. Each chain carries its lease's token, so a step of a superseded
+chain (the killed worker's message, redelivered hours later) stops rather than run beside
+the new one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -36,6 +42,7 @@ from accounts.models import Course, Enrolment, InviteState, ManagedResource, Pre
 from accounts.steps import StepName
 from builds.backends import backend_for
 from builds.models import Build
+from hubcourse import workers
 from hubcourse.errors import NotFound
 from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import DockerHubClient, Invite, Team, TeamRepository
@@ -43,6 +50,8 @@ from integrations.dockerhub.client import Repository as HubRepository
 from onboarding.state import enrolment_refresh_state
 from onboarding.steps import PIPELINE, STEPS
 from repositories.models import StudentRepository
+
+log = logging.getLogger(__name__)
 
 # "adopt": it exists on Docker Hub but this course did not make it. Never applied: it waits
 # for a site admin's adoption (accounts.managed), and nothing that depends on it is planned.
@@ -552,25 +561,99 @@ def pipeline_lease_seconds() -> int:
     return int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
 
 
-def pipeline_claim(enrolment_id: int) -> bool:
-    """True when no chain is queued for the student (and claims it); atomic in the cache.
+@dataclass(frozen=True)
+class PipelineLease:
+    """A student's lease as the cache holds it: ``seconds|token|holder``.
 
-    The lease's value is its length, so the workers that renew it keep the claimer's.
+    ``seconds`` is the claimer's lease length, so the workers that renew it keep it; ``token``
+    names the chain that holds it (each of its steps carries it); ``holder`` is the worker
+    that has taken the chain's current message (running it, or holding it for a retry), ""
+    while the message waits in the queue.
+    """
+
+    seconds: int
+    token: str = ""
+    holder: str = ""
+
+    def encode(self) -> str:
+        return f"{self.seconds}|{self.token}|{self.holder}"
+
+    @classmethod
+    def decode(cls, value: object) -> PipelineLease | None:
+        if not isinstance(value, str):
+            return None
+        seconds, _, rest = value.partition("|")
+        token, _, holder = rest.partition("|")
+        if not seconds.isdigit():
+            return None
+        return cls(int(seconds), token, holder)
+
+
+def pipeline_lease(enrolment_id: int) -> PipelineLease | None:
+    return PipelineLease.decode(cache.get(_lease_key(enrolment_id)))
+
+
+def pipeline_claim(enrolment_id: int) -> str:
+    """The new chain's token when no live chain holds the student (and claims it), else "".
+
+    A lease whose holder died (hubcourse.workers) dies with it: the killed worker's messages
+    come back only after the broker's visibility timeout, so the student is queued again now,
+    and the old chain's steps, if they ever come back, find another token and stop.
     """
     lease = pipeline_lease_seconds()
-    return bool(cache.add(_lease_key(enrolment_id), str(lease), timeout=lease))
-
-
-def pipeline_renew(enrolment_id: int, *, waiting: float = 0) -> None:
-    """The student's chain is alive: hold its lease for another lease time (plus ``waiting``
-    seconds when a step is about to wait that long for its retry)."""
+    token = secrets.token_hex(6)
     key = _lease_key(enrolment_id)
-    value = cache.get(key)
-    lease = int(value) if isinstance(value, str) and value.isdigit() else pipeline_lease_seconds()
-    cache.set(key, str(lease), timeout=lease + int(waiting))
+    claim = PipelineLease(lease, token).encode()
+    if cache.add(key, claim, timeout=lease):
+        return token
+    current = pipeline_lease(enrolment_id)
+    if current is None or workers.holder_alive(current.holder):
+        return ""
+    log.info("student %s: the lease of dead worker %s is released", enrolment_id, current.holder)
+    cache.delete(key)
+    return token if cache.add(key, claim, timeout=lease) else ""
 
 
-def pipeline_release(enrolment_id: int) -> None:
+def pipeline_renew(enrolment_id: int, *, waiting: float = 0, token: str = "") -> bool:
+    """The student's chain is alive here: hold its lease for another lease time (plus
+    ``waiting`` seconds when a step is about to wait that long for its retry), held by this
+    worker. False, and nothing changed, when another chain holds it (``token`` is not the
+    lease's): the caller's chain was superseded and must stop."""
+    current = pipeline_lease(enrolment_id)
+    if token and current is not None and current.token and current.token != token:
+        return False
+    lease = current.seconds if current is not None else pipeline_lease_seconds()
+    token = token or (current.token if current is not None else "")
+    cache.set(
+        _lease_key(enrolment_id),
+        PipelineLease(lease, token, workers.holder()).encode(),
+        timeout=lease + int(waiting),
+    )
+    return True
+
+
+def pipeline_handed_on(enrolment_id: int, token: str) -> None:
+    """A step finished and its chain's next message goes to the queue: no worker holds the
+    lease until one takes that message (a dead worker must not take the queued chain's lease
+    with it)."""
+    current = pipeline_lease(enrolment_id)
+    if current is None or (token and current.token != token):
+        return
+    if current.holder != workers.holder():
+        return  # another worker has taken the next message already
+    cache.set(
+        _lease_key(enrolment_id),
+        PipelineLease(current.seconds, current.token).encode(),
+        timeout=current.seconds,
+    )
+
+
+def pipeline_release(enrolment_id: int, token: str = "") -> None:
+    """Give the student's lease back (only if chain ``token`` holds it, when given)."""
+    if token:
+        current = pipeline_lease(enrolment_id)
+        if current is not None and current.token and current.token != token:
+            return
     cache.delete(_lease_key(enrolment_id))
 
 
@@ -593,20 +676,25 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
         if step.enrolment_id is not None and step.step in PIPELINE:
             by_student.setdefault(step.enrolment_id, []).append(step.step)
     for enrolment_id, steps in by_student.items():
-        if not pipeline_claim(enrolment_id):
+        token = pipeline_claim(enrolment_id)
+        if not token:
             skipped += 1
             continue
+        # Each step carries the chain's token: a step of a chain that lost its lease stops.
         signatures = [
             current_app.signature(
-                STEPS[name].task_name, args=(enrolment_id, actor_id), immutable=True
+                STEPS[name].task_name,
+                args=(enrolment_id, actor_id),
+                kwargs={"lease": token},
+                immutable=True,
             ).set(priority=STEPS[name].priority)
             for name in PIPELINE
             if name in steps
         ]
         signatures.append(
-            current_app.signature(PIPELINE_DONE_TASK, args=(enrolment_id,), immutable=True).set(
-                priority=DONE_PRIORITY
-            )
+            current_app.signature(
+                PIPELINE_DONE_TASK, args=(enrolment_id,), kwargs={"lease": token}, immutable=True
+            ).set(priority=DONE_PRIORITY)
         )
         transaction.on_commit(chain(*signatures).delay)
         chains += 1

@@ -16,6 +16,8 @@ from django.db.models.signals import post_save
 from accounts.models import Enrolment
 from accounts.signals import enrolment_observed
 from builds.models import Build
+from hubcourse.tasks import enqueue_on_commit
+from hubcourse.workers import workers_died
 from integrations.github.webhooks import app_event
 from onboarding.board import note_builds_changed
 from onboarding.github_access import on_app_event
@@ -36,6 +38,15 @@ def build_saved(sender: type[Build], instance: Build, **kwargs: Any) -> None:
         transaction.on_commit(lambda: note_builds_changed(course_id))
 
 
+RECONCILE_ACTIVE_TASK = "onboarding.reconcile_active_courses"
+
+
+def on_workers_died(sender: object, holders: list[str], **kwargs: Any) -> None:
+    # Their chains' messages stay with the broker until its visibility timeout (hours), and
+    # their students' leases died with them: a reconcile finds that work again now.
+    enqueue_on_commit(RECONCILE_ACTIVE_TASK)
+
+
 def connect() -> None:
     """Connect the engine's reactions to the domain's signals (called once, at app loading)."""
     post_save.connect(build_saved, sender=Build, dispatch_uid="onboarding.build_saved")
@@ -44,3 +55,4 @@ def connect() -> None:
     # The GitHub App's events keep each student's access to their repository true.
 
     app_event.connect(on_app_event, dispatch_uid="onboarding.github_access")
+    workers_died.connect(on_workers_died, dispatch_uid="onboarding.workers_died")

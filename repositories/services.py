@@ -65,6 +65,8 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     repository; anything else is left alone, recorded as found, and the step stops in words.
     """
     made: list[str] = []
+    intent = _record_intent(enrolment_id)
+    fresh_intent = intent is not None and intent[1]
     try:
         with transaction.atomic():
             enrolment = _locked_enrolment(enrolment_id)
@@ -89,10 +91,10 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
             except Invalid as error:
                 if not _is_already_exists(error):
                     raise
-                if not managed.owned(course, managed.Kind.REPOSITORY, target):
+                if fresh_intent or not managed.owned(course, managed.Kind.REPOSITORY, target):
                     # Someone else's (another course's, or made by hand): never taken over
-                    # silently. A lost answer to our own create lands here too; a site admin
-                    # adopting it is the safe way back.
+                    # silently. Our own create whose answer was lost (a killed worker) was
+                    # recorded before it was sent, so an earlier attempt's name is ours.
                     raise managed.NotOurs(DOCKER_HUB, "repository", target) from error
                 hub = client.get_repository(repository.namespace, repository.name)
                 outcome, message = Outcome.NOOP, "the repository already existed (ours)"
@@ -124,7 +126,14 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
             )
     except managed.NotOurs as error:
         # Recorded after the rollback, so the plan can offer it for adoption.
+        if fresh_intent:
+            managed.forget_intent(_course_of(enrolment_id), managed.Kind.REPOSITORY, error.name)
         managed.record_found(_course_of(enrolment_id), managed.Kind.REPOSITORY, error.name)
+        raise
+    except Invalid:
+        # Docker Hub refused the create outright: nothing was made.
+        if fresh_intent and intent is not None:
+            managed.forget_intent(_course_of(enrolment_id), managed.Kind.REPOSITORY, intent[0])
         raise
     except Exception:
         # Created, then a later call failed: the rollback must not forget whose it is.
@@ -134,6 +143,20 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
     repository.refresh_from_db()
     return repository
+
+
+def _record_intent(enrolment_id: int) -> tuple[str, bool] | None:
+    """Before the create, outside its transaction: the repository's name recorded as this
+    course's (``managed.record_intent``); the name and whether this call recorded it, or
+    None when there is nothing to create."""
+    enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
+    if enrolment is None or not enrolment.docker_id or transaction.get_connection().in_atomic_block:
+        return None
+    repository = repository_row(enrolment)
+    if repository.created_at is not None:
+        return None
+    target = repository.full_name
+    return target, managed.record_intent(enrolment.course, managed.Kind.REPOSITORY, target)
 
 
 def _course_of(enrolment_id: int) -> Course:

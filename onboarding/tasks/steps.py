@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import task_received
 from django.utils import timezone
 
 from accounts.models import Enrolment, PreflightState, User
@@ -40,6 +41,11 @@ from onboarding.steps import PIPELINE, STEPS, StepDefinition
 from onboarding.tasks.course import course_invite_task
 
 logger = logging.getLogger(__name__)
+
+
+def _token(kwargs: Any) -> str:
+    # The chain's lease token (engine.apply_plan); "" for a step queued without one.
+    return str((kwargs or {}).get("lease") or "")
 
 
 def _enrolment_id(args: Any, kwargs: Any) -> int | None:
@@ -59,12 +65,20 @@ class StepTask(PolicyTask):
     def hold_lease(self, args: Any, kwargs: Any, waiting: int) -> None:
         enrolment_id = _enrolment_id(args, kwargs)
         if enrolment_id is not None:
-            engine.pipeline_renew(enrolment_id, waiting=waiting)
+            engine.pipeline_renew(enrolment_id, waiting=waiting, token=_token(kwargs))
 
     def release_lease(self, args: Any, kwargs: Any) -> None:
         enrolment_id = _enrolment_id(args, kwargs)
         if enrolment_id is not None:
-            engine.pipeline_release(enrolment_id)
+            engine.pipeline_release(enrolment_id, _token(kwargs))
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        # Called once the chain's next message is in the queue: until a worker takes it, no
+        # worker holds the lease (one dying now must not take the queued chain's lease along).
+        enrolment_id = _enrolment_id(args, kwargs)
+        if enrolment_id is not None:
+            engine.pipeline_handed_on(enrolment_id, _token(kwargs))
+        super().on_success(retval, task_id, args, kwargs)
 
 
 STEP_OPTIONS: dict[str, Any] = {
@@ -77,25 +91,41 @@ STEP_OPTIONS: dict[str, Any] = {
 }
 
 
+def superseded(task: Task[Any, Any], enrolment_id: int, token: str) -> bool:
+    """True (and the rest of the chain dropped) when another chain holds the student's lease:
+    this one lost it (its worker was declared dead) and must not run beside its successor."""
+    if engine.pipeline_renew(enrolment_id, token=token):
+        return False
+    logger.info("student %s: a superseded chain stops (lease %s)", enrolment_id, token)
+    task.request.chain = None  # a worker sends no more of it; each later step checks too
+    return True
+
+
 def run_step(
-    task: Task[Any, Any], step: str, enrolment_id: int, action: Callable[[], object]
-) -> None:
-    """Run one step's service for a student and record how it ended.
+    task: Task[Any, Any],
+    step: str,
+    enrolment_id: int,
+    action: Callable[[], object],
+    token: str = "",
+) -> bool:
+    """Run one step's service for a student and record how it ended; False when the step
+    did not run because its chain was superseded.
 
     Retries follow the shared policy (``hubcourse.tasks``); a database hiccup is retried by
     the policy itself, without a word on the enrolment (the database may be what fails).
     """
     assert isinstance(task, PolicyTask), "step tasks are declared with base=StepTask"
-    engine.pipeline_renew(enrolment_id)
+    if superseded(task, enrolment_id, token):
+        return False
     enrolment = Enrolment.objects.filter(pk=enrolment_id).first()
     if enrolment is None or enrolment_is_blocked(enrolment):
-        return
+        return True
     if step != StepName.PREFLIGHT and enrolment.preflight_state not in (
         PreflightState.PASSED,
         PreflightState.WARNING,
     ):
         # Nothing is written outside before the pre-flight checks pass.
-        return
+        return True
     try:
         action()
     except TransientError as error:
@@ -103,7 +133,7 @@ def run_step(
             # Give up for now (the chain goes on and ends, freeing the lease); the periodic
             # reconcile tries again from the database.
             enrolment_record_error(enrolment_id=enrolment_id, step=step, error=error)
-            return
+            return True
         countdown = task.countdown(error)
         enrolment_record_error(
             enrolment_id=enrolment_id,
@@ -136,8 +166,9 @@ def run_step(
             permanent=False,
         )
         # Here as well as in on_failure: an eager run that propagates skips on_failure.
-        engine.pipeline_release(enrolment_id)
+        engine.pipeline_release(enrolment_id, token)
         raise
+    return True
 
 
 def _actor(actor_id: int | None) -> User | None:
@@ -169,9 +200,9 @@ def invite_when_class_checked(enrolment_id: int) -> None:
 
 
 @shared_task(name=engine.PIPELINE_DONE_TASK, base=StepTask, acks_late=True, ignore_result=True)
-def pipeline_done(enrolment_id: int) -> None:
+def pipeline_done(enrolment_id: int, lease: str = "") -> None:
     """The end of a student's chain: let the next pass queue them again if needed."""
-    engine.pipeline_release(enrolment_id)
+    engine.pipeline_release(enrolment_id, lease)
 
 
 def _make_step_task(step: StepDefinition) -> Any:
@@ -181,8 +212,14 @@ def _make_step_task(step: StepDefinition) -> Any:
         raise ValueError(f"step {step.name} has no service to run")
     after = AFTER_STEP.get(step.name)
 
-    def run(self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None) -> None:
-        run_step(self, step.name, enrolment_id, lambda: action(enrolment_id, _actor(actor_id)))
+    def run(
+        self: Task[Any, Any], enrolment_id: int, actor_id: int | None = None, lease: str = ""
+    ) -> None:
+        ran = run_step(
+            self, step.name, enrolment_id, lambda: action(enrolment_id, _actor(actor_id)), lease
+        )
+        if not ran:
+            return
         if after is not None:
             after(enrolment_id)
 
@@ -198,3 +235,27 @@ AFTER_STEP: dict[StepName, Callable[[int], None]] = {
 
 # One task per step of a student's chain, registered from the registry.
 STEP_TASKS: dict[StepName, Any] = {name: _make_step_task(STEPS[name]) for name in PIPELINE}
+
+# The tasks of a chain, by name: what a worker that takes one holds the student's lease for.
+CHAIN_TASK_NAMES = frozenset(STEPS[name].task_name for name in PIPELINE) | {
+    engine.PIPELINE_DONE_TASK
+}
+
+
+@task_received.connect
+def _chain_message_taken(sender: object = None, request: Any = None, **kwargs: Any) -> None:
+    """A worker took a chain's message (to run now, or to hold until its retry is due): the
+    student's lease is this worker's until the step hands on, so it dies with this worker."""
+    if request is None or request.name not in CHAIN_TASK_NAMES:
+        return
+    token = _token(request.kwargs)
+    enrolment_id = _enrolment_id(request.args, request.kwargs)
+    if not token or enrolment_id is None:
+        return
+    eta = request.eta
+    waiting = max(0.0, (eta - timezone.now()).total_seconds()) if eta is not None else 0.0
+    try:
+        engine.pipeline_renew(enrolment_id, waiting=waiting, token=token)
+    except Exception:
+        # The cache refused: the step renews the lease again as it starts.
+        logger.warning("could not note the lease of student %s", enrolment_id, exc_info=True)

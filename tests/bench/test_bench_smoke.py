@@ -26,6 +26,7 @@ KEY_FIGURES = {
     "board": ["board: p95", "student page: requests per second"],
     "bulk_add": ["wall time, paste to done", "invite requests"],
     "lab_session": ["with the app: p95 lag", "without the app: p95 lag"],
+    "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
 }
 
 
