@@ -522,6 +522,11 @@ def _team_step(
         target = f"{course.organisation}/{course.team}"
         if enrolment.team_at is not None:
             return PlanStep(e, StepName.TEAM, "no-op", target, "in the course team")
+        if enrolment.member_at is not None:
+            # No invitation brings a member in: hubcourse adds them (the team-members route).
+            return PlanStep(
+                e, StepName.TEAM, "change", target, "in the organisation: add to the team directly"
+            )
         return PlanStep(e, StepName.TEAM, "no-op", target, "joins the team on accepting the invite")
     name = course.student_team_name(enrolment.docker_id)
     target = f"{course.organisation}/{name}"
