@@ -908,10 +908,14 @@ def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
     )
 
 
-def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
-    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
+def apply_run_progress(
+    course: Course, run: ApplyRun, *, plan: engine.Plan | None = None
+) -> dict[str, Any]:
+    """How far an applied plan has come: steps still to do, from a fresh plan of the rows
+    (``plan``, when the caller has just made one)."""
 
-    plan = engine.plan_course(course)
+    if plan is None:
+        plan = engine.plan_course(course)
     remaining = len(plan.actionable)
     done = min(max(run.total - remaining, 0), run.total)
     # A failed step, or a failed first build (state "needs attention"), as the board counts them.
