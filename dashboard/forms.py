@@ -117,6 +117,16 @@ class CourseForm(forms.ModelForm[Course]):
             # The short name is in every repository name and link: fixed once created.
             self.fields["slug"].disabled = True
             self.fields["slug"].help_text = "Fixed once the course exists."
+        else:
+            # A team of the course's own unless one is named (accounts.course_rules).
+            self.fields["team"].required = False
+            self.initial["team"] = ""
+            self.fields["team"].widget.attrs["placeholder"] = "short-name-students"
+            self.fields["team"].help_text = (
+                "Empty: a team of this course's own, named after the short name "
+                "(docker-101-students). A team another course uses is refused when either "
+                "course gives its team read access to every student repository."
+            )
         for name in ("dockerhub_token", "github_token"):
             set_at = getattr(self.instance, f"{name}_set_at", None)
             if self.instance.pk and set_at:
