@@ -48,6 +48,13 @@ SAMPLE_DOCKER_IDS = ("adalovelace", "alanturing", "gracehopper42")
 # Paths in the student's repository that a build is given.
 NO_SPACES = ("build_branch", "build_dockerfile", "build_context")
 
+# Docker's rule for a tag (the reference grammar of distribution): what follows ":" in
+# docker pull.
+DOCKER_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+# Characters git check-ref-format refuses anywhere in a branch name (besides control
+# characters and spaces).
+GIT_REF_FORBIDDEN = "~^:?*[\\"
+
 # A new course's students' team, unless one is given: a team of its own (Docker Hub team
 # names are at most 30 letters, digits, - or _; a course's short name is those characters).
 STUDENTS_TEAM_SUFFIX = "-students"
@@ -86,6 +93,48 @@ def slug_problem(slug: str) -> str:
         return f"{slug} is reserved: choose another short name."
     if Course.objects.filter(slug=slug).exists():
         return f"Another course is already called {slug}."
+    return ""
+
+
+def tag_problem(tag: str) -> str:
+    """Why Docker would refuse ``tag`` as an image tag, or "" when it takes it."""
+    if not tag:
+        return "Give the image a tag, like latest or week1."
+    if len(tag) > 128:
+        return "An image tag is at most 128 characters."
+    if not DOCKER_TAG_RE.match(tag):
+        return (
+            "Docker refuses this tag: use letters, digits, _ . and -, not starting with . "
+            "or -, like latest or week1."
+        )
+    return ""
+
+
+def branch_problem(branch: str) -> str:
+    """Why Git would refuse ``branch`` as a branch name (``git check-ref-format --branch``),
+    or "" when it takes it."""
+    if not branch:
+        return "Give the branch to build from, like main."
+    bad = sorted({ch for ch in branch if ch in GIT_REF_FORBIDDEN})
+    if bad:
+        return f"Git refuses {' '.join(bad)} in a branch name."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in branch):
+        return "Git refuses control characters in a branch name."
+    if branch == "@" or "@{" in branch:
+        return "Git refuses a branch named @ or containing @{."
+    if branch == "HEAD" or branch.startswith("-"):
+        return "Git refuses a branch named HEAD or starting with -."
+    if ".." in branch:
+        return "Git refuses .. in a branch name."
+    if branch.startswith("/") or branch.endswith("/") or "//" in branch:
+        return "Git refuses a branch name that starts or ends with / or contains //."
+    if branch.endswith("."):
+        return "Git refuses a branch name that ends with a dot."
+    for part in branch.split("/"):
+        if part.startswith("."):
+            return "Git refuses a part of a branch name (between /) that starts with a dot."
+        if part.endswith(".lock"):
+            return "Git refuses a part of a branch name (between /) that ends with .lock."
     return ""
 
 
@@ -177,10 +226,19 @@ def course_validate(values: Mapping[str, Any], *, course: Course | None) -> Cour
                     "lower-case letters and digits, separated by single . _ or -.",
                 )
                 break
+    spaced = set()
     for name in NO_SPACES:
         value = str(cleaned.get(name, "") or "")
         if value and any(ch.isspace() for ch in value):
             refuse(name, "No spaces, please.")
+            spaced.add(name)
+    # What the build pushes and builds from, as Docker and Git would take them.
+    if "build_branch" in cleaned and "build_branch" not in spaced:
+        if problem := branch_problem(str(cleaned["build_branch"] or "")):
+            refuse("build_branch", problem)
+    if "build_tag" in cleaned:
+        if problem := tag_problem(str(cleaned["build_tag"] or "")):
+            refuse("build_tag", problem)
     _check_team(cleaned, values, course=course, base=base, slug=slug, refuse=refuse)
     ValidationErrors.raise_any(problems)
     return cleaned

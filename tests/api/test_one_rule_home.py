@@ -97,6 +97,18 @@ CASES = [
         field="team",
     ),
     Case(
+        "an image tag Docker refuses",
+        "instructor",
+        *_course_change(build_tag="week:1"),
+        field="build_tag",
+    ),
+    Case(
+        "a build branch Git refuses",
+        "instructor",
+        *_course_change(build_branch="feature..x"),
+        field="build_branch",
+    ),
+    Case(
         "a space in the build branch",
         "instructor",
         *_course_change(build_branch="my branch"),
