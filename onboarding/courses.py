@@ -38,7 +38,7 @@ from accounts.services import (
     enrolment_reset_for_retry,
 )
 from accounts.tokens import revoke_access
-from builds.backends import backend_for
+from builds.backends import NEW_COURSE_BACKEND, backend_for
 from builds.rebuild import RebuildAnswer, rebuild_many
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
@@ -80,6 +80,9 @@ def course_create(*, actor: User, values: dict[str, Any]) -> Course:
 
     Raises ``hubcourse.errors.ValidationError`` (one per broken rule) when a setting breaks
     a course rule (``accounts.course_rules``)."""
+    # Not the column's default (what courses made before had): Docker retires automated
+    # builds on 1 April 2027, so a new course builds with GitHub Actions unless told.
+    values = {"build_backend": NEW_COURSE_BACKEND, **values}
     values = {**values, **course_validate(values, course=None)}
     with transaction.atomic():
         course = Course(**_without_secrets(values))
