@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import (
@@ -56,3 +58,33 @@ def recent_bulk_invites(limit: int = 10) -> QuerySet[BulkInvite]:
 
 def courses_for_offboarding() -> QuerySet[Course]:
     return Course.objects.order_by("archived_at", "name")
+
+
+@dataclass(frozen=True)
+class SharedTeam:
+    """Active courses whose students' team is one team, where one course's students read
+    the other's repositories (see ``accounts.course_rules.team_shared_with``)."""
+
+    organisation: str
+    team: str
+    courses: list[Course]
+
+    @property
+    def readers(self) -> list[Course]:
+        """The courses under the course-team policy: their team reads every repository."""
+        return [c for c in self.courses if c.access_policy == Course.AccessPolicy.COURSE_TEAM]
+
+
+def shared_course_teams() -> list[SharedTeam]:
+    """Every students' team that two or more active courses use, when one of them gives it
+    read access to all its students' repositories. New courses cannot do this (a course
+    rule); courses made before the rule, or by hand, can."""
+    by_team: dict[tuple[str, str], list[Course]] = {}
+    for course in Course.objects.filter(archived_at__isnull=True).order_by("name", "pk"):
+        by_team.setdefault((course.organisation.lower(), course.team.lower()), []).append(course)
+    shared = [
+        SharedTeam(courses[0].organisation, courses[0].team, courses)
+        for courses in by_team.values()
+        if len(courses) > 1
+    ]
+    return [s for s in shared if s.readers]

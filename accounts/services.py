@@ -245,10 +245,13 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
             course.organisation, [e.docker_id for e in fresh], team=course.team
         )
         invited = 0
+        members: list[Enrolment] = []
         for result in results:
             invitee = by_docker_id.get(result.invitee.lower())
             if invitee is not None:
                 invited += _record_invite_result(invitee, result, now)
+                if result.status == "existing_org_member":
+                    members.append(invitee)
         audit_record(
             service=DOCKER_HUB,
             action="invite.bulk",
@@ -258,6 +261,16 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
             actor=actor,
             message=f"invited {invited} of {len(fresh)} student(s) in one request",
         )
+        # Already in the organisation: no invitation will ever be accepted, so nothing would
+        # put them in the team. They join it now, one call each.
+        for enrolment in members:
+            try:
+                course_team_add_member(
+                    client=client, course=course, enrolment=enrolment, actor=actor
+                )
+            except ExternalServiceError as error:
+                # The plan shows the team step again; the next pass retries it.
+                enrolment_record_error(enrolment_id=enrolment.pk, step=StepName.TEAM, error=error)
     for enrolment in fresh:
         note_observed(enrolment.pk)
     return invited
@@ -311,6 +324,47 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
         message=message,
     )
     return 0
+
+
+def course_team_add_member(
+    *,
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    actor: User | None = None,
+) -> None:
+    """Put an organisation member into the course team directly (no invitation).
+
+    A student who is already in the organisation is answered "existing_org_member" by the
+    bulk invite: there is no invite to accept, so the team must be joined with Docker Hub's
+    team-members route. It only takes members (Docker Hub refuses anyone else); adding one
+    who is in the team already changes nothing. Under the course-team policy the course
+    team is the student's team, so ``team_at`` is set; with one team per student the course
+    team holds no permission and the student's own team step runs as before.
+    """
+    target = f"{course.organisation}/{course.team}: {enrolment.docker_id}"
+    outcome = Outcome.OK
+    try:
+        client.add_team_member(course.organisation, course.team, enrolment.docker_id)
+    except Invalid as error:
+        if "already" not in str(error).lower():
+            raise
+        outcome = Outcome.NOOP
+    if course.access_policy == Course.AccessPolicy.COURSE_TEAM:
+        Enrolment.objects.filter(pk=enrolment.pk, team_at__isnull=True).update(
+            team_at=timezone.now(), updated_at=timezone.now()
+        )
+    audit_record(
+        service=DOCKER_HUB,
+        action="team.add_member",
+        target=target,
+        outcome=outcome,
+        course=course,
+        enrolment=enrolment,
+        actor=actor,
+        message="already in the organisation: added to the team without an invitation",
+    )
+    enrolment_clear_error(enrolment_id=enrolment.pk, step=StepName.TEAM)
 
 
 def enrolment_resend_invite(

@@ -86,7 +86,15 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
             "github_token",
             "clear_github_token",
         )
-        extra_kwargs = {"slug": {"required": False, "validators": []}}
+        extra_kwargs = {
+            "slug": {"required": False, "validators": []},
+            # Empty or left out: a new course's team of its own (a course rule).
+            "team": {
+                "required": False,
+                "allow_blank": True,
+                "help_text": "The students' team; empty for a new course: {short name}-students.",
+            },
+        }
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()

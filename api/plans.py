@@ -29,12 +29,21 @@ class PlanStepSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=["create", "change", "delete", "no-op", "adopt"])
     target = serializers.CharField()
     reason = serializers.CharField()
+    waits_on = serializers.ChoiceField(
+        choices=["", "student", "instructor"],
+        help_text="Who must act before hubcourse can: the student (a handout step), or a "
+        "person of the course (fix the cause, then retry); empty when nobody.",
+    )
 
 
 class PlanSerializer(serializers.Serializer[Any]):
     course = serializers.CharField()
     actionable = serializers.IntegerField(help_text="Steps that applying would enqueue.")
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Steps per kind.")
+    waiting = serializers.IntegerField(
+        help_text="Students waited on (by themselves or by a person): the course is as it "
+        "says only when this and actionable are both 0."
+    )
     steps = PlanStepSerializer(many=True)
 
 
@@ -89,6 +98,7 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
             "course": course.slug,
             "actionable": len(plan.actionable),
             "counts": plan.counts(),
+            "waiting": len({s.enrolment_id for s in plan.waiting}),
             "steps": [
                 {
                     "enrolment_id": s.enrolment_id,
@@ -97,6 +107,7 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
                     "kind": s.kind,
                     "target": s.target,
                     "reason": s.reason,
+                    "waits_on": s.waits_on,
                 }
                 for s in plan.steps
             ],

@@ -8,6 +8,7 @@ from accounts import identifiers
 from accounts import roster_parsing as roster
 from accounts.course_rules import COURSE_SETTINGS, SAMPLE_DOCKER_IDS, course_validate, fill_template
 from accounts.models import Course, CourseRole
+from builds.backends import BACKENDS, NEW_COURSE_BACKEND, retirement_note, retires_on
 from builds.backends import choices as build_backend_choices
 from hubcourse.errors import ValidationError
 from hubcourse.form_errors import add_domain_errors, as_field_error
@@ -20,6 +21,17 @@ class _Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+def _backend_choices() -> list[tuple[str, str]]:
+    """The registered backends, a retiring one offered with its date in view."""
+    labelled = []
+    for name, label in build_backend_choices():
+        day = retires_on(name)
+        labelled.append(
+            (name, f"{label} (Docker retires them on {day.day} {day:%B %Y})" if day else label)
+        )
+    return labelled
+
+
 class CourseForm(forms.ModelForm[Course]):
     """Course settings. Tokens are write-only: the form never shows a stored value back."""
 
@@ -27,7 +39,7 @@ class CourseForm(forms.ModelForm[Course]):
 
     # The registered build backends (builds.backends), read each time a form is made.
     build_backend = forms.ChoiceField(
-        choices=build_backend_choices,
+        choices=_backend_choices,
         label="How images are built",
         help_text=(
             "Docker Hub automated builds: Docker Hub links a GitHub repository only through the "
@@ -117,6 +129,17 @@ class CourseForm(forms.ModelForm[Course]):
             # The short name is in every repository name and link: fixed once created.
             self.fields["slug"].disabled = True
             self.fields["slug"].help_text = "Fixed once the course exists."
+        else:
+            self.initial["build_backend"] = NEW_COURSE_BACKEND
+            # A team of the course's own unless one is named (accounts.course_rules).
+            self.fields["team"].required = False
+            self.initial["team"] = ""
+            self.fields["team"].widget.attrs["placeholder"] = "short-name-students"
+            self.fields["team"].help_text = (
+                "Empty: a team of this course's own, named after the short name "
+                "(docker-101-students). A team another course uses is refused when either "
+                "course gives its team read access to every student repository."
+            )
         for name in ("dockerhub_token", "github_token"):
             set_at = getattr(self.instance, f"{name}_set_at", None)
             if self.instance.pk and set_at:
@@ -134,6 +157,14 @@ class CourseForm(forms.ModelForm[Course]):
         except ValidationError as error:
             add_domain_errors(self, error)
         return data
+
+    def retirement_notes(self) -> list[tuple[str, str, bool]]:
+        """(backend, what its retirement means, whether it is the one chosen) for every
+        retiring backend: the page shows the chosen one's (and the script follows a change)."""
+        chosen = str(self["build_backend"].value() or "")
+        return [
+            (name, note, name == chosen) for name in BACKENDS if (note := retirement_note(name))
+        ]
 
     def previews(self) -> list[tuple[str, str]]:
         """(Docker ID, repository) for the sample students, from the saved or posted values."""

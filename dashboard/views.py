@@ -45,7 +45,7 @@ from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
 from onboarding.state import HANDOUT_STEPS
 from onboarding.status import badge_state, student_status
-from onboarding.steps import plan_position, step_label
+from onboarding.steps import handout_step_of, plan_position, step_label
 
 EXPORT_CHUNK = 500
 
@@ -435,6 +435,23 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             messages.info(request, "Nothing to apply: the course is as it should be.")
         return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={run.pk}")
 
+    run_id = request.GET.get("run", "")
+    shown: ApplyRun | None = (
+        ApplyRun.objects.filter(course=course).filter(pk=int(run_id)).first()
+        if run_id.isdigit()
+        else ApplyRun.objects.filter(course=course).filter(finished_at__isnull=True).first()
+    )
+    return render(request, "dashboard/plan.html", _plan_context(access, shown))
+
+
+def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
+    """The plan page's body: a fresh plan (and the run being applied, if one is shown).
+
+    The page and its live part render the same body, so while an apply runs the list shrinks
+    as steps are done and, once it is finished, what is left is the new plan: never the list
+    the apply started from.
+    """
+    course = access.course
     current = plan_course(course)
     groups: dict[str, list[Any]] = {}
     for step in current.steps:
@@ -458,35 +475,42 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
                 "quiet_count": len(quiet),
             }
         )
-    run_id = request.GET.get("run", "")
-    shown: ApplyRun | None = (
-        ApplyRun.objects.filter(course=course).filter(pk=int(run_id)).first()
-        if run_id.isdigit()
-        else ApplyRun.objects.filter(course=course).filter(finished_at__isnull=True).first()
-    )
-    return render(
-        request,
-        "dashboard/plan.html",
-        {
-            "course": course,
-            "access": access,
-            "groups": grouped,
-            "labels": current.labels,
-            "actionable": len(current.actionable),
-            "progress": courses.apply_run_progress(course, shown) if shown else None,
-        },
-    )
+    waiting_students: list[dict[str, Any]] = []
+    stopped: list[dict[str, Any]] = []
+    for s in current.waiting:
+        label = current.labels.get(s.enrolment_id, "") if s.enrolment_id else ""
+        if s.waits_on == "student":
+            number = handout_step_of(s.step)
+            title = HANDOUT_STEPS[number - 1][0] if number else ""
+            waiting_students.append({"step": s, "label": label, "number": number, "title": title})
+        else:
+            stopped.append({"step": s, "label": label, "step_label": step_label(s.step)})
+    progress = courses.apply_run_progress(course, run, plan=current) if run else None
+    return {
+        "course": course,
+        "access": access,
+        "groups": grouped,
+        "labels": current.labels,
+        "actionable": len(current.actionable),
+        "waiting_students": waiting_students[:QUIET_SHOWN],
+        "waiting_students_count": len(
+            {s.enrolment_id for s in current.waiting if s.waits_on == "student"}
+        ),
+        "waiting_more": max(len(waiting_students) - QUIET_SHOWN, 0),
+        "stopped": stopped[:QUIET_SHOWN],
+        "stopped_count": len(stopped),
+        "settled": current.settled,
+        "progress": progress,
+        # While an apply runs, its work is not offered again (the list follows it live).
+        "applying": progress is not None and not progress["finished"],
+    }
 
 
 @login_required
 def plan_progress_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug)
     run = get_object_or_404(ApplyRun, course=access.course, pk=run_id)
-    return render(
-        request,
-        "dashboard/partials/progress.html",
-        {"course": access.course, "progress": courses.apply_run_progress(access.course, run)},
-    )
+    return render(request, "dashboard/partials/plan_body.html", _plan_context(access, run))
 
 
 # -- one student ---------------------------------------------------------------------------------

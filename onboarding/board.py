@@ -357,7 +357,7 @@ def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | Non
     if state == OnboardingState.INVITED:
         return f"Invited {_when(enrolment.invited_at)}; waiting for the student to accept."
     if state == OnboardingState.MEMBER:
-        return "Accepted the invitation; joining the team."
+        return "In the organisation; joining the team."
     if state == OnboardingState.IN_TEAM:
         return "In the team; the Docker Hub repository is being created."
     if state == OnboardingState.REPOSITORY_CREATED:

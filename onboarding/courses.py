@@ -38,7 +38,7 @@ from accounts.services import (
     enrolment_reset_for_retry,
 )
 from accounts.tokens import revoke_access
-from builds.backends import backend_for
+from builds.backends import NEW_COURSE_BACKEND, backend_for
 from builds.rebuild import RebuildAnswer, rebuild_many
 from hubcourse import jobs
 from hubcourse.audit import Outcome, audit_record
@@ -80,6 +80,9 @@ def course_create(*, actor: User, values: dict[str, Any]) -> Course:
 
     Raises ``hubcourse.errors.ValidationError`` (one per broken rule) when a setting breaks
     a course rule (``accounts.course_rules``)."""
+    # Not the column's default (what courses made before had): Docker retires automated
+    # builds on 1 April 2027, so a new course builds with GitHub Actions unless told.
+    values = {"build_backend": NEW_COURSE_BACKEND, **values}
     values = {**values, **course_validate(values, course=None)}
     with transaction.atomic():
         course = Course(**_without_secrets(values))
@@ -908,10 +911,14 @@ def _audit_bulk(course: Course, actor: User, action: str, count: int) -> None:
     )
 
 
-def apply_run_progress(course: Course, run: ApplyRun) -> dict[str, Any]:
-    """How far an applied plan has come: steps still to do, from a fresh plan of the rows."""
+def apply_run_progress(
+    course: Course, run: ApplyRun, *, plan: engine.Plan | None = None
+) -> dict[str, Any]:
+    """How far an applied plan has come: steps still to do, from a fresh plan of the rows
+    (``plan``, when the caller has just made one)."""
 
-    plan = engine.plan_course(course)
+    if plan is None:
+        plan = engine.plan_course(course)
     remaining = len(plan.actionable)
     done = min(max(run.total - remaining, 0), run.total)
     # A failed step, or a failed first build (state "needs attention"), as the board counts them.

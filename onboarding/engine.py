@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 # "adopt": it exists on Docker Hub but this course did not make it. Never applied: it waits
 # for a site admin's adoption (accounts.managed), and nothing that depends on it is planned.
 Kind = Literal["create", "change", "delete", "no-op", "adopt"]
+# Who a step that hubcourse cannot do waits on: the student (their handout step), or a
+# person of the course (a step stopped until someone fixes the cause and retries).
+WaitsOn = Literal["", "student", "instructor"]
 
 INVITE_TTL = dt.timedelta(days=14)
 # How long a queued chain keeps other passes from queueing the same student again, counted
@@ -83,6 +86,7 @@ class PlanStep:
     kind: Kind
     target: str
     reason: str
+    waits_on: WaitsOn = ""
 
     @property
     def actionable(self) -> bool:
@@ -101,6 +105,16 @@ class Plan:
     def actionable(self) -> list[PlanStep]:
         return [s for s in self.steps if s.actionable]
 
+    @property
+    def waiting(self) -> list[PlanStep]:
+        """Steps hubcourse cannot do: someone (mostly the student) must act first."""
+        return [s for s in self.steps if s.waits_on]
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to apply and nobody waited on: only then is the course as it says."""
+        return not self.actionable and not self.waiting
+
     def for_enrolment(self, enrolment_id: int) -> list[PlanStep]:
         return [s for s in self.steps if s.enrolment_id == enrolment_id]
 
@@ -118,6 +132,12 @@ class Plan:
             lines.append(f"  {who:<32} {step.step:<12} {step.kind:<7} {step.target}: {step.reason}")
         summary = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts().items()))
         lines.append(f"{len(self.actionable)} step(s) to apply ({summary or 'nothing'}).")
+        students = {s.enrolment_id for s in self.waiting if s.waits_on == "student"}
+        stopped = {s.enrolment_id for s in self.waiting if s.waits_on == "instructor"}
+        if students:
+            lines.append(f"{len(students)} student(s) waited on: they must do a handout step.")
+        if stopped:
+            lines.append(f"{len(stopped)} student(s) stopped until a person fixes and retries.")
         return "\n".join(lines)
 
 
@@ -398,7 +418,14 @@ def _student_steps(
     e = enrolment.pk
     if not enrolment.docker_id:
         return [
-            PlanStep(e, StepName.DOCKER_ID, "no-op", enrolment.identifier, "no Docker ID given yet")
+            PlanStep(
+                e,
+                StepName.DOCKER_ID,
+                "no-op",
+                enrolment.identifier,
+                "no Docker ID yet: sign up for one on Docker Hub and enter it on the course page",
+                "student",
+            )
         ]
     if enrolment.error_permanent and enrolment.error_step:
         return [
@@ -408,6 +435,7 @@ def _student_steps(
                 "no-op",
                 enrolment.docker_id,
                 f"stopped until a person retries: {enrolment.error_message}",
+                "instructor",
             )
         ]
     steps: list[PlanStep] = []
@@ -417,7 +445,14 @@ def _student_steps(
         )
     elif enrolment.preflight_state == PreflightState.FAILED:
         return [
-            PlanStep(e, StepName.PREFLIGHT, "no-op", enrolment.github_repo, "pre-flight failed")
+            PlanStep(
+                e,
+                StepName.PREFLIGHT,
+                "no-op",
+                enrolment.github_repo,
+                _preflight_reason(enrolment),
+                "student",
+            )
         ]
     steps.append(_invite_step(course, enrolment))
     repository: StudentRepository | None = getattr(enrolment, "repository", None)
@@ -480,6 +515,7 @@ def _student_steps(
                 + task.title.lower()
                 + (" (" + "; ".join(task.differences) + ")" if task.differences else "")
                 + (f"; first {task.needs}" if task.needs else ""),
+                "student",
             )
         )
     steps.append(
@@ -506,6 +542,18 @@ def _student_steps(
     return steps
 
 
+def _preflight_reason(enrolment: Enrolment) -> str:
+    errors = [
+        str(item.get("message", "")).strip()
+        for item in enrolment.preflight_report
+        if isinstance(item, dict) and item.get("level") == "error"
+    ]
+    found = " ".join(m for m in errors if m)
+    return "pre-flight failed: fix what it found, push, and check again" + (
+        f" ({found})" if found else ""
+    )
+
+
 def _permission_reason(course: Course) -> str:
     if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
         return "student's team read, instructors admin"
@@ -517,7 +565,14 @@ def _invite_step(course: Course, enrolment: Enrolment) -> PlanStep:
     if enrolment.member_at is not None:
         return PlanStep(e, StepName.INVITE, "no-op", target, "member")
     if enrolment.invite_state == InviteState.PENDING:
-        return PlanStep(e, StepName.INVITE, "no-op", target, "invited, waiting for the student")
+        return PlanStep(
+            e,
+            StepName.INVITE,
+            "no-op",
+            target,
+            "invited, waiting for the student to accept the email from Docker Hub",
+            "student",
+        )
     if enrolment.invite_state == InviteState.EXPIRED:
         return PlanStep(e, StepName.INVITE, "change", target, "the invite expired: send it again")
     return PlanStep(e, StepName.INVITE, "create", target, "not invited (bulk, with the class)")
@@ -531,6 +586,11 @@ def _team_step(
         target = f"{course.organisation}/{course.team}"
         if enrolment.team_at is not None:
             return PlanStep(e, StepName.TEAM, "no-op", target, "in the course team")
+        if enrolment.member_at is not None:
+            # No invitation brings a member in: hubcourse adds them (the team-members route).
+            return PlanStep(
+                e, StepName.TEAM, "change", target, "in the organisation: add to the team directly"
+            )
         return PlanStep(e, StepName.TEAM, "no-op", target, "joins the team on accepting the invite")
     name = course.student_team_name(enrolment.docker_id)
     target = f"{course.organisation}/{name}"

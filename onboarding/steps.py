@@ -162,6 +162,12 @@ def step_for(name: str) -> StepDefinition | None:
         return None
 
 
+def handout_step_of(name: str) -> int:
+    """The handout step (1-5) a step name belongs to; 0 for unknown names."""
+    step = step_for(name)
+    return step.handout_step if step is not None else 0
+
+
 def plan_position(name: str) -> int:
     """Where a step name sorts on the plan page (unknown names last)."""
     step = step_for(name)

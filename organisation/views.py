@@ -399,5 +399,6 @@ def index(request: HttpRequest) -> HttpResponse:
             "snapshot": organisation_selectors.snapshot(organisation),
             "recent": organisation_selectors.recent_bulk_invites(5),
             "courses": organisation_selectors.courses_for_offboarding(),
+            "shared_teams": organisation_selectors.shared_course_teams(),
         },
     )

@@ -10,7 +10,12 @@ from django.utils import timezone
 from accounts import managed
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, User
-from accounts.services import course_ensure_teams, create_team, enrolment_clear_error
+from accounts.services import (
+    course_ensure_teams,
+    course_team_add_member,
+    create_team,
+    enrolment_clear_error,
+)
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import Invalid, NotFound
@@ -292,7 +297,12 @@ def repository_grant_permissions(
 
 
 def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None) -> bool:
-    """Team-per-student policy: the student's own team exists, and holds them once a member.
+    """The student is in their team once a member of the organisation.
+
+    Course-team policy: an accepted invite puts them in the course team; a member the invite
+    cannot bring in (already in the organisation) is added directly.
+
+    Team-per-student policy: the student's own team exists, and holds them once a member.
 
     The team is created before the invite is accepted (it needs no membership), so the
     repository permission can be granted at once; adding the student waits for acceptance
@@ -309,7 +319,17 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
             return False
         course = enrolment.course
         if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
-            return bool(enrolment.team_at)
+            if enrolment.team_at is not None:
+                return True
+            if enrolment.member_at is None:
+                # The invite names the course team: accepting it is what puts them in.
+                return False
+            # A member outside the course team (in the organisation before the course
+            # invited them, or taken out of the team by hand): no invite will bring them in.
+            course_team_add_member(
+                client=dockerhub_client_for(course), course=course, enrolment=enrolment, actor=actor
+            )
+            return True
         repository = repository_row(enrolment)
         client = dockerhub_client_for(course)
         name = course.student_team_name(enrolment.docker_id)

@@ -83,6 +83,10 @@ def _filter_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out += "."
             i += 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            # GitHub: "You can escape special characters using \\".
+            out += re.escape(pattern[i + 1])
+            i += 2
         else:
             out += re.escape(pattern[i])
             i += 1
@@ -433,6 +437,8 @@ class JobRunner:
 
         def evaluate(match: re.Match[str]) -> str:
             expression = match.group(1)
+            if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+                return expression[1:-1].replace("''", "'")  # a string literal
             parts = expression.split(".")
             if len(parts) == 2 and parts[0] == "secrets":
                 return self.secret(parts[1])

@@ -270,6 +270,19 @@ def _invitee_username(w: World, invitee: str) -> str | None:
     return None
 
 
+def make_member(w: World, orgname: str, username: str, *, teams: tuple[str, ...] = ()) -> None:
+    """A user who is in the organisation already (another course, added by hand), in
+    ``teams`` only: a bulk invite answers them "existing_org_member" and puts them nowhere."""
+    with w.lock:
+        org = w.dockerhub["orgs"][orgname.lower()]
+        _add_member(w, org, username.lower(), "member", actor=org["orgname"])
+        for name in teams:
+            group = org["groups"][name]
+            if username.lower() not in group["members"]:
+                group["members"].append(username.lower())
+        w.save()
+
+
 def _add_member(w: World, org: dict[str, Any], username: str, role: str, actor: str) -> None:
     org["members"][username] = {"role": role, "joined": w.now()}
     audit(

@@ -8,6 +8,7 @@ outside ``builds/`` names a backend.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from builds.backends.autobuild import DockerHubAutobuild
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 # name -> backend, in the order the course form offers them.
 BACKENDS: dict[str, BuildBackend] = {}
+# What a new course builds with unless told otherwise: Docker retires automated builds on
+# 1 April 2027, so a course started now would have to move before its term ends.
+NEW_COURSE_BACKEND = "github-actions"
 
 
 def register(backend: BuildBackend) -> BuildBackend:
@@ -41,6 +45,26 @@ def register(backend: BuildBackend) -> BuildBackend:
 def choices() -> list[tuple[str, str]]:
     """(name, label) of every registered backend, for forms and filters."""
     return [(name, backend.label) for name, backend in BACKENDS.items()]
+
+
+def retires_on(name: str) -> dt.date | None:
+    """The day the build service stops the backend, or None when none is announced."""
+    day = getattr(BACKENDS.get(name), "retires_on", None)
+    return day if isinstance(day, dt.date) else None
+
+
+def retirement_note(name: str) -> str:
+    """A sentence for people choosing the backend, or "" when it is not retiring."""
+    day = retires_on(name)
+    if day is None:
+        return ""
+    last = day - dt.timedelta(days=1)
+    return (
+        f"Docker retires automated builds on {day.day} {day:%B %Y}: a course whose term runs "
+        f"past {last.day} {last:%B %Y} cannot finish on them, and its students' images stop "
+        "being built on push. Choose GitHub Actions for a new course; a course on automated "
+        "builds must move before then."
+    )
 
 
 def get_backend(name: str) -> BuildBackend:
@@ -59,6 +83,7 @@ register(GitHubActions())
 
 __all__ = [
     "BACKENDS",
+    "NEW_COURSE_BACKEND",
     "BuildBackend",
     "BuildInfo",
     "BuildNotReady",
@@ -69,4 +94,6 @@ __all__ = [
     "choices",
     "get_backend",
     "register",
+    "retirement_note",
+    "retires_on",
 ]

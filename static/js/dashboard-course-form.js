@@ -33,7 +33,19 @@
     });
   }
 
+  // A retiring build backend's note shows while it is the one chosen.
+  function showRetirement() {
+    const backend = document.getElementById("id_build_backend");
+    if (!backend) return;
+    document.querySelectorAll(".backend-retirement[data-backend]").forEach((note) => {
+      note.hidden = note.dataset.backend !== backend.value;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const backend = document.getElementById("id_build_backend");
+    if (backend) backend.addEventListener("change", showRetirement);
+    showRetirement();
     ["id_repo_name_template", "id_slug", "id_name", "id_organisation"].forEach((id) => {
       const field = document.getElementById(id);
       if (field) field.addEventListener("input", update);

@@ -23,7 +23,7 @@ ROSTER = "identifier,name\nada@example.edu,Ada\n"
 def _settings(**changes: Any) -> dict[str, Any]:
     defaults = Course()
     values = {name: getattr(defaults, name) for name in COURSE_SETTINGS}
-    values.update({"name": "Networks", "slug": ""} | changes)
+    values.update({"name": "Networks", "slug": "", "team": ""} | changes)
     return values
 
 
@@ -89,6 +89,24 @@ CASES = [
         "instructor",
         *_course_change(student_team_template="{docker_id}-{term}"),
         field="student_team_template",
+    ),
+    Case(
+        "a students' team another course reads every repository with",
+        "instructor",
+        *_course_new(team="students"),
+        field="team",
+    ),
+    Case(
+        "an image tag Docker refuses",
+        "instructor",
+        *_course_change(build_tag="week:1"),
+        field="build_tag",
+    ),
+    Case(
+        "a build branch Git refuses",
+        "instructor",
+        *_course_change(build_branch="feature..x"),
+        field="build_branch",
     ),
     Case(
         "a space in the build branch",

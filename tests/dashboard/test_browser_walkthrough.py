@@ -63,6 +63,14 @@ def test_an_instructor_goes_from_an_empty_install_to_a_green_board(
     page.get_by_label("Repository name", exact=True).fill("{course}-{docker_id}-image")
     assert "revelare/docker-101-adalovelace-image" in page.locator("#repo-preview").inner_text()
     page.get_by_label("Repository name", exact=True).fill("{course}-{docker_id}")
+    # New courses build with GitHub Actions; this class still uses automated builds, and
+    # the form says, as soon as they are picked, that Docker retires them.
+    retirement = page.locator(".backend-retirement[data-backend='dockerhub-autobuild']")
+    assert page.get_by_label("How images are built").input_value() == "github-actions"
+    assert not retirement.is_visible()
+    page.get_by_label("How images are built").select_option("dockerhub-autobuild")
+    assert retirement.is_visible()
+    assert "Docker retires automated builds on 1 April 2027" in retirement.inner_text()
     page.get_by_label("Docker Hub identifier").fill(hub["owner"])
     page.get_by_label("Docker Hub access token").fill(hub["owner_token"])
     save_screenshot(page, "dashboard", "01-new-course")

@@ -22,7 +22,7 @@ def _form(course: Course | None = None, **changes: Any) -> dict[str, Any]:
         "name": "Docker 202",
         "slug": "",
         "organisation": "Revelare",
-        "team": "students",
+        "team": "",
         "instructors_team": "instructors",
         "access_policy": "course_team",
         "repo_name_template": "{course}-{docker_id}",
@@ -38,7 +38,7 @@ def _form(course: Course | None = None, **changes: Any) -> dict[str, Any]:
         "github_token": "",
     }
     if course is not None:
-        values.update(name=course.name, slug=course.slug)
+        values.update(name=course.name, slug=course.slug, team=course.team)
     values.update(changes)
     return {k: v for k, v in values.items() if v is not None}
 

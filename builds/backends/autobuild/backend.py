@@ -242,6 +242,9 @@ def forget_rule(repository: StudentRepository) -> None:
 class DockerHubAutobuild:
     name = "dockerhub-autobuild"
     label = "Docker Hub automated builds"
+    # Docker retires automated builds on this day: courses must have moved to another way of
+    # building by then (the course form and the organisation page say so).
+    retires_on = dt.date(2027, 4, 1)
     removal_note = ""
     needs_owner_account = True
     service = "Docker Hub"

@@ -25,6 +25,7 @@ what it made: the access token is revoked and the secrets it stored are deleted 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import posixpath
 from typing import Any, ClassVar, Literal
 
@@ -87,19 +88,67 @@ _QUEUED = frozenset({"queued", "requested", "waiting", "pending"})
 _CANCELED = frozenset({"cancelled", "skipped", "stale"})
 
 
+# GitHub's branch filters are globs: these characters are escaped to match themselves.
+_FILTER_SPECIAL = frozenset("*?+[]!\\")
+
+
+def yaml_string(value: str) -> str:
+    """``value`` as one YAML double-quoted scalar that is read back unchanged.
+
+    JSON's string syntax (ASCII only, every control character escaped) is a subset of
+    YAML's double-quoted style, so no quote, newline or ``#`` in a setting can end the
+    scalar or add a key.
+    """
+    return json.dumps(value, ensure_ascii=True)
+
+
+def literal(value: str) -> str:
+    """``value`` for a step input, where GitHub evaluates ``${{ ... }}``: a literal ``${{``
+    becomes the expression that yields it, so a setting cannot reach a secret or context."""
+    return value.replace("${{", "${{ '${{' }}")
+
+
+def _branch_filter(branch: str) -> str:
+    """A filter that matches exactly ``branch`` (``\\`` escapes a glob character)."""
+    return "".join("\\" + ch if ch in _FILTER_SPECIAL else ch for ch in branch)
+
+
+def _comment(text: str) -> str:
+    """Text for a ``#`` comment: printable, on one line."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def workflow_text(course: Course, image: str) -> str:
-    """The workflow hubcourse commits; its content alone decides whether a commit is needed."""
+    """The workflow hubcourse commits; its content alone decides whether a commit is needed.
+
+    Beyond Docker's recommended workflow: runs of one branch queue one after another
+    (``concurrency``), so an older commit never lands as the tag after a newer one; the
+    commit's SHA is pushed as a second tag, so an instructor can pull exactly what was built;
+    the job's token may only read the repository; and layers are cached between runs
+    (GitHub's Actions cache). The Docker Hub login stays an Actions secret: hubcourse stores
+    the login name beside the token (an organisation access token logs in with the
+    organisation's name) and sets no Actions variables.
+    """
     context = context_dir(course)
     branch = course.build_branch
+    dockerfile = dockerfile_path(course)
+    # The SHA tag is an expression of ours: only the course's values are made literal.
+    tags = literal(f"{image}:{course.build_tag}") + "\n" + literal(image) + ":${{ github.sha }}"
     return f"""\
-# Managed by hubcourse for the course {course.name}: every push to {branch} builds
-# {dockerfile_path(course)} and pushes it to Docker Hub as {image}:{course.build_tag}.
+# Managed by hubcourse for the course {_comment(course.name)}: every push to
+# {_comment(branch)} builds {_comment(dockerfile)} and pushes it to Docker Hub as
+# {_comment(image)}:{_comment(course.build_tag)} and as {_comment(image)}:<commit SHA>.
 # Changes here are overwritten when hubcourse reconciles the course.
 name: hubcourse
 on:
   push:
-    branches: ["{branch}"]
+    branches: [{yaml_string(_branch_filter(branch))}]
   workflow_dispatch:
+permissions:
+  contents: read
+concurrency:
+  group: hubcourse-${{{{ github.ref }}}}
+  cancel-in-progress: false
 jobs:
   build:
     runs-on: ubuntu-latest
@@ -112,10 +161,12 @@ jobs:
           password: ${{{{ secrets.{TOKEN_SECRET} }}}}
       - uses: docker/build-push-action@v6
         with:
-          context: "./{context}"
-          file: "./{dockerfile_path(course)}"
+          context: {yaml_string(literal("./" + context))}
+          file: {yaml_string(literal("./" + dockerfile))}
           push: true
-          tags: "{image}:{course.build_tag}"
+          tags: {yaml_string(tags)}
+          cache-from: type=gha
+          cache-to: type=gha,mode=max
 """
 
 
