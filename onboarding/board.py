@@ -37,12 +37,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.backends import backend_for
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
+from hubcourse.text import ago, duration
 from onboarding.github_access import how_watched
 from onboarding.state import ORDER, compute_state
 from onboarding.status import handout_steps
@@ -252,13 +252,14 @@ class BoardRow:
 
     @property
     def build_note(self) -> str:
-        """ "3 minutes ago, took 0:03:00": when the latest build started and how long it ran."""
+        """ "3 minutes ago, took 1 min 5 s": when the latest build started and how long it ran,
+        in the words of every other page (hubcourse.text)."""
         build = self.latest_build
         if build is None:
             return ""
-        note = timesince(build.created_at) + " ago"
+        note = ago(build.created_at)
         if build.duration:
-            note += f", took {str(build.duration)[:7]}"
+            note += f", took {duration(build.duration)}"
         return note
 
 
@@ -321,11 +322,7 @@ def board_fingerprint(rows: Sequence[BoardRow], *context: object) -> str:
 
 
 def _when(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment > timezone.now():
-        return "in " + timesince(timezone.now(), moment)
-    return timesince(moment) + " ago"
+    return ago(moment)
 
 
 def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | None) -> str:

@@ -69,7 +69,7 @@ def test_the_student_page_shows_timeline_error_builds_and_audit(
     assert "Attempts: 2" in page
     assert "Invited to the organisation" in page
     assert "pull access denied" in page
-    assert "repository.create" in page
+    assert "Create the Docker Hub repository" in page and "repository.create" not in page
     assert "Correct the Docker ID or repository" in page
 
 
