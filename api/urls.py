@@ -19,6 +19,7 @@ from api import (
     roster,
     views,
 )
+from api.index import ApiIndex
 from api.permissions import DocsReader
 
 app_name = "api"
@@ -40,6 +41,7 @@ register_converter(IdConverter, "id")
 
 course = "courses/<slug:slug>/"
 v1 = [
+    path("", ApiIndex.as_view(), name="index"),
     path("courses/", courses.CourseListCreateApi.as_view(), name="course-list"),
     path(course, courses.CourseDetailApi.as_view(), name="course-detail"),
     path(
