@@ -28,6 +28,7 @@ BOARD_VIEWS = [
     ("dashboard:board", {"sort": "-state"}),
     ("dashboard:board", {"build": "failed"}),
     ("dashboard:board", {"step": "error", "q": "student"}),
+    ("dashboard:board", {"errors": "1"}),
 ]
 
 
