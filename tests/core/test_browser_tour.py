@@ -145,6 +145,11 @@ def _visit(page: Any, path: str, name: str, errors: list[str], problems: list[st
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
             problems.append(f"{where} scrolls sideways by {overflow} px: {page.evaluate(WIDE)}")
+        sign_out = page.get_by_role("button", name="Sign out")
+        if sign_out.count():
+            box = sign_out.bounding_box()
+            if box is None or box["x"] < 0 or box["x"] + box["width"] > width:
+                problems.append(f"{where}: Sign out is off screen ({box})")
         keys = _keys(page.evaluate(PROSE))
         if keys:
             problems.append(f"{where} shows keys: {keys}")
