@@ -26,6 +26,8 @@ from accounts.models import (
 )
 from builds.models import Build, BuildState
 from hubcourse.audit import Outcome, audit_record
+from hubcourse.models import JobStatus
+from onboarding.models import ApplyRun
 from repositories.models import StudentRepository
 from tests.browser_fixtures import login_as, save_screenshot
 from tests.conftest import PASSWORD
@@ -123,7 +125,10 @@ def _cast() -> dict[str, Any]:
         actor=instructor,
         message="Sent invitations to 3 students in one request.",
     )
-    return {"course": course, "instructor": instructor, "admin": admin, "sam": sam}
+    run = ApplyRun.objects.create(
+        course=course, created_by=instructor, status=JobStatus.DONE, total=2, done=2, students=1
+    )
+    return {"course": course, "instructor": instructor, "admin": admin, "sam": sam, "run": run}
 
 
 def _keys(prose: str) -> list[str]:
@@ -137,7 +142,8 @@ def _visit(page: Any, path: str, name: str, errors: list[str], problems: list[st
         errors.clear()
         page.set_viewport_size({"width": width, "height": 900})
         response = page.goto(path)
-        page.wait_for_load_state("load")
+        # Idle, so what the page still fetches is not cut short by the next visit.
+        page.wait_for_load_state("networkidle")
         if response is None or response.status >= 400:
             problems.append(f"{where}: {path} answered {response and response.status}")
             continue
@@ -170,6 +176,7 @@ def test_every_main_page_reads_well_on_a_phone_and_a_laptop(page: Any) -> None:
                 (f"/courses/{slug}/?errors=1", "board-problems"),
                 (f"/courses/{slug}/students/{sam.pk}/", "student"),
                 (f"/courses/{slug}/plan/", "plan"),
+                (f"/courses/{slug}/plan/?run={cast['run'].pk}", "plan-applied"),
                 (f"/courses/{slug}/audit/", "audit"),
                 (f"/courses/{slug}/roles/", "staff"),
                 (f"/courses/{slug}/roster/", "roster"),
@@ -194,6 +201,7 @@ def test_every_main_page_reads_well_on_a_phone_and_a_laptop(page: Any) -> None:
                 ("/organisation/bulk/", "bulk-add"),
                 (f"/organisation/courses/{slug}/offboard/", "offboard"),
                 ("/organisation/github-app/", "github-app"),
+                ("/api/docs/", "api-docs"),
             ],
         ),
     }
