@@ -28,6 +28,7 @@ from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import ExternalServiceError, Invalid, NotFound
+from hubcourse.text import counted
 
 if TYPE_CHECKING:
     from integrations.dockerhub.client import DockerHubClient, InviteResult, Team
@@ -259,7 +260,13 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
             outcome=Outcome.OK,
             course=course,
             actor=actor,
-            message=f"invited {invited} of {len(fresh)} student(s) in one request",
+            message=(
+                f"Sent invitations to {counted(invited, 'student')} in one request."
+                if invited == len(fresh)
+                else f"Sent invitations to {invited} of {counted(len(fresh), 'student')} in one "
+                "request; the others were members already or could not be invited (their "
+                "pages say which)."
+            ),
         )
         # Already in the organisation: no invitation will ever be accepted, so nothing would
         # put them in the team. They join it now, one call each.

@@ -43,6 +43,8 @@ class AutoSchema(openapi.AutoSchema):
     def get_tags(self) -> list[str]:
         # "courses/{slug}/enrolments/..." is about enrolments, not courses.
         parts = [p for p in self.path.split("/") if p and p not in ("api", "v1")]
+        if not parts:
+            return ["index"]  # /api/v1/ itself
         if parts[0] == "courses" and len(parts) > 2:
             return [parts[2]]
         return [parts[0]]

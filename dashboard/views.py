@@ -131,7 +131,7 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "access": access,
         "filters": filters,
         "page": page,
-        "rows": class_board.board_rows(course, page.object_list),
+        "rows": class_board.board_rows(course, page.object_list, recent=class_board.RECENT_BUILDS),
         "total": total,
         "counts": counts,
         "chart": class_board.board_chart(course, students=total),

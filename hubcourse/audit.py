@@ -54,3 +54,72 @@ def audit_record(
         outcome=outcome,
         message=str(message)[:_MESSAGE_MAX],
     )
+
+
+# What each action asked for, as the audit log's reader says it; the result beside it says
+# how it ended ("Done", "Failed"). The dotted action stays the stored key (filters, the CSV,
+# the API); pages show these words instead.
+ACTION_WORDS: dict[str, str] = {
+    "account.revoke_access": "Take away the account's access",
+    "api_token.create": "Create an API token",
+    "api_token.revoke": "Revoke an API token",
+    "app.enter_credentials": "Enter the GitHub App's credentials",
+    "app.register": "Register the GitHub App",
+    "autobuild.configure": "Set up the automated build",
+    "autobuild.correct": "Correct the automated build",
+    "autobuild.delete": "Remove the automated build",
+    "build.trigger": "Start a build",
+    "build.rebuild": "Rebuild the latest commit",
+    "course.create": "Create the course",
+    "course.offboard": "Offboard the course",
+    "course.offboard_finish": "Finish offboarding the course",
+    "course.offboard_resume": "Resume offboarding the course",
+    "course.settings": "Change the course's settings",
+    "enrolment.correct": "Correct the student's details",
+    "enrolment.create": "Add the student",
+    "enrolment.delete": "Remove the student",
+    "enrolment.link": "Link the student's account",
+    "enrolment.link_accounts": "Link the student's accounts",
+    "enrolment.retry": "Retry the failed step",
+    "enrolment.unlink": "Unlink the student's account",
+    "enrolment.update": "Change the student's details",
+    "invite.bulk": "Invite the class to the organisation",
+    "invite.bulk_check": "Check a list of people to invite (nothing sent)",
+    "invite.bulk_resume": "Resume sending invitations",
+    "invite.cancel": "Cancel an invitation",
+    "invite.resend": "Send an invitation again",
+    "invite.send": "Send an invitation",
+    "join_link.regenerate": "Give the course link a new address",
+    "join_link.update": "Change the course link",
+    "join_request.refuse": "Refuse a request to join",
+    "member.remove": "Remove a member from the organisation",
+    "organisation.sync": "Read the organisation's members and invitations",
+    "permission.grant": "Grant a team permission",
+    "permission.change": "Change a team permission",
+    "repo.tag.push": "Push an image tag",
+    "repository.create": "Create the Docker Hub repository",
+    "repository.privacy": "Change the repository's privacy",
+    "role.accept": "Accept a staff role",
+    "role.grant": "Give a staff role",
+    "role.invite": "Invite a member of staff",
+    "role.revoke": "Take away a staff role",
+    "roster.import": "Import the roster",
+    "team.add_member": "Add the student to the team",
+    "team.create": "Create a team",
+    "team.adopt": "Take on an existing team",
+    "token.create": "Create an access token",
+    "token.delete": "Delete an access token",
+    "webhook.create": "Add a webhook",
+    "webhook.delete": "Remove a webhook",
+}
+
+
+def action_words(action: str) -> str:
+    """ "Invite the class to the organisation" for "invite.bulk"; an action without words of its own
+    still reads as words ("Repository adopt"), never as a dotted key."""
+    if action in ACTION_WORDS:
+        return ACTION_WORDS[action]
+    if action.endswith(".failed"):
+        return f"{action.removesuffix('.failed').replace('_', ' ').capitalize()} step failed"
+    words = action.replace(".", " ").replace("_", " ").strip()
+    return words.capitalize() or "Something"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import models
 from django.db.models import (
@@ -30,27 +31,32 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import TruncHour
+from django.db.models.functions import RowNumber, TruncHour
 from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment, InviteState, OnboardingState, PreflightState
 from builds.backends import backend_for
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
+from hubcourse.text import ago, duration
 from onboarding.github_access import how_watched
 from onboarding.state import ORDER, compute_state
 from onboarding.status import handout_steps
 from onboarding.steps import step_label
 
 PAGE_SIZE = 50
+# The builds a board row shows: the latest and the few before it.
+RECENT_BUILDS = 4
 BUILDS_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 50
+# The builds a board row shows: the latest and the few before it.
+RECENT_BUILDS = 4
 
 # Colours of the counts bar and board badges (the state's words are always shown too).
 STATE_TONE = {
@@ -162,8 +168,13 @@ def board_queryset(course: Course, filters: BoardFilters) -> QuerySet[Enrolment]
     if filters.step:
         qs = qs.filter(state=filters.step)
     if filters.errors:
-        # An error on a step, or a failed first build (its state is "needs attention").
-        qs = qs.filter(~Q(error_step="") | Q(state=OnboardingState.ERROR))
+        # An error on a step, a failed first build (its state is "needs attention"), or a
+        # latest build that failed: a student done with onboarding can still be stuck.
+        qs = qs.filter(
+            ~Q(error_step="")
+            | Q(state=OnboardingState.ERROR)
+            | Q(latest_build_state=BuildState.FAILED)
+        )
     if filters.build == "none":
         qs = qs.filter(latest_build_id__isnull=True)
     elif filters.build:
@@ -218,6 +229,8 @@ class BoardRow:
     summary: str
     tone: str
     latest_build: Build | None
+    # The latest builds, newest first, the latest included (board_rows(recent=...)).
+    recent_builds: list[Build] = field(default_factory=list)
 
     # What the board's row shows, worked out here once: a template node per value and per
     # "if" costs more than the Python for 50 rows on every refresh.
@@ -241,6 +254,34 @@ class BoardRow:
         return how_watched(self.enrolment) if self.enrolment.github_repo else ""
 
     @property
+    def hub_url(self) -> str:
+        """The student's repository on Docker Hub, once it exists there."""
+        repository = getattr(self.enrolment, "repository", None)
+        if repository is None or repository.created_at is None:
+            return ""
+        return f"{_hub_web_url()}/r/{repository.namespace}/{repository.name}"
+
+    @property
+    def hub_name(self) -> str:
+        repository = getattr(self.enrolment, "repository", None)
+        return repository.full_name if repository is not None else ""
+
+    @property
+    def pushed_note(self) -> str:
+        """ "pushed 12 minutes ago": the last push to the build branch hubcourse heard of."""
+        repository = getattr(self.enrolment, "repository", None)
+        pushed = repository.last_pushed_at if repository is not None else None
+        return f"pushed {ago(pushed)}" if pushed is not None else ""
+
+    @property
+    def earlier_builds(self) -> list[tuple[Build, str, str]]:
+        """The builds before the latest, newest first: (build, its label, its tone)."""
+        return [
+            (b, BuildState(b.state).label, BUILD_TONE.get(BuildState(b.state), "run"))
+            for b in self.recent_builds[1:]
+        ]
+
+    @property
     def build_label(self) -> str:
         return BuildState(self.latest_build.state).label if self.latest_build else ""
 
@@ -252,23 +293,55 @@ class BoardRow:
 
     @property
     def build_note(self) -> str:
-        """ "3 minutes ago, took 0:03:00": when the latest build started and how long it ran."""
+        """ "3 minutes ago, took 1 min 5 s": when the latest build started and how long it ran,
+        in the words of every other page (hubcourse.text)."""
         build = self.latest_build
         if build is None:
             return ""
-        note = timesince(build.created_at) + " ago"
+        note = ago(build.created_at)
         if build.duration:
-            note += f", took {str(build.duration)[:7]}"
+            note += f", took {duration(build.duration)}"
         return note
 
 
-def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow]:
-    """One row per student for a page of ``board_queryset``: one query for its builds."""
+def _hub_web_url() -> str:
+    return str(settings.DOCKERHUB_WEB_URL).rstrip("/")
+
+
+def recent_builds(enrolment_ids: Sequence[int], per_student: int) -> dict[int, list[Build]]:
+    """Each student's ``per_student`` latest builds, newest first, in one query for them all
+    (a window numbers each student's builds; the database keeps the first few)."""
+    if not enrolment_ids or per_student <= 0:
+        return {}
+    numbered = (
+        Build.objects.filter(enrolment_id__in=enrolment_ids)
+        .annotate(
+            position=Window(
+                RowNumber(),
+                partition_by=[F("enrolment_id")],
+                order_by=[F("created_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(position__lte=per_student)
+        .order_by("enrolment_id", "position")
+    )
+    found: dict[int, list[Build]] = {}
+    for build in numbered:
+        found.setdefault(build.enrolment_id, []).append(build)
+    return found
+
+
+def board_rows(
+    course: Course, enrolments: Iterable[Enrolment], *, recent: int = 0
+) -> list[BoardRow]:
+    """One row per student for a page of ``board_queryset``: one query for its builds, and
+    one more for each student's ``recent`` latest builds when asked (the board's)."""
     page = list(enrolments)
     ids: set[int] = set()
     for e in page:
         ids.update(i for i in (e.latest_build_id, e.last_success_id) if i)  # type: ignore[attr-defined]
     builds = Build.objects.in_bulk(ids) if ids else {}
+    latest_few = recent_builds([e.pk for e in page], recent)
     rows = []
     for e in page:
         e.course = course  # already loaded: compute_state must not fetch it per row
@@ -287,6 +360,7 @@ def board_rows(course: Course, enrolments: Iterable[Enrolment]) -> list[BoardRow
                 summary=describe(e, progress.reached, latest),
                 tone="bad" if e.error_step else STATE_TONE.get(OnboardingState(e.state), ""),
                 latest_build=latest,
+                recent_builds=latest_few.get(e.pk, []),
             )
         )
     return rows
@@ -308,6 +382,8 @@ def board_fingerprint(rows: Sequence[BoardRow], *context: object) -> str:
             _values(row.enrolment),
             _values(getattr(row.enrolment, "repository", None)),
             _values(row.latest_build),
+            [_values(b) for b in row.recent_builds],
+            row.pushed_note,
             [t.done for t in row.ticks],
             row.reached,
             row.summary,
@@ -321,11 +397,7 @@ def board_fingerprint(rows: Sequence[BoardRow], *context: object) -> str:
 
 
 def _when(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment > timezone.now():
-        return "in " + timesince(timezone.now(), moment)
-    return timesince(moment) + " ago"
+    return ago(moment)
 
 
 def describe(enrolment: Enrolment, reached: OnboardingState, latest: Build | None) -> str:

@@ -367,11 +367,14 @@ def plan_course(
                 )
                 if team_id is None
             ]
-            plan.steps.append(
-                PlanStep(
-                    None, StepName.TEAMS, "create", org, f"missing team(s): {', '.join(missing)}"
-                )
+            # "the teams students and instructors are not there yet", not "missing team(s): ..."
+            names = " and ".join(missing)
+            why = (
+                f"the team {names} is not there yet"
+                if len(missing) == 1
+                else f"the teams {names} are not there yet"
             )
+            plan.steps.append(PlanStep(None, StepName.TEAMS, "create", org, why))
         else:
             foreign_teams = [
                 name

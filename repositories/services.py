@@ -254,6 +254,12 @@ def repository_grant_permissions(
                     repository.namespace, repository.name, wanted
                 ).items()
             }
+        # The audit names teams as Docker Hub spells them, never "team 10001".
+        team_names = {
+            course.team_id: course.team,
+            course.instructors_team_id: course.instructors_team,
+            repository.student_team_id: repository.student_team,
+        }
         for team_id, permission in wanted.items():
             have = current.get(team_id)
             if have == permission:
@@ -276,7 +282,7 @@ def repository_grant_permissions(
             audit_record(
                 service=DOCKER_HUB,
                 action="permission.grant" if have is None else "permission.change",
-                target=f"{repository.full_name}: team {team_id}",
+                target=f"{repository.full_name}: team {team_names.get(team_id) or team_id}",
                 outcome=Outcome.OK,
                 enrolment=enrolment,
                 actor=actor,

@@ -13,3 +13,31 @@ def may_create_courses(user: User) -> bool:
     """For pages outside the dashboard (the course list) that offer "New course"."""
 
     return bool(user.is_authenticated and allowed(user))
+
+
+# What a plan row will do, as a person says it: the plan's kinds ("create", "change") are
+# the engine's words, and "Change: create" beside a pre-flight check read as a key.
+PLAN_ACTIONS: dict[tuple[str, str], str] = {
+    ("teams", "create"): "Create the course teams",
+    ("teams", "change"): "Fix the course teams",
+    ("preflight", "create"): "Check the GitHub repository",
+    ("invite", "create"): "Send the invitation",
+    ("invite", "change"): "Send the invitation again",
+    ("team", "create"): "Create the student's own team",
+    ("team", "change"): "Add the student to the team",
+    ("repository", "create"): "Create the Docker Hub repository",
+    ("repository", "change"): "Fix the Docker Hub repository",
+    ("permissions", "create"): "Grant the team permissions",
+    ("permissions", "change"): "Fix the team permissions",
+    ("configure_build", "create"): "Set up the build",
+    ("configure_build", "change"): "Set the build up again",
+    ("trigger_first_build", "create"): "Start the first build",
+}
+KIND_WORDS = {"create": "Create", "change": "Change", "delete": "Remove"}
+
+
+@register.filter
+def plan_action(step: object) -> str:
+    """``{{ plan_step|plan_action }}``: "Send the invitation", not "invite: create"."""
+    name, kind = str(getattr(step, "step", "")), str(getattr(step, "kind", ""))
+    return PLAN_ACTIONS.get((name, kind), KIND_WORDS.get(kind, "Nothing to do"))

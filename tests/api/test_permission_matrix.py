@@ -49,6 +49,8 @@ OWN_BUILD = {**STAFF, "student": OK}
 OWN = {**STAFF, "site_admin": 404, "instructor": 404, "ta": 404, "student": OK}
 # The organisation's pages: site administrators only.
 SITE_ADMIN = {**STAFF, "instructor": 403, "ta": 403, "student": 403, "outsider": 403}
+# The index (/api/v1/): links to the documentation and the lists, for anyone.
+EVERYONE = dict.fromkeys(ROLES, OK)
 
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("course-list", "GET"): SCOPED,
@@ -93,6 +95,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("my-enrolment-list", "GET"): SCOPED,
     ("my-enrolment-detail", "GET"): OWN,
     ("my-enrolment-detail", "PATCH"): OWN,
+    ("index", "GET"): EVERYONE,  # addresses only, the same for everyone
 }
 
 # A request body that is valid for the role that may send it.

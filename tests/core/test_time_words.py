@@ -33,3 +33,26 @@ def test_templates_load_it() -> None:
     html = Template("{% load time_words %}asked {{ at|ago }}").render(Context({"at": at}))
 
     assert html == "asked just now"
+
+
+def test_a_length_of_time_is_said_one_way_everywhere() -> None:
+    from hubcourse.text import duration
+
+    assert duration(dt.timedelta(seconds=2)) == "2 s"
+    assert duration(dt.timedelta(seconds=65)) == "1 min 5 s"
+    assert duration(dt.timedelta(hours=1, minutes=3, seconds=9)) == "1 h 3 min"
+    assert duration(7200) == "2 h"
+    assert duration(None) == duration(dt.timedelta(seconds=-3)) == ""
+
+
+def test_a_moment_ahead_of_the_clock_is_said_as_in_so_long() -> None:
+    assert ago(NOW + dt.timedelta(minutes=5, seconds=10), NOW) == "in 5\xa0minutes"
+    assert ago(NOW + dt.timedelta(seconds=10), NOW) == "in a moment"
+
+
+def test_the_duration_filter_is_loaded_with_ago() -> None:
+    html = Template("{% load time_words %}took {{ length|duration }}").render(
+        Context({"length": dt.timedelta(seconds=125)})
+    )
+
+    assert html == "took 2 min 5 s"

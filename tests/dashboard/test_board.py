@@ -129,8 +129,58 @@ def test_filters_and_search_narrow_the_board(
     no_build = client.get(url, {"build": "none"}).context["page"].paginator.count
     search = client.get(url, {"q": "student0004"}).context["rows"]
 
-    assert (errors, done, failed_build, no_build) == (3, 3, 3, 6)
+    # "Problems only": 3 stuck on a step, and the 3 done whose latest build failed.
+    assert (errors, done, failed_build, no_build) == (6, 3, 3, 6)
     assert [row.enrolment.docker_id for row in search] == ["student0004"]
+
+
+@pytest.mark.django_db
+def test_problems_only_shows_a_student_whose_latest_build_failed(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    enrolments = _make_class(course, 3)  # student0000 is done; its latest build failed
+    done = enrolments[0]
+    client.force_login(instructor)
+    url = reverse("dashboard:board", args=[course.slug])
+
+    problems = [r.enrolment.pk for r in client.get(url, {"errors": "1"}).context["rows"]]
+    assert done.pk in problems
+
+    Build.objects.create(
+        enrolment=done, backend="dockerhub-autobuild", external_id="fixed", state="success"
+    )
+    problems = [r.enrolment.pk for r in client.get(url, {"errors": "1"}).context["rows"]]
+    assert done.pk not in problems
+
+
+@pytest.mark.django_db
+def test_a_row_links_the_docker_hub_repository_and_shows_recent_builds_and_the_last_push(
+    client: Client, instructor: Any, course: Course, settings: Any
+) -> None:
+    settings.DOCKERHUB_WEB_URL = "https://hub.example"
+    done = _make_class(course, 1)[0]
+    StudentRepository.objects.filter(enrolment=done).update(
+        last_pushed_at=timezone.now() - dt.timedelta(minutes=12)
+    )
+    older = Build.objects.create(
+        enrolment=done,
+        backend="dockerhub-autobuild",
+        external_id="older",
+        state="canceled",
+        created_at=timezone.now() - dt.timedelta(hours=2),
+    )
+    client.force_login(instructor)
+
+    response = client.get(reverse("dashboard:board", args=[course.slug]))
+    (row,) = response.context["rows"]
+    html = response.content.decode()
+
+    assert 'href="https://hub.example/r/revelare/docker-101-student0000"' in html
+    assert "pushed 12\xa0minutes ago" in html
+    # The latest (failed, 20 minutes ago) first, then the two before it, newest first.
+    assert [b.state for b in row.recent_builds] == ["failed", "success", "canceled"]
+    assert [b.pk for b, _label, _tone in row.earlier_builds][-1] == older.pk
+    assert "Before:" in html and f"#build-{older.pk}" in html
 
 
 @pytest.mark.django_db

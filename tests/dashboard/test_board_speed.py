@@ -17,6 +17,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import Course, Enrolment
 from builds.models import Build, BuildState
+from hubcourse import text
 from onboarding import board
 from tests.dashboard.test_board import _make_class
 
@@ -27,6 +28,7 @@ BOARD_VIEWS = [
     ("dashboard:board", {"sort": "-state"}),
     ("dashboard:board", {"build": "failed"}),
     ("dashboard:board", {"step": "error", "q": "student"}),
+    ("dashboard:board", {"errors": "1"}),
 ]
 
 
@@ -214,7 +216,7 @@ def test_the_board_renders_again_when_the_clock_moves_a_minutes_ago(
     def later(moment: dt.datetime, now: dt.datetime | None = None, **kwargs: Any) -> str:
         return timesince(moment, (now or timezone.now()) + dt.timedelta(minutes=3), **kwargs)
 
-    monkeypatch.setattr(board, "timesince", later)
+    monkeypatch.setattr(text, "timesince", later)  # the one way pages say "ago"
     after = _live(client, course)
 
     assert "dashboard/partials/board.html" in [t.name for t in after.templates]

@@ -69,7 +69,7 @@ def test_the_student_page_shows_timeline_error_builds_and_audit(
     assert "Attempts: 2" in page
     assert "Invited to the organisation" in page
     assert "pull access denied" in page
-    assert "repository.create" in page
+    assert "Create the Docker Hub repository" in page and "repository.create" not in page
     assert "Correct the Docker ID or repository" in page
 
 
@@ -237,7 +237,11 @@ def test_the_plan_page_groups_steps_and_apply_shows_progress(
 
     assert [s.kind for s, _ in groups["preflight"]["actionable"]] == ["create"]
     assert groups["docker_id"]["quiet_count"] == 1
-    assert "Apply" in page.content.decode()
+    html = page.content.decode()
+    assert "Apply" in html
+    # Rows and headers in words: what hubcourse will do, and how many have something to do.
+    assert "Check the GitHub repository" in html and ">create<" not in html
+    assert "Nothing to do." in html and "to do, 1 in all" not in html
 
     response = client.post(url)
     run = ApplyRun.objects.get()

@@ -182,3 +182,13 @@ def test_the_read_button_queues_a_read_and_the_status_follows_it(
     assert "data-poll-stop" in done and "Show the new lists" in done
     assert OrgMember.objects.count() == 3
     assert AuditEvent.objects.filter(action="organisation.sync").exists()
+
+
+@pytest.mark.django_db
+def test_before_the_first_read_the_lists_say_unknown_not_zero(admin_client):
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+
+    assert "Not read from Docker Hub yet." in page
+    assert "Members (0)" not in page and "Pending invites (0)" not in page
+    assert "Every member is in an active course" not in page
+    assert "No pending invite" not in page
