@@ -66,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     five.add_argument("--lab-window", type=float, default=600, help="s over which all push")
     five.add_argument("--lab-build-delay", type=float, default=20.0, help="s per build phase")
     five.add_argument("--lab-rate-limit", type=int, default=600, help="Docker Hub requests/min")
+    five.add_argument(
+        "--lab-cases",
+        default="app,watched,actions",
+        help="app (automated builds, push events), watched (automated builds, no app), "
+        "actions (github-actions backend, workflow_run events)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
@@ -126,6 +132,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             window=args.lab_window,
             build_delay=args.lab_build_delay,
             rate_limit=args.lab_rate_limit,
+            cases=tuple(c.strip() for c in args.lab_cases.split(",") if c.strip()),
         ),
     }
 
