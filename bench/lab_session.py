@@ -63,6 +63,13 @@ def _calls(world: Any, service: str) -> tuple[int, int, int]:
     return total, not_modified, limited
 
 
+def _by_route(world: Any, service: str) -> dict[str, int]:
+    """Requests the sandbox served for ``service``, per route (429s included)."""
+    with world.lock:
+        routes = world.stats["requests"].get(service, {})
+        return {route: sum(statuses.values()) for route, statuses in routes.items()}
+
+
 def _setup(sandbox: Sandbox, world: Any, students: int) -> Any:
     """The automated-build class: first builds done, the course's repository webhooks gone."""
     from builds.backends import data as backend_data
@@ -210,6 +217,7 @@ def _phase(
     good = student_files(None)["DockerfileVolume"]
     bad = student_files("unknown-base-image")["DockerfileVolume"]
     before = {service: _calls(world, service) for service in ("dockerhub", "github")}
+    routes_before = {service: _by_route(world, service) for service in ("dockerhub", "github")}
     watcher = Watcher(world, actions=actions)
     watcher.start()
     started = time.monotonic()
@@ -237,7 +245,16 @@ def _phase(
         service: tuple(a - b for a, b in zip(after[service], before[service], strict=True))
         for service in after
     }
+    routes = {}
+    for service, earlier in routes_before.items():
+        later = _by_route(world, service)
+        routes[service] = {
+            route: count - earlier.get(route, 0)
+            for route, count in sorted(later.items())
+            if count - earlier.get(route, 0)
+        }
     return {
+        "routes": routes,
         "all": watcher.lags(),
         "failed": watcher.lags(broken=True),
         "missing": len(students) - len(watcher.lags()),
@@ -416,4 +433,5 @@ def _figures(
     result.details[label] = {
         "lags": sorted(round(x, 3) for x in lags),
         "failed_lags": sorted(round(x, 3) for x in failed),
+        "calls_by_route": phase["routes"],
     }
