@@ -432,8 +432,8 @@ def _linked_account_check(connection: Connection) -> CheckResult:
     name = "Owner's linked GitHub account"
     owner = connection.dockerhub_identifier
     verify = (
-        f"Docker Hub's API does not say which GitHub account is linked to {owner}: check it on "
-        f"Docker Hub, signed in as {owner}, under Account settings → Linked accounts."
+        f"Check on Docker Hub, signed in as {owner}, under Account settings → Linked accounts, "
+        "which GitHub account is linked (Docker Hub's API does not say)."
     )
     change = (
         "If another account is linked there, enter it as “GitHub account linked to the Owner” "
