@@ -36,10 +36,13 @@ COURSE_SETTINGS: tuple[str, ...] = (
     "build_context",
     "build_tag",
     "dockerhub_username",
+    "owner_github_login",
 )
 # Docker Hub repository names: lower-case letters, digits and single separators.
 REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
+# A GitHub login: letters, digits and single hyphens inside, at most 39 characters.
+GITHUB_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}\Z")
 SLUG_MAX = 60
 TEMPLATE_FIELDS = {"course", "docker_id"}
 # Words the course pages' addresses use next to a course's short name.
@@ -226,6 +229,15 @@ def course_validate(values: Mapping[str, Any], *, course: Course | None) -> Cour
                     "lower-case letters and digits, separated by single . _ or -.",
                 )
                 break
+    if "owner_github_login" in values:
+        login = str(values["owner_github_login"] or "").strip().removeprefix("@")
+        cleaned["owner_github_login"] = login
+        if login and (len(login) > 39 or not GITHUB_LOGIN_RE.match(login)):
+            refuse(
+                "owner_github_login",
+                "A GitHub account name has only letters, digits and single hyphens (at most "
+                "39), like octo-cat.",
+            )
     spaced = set()
     for name in NO_SPACES:
         value = str(cleaned.get(name, "") or "")

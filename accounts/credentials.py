@@ -38,6 +38,21 @@ def dockerhub_client_for(course: Course) -> DockerHubClient:
     return DockerHubClient(str(settings.DOCKERHUB_API_URL), identifier, secret)
 
 
+def owner_github_login_for(course: Course) -> tuple[str, str]:
+    """(login, where it is set) of the GitHub account linked to the Docker ID of the course's
+    Docker Hub Owner, as configured: the course's own setting, else (for a course that uses
+    the site's Docker Hub credentials) ``DOCKERHUB_OWNER_GITHUB_LOGIN``. ``("", "")`` when
+    neither says: Docker Hub's API does not tell which GitHub account is linked, so callers
+    then take it to be the GitHub token's account and say so.
+    """
+    if course.owner_github_login:
+        return course.owner_github_login, "the course's settings"
+    site = str(settings.DOCKERHUB_OWNER_GITHUB_LOGIN)
+    if site and not _revealed(course.dockerhub_token):
+        return site, "DOCKERHUB_OWNER_GITHUB_LOGIN"
+    return "", ""
+
+
 def github_token_for(course: Course) -> str:
     return _revealed(course.github_token) or str(settings.GITHUB_TOKEN)
 

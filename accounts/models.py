@@ -118,6 +118,11 @@ class Course(models.Model):
     # Empty means "use the site-wide GITHUB_TOKEN".
     github_token = EncryptedTextField(blank=True)
     github_token_set_at = models.DateTimeField(null=True, blank=True)
+    # The GitHub account linked to the Docker Hub Owner's Docker ID (Docker Hub: Account
+    # settings, Linked accounts), through which the Owner links automated builds. Docker
+    # Hub's API does not say which account that is; empty means "take it to be
+    # DOCKERHUB_OWNER_GITHUB_LOGIN, else the GitHub token's account" (hub_doctor says which).
+    owner_github_login = models.CharField(max_length=39, blank=True)
 
     # -- webhooks: Docker Hub's are unsigned, so its URL carries an unguessable token;
     # GitHub's are signed with this course's secret.

@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     five.add_argument("--lab-window", type=float, default=600, help="s over which all push")
     five.add_argument("--lab-build-delay", type=float, default=20.0, help="s per build phase")
     five.add_argument("--lab-rate-limit", type=int, default=600, help="Docker Hub requests/min")
+    five.add_argument(
+        "--lab-cases",
+        default="app,watched,actions",
+        help="app (automated builds, push events), watched (automated builds, no app), "
+        "actions (github-actions backend, workflow_run events)",
+    )
     seven = parser.add_argument_group(
         "7. recovery (onboarding's rate limit, latency, build phase, workers)"
     )
@@ -133,6 +139,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             window=args.lab_window,
             build_delay=args.lab_build_delay,
             rate_limit=args.lab_rate_limit,
+            cases=tuple(c.strip() for c in args.lab_cases.split(",") if c.strip()),
         ),
         "recovery": lambda ctx: recovery.run(
             ctx,

@@ -95,6 +95,110 @@ class Sandbox:
         return int(self.stats()["rate_limited"].get("dockerhub", 0))
 
 
+AUTOBUILD = "dockerhub-autobuild"
+
+
+def make_class(
+    sandbox: Sandbox, count: int, prefix: str = "student", *, own: bool = False
+) -> list[tuple[str, str]]:
+    """``count`` Docker IDs, each with a GitHub repository holding a good DockerfileVolume,
+    owned by the course's GitHub account (GitHub-Classroom style) or, with ``own``, by the
+    student's own GitHub account (login: the Docker ID), as in a real class."""
+    from sandbox.seed import INSTRUCTOR_LOGIN, student_files
+
+    students = []
+    for i in range(count):
+        docker_id = f"{prefix}{i:04d}"
+        sandbox.control("POST", "/dockerhub/users", {"username": docker_id})
+        if own:
+            sandbox.control("POST", "/github/users", {"login": docker_id})
+        repo = sandbox.control(
+            "POST",
+            "/github/repos",
+            {
+                "owner": docker_id if own else INSTRUCTOR_LOGIN,
+                "name": f"{docker_id}-course",
+                "files": student_files(None),
+            },
+        )
+        students.append((docker_id, repo["full_name"]))
+    return students
+
+
+def seat_class(
+    sandbox: Sandbox,
+    count: int,
+    *,
+    prefix: str,
+    name: str,
+    backend: str = AUTOBUILD,
+    app: dict[str, Any] | None = None,
+) -> Any:
+    """A course of ``count`` students (``make_class``) who passed pre-flight and are members
+    of the organisation already (membership is not what the build benchmarks measure), each
+    with a Docker Hub repository and a build configured by hubcourse's own services.
+
+    With ``app`` (the seeded GitHub App, see ``Context.use_github_app``) every student owns
+    their repository and installs the app on it (one installation each, each with its own
+    GitHub budget), and hubcourse reaches the repository only through the app. Returns the
+    course.
+    """
+    import datetime as dt
+
+    from accounts.models import Course, Enrolment, GitHubAccess, InviteState, PreflightState
+    from builds.services import build_configure
+    from repositories.services import repository_ensure
+
+    roster = make_class(sandbox, count, prefix=prefix, own=app is not None)
+    installations: dict[str, int] = {}
+    if app is not None:
+        for _, full_name in roster:
+            owner, repo = full_name.split("/", 1)
+            answer = sandbox.control(
+                "POST",
+                f"/github/apps/{app['slug']}/installations",
+                {"account": owner, "repositories": [repo]},
+            )
+            installations[full_name] = int(answer["installation"]["id"])
+    course = Course.objects.create(
+        name=name,
+        slug=prefix,
+        organisation=sandbox.seeded["dockerhub"]["org"],
+        build_backend=backend,
+        access_policy=Course.AccessPolicy.COURSE_TEAM,
+    )
+    now = dt.datetime.now(dt.UTC)
+    Enrolment.objects.bulk_create(
+        [
+            Enrolment(
+                course=course,
+                identifier=f"{docker_id}@example.edu",
+                email=f"{docker_id}@example.edu",
+                docker_id=docker_id,
+                github_repo=github_repo,
+                preflight_state=PreflightState.PASSED,
+                docker_id_verified_at=now,
+                invite_state=InviteState.ACCEPTED,
+                member_at=now,
+                team_at=now,
+                **(
+                    {
+                        "github_access": GitHubAccess.APP,
+                        "github_installation_id": installations[github_repo],
+                    }
+                    if github_repo in installations
+                    else {}
+                ),
+            )
+            for docker_id, github_repo in roster
+        ]
+    )
+    for enrolment_id in course.enrolments.values_list("pk", flat=True):
+        repository_ensure(enrolment_id=enrolment_id)
+        build_configure(enrolment_id=enrolment_id)
+    return course
+
+
 class Context:
     """Ports, URLs and environment for every process of one ``python -m bench`` run."""
 
@@ -253,6 +357,26 @@ class Context:
             "DOCKERHUB_TOKEN": hub["owner_token"],
             "GITHUB_TOKEN": sandbox.seeded["github"]["instructor"]["token"],
         }
+        self.use_env(values)
+
+    def use_github_app(self, sandbox: Sandbox) -> dict[str, Any]:
+        """hubcourse runs as the sandbox's seeded GitHub App (here and in later processes);
+        the app's seeded credentials."""
+        app: dict[str, Any] = sandbox.seeded["github"]["app"]
+        self.use_env(
+            {
+                "GITHUB_APP_ID": str(app["id"]),
+                "GITHUB_APP_SLUG": app["slug"],
+                "GITHUB_APP_PRIVATE_KEY": app["pem"],
+                "GITHUB_APP_WEBHOOK_SECRET": app["webhook_secret"],
+                "GITHUB_APP_CLIENT_ID": app["client_id"],
+                "GITHUB_APP_CLIENT_SECRET": app["client_secret"],
+            }
+        )
+        return app
+
+    def use_env(self, values: dict[str, str]) -> None:
+        """Environment for every later process, and the same settings in this one."""
         self.env.update(values)
         self.processes.env.update(values)
         if self._django_ready:

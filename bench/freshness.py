@@ -28,9 +28,8 @@ import threading
 import time
 from typing import Any
 
-from bench.context import Context, Sandbox
+from bench.context import Context, Sandbox, seat_class
 from bench.harness import Figure, MemorySampler, Result, mean, percentile
-from bench.onboarding import make_class
 
 TARGET_WEBHOOK_P95 = 2.0
 WATCH_INTERVAL = 0.1
@@ -62,42 +61,13 @@ def _rate_limited(world: Any) -> int:
         return int(world.stats["rate_limited"].get("dockerhub", 0))
 
 
-def _setup(ctx: Context, sandbox: Sandbox, repos: int) -> Any:
-    from accounts.models import Course, Enrolment, InviteState, PreflightState
-    from builds.services import IDLE_POLL, build_configure
+def _setup(sandbox: Sandbox, repos: int) -> Any:
+    from builds.services import IDLE_POLL
     from repositories.models import StudentRepository
-    from repositories.services import repository_ensure
 
-    roster = make_class(sandbox, repos, prefix="fresh")
-    course = Course.objects.create(
-        name="Freshness class",
-        slug="fresh",
-        organisation=sandbox.seeded["dockerhub"]["org"],
-        build_backend="dockerhub-autobuild",
-        access_policy=Course.AccessPolicy.COURSE_TEAM,
-    )
-    now = dt.datetime.now(dt.UTC)
-    # Membership is not what this benchmark measures: the students are members already.
-    Enrolment.objects.bulk_create(
-        [
-            Enrolment(
-                course=course,
-                identifier=f"{docker_id}@example.edu",
-                docker_id=docker_id,
-                github_repo=github_repo,
-                preflight_state=PreflightState.PASSED,
-                docker_id_verified_at=now,
-                invite_state=InviteState.ACCEPTED,
-                member_at=now,
-                team_at=now,
-            )
-            for docker_id, github_repo in roster
-        ]
-    )
-    for enrolment_id in course.enrolments.values_list("pk", flat=True):
-        repository_ensure(enrolment_id=enrolment_id)
-        build_configure(enrolment_id=enrolment_id)
+    course = seat_class(sandbox, repos, prefix="fresh", name="Freshness class")
     # Every repository was read recently and holds no build in flight: the class at rest.
+    now = dt.datetime.now(dt.UTC)
     StudentRepository.objects.filter(enrolment__course=course).update(
         last_polled_at=now, next_poll_at=now + IDLE_POLL
     )
@@ -281,7 +251,7 @@ def run(
     try:
         sandbox = Sandbox(running.url, None, running.seeded)
         ctx.hub_env(sandbox)
-        course = _setup(ctx, sandbox, repos)
+        course = _setup(sandbox, repos)
         running.world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
         # Long enough that the reconcile never runs while builds are timed.
         ctx.processes.env["RECONCILE_INTERVAL"] = "86400"

@@ -1,6 +1,7 @@
 """Benchmark 5, a lab session: every student pushes once within the window, some pushes
 break the build. How long from the sandbox finishing each build to hubcourse's database
-(the board, the badge, the student page) showing it, with the GitHub App and without it.
+(the board, the badge, the student page) showing it: automated builds with the GitHub App
+and without it, and GitHub Actions runs reported by the app's ``workflow_run`` events.
 
 The sandbox runs in this process, so the moment each automated build ends is read from its
 state; hubcourse runs as deployed (Celery worker, beat, gunicorn receiving the app's
@@ -14,27 +15,35 @@ so that only the path measured tells hubcourse of a push.
   failed automated build).
 * without the app: the repositories are public and watched; their branch heads are read
   with conditional requests at the interval the request budget gives (a 304 is free).
+* github-actions: a second class on the github-actions backend, each student owning their
+  repository and having installed the app on it (one installation each); hubcourse wrote the
+  workflow and its secrets through the app during set-up. A run's signed ``workflow_run``
+  event carries its result: the lag runs from the sandbox completing the Actions run to the
+  database showing it, with no polling in between.
 
 Each push happens at a random moment of the window; about a third of them break the build.
 A lag is the first time the watcher here sees that commit's build final in the database
-minus the moment the sandbox finished it (sampled every 0.1 s). Calls are the requests the
+minus the moment the sandbox finished it (the automated build's end, or the Actions run's
+completion; sampled every 0.1 s). Calls are the requests the
 sandbox served per service during the phase (GitHub's 304s listed apart), and 429s served.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import threading
 import time
 from typing import Any
 
-from bench.context import Context, Sandbox
+from bench.context import Context, Sandbox, seat_class
 from bench.harness import Figure, Result, percentile
-from bench.onboarding import make_class
 
 TARGET_APP_FAILED_P95 = 15.0
 TARGET_WATCHED_P95 = 120.0
+TARGET_ACTIONS_P95 = 3.0
+# "app": automated builds, the app's push events; "watched": automated builds, branch heads
+# read without the app; "actions": the github-actions backend, the app's workflow_run events.
+CASES = ("app", "watched", "actions")
 WATCH_INTERVAL = 0.1
 BROKEN_SHARE = 1 / 3
 
@@ -54,52 +63,31 @@ def _calls(world: Any, service: str) -> tuple[int, int, int]:
     return total, not_modified, limited
 
 
-def _setup(ctx: Context, sandbox: Sandbox, world: Any, students: int) -> Any:
-    from accounts.models import Course, Enrolment, InviteState, PreflightState
+def _by_route(world: Any, service: str) -> dict[str, int]:
+    """Requests the sandbox served for ``service``, per route (429s included)."""
+    with world.lock:
+        routes = world.stats["requests"].get(service, {})
+        return {route: sum(statuses.values()) for route, statuses in routes.items()}
+
+
+def _setup(sandbox: Sandbox, world: Any, students: int) -> Any:
+    """The automated-build class: first builds done, the course's repository webhooks gone."""
     from builds.backends import data as backend_data
     from builds.backends.data import PushHooks
-    from builds.services import build_configure, build_trigger_first, builds_refresh
+    from builds.services import build_trigger_first, builds_refresh
     from repositories.models import StudentRepository
-    from repositories.services import repository_ensure
     from sandbox import github_state
 
-    roster = make_class(sandbox, students, prefix="lab")
-    course = Course.objects.create(
-        name="Lab session",
-        slug="lab",
-        organisation=sandbox.seeded["dockerhub"]["org"],
-        build_backend="dockerhub-autobuild",
-        access_policy=Course.AccessPolicy.COURSE_TEAM,
-    )
-    now = dt.datetime.now(dt.UTC)
-    Enrolment.objects.bulk_create(
-        [
-            Enrolment(
-                course=course,
-                identifier=f"{docker_id}@example.edu",
-                email=f"{docker_id}@example.edu",
-                docker_id=docker_id,
-                github_repo=github_repo,
-                preflight_state=PreflightState.PASSED,
-                docker_id_verified_at=now,
-                invite_state=InviteState.ACCEPTED,
-                member_at=now,
-                team_at=now,
-            )
-            for docker_id, github_repo in roster
-        ]
-    )
+    course = seat_class(sandbox, students, prefix="lab", name="Lab session")
     ids = list(course.enrolments.values_list("pk", flat=True))
     for enrolment_id in ids:
-        repository_ensure(enrolment_id=enrolment_id)
-        build_configure(enrolment_id=enrolment_id)
         build_trigger_first(enrolment_id=enrolment_id)
     world.wait_idle(timeout=120)
     for enrolment_id in ids:
         builds_refresh(enrolment_id=enrolment_id)
     # Only the path measured may tell hubcourse of a push: the course's repository webhooks go.
     with world.lock:
-        for _, full_name in roster:
+        for full_name in course.enrolments.values_list("github_repo", flat=True):
             repo = github_state.get_repo(world, full_name)
             if repo is not None:
                 repo["hooks"].clear()
@@ -108,22 +96,66 @@ def _setup(ctx: Context, sandbox: Sandbox, world: Any, students: int) -> Any:
     return course
 
 
-class Watcher(threading.Thread):
-    """Every 0.1 s: when each pushed commit's build ended in the sandbox, and when the
-    database first showed it final."""
+def _setup_actions(
+    sandbox: Sandbox, world: Any, students: int, app: dict[str, Any], build_delay: float
+) -> Any:
+    """The github-actions class: each student's own repository with the app installed, the
+    workflow and secrets written through it, the first runs (started by the workflow's own
+    commit) finished and recorded."""
+    from builds.services import builds_refresh
 
-    def __init__(self, world: Any) -> None:
+    world.config.build_delay = build_delay
+    course = seat_class(
+        sandbox,
+        students,
+        prefix="act",
+        name="Lab session (Actions)",
+        backend="github-actions",
+        app=app,
+    )
+    world.wait_idle(timeout=4 * build_delay + 120)
+    for enrolment_id in course.enrolments.values_list("pk", flat=True):
+        builds_refresh(enrolment_id=enrolment_id)
+    return course
+
+
+class Watcher(threading.Thread):
+    """Every 0.1 s: when each pushed commit's build ended in the sandbox (the automated
+    build's end, or with ``actions`` the Actions run's completion), and when the database
+    first showed it final."""
+
+    def __init__(self, world: Any, *, actions: bool = False) -> None:
         super().__init__(name="watcher", daemon=True)
         self.world = world
+        self.actions = actions
         self.pushed: dict[str, bool] = {}  # sha -> broken
+        self.repos: dict[str, str] = {}  # sha -> repository full name
         self.ended: dict[str, float] = {}
         self.seen: dict[str, float] = {}
         self._lock = threading.Lock()
         self._halt = threading.Event()
 
-    def track(self, sha: str, broken: bool) -> None:
+    def track(self, sha: str, broken: bool, full_name: str) -> None:
         with self._lock:
             self.pushed[sha] = broken
+            self.repos[sha] = full_name
+
+    def _ended(self, waiting: set[str]) -> None:
+        """Record the end of each build in ``waiting`` that the sandbox has finished."""
+        from sandbox import github_state
+
+        with self.world.lock:
+            if not self.actions:
+                for action in self.world.dockerhub["builds"]["actions"].values():
+                    sha = action.get("commit")
+                    if sha in waiting and action["end_date"] is not None:
+                        self.ended[sha] = float(action["end_date"])
+                return
+            for sha in waiting:
+                repo = github_state.get_repo(self.world, self.repos[sha])
+                for run in (repo or {}).get("runs", {}).values():
+                    if run["head_sha"] == sha and run["status"] == "completed":
+                        self.ended[sha] = float(run["updated_at"])
 
     def run(self) -> None:
         from django.db import connection
@@ -137,11 +169,8 @@ class Watcher(threading.Thread):
                 now = time.time()
                 waiting = shas - self.ended.keys()
                 if waiting:
-                    with self.world.lock:
-                        for action in self.world.dockerhub["builds"]["actions"].values():
-                            sha = action.get("commit")
-                            if sha in waiting and action["end_date"] is not None:
-                                self.ended[sha] = float(action["end_date"])
+                    with self._lock:
+                        self._ended(waiting)
                 unseen = shas - self.seen.keys()
                 if unseen:
                     final = Build.objects.filter(
@@ -168,11 +197,18 @@ class Watcher(threading.Thread):
 
 
 def _phase(
-    ctx: Context, world: Any, course: Any, *, window: float, build_delay: float, seed: int
+    ctx: Context,
+    world: Any,
+    course: Any,
+    *,
+    window: float,
+    build_delay: float,
+    seed: int,
+    actions: bool = False,
 ) -> dict[str, Any]:
     from accounts.models import Enrolment
     from sandbox import github_state
-    from sandbox.seed import INSTRUCTOR_LOGIN, student_files
+    from sandbox.seed import student_files
 
     rng = random.Random(seed)
     students = list(Enrolment.objects.filter(course=course).values_list("github_repo", flat=True))
@@ -181,7 +217,8 @@ def _phase(
     good = student_files(None)["DockerfileVolume"]
     bad = student_files("unknown-base-image")["DockerfileVolume"]
     before = {service: _calls(world, service) for service in ("dockerhub", "github")}
-    watcher = Watcher(world)
+    routes_before = {service: _by_route(world, service) for service in ("dockerhub", "github")}
+    watcher = Watcher(world, actions=actions)
     watcher.start()
     started = time.monotonic()
     for n, (full_name, moment) in enumerate(zip(students, moments, strict=True)):
@@ -192,8 +229,10 @@ def _phase(
         world.config.build_delay = rng.uniform(0.5, 1.5) * build_delay
         # A new line each time: every push is a new commit, whatever it breaks.
         files = {"DockerfileVolume": (bad if broken else good) + f"# push {seed}-{n}\n"}
-        sha = github_state.push(world, full_name, "main", files, "Lab work", INSTRUCTOR_LOGIN)
-        watcher.track(sha, broken)
+        # The repository's owner pushes: the student, or the course account that holds it.
+        owner = full_name.split("/", 1)[0]
+        sha = github_state.push(world, full_name, "main", files, "Lab work", owner)
+        watcher.track(sha, broken, full_name)
         ctx.processes.check_alive()
     deadline = time.monotonic() + 3 * build_delay + 600
     while not watcher.done(len(students)) and time.monotonic() < deadline:
@@ -206,7 +245,16 @@ def _phase(
         service: tuple(a - b for a, b in zip(after[service], before[service], strict=True))
         for service in after
     }
+    routes = {}
+    for service, earlier in routes_before.items():
+        later = _by_route(world, service)
+        routes[service] = {
+            route: count - earlier.get(route, 0)
+            for route, count in sorted(later.items())
+            if count - earlier.get(route, 0)
+        }
     return {
+        "routes": routes,
         "all": watcher.lags(),
         "failed": watcher.lags(broken=True),
         "missing": len(students) - len(watcher.lags()),
@@ -235,6 +283,7 @@ def run(
     build_delay: float,
     rate_limit: int,
     latency_ms: int = 50,
+    cases: tuple[str, ...] = CASES,
 ) -> Result:
     from django.conf import settings
 
@@ -244,6 +293,9 @@ def run(
     from sandbox.seed import INSTRUCTOR_LOGIN
     from sandbox.testing import start_sandbox
 
+    unknown = set(cases) - set(CASES)
+    if unknown or not cases:
+        raise ValueError(f"lab session cases are {', '.join(CASES)}, not {cases}")
     result = Result(
         "lab_session",
         "Lab session: every student pushes once; build finished to shown by hubcourse",
@@ -257,6 +309,7 @@ def run(
             "expect_poll_s": settings.BUILD_EXPECT_POLL_INTERVAL,
             "poll_tick_s": settings.BUILD_POLL_TICK,
             "watch_interval_s": watch_interval(students).total_seconds(),
+            "cases": ",".join(cases),
             "sandbox": "in-process",
         },
     )
@@ -267,98 +320,118 @@ def run(
         port=ctx.sandbox_port,
     )
     world = running.world
+    phases: list[tuple[str, dict[str, Any], float | None, float | None]] = []
+    heads_known = True
     try:
         sandbox = Sandbox(running.url, None, running.seeded)
         ctx.hub_env(sandbox)
-        app = running.seeded["github"]["app"]
-        app_env = {
-            "GITHUB_APP_ID": str(app["id"]),
-            "GITHUB_APP_SLUG": app["slug"],
-            "GITHUB_APP_PRIVATE_KEY": app["pem"],
-            "GITHUB_APP_WEBHOOK_SECRET": app["webhook_secret"],
-            "GITHUB_APP_CLIENT_ID": app["client_id"],
-            "GITHUB_APP_CLIENT_SECRET": app["client_secret"],
-            "RECONCILE_INTERVAL": "86400",
-        }
-        ctx.env.update(app_env)
-        ctx.processes.env.update(app_env)
-        course = _setup(ctx, sandbox, world, students)
+        app = ctx.use_github_app(sandbox)
+        ctx.use_env({"RECONCILE_INTERVAL": "86400"})
+        # Every class is set up before the clock starts, with the rate limit lifted.
+        course = None
+        if "app" in cases or "watched" in cases:
+            course = _setup(sandbox, world, students)
+        actions_course = None
+        if "actions" in cases:
+            actions_course = _setup_actions(sandbox, world, students, app, build_delay)
         world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
         ctx.start_web(workers=2)
         ctx.start_workers(1, 2)
         ctx.start_beat()
-
-        # 1. With the app: installed on every repository, events to hubcourse's receiver.
-        names = [
-            full.split("/", 1)[1]
-            for full in Enrolment.objects.filter(course=course).values_list(
-                "github_repo", flat=True
-            )
-        ]
         hook = {"hook_url": f"{ctx.web_url}/webhooks/github/app/"}
-        sandbox.control("PATCH", f"/github/apps/{app['slug']}", hook)
-        sandbox.control(
-            "POST",
-            f"/github/apps/{app['slug']}/installations",
-            {"account": INSTRUCTOR_LOGIN, "repositories": names},
-        )
-        Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.APP)
-        with_app = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=1)
 
-        # 2. Without the app: no events; public repositories watched with conditional reads.
-        sandbox.control("PATCH", f"/github/apps/{app['slug']}", {"hook_url": None})
-        Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.PUBLIC)
-        heads_known = _wait_heads_known(
-            course, timeout=watch_interval(students).total_seconds() * 3
-        )
-        without = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=2)
+        if course is not None and "app" in cases:
+            # 1. With the app: installed on every repository, events to hubcourse's receiver.
+            names = [
+                full.split("/", 1)[1]
+                for full in Enrolment.objects.filter(course=course).values_list(
+                    "github_repo", flat=True
+                )
+            ]
+            sandbox.control("PATCH", f"/github/apps/{app['slug']}", hook)
+            sandbox.control(
+                "POST",
+                f"/github/apps/{app['slug']}/installations",
+                {"account": INSTRUCTOR_LOGIN, "repositories": names},
+            )
+            Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.APP)
+            with_app = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=1)
+            phases.append(("with the app", with_app, None, TARGET_APP_FAILED_P95))
+
+        if course is not None and "watched" in cases:
+            # 2. Without the app: no events; public repositories watched with conditional reads.
+            sandbox.control("PATCH", f"/github/apps/{app['slug']}", {"hook_url": None})
+            Enrolment.objects.filter(course=course).update(github_access=GitHubAccess.PUBLIC)
+            heads_known = _wait_heads_known(
+                course, timeout=watch_interval(students).total_seconds() * 3
+            )
+            without = _phase(ctx, world, course, window=window, build_delay=build_delay, seed=2)
+            phases.append(("without the app", without, TARGET_WATCHED_P95, None))
+
+        if actions_course is not None:
+            # 3. GitHub Actions: each run's workflow_run events to hubcourse's receiver.
+            sandbox.control("PATCH", f"/github/apps/{app['slug']}", hook)
+            actions = _phase(
+                ctx,
+                world,
+                actions_course,
+                window=window,
+                build_delay=build_delay,
+                seed=3,
+                actions=True,
+            )
+            phases.append(("github-actions", actions, TARGET_ACTIONS_P95, None))
     finally:
         ctx.processes.stop_all()
         running.stop()
     if not heads_known:
         result.notes.append("not every branch head was known before the pushes began")
-    for label, phase, target_all, target_failed in (
-        ("with the app", with_app, None, TARGET_APP_FAILED_P95),
-        ("without the app", without, TARGET_WATCHED_P95, None),
-    ):
-        lags, failed = phase["all"], phase["failed"]
-        p50, p95 = percentile(lags, 50), percentile(lags, 95)
-        f95 = percentile(failed, 95)
-        result.add(
-            Figure(f"{label}: p50 lag", p50 and round(p50, 2), "s"),
-            Figure(
-                f"{label}: p95 lag",
-                p95 and round(p95, 2),
-                "s",
-                f"< {target_all:.0f} s" if target_all else "",
-                (p95 is not None and p95 < target_all and phase["missing"] == 0)
-                if target_all
-                else None,
-            ),
-            Figure(f"{label}: max lag", round(max(lags), 2) if lags else None, "s"),
-            Figure(
-                f"{label}: p95 lag, failed builds",
-                f95 and round(f95, 2),
-                "s",
-                f"< {target_failed:.0f} s" if target_failed else "",
-                (f95 is not None and f95 < target_failed) if target_failed else None,
-                note=f"{len(failed)} failed builds",
-            ),
-            Figure(
-                f"{label}: builds never shown", phase["missing"], "", "0", phase["missing"] == 0
-            ),
-        )
-        hub_calls, _, hub_429 = phase["spent"]["dockerhub"]
-        gh_calls, gh_304, gh_429 = phase["spent"]["github"]
-        result.add(
-            Figure(f"{label}: Docker Hub calls", hub_calls, "", note=f"in {phase['span']:.0f} s"),
-            Figure(
-                f"{label}: GitHub calls", gh_calls, "", note=f"{gh_304} of them 304 (not counted)"
-            ),
-            Figure(f"{label}: 429s served", hub_429 + gh_429, "", "0", hub_429 + gh_429 == 0),
-        )
-        result.details[label] = {
-            "lags": sorted(round(x, 3) for x in lags),
-            "failed_lags": sorted(round(x, 3) for x in failed),
-        }
+    for label, phase, target_all, target_failed in phases:
+        _figures(result, label, phase, target_all, target_failed)
     return result
+
+
+def _figures(
+    result: Result,
+    label: str,
+    phase: dict[str, Any],
+    target_all: float | None,
+    target_failed: float | None,
+) -> None:
+    lags, failed = phase["all"], phase["failed"]
+    p50, p95 = percentile(lags, 50), percentile(lags, 95)
+    f95 = percentile(failed, 95)
+    result.add(
+        Figure(f"{label}: p50 lag", p50 and round(p50, 2), "s"),
+        Figure(
+            f"{label}: p95 lag",
+            p95 and round(p95, 2),
+            "s",
+            f"< {target_all:.0f} s" if target_all else "",
+            (p95 is not None and p95 < target_all and phase["missing"] == 0)
+            if target_all
+            else None,
+        ),
+        Figure(f"{label}: max lag", round(max(lags), 2) if lags else None, "s"),
+        Figure(
+            f"{label}: p95 lag, failed builds",
+            f95 and round(f95, 2),
+            "s",
+            f"< {target_failed:.0f} s" if target_failed else "",
+            (f95 is not None and f95 < target_failed) if target_failed else None,
+            note=f"{len(failed)} failed builds",
+        ),
+        Figure(f"{label}: builds never shown", phase["missing"], "", "0", phase["missing"] == 0),
+    )
+    hub_calls, _, hub_429 = phase["spent"]["dockerhub"]
+    gh_calls, gh_304, gh_429 = phase["spent"]["github"]
+    result.add(
+        Figure(f"{label}: Docker Hub calls", hub_calls, "", note=f"in {phase['span']:.0f} s"),
+        Figure(f"{label}: GitHub calls", gh_calls, "", note=f"{gh_304} of them 304 (not counted)"),
+        Figure(f"{label}: 429s served", hub_429 + gh_429, "", "0", hub_429 + gh_429 == 0),
+    )
+    result.details[label] = {
+        "lags": sorted(round(x, 3) for x in lags),
+        "failed_lags": sorted(round(x, 3) for x in failed),
+        "calls_by_route": phase["routes"],
+    }

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from bench.context import Context, Sandbox
+from bench.context import Context, Sandbox, make_class
 from bench.harness import Figure, MemorySampler, Result, wait_until
 from bench.naive import run_naive
 
@@ -34,28 +34,6 @@ MINIMUM_NAMED = "repo, 2 team grants, build link, trigger, 1 status read; invite
 TARGET_RATIO = 1.2
 TARGET_MEMORY_MB = 250
 RECONCILE_INTERVAL = 30
-
-
-def make_class(sandbox: Sandbox, count: int, prefix: str = "student") -> list[tuple[str, str]]:
-    """``count`` Docker IDs, each with a GitHub repository holding a good DockerfileVolume
-    (owned by the course's GitHub account, GitHub-Classroom style)."""
-    from sandbox.seed import INSTRUCTOR_LOGIN, student_files
-
-    students = []
-    for i in range(count):
-        docker_id = f"{prefix}{i:04d}"
-        sandbox.control("POST", "/dockerhub/users", {"username": docker_id})
-        repo = sandbox.control(
-            "POST",
-            "/github/repos",
-            {
-                "owner": INSTRUCTOR_LOGIN,
-                "name": f"{docker_id}-course",
-                "files": student_files(None),
-            },
-        )
-        students.append((docker_id, repo["full_name"]))
-    return students
 
 
 class Students(threading.Thread):

@@ -22,9 +22,9 @@ import signal
 import time
 from typing import Any
 
-from bench.context import Context, Sandbox
+from bench.context import Context, Sandbox, make_class
 from bench.harness import Figure, Result, Started, wait_until
-from bench.onboarding import RECONCILE_INTERVAL, Students, _course, _states, make_class
+from bench.onboarding import RECONCILE_INTERVAL, Students, _course, _states
 
 TARGET_RATIO = 1.3
 # One per student of each: more is a duplicate.

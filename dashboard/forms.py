@@ -99,6 +99,7 @@ class CourseForm(forms.ModelForm[Course]):
             "build_context": "Build context",
             "build_tag": "Image tag",
             "dockerhub_username": "Docker Hub identifier",
+            "owner_github_login": "GitHub account linked to the Owner",
         }
         help_texts = {
             "slug": "Used in links and in repository names as {course}; letters, digits and dashes.",
@@ -109,6 +110,13 @@ class CourseForm(forms.ModelForm[Course]):
             "dockerhub_username": (
                 "The organisation's name for an organisation access token, or the Owner's "
                 "username for a personal token. Empty: the site's configured identity."
+            ),
+            "owner_github_login": (
+                "Automated builds only: the GitHub account linked to the Owner's Docker ID "
+                "(on Docker Hub, signed in as the Owner: Account settings, Linked accounts). "
+                "Docker Hub's API does not say which account that is; hubcourse links builds "
+                "itself only from repositories this account administers (or an organisation's). "
+                "Empty: the GitHub token's account is assumed."
             ),
             "build_dockerfile": "Path of the Dockerfile in the student's repository.",
             "student_team_template": (

@@ -343,6 +343,10 @@ DOCKERHUB_ORG = env_str("DOCKERHUB_ORG", "Revelare")
 # a username for a personal access token.
 DOCKERHUB_USERNAME = env_str("DOCKERHUB_USERNAME", DOCKERHUB_ORG)
 DOCKERHUB_TOKEN = env_str("DOCKERHUB_TOKEN")
+# The GitHub account linked to that Owner's Docker ID (Docker Hub: Account settings, Linked
+# accounts): the Owner links automated builds only from repositories it administers. Docker
+# Hub's API does not tell; empty takes it to be GITHUB_TOKEN's account. A course may set its own.
+DOCKERHUB_OWNER_GITHUB_LOGIN = env_str("DOCKERHUB_OWNER_GITHUB_LOGIN")
 GITHUB_URL = env_url("GITHUB_URL", _dev_default or "https://github.com")
 GITHUB_API_URL = env_url(
     "GITHUB_API_URL",

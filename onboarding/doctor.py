@@ -9,7 +9,9 @@
   builds need an Owner's personal token, because organisation access tokens do not reach the
   build API (notes §4, §11);
 * the course team exists;
-* the GitHub token is valid and carries the scopes the course's build backend needs.
+* the GitHub token is valid and carries the scopes the course's build backend needs;
+* for automated builds, which GitHub account hubcourse takes to be linked to the Owner's
+  Docker ID (Docker Hub's API does not say), where that comes from and how to check it.
 
 A check that cannot run because an earlier one failed is left out rather than reported as a
 second failure of the same cause. Checks only read; they never change Docker Hub or GitHub.
@@ -42,6 +44,7 @@ from integrations.github.client import GitHubClient, TokenIdentity
 if TYPE_CHECKING:
     from accounts.models import Course
 
+AUTOBUILD = "dockerhub-autobuild"
 # A token that dies within this long still works today, but the instructor should know.
 EXPIRY_WARNING = dt.timedelta(days=14)
 
@@ -68,6 +71,10 @@ class Connection:
     build_backend: str | None = None
     github_api_url: str = "https://api.github.com"
     github_token: str = dataclasses.field(default="", repr=False)
+    # The GitHub account configured as linked to the Owner's Docker ID, and where it is set
+    # ("" and "": not configured, the GitHub token's account is assumed).
+    owner_github_login: str = ""
+    owner_github_login_from: str = ""
 
     @classmethod
     def from_settings(
@@ -86,11 +93,18 @@ class Connection:
             build_backend=build_backend,
             github_api_url=settings.GITHUB_API_URL,
             github_token=settings.GITHUB_TOKEN,
+            owner_github_login=settings.DOCKERHUB_OWNER_GITHUB_LOGIN,
+            owner_github_login_from=(
+                "DOCKERHUB_OWNER_GITHUB_LOGIN" if settings.DOCKERHUB_OWNER_GITHUB_LOGIN else ""
+            ),
         )
 
     @classmethod
     def for_course(cls, course: Course) -> Connection:
         """The course's own credentials; where it has none, the site-wide ones (settings)."""
+        from accounts.credentials import owner_github_login_for
+
+        linked, linked_from = owner_github_login_for(course)
         secret = _reveal(course.dockerhub_token)
         if secret:
             identifier = course.dockerhub_username or course.organisation
@@ -105,6 +119,8 @@ class Connection:
             build_backend=course.build_backend,
             github_api_url=settings.GITHUB_API_URL,
             github_token=_reveal(course.github_token) or settings.GITHUB_TOKEN,
+            owner_github_login=linked,
+            owner_github_login_from=linked_from,
         )
 
     @property
@@ -115,7 +131,10 @@ class Connection:
 
 def run_checks(connection: Connection) -> list[CheckResult]:
     """Every check, in order; failures carry a hint. Never raises for a service's answer."""
-    return [*_dockerhub_checks(connection), *_github_checks(connection)]
+    results = [*_dockerhub_checks(connection), *_github_checks(connection)]
+    if connection.build_backend in (None, AUTOBUILD) and not connection.uses_organisation_token:
+        results.append(_linked_account_check(connection))
+    return results
 
 
 def failed(results: list[CheckResult]) -> list[CheckResult]:
@@ -400,6 +419,68 @@ def _scope_check(identity: TokenIdentity, connection: Connection) -> CheckResult
         )
     listed = ", ".join(sorted(identity.scopes)) or "none"
     return CheckResult(name, True, f"The token has the scopes hubcourse needs ({listed}).")
+
+
+def _linked_account_check(connection: Connection) -> CheckResult:
+    """Which GitHub account is taken to be linked to the Owner's Docker ID, and how to check.
+
+    Docker Hub links an automated build only through that account, for repositories it
+    administers, and no route of its API says which account it is: hubcourse takes it from
+    the course's setting or DOCKERHUB_OWNER_GITHUB_LOGIN, else assumes the GitHub token's
+    account. This check states the assumption; only the Owner can confirm it on Docker Hub.
+    """
+    name = "Owner's linked GitHub account"
+    owner = connection.dockerhub_identifier
+    verify = (
+        f"Check on Docker Hub, signed in as {owner}, under Account settings → Linked accounts, "
+        "which GitHub account is linked (Docker Hub's API does not say)."
+    )
+    change = (
+        "If another account is linked there, enter it as “GitHub account linked to the Owner” "
+        "in the course's settings (or DOCKERHUB_OWNER_GITHUB_LOGIN for the site)."
+    )
+    login = connection.owner_github_login
+    if login:
+        return CheckResult(
+            name,
+            True,
+            f"For automated builds hubcourse takes {login} to be the GitHub account linked to "
+            f"{owner} (set in {connection.owner_github_login_from}): it links builds itself "
+            f"only from repositories {login} administers or an organisation's, and students "
+            "link the others.",
+            f"{verify} {change}",
+        )
+    token_login = _token_login(connection)
+    if token_login:
+        return CheckResult(
+            name,
+            True,
+            f"For automated builds hubcourse assumes that {token_login}, the GitHub token's "
+            f"account, is the GitHub account linked to {owner}: nothing else names it. It "
+            f"links builds itself only from repositories {token_login} administers or an "
+            "organisation's, and students link the others.",
+            f"{verify} {change}",
+        )
+    return CheckResult(
+        name,
+        True,
+        f"No GitHub account is known to be linked to {owner} (no GitHub token and none named): "
+        "hubcourse tries to link each automated build as the Owner, and a refusal from Docker "
+        "Hub hands that student's build to the student.",
+        f"{verify} Enter the account shown there as “GitHub account linked to the Owner” in "
+        "the course's settings (or DOCKERHUB_OWNER_GITHUB_LOGIN).",
+    )
+
+
+def _token_login(connection: Connection) -> str:
+    """The GitHub token's account, or "" when there is no token or GitHub will not say."""
+    if not connection.github_token:
+        return ""
+    client = GitHubClient(connection.github_token, api_url=connection.github_api_url)
+    try:
+        return client.whoami().user.login
+    except ExternalServiceError:
+        return ""
 
 
 # -- wording -------------------------------------------------------------------------------------

@@ -25,7 +25,12 @@ KEY_FIGURES = {
     "freshness": ["webhooks on: p95 lag", "webhooks off: status reads per hour"],
     "board": ["board: p95", "student page: requests per second"],
     "bulk_add": ["wall time, paste to done", "invite requests"],
-    "lab_session": ["with the app: p95 lag", "without the app: p95 lag"],
+    "lab_session": [
+        "with the app: p95 lag",
+        "without the app: p95 lag",
+        "github-actions: p95 lag",
+        "github-actions: GitHub calls",
+    ],
     "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
 }
 

@@ -253,6 +253,95 @@ def test_with_one_course_team_the_owner_tries_and_a_refusal_says_what_is_missing
     assert "one team per student" in step.reason
 
 
+# -- the Owner's linked GitHub account: named by the course, else assumed ----------------------
+
+
+def _link_owner(sandbox: Any, login: str) -> None:
+    """On Docker Hub, the Owner's Docker ID is linked to GitHub ``login``."""
+    owner = sandbox.seeded["dockerhub"]["owner"]
+    answer = requests.put(
+        f"{sandbox.url}/_sandbox/dockerhub/users/{owner}/github-link",
+        json={"login": login},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _school_repository(sandbox: Any, student: Enrolment, login: str) -> None:
+    world = sandbox.world
+    if github_state.get_user(world, login) is None:
+        github_state.create_user(world, login, f"{login}@example.edu", login)
+    repo = github_state.create_repo(
+        world, login, f"{student.docker_id}-course", student_files(None)
+    )
+    Enrolment.objects.filter(pk=student.pk).update(github_repo=repo["full_name"])
+
+
+def test_the_owner_links_builds_from_the_github_account_the_course_names_as_linked(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    Course.objects.filter(pk=course.pk).update(
+        access_policy=Course.AccessPolicy.TEAM_PER_STUDENT, owner_github_login="school-gh"
+    )
+    # The Owner linked school-gh on Docker Hub, not the course token's account.
+    _link_owner(sandbox, "school-gh")
+    school = make_student(sandbox, course, "katherinejohnson")
+    _school_repository(sandbox, school, "school-gh")
+    classroom = make_student(sandbox, course, "dorothyvaughan")  # the course token's account
+    assert classroom.github_repo.startswith(f"{INSTRUCTOR_LOGIN}/")
+
+    assert build_configure(enrolment_id=school.pk) is not None
+    assert build_configure(enrolment_id=classroom.pk) is None  # waits on the student
+
+    linked = StudentRepository.objects.get(enrolment=school)
+    assert linked.build_configured_at is not None
+    assert data.read(linked, AutobuildData).set_up_by == BY_HUBCOURSE
+    waiting = StudentRepository.objects.get(enrolment=classroom)
+    assert waiting.build_configured_at is None
+    kept = data.read(waiting, AutobuildData)
+    assert kept.set_up_by == BY_STUDENT and kept.waiting
+    # Only the repository the linked account administers was tried: no refusal to recover from.
+    assert len(_source_posts(sandbox)) == 1
+
+
+def test_an_assumed_linked_account_that_is_wrong_is_named_when_docker_hub_refuses(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, AUTOBUILD, settings)
+    Course.objects.filter(pk=course.pk).update(access_policy=Course.AccessPolicy.TEAM_PER_STUDENT)
+    _link_owner(sandbox, "school-gh")  # the course names none: the token's account is assumed
+    student = make_student(sandbox, course, "marywinston")
+
+    assert build_configure(enrolment_id=student.pk) is None
+
+    repository = StudentRepository.objects.get(enrolment=student)
+    assert data.read(repository, AutobuildData).set_up_by == BY_STUDENT
+    event = AuditEvent.objects.get(enrolment=student, action="autobuild.configure")
+    assert "not an admin" in event.message
+    assert f"taken to be {INSTRUCTOR_LOGIN} (the GitHub token's account (assumed))" in event.message
+    assert "in the course's settings" in event.message
+
+
+def test_the_course_form_asks_for_the_owners_linked_github_account_and_checks_its_spelling(
+    course: Course,
+) -> None:
+    from dashboard.forms import CourseForm
+
+    values = {
+        name: getattr(course, name)
+        for name in CourseForm.Meta.fields
+        if name not in ("owner_github_login",)
+    }
+    good = CourseForm(data={**values, "owner_github_login": "@school-gh"}, instance=course)
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data["owner_github_login"] == "school-gh"
+    bad = CourseForm(data={**values, "owner_github_login": "school gh"}, instance=course)
+    assert not bad.is_valid()
+    assert "letters, digits and single hyphens" in str(bad.errors["owner_github_login"])
+    assert "Linked accounts" in str(good.fields["owner_github_login"].help_text)
+
+
 # -- github-actions through the GitHub App -----------------------------------------------------
 
 

@@ -69,6 +69,7 @@ def test_an_owner_with_a_complete_setup_passes_every_check(sb):
         "Docker Hub team",
         "GitHub token",
         "GitHub token scopes",
+        "Owner's linked GitHub account",
     ]
     assert all(result.ok for result in results), results
     checks = _by_name(results)
@@ -311,6 +312,80 @@ def test_a_course_without_its_own_credentials_uses_the_site_wide_ones(sb, settin
     assert connection.github_token == settings.GITHUB_TOKEN
     assert (connection.organisation, connection.team) == ("Revelare", "ops")
     assert connection.build_backend == AUTOBUILD
+
+
+def test_for_automated_builds_the_doctor_says_which_linked_account_it_assumes_and_how_to_check(
+    sb,
+):
+    instructor = sb.seeded["github"]["instructor"]["login"]
+
+    check = _by_name(run_checks(_connection(sb, build_backend=AUTOBUILD)))[
+        "Owner's linked GitHub account"
+    ]
+
+    assert check.ok
+    assert f"assumes that {instructor}, the GitHub token's account" in check.message
+    assert "linked to revelareowner" in check.message
+    assert "Docker Hub's API does not say" in check.hint
+    assert "Account settings → Linked accounts" in check.hint
+    assert "GitHub account linked to the Owner" in check.hint
+
+
+def test_a_linked_account_named_in_the_settings_is_reported_with_where_it_is_set(sb):
+    connection = _connection(
+        sb,
+        build_backend=AUTOBUILD,
+        owner_github_login="school-gh",
+        owner_github_login_from="the course's settings",
+    )
+
+    check = _by_name(run_checks(connection))["Owner's linked GitHub account"]
+
+    assert "takes school-gh to be the GitHub account linked to revelareowner" in check.message
+    assert "(set in the course's settings)" in check.message
+    assert "repositories school-gh administers" in check.message
+
+
+def test_without_a_github_token_the_doctor_says_no_linked_account_is_known(sb):
+    check = _by_name(run_checks(_connection(sb, build_backend=AUTOBUILD, github_token="")))[
+        "Owner's linked GitHub account"
+    ]
+
+    assert check.ok
+    assert "No GitHub account is known to be linked to revelareowner" in check.message
+    assert "GitHub account linked to the Owner" in check.hint
+
+
+def test_github_actions_needs_no_linked_account_check(sb):
+    names = [r.name for r in run_checks(_connection(sb, build_backend=ACTIONS))]
+
+    assert "Owner's linked GitHub account" not in names
+
+
+def test_a_course_names_its_owners_linked_account_and_the_site_setting_is_the_fallback(
+    sb, settings, db
+):
+    from accounts.models import Course
+
+    _point_settings_at(settings, sb)
+    settings.DOCKERHUB_OWNER_GITHUB_LOGIN = "site-gh"
+    own = Course.objects.create(name="Docker 103", slug="docker-103", owner_github_login="c-gh")
+    site = Course.objects.create(name="Docker 104", slug="docker-104")
+    seed = sb.seeded["dockerhub"]
+    other_owner = Course.objects.create(
+        name="Docker 105",
+        slug="docker-105",
+        dockerhub_username=seed["owner"],
+        dockerhub_token=seed["owner_token"],
+    )
+
+    assert (
+        Connection.for_course(own).owner_github_login,
+        Connection.for_course(own).owner_github_login_from,
+    ) == ("c-gh", "the course's settings")
+    assert Connection.for_course(site).owner_github_login == "site-gh"
+    # The site's setting describes the site's Owner, not a course's own Docker Hub identity.
+    assert Connection.for_course(other_owner).owner_github_login == ""
 
 
 def test_an_unknown_course_is_an_error(sb, db):

@@ -8,8 +8,10 @@ an organisation access token, and Docker retires automated builds on 1 April 202
 
 Docker Hub links a build source only through the GitHub account linked to the Docker ID
 that sets it up, and only for repositories that GitHub account administers. So the course's
-Owner links the build only where their linked GitHub account administers the repository (it
-is the account of the course's GitHub token, or an organisation). On a repository the
+Owner links the build only where their linked GitHub account administers the repository (an
+organisation's, or the linked account's own: Docker Hub's API does not say which account is
+linked, so it is the one the course or ``DOCKERHUB_OWNER_GITHUB_LOGIN`` names, else the
+course's GitHub token's account, and ``hub_doctor`` says which). On a repository the
 student owns, the student links it from their own Docker ID (their team administers their
 Docker Hub repository): the student page shows the exact values and the build settings page,
 and ``configure`` reads the source and its rule back, says what differs, corrects the rule's
@@ -31,7 +33,7 @@ from django.conf import settings
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from accounts.credentials import dockerhub_client_for, github_client_for
+from accounts.credentials import dockerhub_client_for, github_client_for, owner_github_login_for
 from accounts.managed import record_created
 from accounts.models import Course, Enrolment, GitHubAccess, ManagedResource
 from builds.backends import data
@@ -108,29 +110,51 @@ class AutobuildData(BackendData):
     waiting: bool = False
 
 
+def owner_linked_login(course: Course) -> tuple[str, str]:
+    """(login, where it comes from, in words) of the GitHub account taken to be linked to the
+    Owner's Docker ID; ``("", "")`` when nothing says and there is no GitHub token.
+
+    Docker Hub's API does not say which GitHub account a Docker ID has linked (no documented or
+    known route reads it): a configured login wins (``owner_github_login_for``), else the
+    course's GitHub token's account is assumed, as the handout asks instructors to link that
+    one. ``hub_doctor`` names the account and how to check it.
+    """
+    login, where = owner_github_login_for(course)
+    if login:
+        return login, where
+    try:
+        client = github_client_for(course)
+    except ValueError:
+        return "", ""
+    return course_github_login(course, client), "the GitHub token's account (assumed)"
+
+
 def who_links(enrolment: Enrolment, owner: str) -> str:
     """BY_HUBCOURSE or BY_STUDENT: who links an automated build from ``owner``'s repository.
 
-    The Owner's linked GitHub account is taken to be the course's GitHub token's account
-    (Docker Hub's API does not say which account is linked). A repository of that account or
-    of an organisation is linked by the Owner (Docker Hub refusing it hands it to the
-    student); a repository of another user, or one the student installed the GitHub App on,
-    is the student's to link, when the course gives each student their own team (the only
-    policy under which they administer their Docker Hub repository). Asks nothing of the
-    student's repository itself.
+    A repository of the Owner's linked GitHub account (``owner_linked_login``) or of an
+    organisation is linked by the Owner (Docker Hub refusing it hands it to the student); a
+    repository of another user, or one the student installed the GitHub App on, is the
+    student's to link, when the course gives each student their own team (the only policy
+    under which they administer their Docker Hub repository). Asks nothing of the student's
+    repository itself.
     """
-    if enrolment.course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+    course = enrolment.course
+    if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
         # The student could not link it (no admin on their Docker Hub repository): the Owner
         # tries, and Docker Hub's refusal hands it to the student with what is missing.
         return BY_HUBCOURSE
-    try:
-        client = github_client_for(enrolment.course)
-    except ValueError:
-        return BY_HUBCOURSE  # no GitHub token: try as before; Docker Hub's refusal decides
-    if owner.lower() == course_github_login(enrolment.course, client).lower():
+    linked, _where = owner_linked_login(course)
+    if not linked:
+        return BY_HUBCOURSE  # nothing to compare with: try; Docker Hub's refusal decides
+    if owner.lower() == linked.lower():
         return BY_HUBCOURSE
     if enrolment.github_access == GitHubAccess.APP:
         return BY_STUDENT  # they installed the app on it: theirs
+    try:
+        client = github_client_for(course)
+    except ValueError:
+        return BY_HUBCOURSE  # cannot tell a user from an organisation: try as before
     if client.get_account(owner).type.lower() != "organization":
         return BY_STUDENT
     return BY_HUBCOURSE
@@ -301,6 +325,7 @@ class DockerHubAutobuild:
                     # The Owner's linked GitHub account does not administer the repository
                     # after all (an organisation they are no admin of): the student links it.
                     data.update(repository, AutobuildData, set_up_by=BY_STUDENT)
+                    linked, where = owner_linked_login(course)
                     audit_record(
                         service=DOCKER_HUB,
                         action="autobuild.configure",
@@ -310,6 +335,13 @@ class DockerHubAutobuild:
                         message=(
                             f"Docker Hub would not link {owner}/{repo} through the Owner's "
                             f"GitHub account ({refused.message}); the student links it."
+                            + (
+                                f" The Owner's linked GitHub account is taken to be {linked} "
+                                f"({where}): if another is linked, say which in the course's "
+                                "settings."
+                                if linked
+                                else ""
+                            )
                         ),
                     )
                     source, changed, created = self._student_source(
