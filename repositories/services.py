@@ -15,7 +15,7 @@ from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import Invalid, NotFound
 from integrations.dockerhub.client import SERVICE as DOCKER_HUB
-from integrations.dockerhub.client import Permission
+from integrations.dockerhub.client import DockerHubClient, Permission
 from repositories.models import StudentRepository
 
 # -- per-student Docker Hub steps ---------------------------------------------------------------
@@ -64,6 +64,10 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     success once read back only when this course made (or a site admin let it adopt) the
     repository; anything else is left alone, recorded as found, and the step stops in words.
     """
+    existing = _existing_with_privacy(enrolment_id=enrolment_id, actor=actor)
+    if existing is not None:
+        enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
+        return existing
     made: list[str] = []
     try:
         with transaction.atomic():
@@ -72,8 +76,6 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
                 return None
             course = enrolment.course
             repository = repository_row(enrolment)
-            if repository.created_at is not None and repository.is_private == course.repo_private:
-                return repository
             client = dockerhub_client_for(course)
             target = repository.full_name
             try:
@@ -106,18 +108,7 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
                 message=message,
             )
             if hub.is_private != course.repo_private:
-                client.set_repository_privacy(
-                    repository.namespace, repository.name, is_private=course.repo_private
-                )
-                audit_record(
-                    service=DOCKER_HUB,
-                    action="repository.privacy",
-                    target=target,
-                    outcome=Outcome.OK,
-                    enrolment=enrolment,
-                    actor=actor,
-                    message="made private" if course.repo_private else "made public",
-                )
+                _set_privacy(client, course, enrolment, repository, actor)
             StudentRepository.objects.filter(pk=repository.pk).update(
                 created_at=repository.created_at or hub.date_registered or timezone.now(),
                 is_private=course.repo_private,
@@ -134,6 +125,47 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
     repository.refresh_from_db()
     return repository
+
+
+def _existing_with_privacy(*, enrolment_id: int, actor: User | None) -> StudentRepository | None:
+    """The student's repository when it exists already (as observed), its privacy made the
+    course's in place (one call, and none when it matches); None when it must be created."""
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment is None or not enrolment.docker_id:
+            return None
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is None or repository.created_at is None:
+            return None
+        course = enrolment.course
+        if repository.is_private != course.repo_private:
+            _set_privacy(dockerhub_client_for(course), course, enrolment, repository, actor)
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                is_private=course.repo_private
+            )
+            repository.is_private = course.repo_private
+    return repository
+
+
+def _set_privacy(
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    actor: User | None,
+) -> None:
+    client.set_repository_privacy(
+        repository.namespace, repository.name, is_private=course.repo_private
+    )
+    audit_record(
+        service=DOCKER_HUB,
+        action="repository.privacy",
+        target=repository.full_name,
+        outcome=Outcome.OK,
+        enrolment=enrolment,
+        actor=actor,
+        message="made private" if course.repo_private else "made public",
+    )
 
 
 def _course_of(enrolment_id: int) -> Course:
@@ -158,6 +190,67 @@ def desired_permissions(
     if course.instructors_team_id is not None:
         wanted[course.instructors_team_id] = "admin"
     return wanted
+
+
+def desired_grants(
+    course: Course, docker_id: str, student_team: Permission = "read"
+) -> dict[str, Permission]:
+    """Team name (lower case) -> the permission the course says it holds on the student's
+    repository, by name: what ``team_grants`` records once granted."""
+    wanted: dict[str, Permission] = {}
+    if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+        wanted[course.student_team_name(docker_id).lower()] = student_team
+    else:
+        wanted[course.team.lower()] = "read"
+    wanted[course.instructors_team.lower()] = "admin"
+    return wanted
+
+
+def grant_changes(
+    course: Course, repository: StudentRepository, docker_id: str, student_team: Permission
+) -> tuple[str, str]:
+    """(before, after) of the teams' permissions that differ from what was last granted, in
+    words ("students read" -> "docker-101-alice admin"); ("", "") when none or nothing is
+    recorded yet."""
+    recorded: dict[str, str] = dict(repository.team_grants or {})
+    if not recorded:
+        return "", ""
+    wanted = desired_grants(course, docker_id, student_team)
+    teams = [t for t in {**recorded, **wanted} if recorded.get(t) != wanted.get(t)]
+    if not teams:
+        return "", ""
+    before = ", ".join(f"{t} {recorded[t]}" for t in teams if t in recorded) or "none"
+    after = ", ".join(f"{t} {wanted[t]}" for t in teams if t in wanted) or "none"
+    return before, after
+
+
+def _revoke_stale_grants(
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    wanted: dict[str, Permission],
+    actor: User | None,
+) -> None:
+    """Take back what hubcourse granted and the course no longer grants (a renamed team,
+    another access policy); a team or grant already gone counts as done."""
+    for team in sorted(set(repository.team_grants or {}) - set(wanted)):
+        try:
+            team_id = client.get_team(course.organisation, team).id
+            client.revoke_team_permission(repository.namespace, repository.name, team_id)
+        except NotFound:
+            outcome, message = Outcome.NOOP, "already gone"
+        else:
+            outcome, message = Outcome.OK, "the course no longer grants it"
+        audit_record(
+            service=DOCKER_HUB,
+            action="permission.revoke",
+            target=f"{repository.full_name}: team {team}",
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+            message=message,
+        )
 
 
 def _unrecorded_grants(
@@ -254,10 +347,13 @@ def repository_grant_permissions(
                 actor=actor,
                 message=f"{permission}" + (f" (was {have})" if have else ""),
             )
+        by_name = desired_grants(course, enrolment.docker_id, student_team)
+        _revoke_stale_grants(client, course, enrolment, repository, by_name, actor)
         now = timezone.now()
-        changes = {
+        changes: dict[str, object] = {
             "permission_granted_at": repository.permission_granted_at or now,
             "instructors_permission_at": repository.instructors_permission_at or now,
+            "team_grants": dict(by_name),
         }
         if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
             # The student's own team holds its read permission (compute_state asks for it).
@@ -295,6 +391,12 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
                 team = client.get_team(course.organisation, name)
             except NotFound:
                 team = create_team(client, course, name, enrolment=enrolment, actor=actor)
+            if enrolment.team_at is not None:
+                # In another team until now (the course team before the policy changed, a
+                # team renamed or deleted): the student joins this one (the permissions step
+                # moves the repository's grant to it).
+                Enrolment.objects.filter(pk=enrolment_id).update(team_at=None)
+                enrolment.team_at = None
             StudentRepository.objects.filter(pk=repository.pk).update(
                 student_team=team.name, student_team_id=team.id
             )

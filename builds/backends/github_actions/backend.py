@@ -159,6 +159,10 @@ class ActionsData(BackendData):
     token_id: str = ""
     # When the workflow was last committed by hubcourse (the student's page says so).
     committed_at: dt.datetime | None = None
+    # What someone changed in the managed workflow, in words ("" when it is as written),
+    # and the branch head it was last read at (a head not moved since needs no read).
+    drift: str = ""
+    checked_head: str = ""
 
 
 class GitHubActions:
@@ -190,6 +194,43 @@ class GitHubActions:
             or kept.token_id
             or data.read(repository, PushHooks).github_hook_id is not None
         )
+
+    def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
+        """Read the managed workflow on the course branch and compare it, by content, with
+        the one hubcourse writes: one GitHub read per student whose branch head moved since
+        the last look (every pass while the head is not watched)."""
+        kept = data.read(repository, ActionsData)
+        if repository.build_configured_at is None or not kept.workflow_sha:
+            return False
+        head = repository.head_sha
+        if head and head == kept.checked_head:
+            return False
+        course = enrolment.course
+        try:
+            owner, repo = github_source(enrolment)
+            client = writer(enrolment)
+            try:
+                found = client.get_file(owner, repo, WORKFLOW_PATH, ref=course.build_branch)
+            except NotFound:
+                drift = f"{WORKFLOW_PATH} was deleted from {course.build_branch}"
+            else:
+                written = workflow_text(course, image_name(repository)).encode()
+                drift = (
+                    ""
+                    if found.content == written
+                    else f"{WORKFLOW_PATH} was edited in the repository"
+                )
+        except (BuildNotReady, ExternalServiceError):
+            # Not readable now (no access, a passing failure): the next pass looks again.
+            return False
+        if drift == kept.drift and head == kept.checked_head:
+            return False
+        data.update(repository, ActionsData, drift=drift, checked_head=head)
+        return drift != kept.drift
+
+    def drift(self, repository: StudentRepository) -> tuple[str, ...]:
+        kept = data.read(repository, ActionsData)
+        return (kept.drift,) if kept.drift else ()
 
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
@@ -466,9 +507,16 @@ class GitHubActions:
         known = data.read(repository, ActionsData).workflow_sha
         sha = write.commit_sha or known or write.content_sha
         if write.commit_sha:
-            data.update(repository, ActionsData, workflow_sha=sha, committed_at=timezone.now())
-        elif known != sha:
-            data.update(repository, ActionsData, workflow_sha=sha)
+            data.update(
+                repository,
+                ActionsData,
+                workflow_sha=sha,
+                committed_at=timezone.now(),
+                drift="",
+                checked_head="",
+            )
+        elif known != sha or data.read(repository, ActionsData).drift:
+            data.update(repository, ActionsData, workflow_sha=sha, drift="")
         self._audit(
             enrolment,
             "workflow.commit",
