@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import Course
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
-from hubcourse.errors import ValidationErrors
+from hubcourse.errors import ValidationError
 from onboarding.courses import course_update
 from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
@@ -168,7 +168,7 @@ def test_the_repository_name_is_refused_once_repositories_exist(
 ) -> None:
     _onboard(sandbox, course, size=2)
 
-    with pytest.raises(ValidationErrors) as refused:
+    with pytest.raises(ValidationError) as refused:
         course_update(
             course=course, actor=instructor, values={"repo_name_template": "{docker_id}-lab"}
         )
