@@ -219,3 +219,30 @@ def test_a_students_edit_of_the_managed_workflow_is_undone(sandbox: Any, course:
     )
     assert other_tree is not None
     assert other_tree[WORKFLOW_PATH] == workflow_text(course, other.full_name)
+
+
+def test_moving_to_github_actions_removes_the_automated_build_and_writes_the_workflow(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, size=3)
+    assert len(_rules(sandbox)) == 3
+
+    _change(course, build_backend="github-actions")
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == 3
+    assert all(
+        words == ["build Docker Hub automated builds -> GitHub Actions (Docker's migration path)"]
+        for words in moves.values()
+    ), moves
+    assert "the old build is removed and the new one set up" in plan.render()
+    _apply(sandbox, course)
+    assert _rules(sandbox) == {}
+    for repository in _repositories(course):
+        tree = github_state.read_tree(
+            sandbox.world, repository.enrolment.github_repo, course.build_branch
+        )
+        assert tree is not None
+        assert tree[WORKFLOW_PATH] == workflow_text(course, repository.full_name)
+    _settled_again(sandbox, course)
