@@ -72,12 +72,23 @@ def _label(backend: str) -> str:
 def build_changes(course: Course, repository: StudentRepository) -> list[BuildChange]:
     """What the student's configured build does that the course no longer says.
 
-    Nothing when nothing is recorded (a build set up before records were kept is taken to be
-    as the course says). A change of backend is one change: the new backend is set up with
+    Nothing when nothing is recorded; a build set up before records were kept (marked
+    ``verify`` by a migration) is checked once against every setting. A change of backend is one change: the new backend is set up with
     every current setting, so the others are not listed beside it.
     """
     applied = applied_build(repository)
-    if not applied.backend or repository.build_configured_at is None:
+    if repository.build_configured_at is None:
+        return []
+    if applied.verify:
+        wanted = desired_build(course)
+        return [
+            BuildChange(
+                "build",
+                "(set up before hubcourse recorded it)",
+                ", ".join(f"{word} {getattr(wanted, field)}" for field, _column, word in _SETTINGS),
+            )
+        ]
+    if not applied.backend:
         return []
     if applied.backend != course.build_backend:
         return [BuildChange("build", _label(applied.backend), _label(course.build_backend))]

@@ -72,6 +72,9 @@ class AppliedBuild(BackendData):
     ``backend`` means nothing recorded yet (a build set up before this was kept)."""
 
     key: ClassVar[str] = "applied"
+    # Set (by a migration) on builds set up before this was kept: the next plan checks them
+    # once against the course, since nobody knows what they were set up with.
+    verify: bool = False
     backend: str = ""
     branch: str = ""
     dockerfile: str = ""

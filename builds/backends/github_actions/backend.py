@@ -220,8 +220,8 @@ class GitHubActions:
                     if found.content == written
                     else f"{WORKFLOW_PATH} was edited in the repository"
                 )
-        except (BuildNotReady, ExternalServiceError):
-            # Not readable now (no access, a passing failure): the next pass looks again.
+        except (BuildNotReady, ExternalServiceError, ValueError):
+            # Not readable now (no access or token, a passing failure): the next pass looks.
             return False
         if drift == kept.drift and head == kept.checked_head:
             return False
