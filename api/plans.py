@@ -29,6 +29,11 @@ class PlanStepSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=["create", "change", "delete", "no-op", "adopt"])
     target = serializers.CharField()
     reason = serializers.CharField()
+    setting = serializers.CharField(
+        help_text='The course setting this step moves for the student ("tag"); "" for none.'
+    )
+    before = serializers.CharField(help_text='Its value as applied so far ("latest").')
+    after = serializers.CharField(help_text='Its value as the course says now ("week1").')
 
 
 class PlanSerializer(serializers.Serializer[Any]):
@@ -97,6 +102,9 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
                     "kind": s.kind,
                     "target": s.target,
                     "reason": s.reason,
+                    "setting": s.setting,
+                    "before": s.before,
+                    "after": s.after,
                 }
                 for s in plan.steps
             ],

@@ -83,6 +83,10 @@ def test_a_saved_setting_is_a_row_per_student_with_before_and_after(
     page = client.get(reverse("dashboard:plan", args=[course.slug])).content.decode()
     assert page.count("tag latest -&gt; week1") == 3
     assert page.count("privacy private -&gt; public") == 3
+    steps = client.get(f"/api/v1/courses/{course.slug}/plan/").json()["steps"]
+    tags = [s for s in steps if s["setting"] == "tag"]
+    assert len(tags) == 3
+    assert {(s["before"], s["after"], s["kind"]) for s in tags} == {("latest", "week1", "change")}
     out = StringIO()
     call_command("reconcile", course.slug, "--dry-run", "--no-observe", stdout=out)
     assert out.getvalue().count("tag latest -> week1") == 3
