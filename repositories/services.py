@@ -216,11 +216,13 @@ def grant_changes(
     if not recorded:
         return "", ""
     wanted = desired_grants(course, docker_id, student_team)
-    teams = [t for t in {**recorded, **wanted} if recorded.get(t) != wanted.get(t)]
-    if not teams:
+    # Before by name (stored JSON keeps no order), after in the course's order.
+    gone = sorted(t for t in recorded if recorded[t] != wanted.get(t))
+    new = [t for t in wanted if wanted[t] != recorded.get(t)]
+    if not gone and not new:
         return "", ""
-    before = ", ".join(f"{t} {recorded[t]}" for t in teams if t in recorded) or "none"
-    after = ", ".join(f"{t} {wanted[t]}" for t in teams if t in wanted) or "none"
+    before = ", ".join(f"{t} {recorded[t]}" for t in gone) or "none"
+    after = ", ".join(f"{t} {wanted[t]}" for t in new) or "none"
     return before, after
 
 
@@ -256,16 +258,26 @@ def _revoke_stale_grants(
 def _unrecorded_grants(
     course: Course, repository: StudentRepository, wanted: dict[int, Permission]
 ) -> list[int]:
-    """The wanted teams whose grant the row does not record (observe_course keeps it true)."""
+    """The wanted teams whose grant the row does not record (observe_course keeps it true),
+    or records for another team or permission (``team_grants``: a team renamed, another
+    access policy or backend)."""
+    per_student = course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
+    reader_id = repository.student_team_id if per_student else course.team_id
     recorded = {
         course.instructors_team_id: repository.instructors_permission_at is not None,
-        (
-            repository.student_team_id
-            if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
-            else course.team_id
-        ): repository.permission_granted_at is not None,
+        reader_id: repository.permission_granted_at is not None,
     }
-    return [team_id for team_id in wanted if not recorded.get(team_id, False)]
+    names = {
+        course.instructors_team_id: course.instructors_team,
+        reader_id: repository.student_team if per_student else course.team,
+    }
+    grants: dict[str, str] = dict(repository.team_grants or {})
+    return [
+        team_id
+        for team_id in wanted
+        if not recorded.get(team_id, False)
+        or (grants and grants.get(names.get(team_id, "").lower()) != wanted[team_id])
+    ]
 
 
 def repository_grant_permissions(

@@ -246,3 +246,33 @@ def test_moving_to_github_actions_removes_the_automated_build_and_writes_the_wor
         assert tree is not None
         assert tree[WORKFLOW_PATH] == workflow_text(course, repository.full_name)
     _settled_again(sandbox, course)
+
+
+def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -> None:
+    _onboard(sandbox, course, size=5, access_policy=Course.AccessPolicy.TEAM_PER_STUDENT)
+    org = course.organisation
+
+    _change(course, instructors_team="docker-101-staff", student_team_template="lab-{docker_id}")
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == 5
+    for label, words in moves.items():
+        docker_id = label.split("@")[0]
+        assert sorted(words) == [
+            f"access docker-101-{docker_id} admin, instructors admin -> "
+            f"lab-{docker_id} admin, docker-101-staff admin",
+            f"team docker-101-{docker_id} -> lab-{docker_id}",
+        ], words
+    converge(sandbox, course)
+    with sandbox.world.lock:
+        groups = sandbox.world.dockerhub["orgs"][org.lower()]["groups"]
+        members = {str(g["name"]): list(g["members"]) for g in groups.values()}
+    for repository in _repositories(course):
+        docker_id = repository.name.removeprefix("docker-101-")
+        assert hub_state.team_grants(sandbox.world, org, repository.name) == {
+            f"lab-{docker_id}": "admin",
+            "docker-101-staff": "admin",
+        }
+        assert docker_id in members[f"lab-{docker_id}"]
+    _settled_again(sandbox, course)
