@@ -16,6 +16,7 @@ from onboarding.courses import course_update
 from onboarding.engine import plan_course
 from repositories.models import StudentRepository
 from tests.conftest import PASSWORD
+from tests.dashboard.test_settings import _form
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +91,18 @@ def test_a_saved_setting_is_a_row_per_student_with_before_and_after(
     out = StringIO()
     call_command("reconcile", course.slug, "--dry-run", "--no-observe", stdout=out)
     assert out.getvalue().count("tag latest -> week1") == 3
+
+
+def test_saving_a_setting_says_the_plan_has_what_it_changes(
+    client: Client, instructor: User, course: Course
+) -> None:
+    Course.objects.filter(pk=course.pk).update(team_id=1, instructors_team_id=2)
+    course.refresh_from_db()
+    for i in range(2):
+        _onboarded(course, f"student{i}")
+    client.login(email=instructor.email, password=PASSWORD)
+    url = reverse("dashboard:settings", args=[course.slug])
+
+    page = client.post(url, _form(course, build_tag="week1"), follow=True).content.decode()
+
+    assert "Saved. The plan shows what this changes for 2 students" in page
