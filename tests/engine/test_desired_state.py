@@ -276,3 +276,33 @@ def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -
         }
         assert docker_id in members[f"lab-{docker_id}"]
     _settled_again(sandbox, course)
+
+
+def test_a_new_branch_moves_the_managed_workflow_to_it(sandbox: Any, course: Course) -> None:
+    _onboard(
+        sandbox,
+        course,
+        size=3,
+        build_backend="github-actions",
+        access_policy=Course.AccessPolicy.TEAM_PER_STUDENT,
+    )
+    for repository in _repositories(course):
+        source = repository.enrolment.github_repo
+        github_state.push(
+            sandbox.world, source, "week2", {"NOTES.md": "week 2\n"}, "week 2", source.split("/")[0]
+        )
+
+    _change(course, build_branch="week2")
+    moves = _moves(plan_course(course, observe=True))
+
+    assert len(moves) == 3
+    assert all(words == ["branch main -> week2"] for words in moves.values()), moves
+    _apply(sandbox, course)
+    for repository in _repositories(course):
+        source = repository.enrolment.github_repo
+        week2 = github_state.read_tree(sandbox.world, source, "week2")
+        main = github_state.read_tree(sandbox.world, source, "main")
+        assert week2 is not None and main is not None
+        assert week2[WORKFLOW_PATH] == workflow_text(course, repository.full_name)
+        assert WORKFLOW_PATH not in main
+    _settled_again(sandbox, course)

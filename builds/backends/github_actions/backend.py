@@ -53,7 +53,7 @@ from builds.backends.common import (
     remove_github_webhook,
     student_repository,
 )
-from builds.backends.data import BackendData, PushHooks
+from builds.backends.data import AppliedBuild, BackendData, PushHooks
 from builds.backends.github_actions.access import write_access, writer, writer_and_way
 from builds.models import BuildState
 from hubcourse import http
@@ -304,6 +304,7 @@ class GitHubActions:
             sha, workflow_changed = self._ensure_workflow(
                 client, enrolment, repository, owner, repo
             )
+            moved = self._leave_old_branch(client, enrolment, repository, owner, repo)
         except BaseException:
             # No workflow uses them yet: a live token or a secret holding a token about to
             # be made again is only a risk.
@@ -313,7 +314,7 @@ class GitHubActions:
             dockerhub_client_for(course), enrolment, repository
         )
         return ConfigureResult(
-            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook,
+            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook or moved,
             reference=sha,
         )
 
@@ -657,10 +658,36 @@ class GitHubActions:
         StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
         return None
 
+    def _leave_old_branch(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> bool:
+        """The course builds from another branch than the workflow was last written to: the
+        workflow there is removed (a push to the old branch would still build the tag)."""
+        applied = data.read(repository, AppliedBuild)
+        old = applied.branch
+        if applied.backend != self.name or not old or old == enrolment.course.build_branch:
+            return False
+        try:
+            self._remove_workflow(client, enrolment, owner, repo, branch=old)
+        except NotFound:
+            return False  # the old branch itself is gone, with the workflow on it
+        return True
+
     def _remove_workflow(
-        self, client: GitHubClient, enrolment: Enrolment, owner: str, repo: str
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        owner: str,
+        repo: str,
+        *,
+        branch: str | None = None,
     ) -> None:
-        branch = enrolment.course.build_branch
+        branch = branch or enrolment.course.build_branch
         try:
             sha = client.delete_file(
                 owner, repo, WORKFLOW_PATH, message=REMOVE_MESSAGE, branch=branch
