@@ -106,3 +106,18 @@ def test_saving_a_setting_says_the_plan_has_what_it_changes(
     page = client.post(url, _form(course, build_tag="week1"), follow=True).content.decode()
 
     assert "Saved. The plan shows what this changes for 2 students" in page
+
+
+def test_the_settings_page_refuses_a_new_repository_name_once_repositories_exist(
+    client: Client, instructor: User, course: Course
+) -> None:
+    _onboarded(course, "student0")
+    client.login(email=instructor.email, password=PASSWORD)
+    url = reverse("dashboard:settings", args=[course.slug])
+
+    page = client.post(url, _form(course, repo_name_template="lab-{docker_id}")).content.decode()
+
+    assert "Docker Hub cannot rename a repository" in page
+    assert "1 student repository exists" in page
+    course.refresh_from_db()
+    assert course.repo_name_template == "{course}-{docker_id}"
