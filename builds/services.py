@@ -126,8 +126,19 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     old = previous_backend(course, known) if known is not None else ""
     if old and known is not None:
         # The course moved to another backend: the old mechanism is taken away first (so
-        # two never build into the same tag), then the new one set up below. Forgotten once
-        # removed, so a set-up that must wait does not remove it again.
+        # two never build into the same tag), then the new one set up below. Not while the
+        # new one could not be set up (a student keeps the build they have until then), and
+        # forgotten once removed, so a set-up that must wait does not remove it again.
+        blocked = [
+            text
+            for level, text in backend_for(course).preflight_findings(enrolment)
+            if level == "error"
+        ]
+        if blocked:
+            logger.info(
+                "enrolment %s keeps its %s build: %s", enrolment_id, old, "; ".join(blocked)
+            )
+            return None
         get_backend(old).remove(enrolment)
         data.clear(known, AppliedBuild)
     try:
