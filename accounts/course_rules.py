@@ -252,6 +252,14 @@ def course_validate(values: Mapping[str, Any], *, course: Course | None) -> Cour
         if problem := tag_problem(str(cleaned["build_tag"] or "")):
             refuse("build_tag", problem)
     _check_team(cleaned, values, course=course, base=base, slug=slug, refuse=refuse)
+    if (
+        course is not None
+        and "repo_name_template" not in broken_templates
+        and str(cleaned.get("repo_name_template", course.repo_name_template))
+        != course.repo_name_template
+        and (problem := _rename_problem(course))
+    ):
+        refuse("repo_name_template", problem)
     ValidationErrors.raise_any(problems)
     return cleaned
 
@@ -292,3 +300,20 @@ def _check_team(
     )
     if other is not None:
         refuse("team", team_shared_problem(other, team=team, slug=slug, access_policy=policy))
+
+
+def _rename_problem(course: Course) -> str:
+    """Why the repository name cannot change any more ("" while no repository exists)."""
+    made = course.enrolments.filter(repository__created_at__isnull=False)
+    count = made.count()
+    if not count:
+        return ""
+    example = made.values_list("repository__namespace", "repository__name").first()
+    shown = f" (such as {example[0]}/{example[1]})" if example else ""
+    return (
+        f"{count} student repositor{'y exists' if count == 1 else 'ies exist'} under the "
+        f"current name{shown}, and Docker Hub cannot rename a repository: a new name would "
+        "give those students new, empty repositories and leave their images behind. Keep "
+        "this name; for another one, start a new course (or offboard the class first, which "
+        "deletes their repositories)."
+    )

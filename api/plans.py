@@ -34,6 +34,11 @@ class PlanStepSerializer(serializers.Serializer[Any]):
         help_text="Who must act before hubcourse can: the student (a handout step), or a "
         "person of the course (fix the cause, then retry); empty when nobody.",
     )
+    setting = serializers.CharField(
+        help_text='The course setting this step moves for the student ("tag"); "" for none.'
+    )
+    before = serializers.CharField(help_text='Its value as applied so far ("latest").')
+    after = serializers.CharField(help_text='Its value as the course says now ("week1").')
 
 
 class PlanSerializer(serializers.Serializer[Any]):
@@ -108,6 +113,9 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
                     "target": s.target,
                     "reason": s.reason,
                     "waits_on": s.waits_on,
+                    "setting": s.setting,
+                    "before": s.before,
+                    "after": s.after,
                 }
                 for s in plan.steps
             ],

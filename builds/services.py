@@ -27,7 +27,16 @@ from accounts.services import (
 )
 from accounts.signals import note_observed
 from accounts.steps import StepName
-from builds.backends import BuildInfo, BuildNotReady, ConfigureResult, backend_for
+from builds.backends import (
+    BuildInfo,
+    BuildNotReady,
+    ConfigureResult,
+    backend_for,
+    data,
+    get_backend,
+)
+from builds.backends.data import AppliedBuild
+from builds.desired import previous_backend, record_applied
 from builds.models import FINAL_STATES, Build, BuildState
 from builds.notifications import notify_build_outcome
 from hubcourse.errors import ExternalServiceError
@@ -112,8 +121,28 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     if not _may_run(enrolment):
         return None
     assert enrolment is not None
+    course = enrolment.course
+    known = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
+    old = previous_backend(course, known) if known is not None else ""
+    if old and known is not None:
+        # The course moved to another backend: the old mechanism is taken away first (so
+        # two never build into the same tag), then the new one set up below. Not while the
+        # new one could not be set up (a student keeps the build they have until then), and
+        # forgotten once removed, so a set-up that must wait does not remove it again.
+        blocked = [
+            text
+            for level, text in backend_for(course).preflight_findings(enrolment)
+            if level == "error"
+        ]
+        if blocked:
+            logger.info(
+                "enrolment %s keeps its %s build: %s", enrolment_id, old, "; ".join(blocked)
+            )
+            return None
+        get_backend(old).remove(enrolment)
+        data.clear(known, AppliedBuild)
     try:
-        result = backend_for(enrolment.course).configure(enrolment)
+        result = backend_for(course).configure(enrolment)
     except BuildNotReady as why:
         logger.info("build configuration of enrolment %s waits: %s", enrolment_id, why)
         return None
@@ -123,6 +152,8 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     if result.changed or repository.build_configured_at is None:
         changes["build_configured_at"] = now
     StudentRepository.objects.filter(pk=repository.pk).update(**changes)
+    # What the build now does, for the plan to compare with the course's next change.
+    record_applied(repository, course)
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.CONFIGURE_BUILD)
     return result
 

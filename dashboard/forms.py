@@ -105,7 +105,7 @@ class CourseForm(forms.ModelForm[Course]):
             "slug": "Used in links and in repository names as {course}; letters, digits and dashes.",
             "repo_name_template": (
                 "{docker_id} is the student's Docker ID, {course} the short name above. "
-                "Changing it later does not rename repositories that already exist."
+                "Fixed once a student's repository exists (Docker Hub cannot rename one)."
             ),
             "dockerhub_username": (
                 "The organisation's name for an organisation access token, or the Owner's "

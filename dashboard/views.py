@@ -86,7 +86,21 @@ def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
         changed = courses.course_update(
             course=course, actor=_user(request), values=form.cleaned_data
         )
-        messages.success(request, "Saved." if changed else "Nothing changed.")
+        if not changed:
+            messages.success(request, "Nothing changed.")
+            return redirect("dashboard:settings", course.slug)
+        # A setting with an outside effect reaches the students through the plan.
+        moving = {s.enrolment_id for s in plan_course(course).actionable if s.setting}
+        messages.success(
+            request,
+            "Saved."
+            + (
+                f" The plan shows what this changes for {counted(len(moving), 'student')}: "
+                "review it and apply it there."
+                if moving
+                else ""
+            ),
+        )
         return redirect("dashboard:settings", course.slug)
     if request.method == "POST":
         course.refresh_from_db()

@@ -41,6 +41,7 @@ from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState
 from accounts.steps import StepName
 from builds.backends import backend_for
+from builds.desired import build_changes
 from builds.models import Build
 from hubcourse import workers
 from hubcourse.errors import NotFound
@@ -50,6 +51,7 @@ from integrations.dockerhub.client import Repository as HubRepository
 from onboarding.state import enrolment_refresh_state
 from onboarding.steps import PIPELINE, STEPS
 from repositories.models import StudentRepository
+from repositories.services import grant_changes
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,16 @@ class PlanStep:
     target: str
     reason: str
     waits_on: WaitsOn = ""
+    # A course setting this step moves for the student, as "setting before -> after"
+    # ("tag", "latest", "week1"); blank for steps that only create or wait.
+    setting: str = ""
+    before: str = ""
+    after: str = ""
+
+    @property
+    def change(self) -> str:
+        """The setting's move in words ("tag latest -> week1"), or ""."""
+        return f"{self.setting} {self.before} -> {self.after}" if self.setting else ""
 
     @property
     def actionable(self) -> bool:
@@ -211,6 +223,8 @@ def observe_course(course: Course) -> Observation:
             ):
                 # Someone else's repository by the name this student's would have.
                 managed.record_found(course, managed.Kind.REPOSITORY, full_name)
+        if repository is not None and _observe_drift(course, enrolment, repository):
+            changed += 1
         if updates or repo_updates:
             changed += 1
             with transaction.atomic():
@@ -220,6 +234,15 @@ def observe_course(course: Course) -> Observation:
                     StudentRepository.objects.filter(pk=repository.pk).update(**repo_updates)
             enrolment_refresh_state(enrolment_id=enrolment.pk)
     return Observation(calls=calls, changed_rows=changed)
+
+
+def _observe_drift(course: Course, enrolment: Enrolment, repository: StudentRepository) -> bool:
+    """Whether what the backend manages for the student was changed outside (its own reads,
+    see ``observe_drift``). Not while the course's build settings have moved: configuring
+    the build again rewrites it anyway, and it would differ for that reason alone."""
+    if repository.build_configured_at is None or build_changes(course, repository):
+        return False
+    return backend_for(course).observe_drift(enrolment, repository)
 
 
 def _confirm_missing(
@@ -479,6 +502,17 @@ def _student_steps(
         return steps
     if repository is None or repository.created_at is None:
         steps.append(PlanStep(e, StepName.REPOSITORY, "create", repo_target, "not on Docker Hub"))
+    elif repository.is_private is not None and repository.is_private != course.repo_private:
+        steps.append(
+            _change(
+                e,
+                StepName.REPOSITORY,
+                repo_target,
+                "privacy",
+                _privacy(repository.is_private),
+                _privacy(course.repo_private),
+            )
+        )
     else:
         steps.append(PlanStep(e, StepName.REPOSITORY, "no-op", repo_target, "exists"))
     granted = (
@@ -490,15 +524,26 @@ def _student_steps(
             or repository.student_team_id is not None
         )
     )
-    steps.append(
-        PlanStep(
-            e,
-            StepName.PERMISSIONS,
-            "no-op" if granted else "create",
-            repo_target,
-            "teams hold their permissions" if granted else _permission_reason(course),
-        )
+    backend = backend_for(course)
+    access_before, access_after = (
+        grant_changes(course, repository, enrolment.docker_id, backend.student_team_permission)
+        if repository is not None and repository.created_at is not None
+        else ("", "")
     )
+    if access_before:
+        steps.append(
+            _change(e, StepName.PERMISSIONS, repo_target, "access", access_before, access_after)
+        )
+    else:
+        steps.append(
+            PlanStep(
+                e,
+                StepName.PERMISSIONS,
+                "no-op" if granted else "create",
+                repo_target,
+                "teams hold their permissions" if granted else _permission_reason(course),
+            )
+        )
     configured = repository is not None and repository.build_configured_at is not None
     task = (
         backend_for(course).student_task(enrolment, repository)
@@ -521,15 +566,45 @@ def _student_steps(
                 "student",
             )
         )
-    steps.append(
-        PlanStep(
-            e,
-            StepName.CONFIGURE_BUILD,
-            "no-op" if configured else "create",
-            f"{backend_for(course).label}: {enrolment.github_repo}",
-            "configured" if configured else f"build on push to {course.build_branch}",
+    build_target = f"{backend.label}: {enrolment.github_repo}"
+    moves = build_changes(course, repository) if repository is not None and configured else []
+    drift = backend.drift(repository) if repository is not None and configured else ()
+    for move in moves:
+        steps.append(
+            _change(
+                e,
+                StepName.CONFIGURE_BUILD,
+                build_target,
+                move.setting,
+                move.before,
+                move.after,
+                note=(
+                    ": the old build is removed and the new one set up"
+                    if move.setting == "build"
+                    else ""
+                ),
+            )
         )
-    )
+    for words in drift if not moves else ():
+        steps.append(
+            PlanStep(
+                e,
+                StepName.CONFIGURE_BUILD,
+                "change",
+                build_target,
+                f"{words}: hubcourse writes it again",
+            )
+        )
+    if not moves and not drift:
+        steps.append(
+            PlanStep(
+                e,
+                StepName.CONFIGURE_BUILD,
+                "no-op" if configured else "create",
+                build_target,
+                "configured" if configured else f"build on push to {course.build_branch}",
+            )
+        )
     triggered = has_builds or (
         repository is not None and repository.first_build_triggered_at is not None
     )
@@ -555,6 +630,33 @@ def _preflight_reason(enrolment: Enrolment) -> str:
     return "pre-flight failed: fix what it found, push, and check again" + (
         f" ({found})" if found else ""
     )
+
+
+def _change(
+    enrolment_id: int,
+    step: str,
+    target: str,
+    setting: str,
+    before: str,
+    after: str,
+    *,
+    note: str = "",
+) -> PlanStep:
+    """A step that moves one of the course's settings for the student: before -> after."""
+    return PlanStep(
+        enrolment_id,
+        step,
+        "change",
+        target,
+        f"{setting} {before} -> {after}{note}",
+        setting=setting,
+        before=before,
+        after=after,
+    )
+
+
+def _privacy(is_private: bool) -> str:
+    return "private" if is_private else "public"
 
 
 def _permission_reason(course: Course) -> str:
@@ -597,6 +699,12 @@ def _team_step(
         return PlanStep(e, StepName.TEAM, "no-op", target, "joins the team on accepting the invite")
     name = course.student_team_name(enrolment.docker_id)
     target = f"{course.organisation}/{name}"
+    if (
+        repository is not None
+        and repository.student_team
+        and repository.student_team.lower() != name.lower()
+    ):
+        return _change(e, StepName.TEAM, target, "team", repository.student_team, name)
     if repository is None or repository.student_team_id is None:
         return PlanStep(e, StepName.TEAM, "create", target, "the student's own team")
     if enrolment.team_at is None and enrolment.member_at is not None:

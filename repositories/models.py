@@ -20,6 +20,11 @@ class StudentRepository(models.Model):
     student_team_at = models.DateTimeField(null=True, blank=True)
     permission_granted_at = models.DateTimeField(null=True, blank=True)
     instructors_permission_at = models.DateTimeField(null=True, blank=True)
+    # What hubcourse last granted on the repository: team name (lower case) -> permission.
+    # The plan compares it with what the course says now (a renamed team, another access
+    # policy), and the permissions step takes back what the course no longer grants. Empty:
+    # nothing recorded yet (granted before this was kept).
+    team_grants = models.JSONField(default=dict, blank=True)
 
     # When the course's build backend finished configuring this student's build.
     build_configured_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,7 @@ from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
 from hubcourse.errors import Invalid, NotFound
 from integrations.dockerhub.client import SERVICE as DOCKER_HUB
-from integrations.dockerhub.client import Permission
+from integrations.dockerhub.client import DockerHubClient, Permission
 from repositories.models import StudentRepository
 
 # -- per-student Docker Hub steps ---------------------------------------------------------------
@@ -69,6 +69,10 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
     success once read back only when this course made (or a site admin let it adopt) the
     repository; anything else is left alone, recorded as found, and the step stops in words.
     """
+    existing = _existing_with_privacy(enrolment_id=enrolment_id, actor=actor)
+    if existing is not None:
+        enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.REPOSITORY)
+        return existing
     made: list[str] = []
     intent = _record_intent(enrolment_id)
     fresh_intent = intent is not None and intent[1]
@@ -79,8 +83,6 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
                 return None
             course = enrolment.course
             repository = repository_row(enrolment)
-            if repository.created_at is not None and repository.is_private == course.repo_private:
-                return repository
             client = dockerhub_client_for(course)
             target = repository.full_name
             try:
@@ -113,18 +115,7 @@ def repository_ensure(*, enrolment_id: int, actor: User | None = None) -> Studen
                 message=message,
             )
             if hub.is_private != course.repo_private:
-                client.set_repository_privacy(
-                    repository.namespace, repository.name, is_private=course.repo_private
-                )
-                audit_record(
-                    service=DOCKER_HUB,
-                    action="repository.privacy",
-                    target=target,
-                    outcome=Outcome.OK,
-                    enrolment=enrolment,
-                    actor=actor,
-                    message="made private" if course.repo_private else "made public",
-                )
+                _set_privacy(client, course, enrolment, repository, actor)
             StudentRepository.objects.filter(pk=repository.pk).update(
                 created_at=repository.created_at or hub.date_registered or timezone.now(),
                 is_private=course.repo_private,
@@ -164,6 +155,47 @@ def _record_intent(enrolment_id: int) -> tuple[str, bool] | None:
     return target, managed.record_intent(enrolment.course, managed.Kind.REPOSITORY, target)
 
 
+def _existing_with_privacy(*, enrolment_id: int, actor: User | None) -> StudentRepository | None:
+    """The student's repository when it exists already (as observed), its privacy made the
+    course's in place (one call, and none when it matches); None when it must be created."""
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment is None or not enrolment.docker_id:
+            return None
+        repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+        if repository is None or repository.created_at is None:
+            return None
+        course = enrolment.course
+        if repository.is_private != course.repo_private:
+            _set_privacy(dockerhub_client_for(course), course, enrolment, repository, actor)
+            StudentRepository.objects.filter(pk=repository.pk).update(
+                is_private=course.repo_private
+            )
+            repository.is_private = course.repo_private
+    return repository
+
+
+def _set_privacy(
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    actor: User | None,
+) -> None:
+    client.set_repository_privacy(
+        repository.namespace, repository.name, is_private=course.repo_private
+    )
+    audit_record(
+        service=DOCKER_HUB,
+        action="repository.privacy",
+        target=repository.full_name,
+        outcome=Outcome.OK,
+        enrolment=enrolment,
+        actor=actor,
+        message="made private" if course.repo_private else "made public",
+    )
+
+
 def _course_of(enrolment_id: int) -> Course:
     return Course.objects.get(enrolments__pk=enrolment_id)
 
@@ -188,19 +220,92 @@ def desired_permissions(
     return wanted
 
 
+def desired_grants(
+    course: Course, docker_id: str, student_team: Permission = "read"
+) -> dict[str, Permission]:
+    """Team name (lower case) -> the permission the course says it holds on the student's
+    repository, by name: what ``team_grants`` records once granted."""
+    wanted: dict[str, Permission] = {}
+    if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
+        wanted[course.student_team_name(docker_id).lower()] = student_team
+    else:
+        wanted[course.team.lower()] = "read"
+    wanted[course.instructors_team.lower()] = "admin"
+    return wanted
+
+
+def grant_changes(
+    course: Course, repository: StudentRepository, docker_id: str, student_team: Permission
+) -> tuple[str, str]:
+    """(before, after) of the teams' permissions that differ from what was last granted, in
+    words ("students read" -> "docker-101-alice admin"); ("", "") when none or nothing is
+    recorded yet."""
+    recorded: dict[str, str] = dict(repository.team_grants or {})
+    if not recorded:
+        return "", ""
+    wanted = desired_grants(course, docker_id, student_team)
+    # Before by name (stored JSON keeps no order), after in the course's order.
+    gone = sorted(t for t in recorded if recorded[t] != wanted.get(t))
+    new = [t for t in wanted if wanted[t] != recorded.get(t)]
+    if not gone and not new:
+        return "", ""
+    before = ", ".join(f"{t} {recorded[t]}" for t in gone) or "none"
+    after = ", ".join(f"{t} {wanted[t]}" for t in new) or "none"
+    return before, after
+
+
+def _revoke_stale_grants(
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    wanted: dict[str, Permission],
+    actor: User | None,
+) -> None:
+    """Take back what hubcourse granted and the course no longer grants (a renamed team,
+    another access policy); a team or grant already gone counts as done."""
+    for team in sorted(set(repository.team_grants or {}) - set(wanted)):
+        try:
+            team_id = client.get_team(course.organisation, team).id
+            client.revoke_team_permission(repository.namespace, repository.name, team_id)
+        except NotFound:
+            outcome, message = Outcome.NOOP, "already gone"
+        else:
+            outcome, message = Outcome.OK, "the course no longer grants it"
+        audit_record(
+            service=DOCKER_HUB,
+            action="permission.revoke",
+            target=f"{repository.full_name}: team {team}",
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+            message=message,
+        )
+
+
 def _unrecorded_grants(
     course: Course, repository: StudentRepository, wanted: dict[int, Permission]
 ) -> list[int]:
-    """The wanted teams whose grant the row does not record (observe_course keeps it true)."""
+    """The wanted teams whose grant the row does not record (observe_course keeps it true),
+    or records for another team or permission (``team_grants``: a team renamed, another
+    access policy or backend)."""
+    per_student = course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
+    reader_id = repository.student_team_id if per_student else course.team_id
     recorded = {
         course.instructors_team_id: repository.instructors_permission_at is not None,
-        (
-            repository.student_team_id
-            if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT
-            else course.team_id
-        ): repository.permission_granted_at is not None,
+        reader_id: repository.permission_granted_at is not None,
     }
-    return [team_id for team_id in wanted if not recorded.get(team_id, False)]
+    names = {
+        course.instructors_team_id: course.instructors_team,
+        reader_id: repository.student_team if per_student else course.team,
+    }
+    grants: dict[str, str] = dict(repository.team_grants or {})
+    return [
+        team_id
+        for team_id in wanted
+        if not recorded.get(team_id, False)
+        or (grants and grants.get(names.get(team_id, "").lower()) != wanted[team_id])
+    ]
 
 
 def repository_grant_permissions(
@@ -288,10 +393,13 @@ def repository_grant_permissions(
                 actor=actor,
                 message=f"{permission}" + (f" (was {have})" if have else ""),
             )
+        by_name = desired_grants(course, enrolment.docker_id, student_team)
+        _revoke_stale_grants(client, course, enrolment, repository, by_name, actor)
         now = timezone.now()
-        changes = {
+        changes: dict[str, object] = {
             "permission_granted_at": repository.permission_granted_at or now,
             "instructors_permission_at": repository.instructors_permission_at or now,
+            "team_grants": dict(by_name),
         }
         if course.access_policy == Course.AccessPolicy.TEAM_PER_STUDENT:
             # The student's own team holds its read permission (compute_state asks for it).
@@ -344,6 +452,12 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
                 team = client.get_team(course.organisation, name)
             except NotFound:
                 team = create_team(client, course, name, enrolment=enrolment, actor=actor)
+            if enrolment.team_at is not None:
+                # In another team until now (the course team before the policy changed, a
+                # team renamed or deleted): the student joins this one (the permissions step
+                # moves the repository's grant to it).
+                Enrolment.objects.filter(pk=enrolment_id).update(team_at=None)
+                enrolment.team_at = None
             StudentRepository.objects.filter(pk=repository.pk).update(
                 student_team=team.name, student_team_id=team.id
             )

@@ -151,6 +151,17 @@ class BuildBackend(Protocol):
         the student) will be able to set the build up, before anything is created."""
         ...
 
+    def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
+        """Read whether what the backend manages in the student's repositories is still as it
+        wrote it (the reconcile's observe pass), and keep the answer for ``drift``; True when
+        the kept answer changed. A backend with nothing to read returns False at once."""
+        ...
+
+    def drift(self, repository: StudentRepository) -> tuple[str, ...]:
+        """What someone changed in what the backend manages, in words, as last observed (rows
+        only); configuring the build again undoes it."""
+        ...
+
     def student_task(
         self, enrolment: Enrolment, repository: StudentRepository
     ) -> StudentTask | None:

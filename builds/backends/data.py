@@ -65,6 +65,23 @@ def clear(repository: StudentRepository, *models: type[BackendData]) -> None:
     repository.build_data = data
 
 
+class AppliedBuild(BackendData):
+    """What the student's build was last set up to do, whatever the backend: the course's
+    build settings as ``configure`` last made them so. The plan compares them with the
+    course's to say what a settings change moves (``tag latest -> week1``); blank
+    ``backend`` means nothing recorded yet (a build set up before this was kept)."""
+
+    key: ClassVar[str] = "applied"
+    # Set (by a migration) on builds set up before this was kept: the next plan checks them
+    # once against the course, since nobody knows what they were set up with.
+    verify: bool = False
+    backend: str = ""
+    branch: str = ""
+    dockerfile: str = ""
+    context: str = ""
+    tag: str = ""
+
+
 class PushHooks(BackendData):
     """hubcourse's webhooks on the student's repositories (both backends may add them)."""
 

@@ -295,6 +295,15 @@ class DockerHubAutobuild:
             or hooks.dockerhub_webhook
         )
 
+    def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
+        # The rule is read and corrected by configure, which the plan runs again whenever the
+        # course's settings move; reading every student's rule on each pass would cost two
+        # Docker Hub calls per student.
+        return False
+
+    def drift(self, repository: StudentRepository) -> tuple[str, ...]:
+        return ()
+
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
     ) -> BuildInfo | None:

@@ -54,7 +54,7 @@ from builds.backends.common import (
     remove_github_webhook,
     student_repository,
 )
-from builds.backends.data import BackendData, PushHooks
+from builds.backends.data import AppliedBuild, BackendData, PushHooks
 from builds.backends.github_actions.access import write_access, writer, writer_and_way
 from builds.models import BuildState
 from hubcourse import http
@@ -210,6 +210,10 @@ class ActionsData(BackendData):
     token_id: str = ""
     # When the workflow was last committed by hubcourse (the student's page says so).
     committed_at: dt.datetime | None = None
+    # What someone changed in the managed workflow, in words ("" when it is as written),
+    # and the branch head it was last read at (a head not moved since needs no read).
+    drift: str = ""
+    checked_head: str = ""
 
 
 class GitHubActions:
@@ -241,6 +245,43 @@ class GitHubActions:
             or kept.token_id
             or data.read(repository, PushHooks).github_hook_id is not None
         )
+
+    def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
+        """Read the managed workflow on the course branch and compare it, by content, with
+        the one hubcourse writes: one GitHub read per student whose branch head moved since
+        the last look (every pass while the head is not watched)."""
+        kept = data.read(repository, ActionsData)
+        if repository.build_configured_at is None or not kept.workflow_sha:
+            return False
+        head = repository.head_sha
+        if head and head == kept.checked_head:
+            return False
+        course = enrolment.course
+        try:
+            owner, repo = github_source(enrolment)
+            client = writer(enrolment)
+            try:
+                found = client.get_file(owner, repo, WORKFLOW_PATH, ref=course.build_branch)
+            except NotFound:
+                drift = f"{WORKFLOW_PATH} was deleted from {course.build_branch}"
+            else:
+                written = workflow_text(course, image_name(repository)).encode()
+                drift = (
+                    ""
+                    if found.content == written
+                    else f"{WORKFLOW_PATH} was edited in the repository"
+                )
+        except (BuildNotReady, ExternalServiceError, ValueError):
+            # Not readable now (no access or token, a passing failure): the next pass looks.
+            return False
+        if drift == kept.drift and head == kept.checked_head:
+            return False
+        data.update(repository, ActionsData, drift=drift, checked_head=head)
+        return drift != kept.drift
+
+    def drift(self, repository: StudentRepository) -> tuple[str, ...]:
+        kept = data.read(repository, ActionsData)
+        return (kept.drift,) if kept.drift else ()
 
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
@@ -314,6 +355,7 @@ class GitHubActions:
             sha, workflow_changed = self._ensure_workflow(
                 client, enrolment, repository, owner, repo
             )
+            moved = self._leave_old_branch(client, enrolment, repository, owner, repo)
         except BaseException:
             # No workflow uses them yet: a live token or a secret holding a token about to
             # be made again is only a risk.
@@ -323,7 +365,7 @@ class GitHubActions:
             dockerhub_client_for(course), enrolment, repository
         )
         return ConfigureResult(
-            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook,
+            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook or moved,
             reference=sha,
         )
 
@@ -517,9 +559,16 @@ class GitHubActions:
         known = data.read(repository, ActionsData).workflow_sha
         sha = write.commit_sha or known or write.content_sha
         if write.commit_sha:
-            data.update(repository, ActionsData, workflow_sha=sha, committed_at=timezone.now())
-        elif known != sha:
-            data.update(repository, ActionsData, workflow_sha=sha)
+            data.update(
+                repository,
+                ActionsData,
+                workflow_sha=sha,
+                committed_at=timezone.now(),
+                drift="",
+                checked_head="",
+            )
+        elif known != sha or data.read(repository, ActionsData).drift:
+            data.update(repository, ActionsData, workflow_sha=sha, drift="")
         self._audit(
             enrolment,
             "workflow.commit",
@@ -660,10 +709,36 @@ class GitHubActions:
         StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
         return None
 
+    def _leave_old_branch(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> bool:
+        """The course builds from another branch than the workflow was last written to: the
+        workflow there is removed (a push to the old branch would still build the tag)."""
+        applied = data.read(repository, AppliedBuild)
+        old = applied.branch
+        if applied.backend != self.name or not old or old == enrolment.course.build_branch:
+            return False
+        try:
+            self._remove_workflow(client, enrolment, owner, repo, branch=old)
+        except NotFound:
+            return False  # the old branch itself is gone, with the workflow on it
+        return True
+
     def _remove_workflow(
-        self, client: GitHubClient, enrolment: Enrolment, owner: str, repo: str
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        owner: str,
+        repo: str,
+        *,
+        branch: str | None = None,
     ) -> None:
-        branch = enrolment.course.build_branch
+        branch = branch or enrolment.course.build_branch
         try:
             sha = client.delete_file(
                 owner, repo, WORKFLOW_PATH, message=REMOVE_MESSAGE, branch=branch

@@ -1,0 +1,308 @@
+"""Every course setting with an outside effect is desired state: after a class is onboarded,
+changing one makes the plan show, per student, what moves (before -> after), and applying it
+leaves the sandbox exactly as the course says, with nothing made twice. Against the sandbox
+over HTTP, on whatever database and broker the settings give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accounts.models import Course
+from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
+from hubcourse.errors import ValidationError
+from onboarding.courses import course_update
+from onboarding.engine import Plan, apply_plan, plan_course
+from repositories.models import StudentRepository
+from sandbox import dockerhub as hub_state
+from sandbox import github_state
+from tests.engine.support import created, make_class
+from tests.engine.test_converge import converge
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLASS_SIZE = 30
+
+
+def _onboard(sandbox: Any, course: Course, size: int = CLASS_SIZE, **settings: Any) -> None:
+    course.organisation = sandbox.seeded["dockerhub"]["org"]
+    for name, value in settings.items():
+        setattr(course, name, value)
+    course.save()
+    make_class(sandbox, course, size)
+    converge(sandbox, course)
+
+
+def _change(course: Course, **values: Any) -> None:
+    course.refresh_from_db()
+    Course.objects.filter(pk=course.pk).update(**values)
+    course.refresh_from_db()
+
+
+def _apply(sandbox: Any, course: Course) -> Plan:
+    plan = plan_course(course, observe=True)
+    apply_plan(plan)
+    sandbox.world.wait_idle(timeout=30)
+    return plan
+
+
+def _moves(plan: Plan) -> dict[str, list[str]]:
+    """Per student, the settings the plan moves, in words."""
+    moves: dict[str, list[str]] = {}
+    for step in plan.actionable:
+        if step.enrolment_id is not None:
+            moves.setdefault(plan.labels[step.enrolment_id], []).append(step.change)
+    return moves
+
+
+def _rules(sandbox: Any) -> dict[str, list[dict[str, Any]]]:
+    """Image -> its automated-build rules, read from the sandbox."""
+    with sandbox.world.lock:
+        builds = sandbox.world.dockerhub["builds"]
+        return {
+            source["image"]: [dict(builds["settings"][uuid]) for uuid in source["settings"]]
+            for source in builds["sources"].values()
+        }
+
+
+def _repositories(course: Course) -> list[StudentRepository]:
+    return list(StudentRepository.objects.filter(enrolment__course=course).order_by("name"))
+
+
+def _settled_again(sandbox: Any, course: Course) -> None:
+    """A second pass plans nothing and creates nothing."""
+    before = created(sandbox)
+    plan = plan_course(course, observe=True)
+    assert plan.actionable == [], plan.render()
+    apply_plan(plan)
+    sandbox.world.wait_idle(timeout=30)
+    assert created(sandbox) == before
+
+
+def test_a_new_tag_and_dockerfile_update_every_rule_in_place(sandbox: Any, course: Course) -> None:
+    _onboard(sandbox, course)
+    rule_ids = {image: [r["uuid"] for r in rules] for image, rules in _rules(sandbox).items()}
+    assert len(rule_ids) == CLASS_SIZE
+
+    _change(course, build_tag="week1")
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == CLASS_SIZE
+    assert all(words == ["tag latest -> week1"] for words in moves.values()), moves
+    assert "tag latest -> week1" in plan.render()
+
+    before = created(sandbox)
+    _apply(sandbox, course)
+    rules = _rules(sandbox)
+    assert {image: [r["uuid"] for r in found] for image, found in rules.items()} == rule_ids
+    assert all(r["tag"] == "week1" for found in rules.values() for r in found)
+    assert created(sandbox).get("dockerhub.build_setting") == before.get("dockerhub.build_setting")
+    _settled_again(sandbox, course)
+
+    _change(course, build_dockerfile="Dockerfile")
+    moves = _moves(plan_course(course, observe=True))
+    assert len(moves) == CLASS_SIZE
+    assert all(words == ["Dockerfile DockerfileVolume -> Dockerfile"] for words in moves.values())
+    _apply(sandbox, course)
+    rules = _rules(sandbox)
+    assert all(
+        (r["dockerfile"], r["tag"]) == ("Dockerfile", "week1")
+        for found in rules.values()
+        for r in found
+    )
+    assert all(len(found) == 1 for found in rules.values())
+    _settled_again(sandbox, course)
+
+
+def test_privacy_moves_every_repository(sandbox: Any, course: Course) -> None:
+    _onboard(sandbox, course)
+
+    _change(course, repo_private=False)
+    moves = _moves(plan_course(course, observe=True))
+
+    assert len(moves) == CLASS_SIZE
+    assert all(words == ["privacy private -> public"] for words in moves.values()), moves
+    _apply(sandbox, course)
+    with sandbox.world.lock:
+        repos = sandbox.world.dockerhub["repos"]
+        privacy = {r.full_name: repos[r.full_name]["is_private"] for r in _repositories(course)}
+    assert set(privacy.values()) == {False}
+    _settled_again(sandbox, course)
+
+
+def test_one_team_per_student_moves_every_grant_and_takes_the_course_teams_back(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course)
+    org = course.organisation
+
+    _change(course, access_policy=Course.AccessPolicy.TEAM_PER_STUDENT)
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == CLASS_SIZE
+    for label, words in moves.items():
+        docker_id = label.split("@")[0]
+        assert f"access students read -> docker-101-{docker_id} admin" in words, words
+    converge(sandbox, course)
+    for repository in _repositories(course):
+        docker_id = repository.name.removeprefix("docker-101-")
+        assert hub_state.team_grants(sandbox.world, org, repository.name) == {
+            f"docker-101-{docker_id}": "admin",
+            "instructors": "admin",
+        }
+    with sandbox.world.lock:
+        groups = sandbox.world.dockerhub["orgs"][org.lower()]["groups"]
+        members = {str(g["name"]): list(g["members"]) for g in groups.values()}
+    # owners, students, instructors and one team per student, each once.
+    assert len(members) == CLASS_SIZE + 3
+    for repository in _repositories(course):
+        assert repository.name.removeprefix("docker-101-") in members[repository.name]
+    _settled_again(sandbox, course)
+
+
+def test_the_repository_name_is_refused_once_repositories_exist(
+    sandbox: Any, course: Course, instructor: Any
+) -> None:
+    _onboard(sandbox, course, size=2)
+
+    with pytest.raises(ValidationError) as refused:
+        course_update(
+            course=course, actor=instructor, values={"repo_name_template": "{docker_id}-lab"}
+        )
+
+    message = str(refused.value)
+    assert "cannot rename a repository" in message
+    assert "2 student repositories exist" in message
+    course.refresh_from_db()
+    assert course.repo_name_template == "{course}-{docker_id}"
+    # Other settings still save.
+    assert course_update(course=course, actor=instructor, values={"build_tag": "week2"}) == [
+        "build_tag"
+    ]
+
+
+def test_a_students_edit_of_the_managed_workflow_is_undone(sandbox: Any, course: Course) -> None:
+    _onboard(
+        sandbox,
+        course,
+        size=3,
+        build_backend="github-actions",
+        access_policy=Course.AccessPolicy.TEAM_PER_STUDENT,
+    )
+    edited, other = _repositories(course)[:2]
+    source = edited.enrolment.github_repo
+    github_state.push(
+        sandbox.world,
+        source,
+        course.build_branch,
+        {WORKFLOW_PATH: "name: mine\non: push\njobs: {}\n"},
+        "my own workflow",
+        source.split("/")[0],
+    )
+
+    plan = plan_course(course, observe=True)
+
+    assert [(s.enrolment_id, s.step) for s in plan.actionable] == [
+        (edited.enrolment_id, "configure_build")
+    ]
+    assert "was edited" in plan.actionable[0].reason
+    _apply(sandbox, course)
+    tree = github_state.read_tree(sandbox.world, source, course.build_branch)
+    assert tree is not None
+    assert tree[WORKFLOW_PATH] == workflow_text(course, edited.full_name)
+    _settled_again(sandbox, course)
+    other_tree = github_state.read_tree(
+        sandbox.world, other.enrolment.github_repo, course.build_branch
+    )
+    assert other_tree is not None
+    assert other_tree[WORKFLOW_PATH] == workflow_text(course, other.full_name)
+
+
+def test_moving_to_github_actions_removes_the_automated_build_and_writes_the_workflow(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, size=3)
+    assert len(_rules(sandbox)) == 3
+
+    _change(course, build_backend="github-actions")
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == 3
+    assert all(
+        words == ["build Docker Hub automated builds -> GitHub Actions (Docker's migration path)"]
+        for words in moves.values()
+    ), moves
+    assert "the old build is removed and the new one set up" in plan.render()
+    _apply(sandbox, course)
+    assert _rules(sandbox) == {}
+    for repository in _repositories(course):
+        tree = github_state.read_tree(
+            sandbox.world, repository.enrolment.github_repo, course.build_branch
+        )
+        assert tree is not None
+        assert tree[WORKFLOW_PATH] == workflow_text(course, repository.full_name)
+    _settled_again(sandbox, course)
+
+
+def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -> None:
+    _onboard(sandbox, course, size=5, access_policy=Course.AccessPolicy.TEAM_PER_STUDENT)
+    org = course.organisation
+
+    _change(course, instructors_team="docker-101-staff", student_team_template="lab-{docker_id}")
+    plan = plan_course(course, observe=True)
+
+    moves = _moves(plan)
+    assert len(moves) == 5
+    for label, words in moves.items():
+        docker_id = label.split("@")[0]
+        assert sorted(words) == [
+            f"access docker-101-{docker_id} admin, instructors admin -> "
+            f"lab-{docker_id} admin, docker-101-staff admin",
+            f"team docker-101-{docker_id} -> lab-{docker_id}",
+        ], words
+    converge(sandbox, course)
+    with sandbox.world.lock:
+        groups = sandbox.world.dockerhub["orgs"][org.lower()]["groups"]
+        members = {str(g["name"]): list(g["members"]) for g in groups.values()}
+    for repository in _repositories(course):
+        docker_id = repository.name.removeprefix("docker-101-")
+        assert hub_state.team_grants(sandbox.world, org, repository.name) == {
+            f"lab-{docker_id}": "admin",
+            "docker-101-staff": "admin",
+        }
+        assert docker_id in members[f"lab-{docker_id}"]
+    _settled_again(sandbox, course)
+
+
+def test_a_new_branch_moves_the_managed_workflow_to_it(sandbox: Any, course: Course) -> None:
+    _onboard(
+        sandbox,
+        course,
+        size=3,
+        build_backend="github-actions",
+        access_policy=Course.AccessPolicy.TEAM_PER_STUDENT,
+    )
+    for repository in _repositories(course):
+        source = repository.enrolment.github_repo
+        github_state.push(
+            sandbox.world, source, "week2", {"NOTES.md": "week 2\n"}, "week 2", source.split("/")[0]
+        )
+
+    _change(course, build_branch="week2")
+    moves = _moves(plan_course(course, observe=True))
+
+    assert len(moves) == 3
+    assert all(words == ["branch main -> week2"] for words in moves.values()), moves
+    _apply(sandbox, course)
+    for repository in _repositories(course):
+        source = repository.enrolment.github_repo
+        week2 = github_state.read_tree(sandbox.world, source, "week2")
+        main = github_state.read_tree(sandbox.world, source, "main")
+        assert week2 is not None and main is not None
+        assert week2[WORKFLOW_PATH] == workflow_text(course, repository.full_name)
+        assert WORKFLOW_PATH not in main
+    _settled_again(sandbox, course)
