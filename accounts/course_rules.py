@@ -16,7 +16,8 @@ from typing import Any
 
 from django.utils.text import slugify
 
-from accounts.models import Course
+from accounts.models import Course, User
+from accounts.organisations import organisation_choose
 from hubcourse.errors import ValidationError, ValidationErrors
 
 # What a person may set on a course, the settings page's fields and the API's alike.
@@ -84,11 +85,15 @@ def slug_problem(slug: str) -> str:
     return ""
 
 
-def course_validate(values: Mapping[str, Any], *, course: Course | None) -> CourseValues:
+def course_validate(
+    values: Mapping[str, Any], *, course: Course | None, actor: User | None = None
+) -> CourseValues:
     """The given settings checked against every course rule; see the module's docstring.
 
     ``course`` is the stored course being changed, ``None`` for a new one. A stored course's
-    short name never changes (it is in every repository name and link).
+    short name never changes (it is in every repository name and link). With ``actor``, the
+    organisation is one registered and granted to them, unchanged once the course has
+    students (``accounts.organisations.organisation_choose``).
     """
     base = course if course is not None else Course()
     cleaned: CourseValues = {name: values[name] for name in COURSE_SETTINGS if name in values}
@@ -127,6 +132,15 @@ def course_validate(values: Mapping[str, Any], *, course: Course | None) -> Cour
                     "lower-case letters and digits, separated by single . _ or -.",
                 )
                 break
+    if actor is not None and (course is None or "organisation" in values):
+        try:
+            cleaned["organisation"] = organisation_choose(
+                actor=actor,
+                value=str(values.get("organisation") or base.organisation),
+                course=course,
+            )
+        except ValidationError as error:
+            problems.append(error)
     for name in NO_SPACES:
         value = str(cleaned.get(name, "") or "")
         if value and any(ch.isspace() for ch in value):

@@ -55,6 +55,14 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
 
     # The short name's spelling is a course rule: a plain string here, checked there.
     slug = serializers.CharField(required=False, allow_blank=True)
+    organisation = serializers.CharField(
+        required=False,
+        help_text=(
+            "The name of a Docker Hub organisation registered by a site administrator and "
+            "granted to you (a site administrator may use any registered one). Any other name "
+            "is refused with the reason; it cannot change once the course has students."
+        ),
+    )
 
     dockerhub_token = serializers.CharField(
         write_only=True,

@@ -63,7 +63,7 @@ def course_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_create_courses(user):
         raise PermissionDenied("Only instructors and administrators can create a course.")
-    form = CourseForm(request.POST or None, initial={"slug": ""})
+    form = CourseForm(request.POST or None, initial={"slug": ""}, user=user)
     if request.method == "POST" and form.is_valid():
         course = courses.course_create(actor=user, values=form.cleaned_data)
         messages.success(
@@ -79,7 +79,7 @@ def course_new(request: HttpRequest) -> HttpResponse:
 def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
     course = access.course
-    form = CourseForm(request.POST or None, instance=course)
+    form = CourseForm(request.POST or None, instance=course, user=_user(request))
     if request.method == "POST" and form.is_valid():
         # The form wrote onto the instance; the service compares with the stored row.
         course.refresh_from_db()

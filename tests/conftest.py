@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from accounts import organisations
 from accounts.models import Course, CourseRole, Enrolment, User
 
 # Registered here, once for the whole session: see tests/browser_fixtures.py.
@@ -29,6 +30,11 @@ def course(db: Any) -> Course:
 def instructor(course: Course) -> User:
     user = User.objects.create_user("ines.instructor@example.edu", PASSWORD, first_name="Ines")
     CourseRole.objects.create(course=course, user=user, role=CourseRole.Role.INSTRUCTOR)
+    # Granted the course's organisation (the settings' own, registered on first use), as a
+    # site admin grants it to the instructors who run courses on it.
+    organisation = organisations.registered(course.organisation)
+    if organisation is not None:
+        organisations.grant(organisation, user)
     return user
 
 

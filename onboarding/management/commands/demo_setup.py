@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import organisations
 from accounts.models import Course, CourseRole, Enrolment, User
 from onboarding.engine import apply_plan, plan_course
 
@@ -59,6 +60,11 @@ class Command(BaseCommand):
         CourseRole.objects.get_or_create(
             course=course, user=instructor, defaults={"role": CourseRole.Role.INSTRUCTOR}
         )
+        # The demo instructor may run courses on the demo's organisation (the settings' own,
+        # registered on first use).
+        organisation = organisations.registered(course.organisation)
+        if organisation is not None:
+            organisations.grant(organisation, instructor)
         added = self._roster(course, seeded)
         if seeded:
             # Queue the demo class's onboarding (after commit); the worker that `make run`
