@@ -28,6 +28,7 @@ from accounts.roster_parsing import (
     Status,
     parse_invitees,
 )
+from accounts.seats import is_seat_refusal, seat_refusal_message
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
@@ -50,6 +51,9 @@ _SETTLED_BY_CHECK = (
     Outcome.ALREADY_MEMBER,
     Outcome.INVALID,
     Outcome.DUPLICATE,
+    # Refused by the dry run for lack of seats: not sent (the page says so before sending);
+    # once seats are freed, running the list again invites them.
+    Outcome.NO_SEAT,
     Outcome.OTHER,
 )
 # Rows the parser settles: never sent to Docker Hub.
@@ -379,6 +383,12 @@ def _outcome(
         return Outcome.ALREADY_MEMBER, "", ""
     if result.status == "invalid_email_or_docker_id":
         return Outcome.INVALID, _STATUS_MESSAGES[result.status], ""
+    if is_seat_refusal(result.status):
+        return (
+            Outcome.NO_SEAT,
+            seat_refusal_message(row.invitee, row.job.organisation, dry_run=dry_run),
+            "",
+        )
     return Outcome.OTHER, f"Docker Hub answered {result.status!r} for this row.", ""
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.bulk_invites import organisation_client
 from accounts.models import OrgInvite, OrgMember, OrgSnapshot, OrgTeam, User
+from accounts.seats import record_seat_usage
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
 from hubcourse.errors import ExternalServiceError, NotFound
@@ -57,6 +58,7 @@ def organisation_sync(*, organisation: str, client: DockerHubClient | None = Non
     members = [m for m in client.list_members(organisation) if not m.is_invitee]
     invites = client.list_invites(organisation)
     teams = client.list_teams(organisation)
+    record_seat_usage(organisation, members=len(members), invites=len(invites))
     now = timezone.now()
     with transaction.atomic():
         OrgMember.objects.filter(organisation=organisation).delete()

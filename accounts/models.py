@@ -97,6 +97,11 @@ class Organisation(models.Model):
     # Every member and every pending invitation holds a paid seat; Docker Hub publishes no
     # API for the plan's seat count, so the admin records it. Empty: not recorded.
     seats = models.PositiveIntegerField(null=True, blank=True)
+    # Seats in use as last read from Docker Hub (its full member and invitation lists, by
+    # the members page's refresh or a course's reconcile); None until read once.
+    seat_members = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    seat_invites = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    seats_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     instructors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="granted_organisations"
     )
@@ -402,6 +407,7 @@ class Outcome(models.TextChoices):
     ALREADY_MEMBER = "already_member", "Already a member"
     INVALID = "invalid", "Invalid"
     DUPLICATE = "duplicate", "Duplicate in the list"
+    NO_SEAT = "no_seat", "No free seat"
     OTHER = "other", "Not invited"
 
 

@@ -24,6 +24,7 @@ from accounts.models import (
     PreflightState,
     User,
 )
+from accounts.seats import is_seat_refusal, seat_refusal_message
 from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
@@ -297,6 +298,8 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
             f"Docker Hub does not know the Docker ID {enrolment.docker_id}. Check its "
             "spelling on your Docker Hub profile and correct it in hubcourse."
         )
+    elif is_seat_refusal(result.status):
+        message = seat_refusal_message(enrolment.docker_id, enrolment.course.organisation)
     else:
         message = f"Docker Hub did not invite {enrolment.docker_id}: {result.status}."
     enrolment_record_error(

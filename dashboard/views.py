@@ -30,6 +30,8 @@ from accounts.access import (
     may_create_courses,
 )
 from accounts.models import CourseRole, OnboardingState, User
+from accounts.seats import seat_usage
+from accounts.steps import StepName
 from builds.models import Build, BuildState
 from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
@@ -363,7 +365,25 @@ def _preview_context(preview: RosterImport, request: HttpRequest) -> dict[str, A
         "changed_rows": sum(1 for row in rows if row.imported and row.changes),
         "warned_rows": sum(1 for row in rows if row.imported and row.all_warnings),
         "not_checked": sum(1 for row in rows if row.check == roster.Check.NOT_CHECKED),
+        **_seats_context(
+            preview.course.organisation,
+            # New students with a Docker ID: each is invited when the plan is applied.
+            invitations=sum(
+                1
+                for row in rows
+                if row.imported
+                and row.action == roster.Action.NEW
+                and row.docker_id
+                and not row.docker_id_unknown
+            ),
+        ),
     }
+
+
+def _seats_context(organisation: str, *, invitations: int) -> dict[str, Any]:
+    """The organisation's seats, and before sending, how many invitations would not fit."""
+    usage = seat_usage(organisation)
+    return {"seats": usage, "seats_warning": usage.warning(invitations)}
 
 
 @login_required
@@ -474,6 +494,12 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
             "labels": current.labels,
             "actionable": len(current.actionable),
             "progress": courses.apply_run_progress(course, shown) if shown else None,
+            **_seats_context(
+                course.organisation,
+                invitations=sum(
+                    1 for s in current.actionable if s.step == StepName.INVITE and s.kind != "adopt"
+                ),
+            ),
         },
     )
 

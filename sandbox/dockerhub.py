@@ -723,6 +723,10 @@ def list_invites(org_name: str) -> Response:
         return jsonify({"data": [invite_view(w, i) for i in pending]})
 
 
+# The per-invitee status of an invitation refused for lack of seats: UNCONFIRMED (see above).
+SEAT_LIMIT_STATUS = "seat_limit_exceeded"
+
+
 @bp.post("/v2/invites/bulk")
 def bulk_invite() -> Response:
     identity = require_auth()
@@ -756,6 +760,14 @@ def bulk_invite() -> Response:
             raise HubError(400, f"team {team} does not exist", message="bad request")
         results: list[dict[str, Any]] = []
         seen: set[str] = set()
+        # Every member and pending invitation holds a paid seat. The plan's seats (set on the
+        # control page; none: unlimited) refuse the invitees beyond them, one by one, in the
+        # 202 answer. UNCONFIRMED: Docker documents neither the refusal's status nor its
+        # body; "seat_limit_exceeded" is the sandbox's choice (tests/fidelity/STATUSES.md).
+        seat_limit: int | None = org.get("seats")
+        seats_used = len(org["members"]) + sum(
+            1 for i in org["invites"].values() if invite_status(w, i) == "pending"
+        )
         for raw in invitees:
             invitee = raw.strip()
             key = invitee.lower()
@@ -776,6 +788,10 @@ def bulk_invite() -> Response:
                     entry["invite"] = invite_view(w, existing)
                 results.append(entry)
                 continue
+            if seat_limit is not None and seats_used >= seat_limit:
+                results.append({"invitee": invitee, "status": SEAT_LIMIT_STATUS})
+                continue
+            seats_used += 1
             seen.add(key)
             invite = {
                 "id": w.new_id(),
