@@ -28,11 +28,11 @@ from accounts.roster_parsing import (
     Status,
     parse_invitees,
 )
-from accounts.seats import is_seat_refusal, seat_refusal_message
+from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
-from hubcourse.errors import ValidationError
+from hubcourse.errors import PermanentError, ValidationError
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import (
@@ -287,13 +287,16 @@ def bulk_invite_run_chunk(*, job_id: int, client: DockerHubClient | None = None)
         client = client or organisation_client()
         pending = client.list_invites(job.organisation)
         dry_run = job.phase == BulkInvite.Phase.CHECK
-        results = client.bulk_invite(
-            job.organisation,
-            [row.invitee for row in rows],
-            team=job.team or None,
-            role=job.role,  # type: ignore[arg-type]
-            dry_run=dry_run,
-        )
+        try:
+            results = client.bulk_invite(
+                job.organisation,
+                [row.invitee for row in rows],
+                team=job.team or None,
+                role=job.role,  # type: ignore[arg-type]
+                dry_run=dry_run,
+            )
+        except PermanentError as error:
+            results = seat_refusals(error, [row.invitee for row in rows])
         counts = _record(job, rows, results, pending)
         BulkInvite.objects.filter(pk=job.pk).update(
             done=job.done + len(rows), requests_made=job.requests_made + 1

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from accounts.models import Organisation
+from hubcourse.errors import PermanentError
 from hubcourse.text import counted
+from integrations.dockerhub.client import InviteResult
+
+# How hubcourse records a refusal for lack of seats (the sandbox's own status; see
+# ``is_seat_refusal``).
+SEAT_REFUSAL = "seat_limit_exceeded"
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,15 @@ def is_seat_refusal(status: str) -> bool:
     (UNCONFIRMED; see tests/fidelity/STATUSES.md): the sandbox answers
     ``seat_limit_exceeded``, and any status naming seats is read the same way."""
     return "seat" in status.lower()
+
+
+def seat_refusals(error: PermanentError, invitees: list[str]) -> list[InviteResult]:
+    """A whole request refused for lack of seats, as one refusal per invitee (so each is
+    shown in words); any other refusal is raised again. Whether Docker Hub ever refuses a
+    whole request this way is UNCONFIRMED (tests/fidelity/STATUSES.md)."""
+    if not is_seat_refusal(error.message):
+        raise error
+    return [InviteResult(invitee=name, status=SEAT_REFUSAL) for name in invitees]
 
 
 def seat_refusal_message(invitee: str, organisation: str, *, dry_run: bool = False) -> str:

@@ -24,11 +24,11 @@ from accounts.models import (
     PreflightState,
     User,
 )
-from accounts.seats import is_seat_refusal, seat_refusal_message
+from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
 from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError, Invalid, NotFound
+from hubcourse.errors import ExternalServiceError, Invalid, NotFound, PermanentError
 
 if TYPE_CHECKING:
     from integrations.dockerhub.client import DockerHubClient, InviteResult, Team
@@ -242,9 +242,12 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
         if not fresh:
             return len(candidates)
         by_docker_id = {e.docker_id.lower(): e for e in fresh}
-        results = client.bulk_invite(
-            course.organisation, [e.docker_id for e in fresh], team=course.team
-        )
+        try:
+            results = client.bulk_invite(
+                course.organisation, [e.docker_id for e in fresh], team=course.team
+            )
+        except PermanentError as error:
+            results = seat_refusals(error, [e.docker_id for e in fresh])
         invited = 0
         for result in results:
             invitee = by_docker_id.get(result.invitee.lower())

@@ -41,6 +41,7 @@ register_converter(IdConverter, "id")
 course = "courses/<slug:slug>/"
 v1 = [
     path("courses/", courses.CourseListCreateApi.as_view(), name="course-list"),
+    path("organisations/", courses.OrganisationListApi.as_view(), name="organisation-list"),
     path(course, courses.CourseDetailApi.as_view(), name="course-detail"),
     path(
         course + "enrolments/",

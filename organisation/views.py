@@ -228,6 +228,7 @@ def members_page(request: HttpRequest) -> HttpResponse:
             "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
             "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
             "flag": flag,
+            "seats": seats.seat_usage(organisation),
             "unenrolled": organisation_selectors.members_with_enrolment(
                 organisation, unenrolled_only=True
             ).count(),

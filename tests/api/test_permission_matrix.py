@@ -53,6 +53,7 @@ SITE_ADMIN = {**STAFF, "instructor": 403, "ta": 403, "student": 403, "outsider":
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("course-list", "GET"): SCOPED,
     ("course-list", "POST"): CREATE_COURSE,
+    ("organisation-list", "GET"): SCOPED,  # each sees the organisations granted to them
     ("course-detail", "GET"): STAFF,
     ("course-detail", "PATCH"): MANAGE,
     ("enrolment-list", "GET"): STAFF,

@@ -26,7 +26,7 @@ from accounts.models import (
 )
 from accounts.seats import seat_usage
 from accounts.services import course_invite_students
-from onboarding import offboarding
+from onboarding import courses, offboarding
 from tests.organisation.support import make_docker_ids, make_team
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +166,25 @@ def test_offboarding_says_how_many_seats_it_frees(course: Course, db: Any) -> No
         record_created(course, ManagedResource.Kind.INVITATION, name)
     preview = offboarding.offboarding_preview(course)
     assert preview.counts["seats"] == 2
+
+
+def test_the_roster_preview_shows_seats_and_how_many_new_students_would_not_fit(
+    client: Any, instructor: Any, course: Course, sandbox: Any
+) -> None:
+    _register_seats(2)
+    names = make_docker_ids(sandbox, 3)
+    membership.organisation_sync(organisation=course.organisation)  # the owner: one free
+    roster_text = "identifier,name,docker_id\n" + "".join(
+        f"{n}@example.edu,{n},{n}\n" for n in names
+    )
+    preview = courses.roster_preview(
+        course=course, actor=instructor, data=roster_text, source="pasted text"
+    )
+    while preview.status == "checking":
+        courses.roster_check(import_id=preview.pk)
+        preview.refresh_from_db()
+    client.force_login(instructor)
+    page = client.get(reverse("dashboard:roster_preview", args=[course.slug, preview.pk]))
+    text = page.content.decode()
+    assert "1 seat of 2 in use" in text
+    assert "2 invitations of 3 would not fit" in text

@@ -206,3 +206,18 @@ def _form_values(form: Any) -> dict[str, Any]:
         elif value is not None:
             values[name] = value
     return values
+
+
+def test_the_api_lists_the_organisations_each_person_may_choose(
+    other_org: Organisation, instructor: User, second_instructor: User, site_admin: User
+) -> None:
+    def names(user: User) -> list[str]:
+        response = _api(user).get("/api/v1/organisations/")
+        assert response.status_code == 200
+        return [row["name"] for row in response.json()["results"]]
+
+    assert names(instructor) == ["Elsewhere", "Revelare"]
+    assert names(second_instructor) == ["Revelare"]
+    assert names(site_admin) == ["Elsewhere", "Revelare"]
+    row = _api(instructor).get("/api/v1/organisations/").json()["results"][0]
+    assert row["seats"] == 10 and "token" not in str(row).lower()
