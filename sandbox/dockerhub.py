@@ -768,6 +768,14 @@ def bulk_invite() -> Response:
         seats_used = len(org["members"]) + sum(
             1 for i in org["invites"].values() if invite_status(w, i) == "pending"
         )
+        if seat_limit is not None and w.config.seat_refusal_whole_request:
+            wanted = _new_invitees(w, org, invitees)
+            if seats_used + wanted > seat_limit:
+                detail = (
+                    f"seat limit exceeded: {org['orgname']} has "
+                    f"{max(seat_limit - seats_used, 0)} free seat(s) for {wanted} invitee(s)"
+                )
+                raise HubError(403, detail, message=detail)
         for raw in invitees:
             invitee = raw.strip()
             key = invitee.lower()
@@ -825,6 +833,21 @@ def bulk_invite() -> Response:
     response = jsonify({"invitees": results})
     response.status_code = 202
     return response
+
+
+def _new_invitees(w: World, org: dict[str, Any], invitees: list[str]) -> int:
+    """How many of ``invitees`` a bulk invite would invite afresh (each takes a seat)."""
+    fresh: set[str] = set()
+    for raw in invitees:
+        invitee = raw.strip()
+        key = invitee.lower()
+        username = _invitee_username(w, invitee)
+        valid = (DOCKER_ID_RE.match(key) and key in hub()["users"]) or EMAIL_RE.match(invitee)
+        if not valid or (username is not None and username in org["members"]):
+            continue
+        if _pending_invite(w, org, invitee, username) is None:
+            fresh.add(key)
+    return len(fresh)
 
 
 def _pending_invite(

@@ -79,6 +79,7 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     "webhooks_enabled": True,
     "build_delay": 0.05,
     "unconfirmed_routes_405": False,
+    "seat_refusal_whole_request": False,
 }
 
 

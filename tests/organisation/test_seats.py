@@ -188,3 +188,24 @@ def test_the_roster_preview_shows_seats_and_how_many_new_students_would_not_fit(
     text = page.content.decode()
     assert "1 seat of 2 in use" in text
     assert "2 invitations of 3 would not fit" in text
+
+
+def test_a_whole_request_refused_for_lack_of_seats_is_told_per_invitee(sandbox: Any) -> None:
+    # The other shape Docker Hub's refusal might take (UNCONFIRMED): the whole request, 403.
+    assert not sandbox.world.config.update({"seat_refusal_whole_request": True})
+    _register_seats(2)
+    _limit_seats(sandbox, 2)
+    course = Course.objects.create(name="Docker 101", slug="docker-101")
+    make_team(sandbox)
+    for name in make_docker_ids(sandbox, 2):
+        Enrolment.objects.create(
+            course=course,
+            identifier=f"{name}@example.edu",
+            docker_id=name,
+            preflight_state=PreflightState.PASSED,
+        )
+    assert course_invite_students(course_id=course.pk) == 0
+    for enrolment in Enrolment.objects.filter(course=course):
+        assert enrolment.invite_state == InviteState.NONE
+        assert f"Docker Hub did not invite {enrolment.docker_id}: " in enrolment.error_message
+        assert "has no free seat" in enrolment.error_message
