@@ -40,7 +40,7 @@ def site_organisation() -> Organisation:
     found = Organisation.objects.filter(name__iexact=name).first()
     if found is not None:
         return found
-    seats = int(getattr(settings, "DOCKERHUB_SEATS", 0) or 0) or None
+    seats = int(settings.DOCKERHUB_SEATS or 0) or None
     try:
         with transaction.atomic():
             return Organisation.objects.create(name=name, seats=seats)

@@ -329,6 +329,9 @@ DOCKERHUB_ORG = env_str("DOCKERHUB_ORG", "Revelare")
 # a username for a personal access token.
 DOCKERHUB_USERNAME = env_str("DOCKERHUB_USERNAME", DOCKERHUB_ORG)
 DOCKERHUB_TOKEN = env_str("DOCKERHUB_TOKEN")
+# The paid seats of DOCKERHUB_ORG's plan (Docker Hub publishes no API for it), recorded when
+# that organisation is registered on first use; 0: not recorded (accounts.organisations).
+DOCKERHUB_SEATS = env_int("DOCKERHUB_SEATS", 0, minimum=0)
 GITHUB_URL = env_url("GITHUB_URL", _dev_default or "https://github.com")
 GITHUB_API_URL = env_url(
     "GITHUB_API_URL",

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import bulk_invites, membership, organisation_selectors, seats
+from accounts import bulk_invites, membership, organisation_selectors, organisations, seats
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
@@ -423,5 +423,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "snapshot": organisation_selectors.snapshot(organisation),
             "recent": organisation_selectors.recent_bulk_invites(5),
             "courses": organisation_selectors.courses_for_offboarding(),
+            "registered": [
+                (seats.seat_usage(org.name), org.instructors.count())
+                for org in organisations.organisations_for(_user(request))
+            ],
         },
     )

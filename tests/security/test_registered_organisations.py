@@ -194,6 +194,8 @@ def test_a_site_admin_registers_an_organisation_with_a_write_only_token(
     assert list(org.instructors.all()) == [instructor]
     page = client.get(reverse("admin:accounts_organisation_change", args=[org.pk]))
     assert OTHER_TOKEN not in page.content.decode()
+    index = client.get(reverse("organisation:index")).content.decode()
+    assert "Elsewhere" in index and "25" in index and OTHER_TOKEN not in index
 
 
 def _form_values(form: Any) -> dict[str, Any]:
