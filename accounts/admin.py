@@ -44,9 +44,17 @@ class CourseRoleInline(admin.TabularInline[CourseRole, Course]):
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin[Course]):
-    list_display = ("name", "slug", "created_at", "archived_at")
+    list_display = ("name", "slug", "organisation", "created_at", "archived_at")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [CourseRoleInline]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Course | None = None
+    ) -> list[str] | tuple[Any, ...]:
+        # The organisation is chosen on the course's settings page, among the registered
+        # ones, and never changes once the course has students.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "organisation") if obj is not None else fields
 
 
 @admin.register(Enrolment)

@@ -14,6 +14,7 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.utils.text import slugify
 
 from accounts.models import Course, User
@@ -136,7 +137,11 @@ def course_validate(
         try:
             cleaned["organisation"] = organisation_choose(
                 actor=actor,
-                value=str(values.get("organisation") or base.organisation),
+                # A new course given none runs on the settings' organisation.
+                value=str(
+                    values.get("organisation")
+                    or (base.organisation if course is not None else settings.DOCKERHUB_ORG)
+                ),
                 course=course,
             )
         except ValidationError as error:
