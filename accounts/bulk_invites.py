@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from accounts import organisations
 from accounts.models import BulkInvite, BulkInviteRow, Outcome, User
 from accounts.roster_parsing import (
     INVITE_LIMITS,
@@ -65,9 +66,12 @@ _STATUS_MESSAGES = {
 }
 
 
-def organisation_client() -> DockerHubClient:
-    """The site's Docker Hub identity: the organisation admin's pages act for the site."""
-    return DockerHubClient.from_settings()
+def organisation_client(organisation: str | None = None) -> DockerHubClient:
+    """The identity that acts in the organisation (the settings' one by default): its
+    registered credentials; the site-wide ones only for the settings' organisation.
+    ``OrganisationNotUsable`` for an organisation that is not registered."""
+    identifier, secret = organisations.dockerhub_credentials(organisation or default_organisation())
+    return DockerHubClient(str(settings.DOCKERHUB_API_URL), identifier, secret)
 
 
 def default_organisation() -> str:
@@ -284,7 +288,7 @@ def bulk_invite_run_chunk(*, job_id: int, client: DockerHubClient | None = None)
             _finish_phase(job)
             return False
         jobs.mark_running(BulkInvite, job)
-        client = client or organisation_client()
+        client = client or organisation_client(job.organisation)
         pending = client.list_invites(job.organisation)
         dry_run = job.phase == BulkInvite.Phase.CHECK
         try:

@@ -51,7 +51,7 @@ def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapsh
 
 
 def organisation_sync(*, organisation: str, client: DockerHubClient | None = None) -> OrgSnapshot:
-    client = client or organisation_client()
+    client = client or organisation_client(organisation)
     OrgSnapshot.objects.update_or_create(
         organisation=organisation, defaults={"status": JobStatus.RUNNING}
     )
@@ -165,7 +165,7 @@ def invites_act(
     client: DockerHubClient | None = None,
 ) -> dict[str, int]:
     """Resend or cancel each invite; returns how many were done, already gone, failed."""
-    client = client or organisation_client()
+    client = client or organisation_client(organisation)
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     counts = {"done": 0, "gone": 0, "failed": 0}
     for row in OrgInvite.objects.filter(organisation=organisation, invite_id__in=invite_ids):
