@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
@@ -15,6 +18,7 @@ from accounts.models import (
     JoinLink,
     JoinRequest,
     ManagedResource,
+    Organisation,
     User,
 )
 
@@ -40,9 +44,17 @@ class CourseRoleInline(admin.TabularInline[CourseRole, Course]):
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin[Course]):
-    list_display = ("name", "slug", "created_at", "archived_at")
+    list_display = ("name", "slug", "organisation", "created_at", "archived_at")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [CourseRoleInline]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Course | None = None
+    ) -> list[str] | tuple[Any, ...]:
+        # The organisation is chosen on the course's settings page, among the registered
+        # ones, and never changes once the course has students.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "organisation") if obj is not None else fields
 
 
 @admin.register(Enrolment)
@@ -120,3 +132,79 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} token(s) revoked.")
+
+
+class OrganisationAdminForm(forms.ModelForm[Organisation]):
+    """Registration of an organisation. The token is write-only: never shown back."""
+
+    token = forms.CharField(
+        label="Docker Hub access token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "The organisation's access token (identifier: the organisation's name) or an "
+            "Owner's personal access token (identifier: the Owner's username; automated builds "
+            "need this one). Stored encrypted. Leave empty to keep the stored token; for the "
+            "site's own organisation (DOCKERHUB_ORG), empty means the site-wide credentials."
+        ),
+    )
+    clear_token = forms.BooleanField(label="Forget the stored token", required=False)
+
+    class Meta:
+        model = Organisation
+        fields = ("name", "dockerhub_username", "seats", "instructors")
+        labels = {
+            "dockerhub_username": "Docker Hub identifier",
+            "seats": "Paid seats",
+            "instructors": "Instructors granted the right to run courses on it",
+        }
+        help_texts = {
+            "name": "The organisation's name on Docker Hub.",
+            "seats": (
+                "The seats of the organisation's Docker plan (Docker Hub publishes no API for "
+                "it): every member and every pending invitation holds one."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_at = self.instance.dockerhub_token_set_at if self.instance.pk else None
+        if set_at:
+            self.fields[
+                "token"
+            ].help_text = (
+                f"A token is stored (set on {set_at:%d %b %Y}); enter a new one to replace it."
+            )
+        self.fields["seats"].required = True
+        self.fields["seats"].min_value = 1  # type: ignore[attr-defined]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin[Organisation]):
+    """Where a site admin registers an organisation, with its credentials and seats, and
+    grants instructors the right to run courses on it."""
+
+    form = OrganisationAdminForm
+    list_display = ("name", "seats", "dockerhub_username", "dockerhub_token_set_at", "created_at")
+    search_fields = ("name",)
+    filter_horizontal = ("instructors",)
+    readonly_fields = ("dockerhub_token_set_at", "created_by", "created_at")
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: Organisation,
+        form: forms.ModelForm[Organisation],
+        change: bool,
+    ) -> None:
+        token = form.cleaned_data.get("token") or ""
+        if token:
+            obj.dockerhub_token = token
+            obj.dockerhub_token_set_at = timezone.now()
+        elif form.cleaned_data.get("clear_token"):
+            obj.dockerhub_token = ""
+            obj.dockerhub_token_set_at = None
+        if not change and isinstance(request.user, User):
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

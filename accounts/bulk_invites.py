@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from accounts import organisations
 from accounts.models import BulkInvite, BulkInviteRow, Outcome, User
 from accounts.roster_parsing import (
     INVITE_LIMITS,
@@ -28,10 +29,11 @@ from accounts.roster_parsing import (
     Status,
     parse_invitees,
 )
+from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
-from hubcourse.errors import ValidationError
+from hubcourse.errors import PermanentError, ValidationError
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
 from integrations.dockerhub.client import (
@@ -50,6 +52,9 @@ _SETTLED_BY_CHECK = (
     Outcome.ALREADY_MEMBER,
     Outcome.INVALID,
     Outcome.DUPLICATE,
+    # Refused by the dry run for lack of seats: not sent (the page says so before sending);
+    # once seats are freed, running the list again invites them.
+    Outcome.NO_SEAT,
     Outcome.OTHER,
 )
 # Rows the parser settles: never sent to Docker Hub.
@@ -61,9 +66,12 @@ _STATUS_MESSAGES = {
 }
 
 
-def organisation_client() -> DockerHubClient:
-    """The site's Docker Hub identity: the organisation admin's pages act for the site."""
-    return DockerHubClient.from_settings()
+def organisation_client(organisation: str | None = None) -> DockerHubClient:
+    """The identity that acts in the organisation (the settings' one by default): its
+    registered credentials; the site-wide ones only for the settings' organisation.
+    ``OrganisationNotUsable`` for an organisation that is not registered."""
+    identifier, secret = organisations.dockerhub_credentials(organisation or default_organisation())
+    return DockerHubClient(str(settings.DOCKERHUB_API_URL), identifier, secret)
 
 
 def default_organisation() -> str:
@@ -280,16 +288,19 @@ def bulk_invite_run_chunk(*, job_id: int, client: DockerHubClient | None = None)
             _finish_phase(job)
             return False
         jobs.mark_running(BulkInvite, job)
-        client = client or organisation_client()
+        client = client or organisation_client(job.organisation)
         pending = client.list_invites(job.organisation)
         dry_run = job.phase == BulkInvite.Phase.CHECK
-        results = client.bulk_invite(
-            job.organisation,
-            [row.invitee for row in rows],
-            team=job.team or None,
-            role=job.role,  # type: ignore[arg-type]
-            dry_run=dry_run,
-        )
+        try:
+            results = client.bulk_invite(
+                job.organisation,
+                [row.invitee for row in rows],
+                team=job.team or None,
+                role=job.role,  # type: ignore[arg-type]
+                dry_run=dry_run,
+            )
+        except PermanentError as error:
+            results = seat_refusals(error, [row.invitee for row in rows])
         counts = _record(job, rows, results, pending)
         BulkInvite.objects.filter(pk=job.pk).update(
             done=job.done + len(rows), requests_made=job.requests_made + 1
@@ -379,6 +390,12 @@ def _outcome(
         return Outcome.ALREADY_MEMBER, "", ""
     if result.status == "invalid_email_or_docker_id":
         return Outcome.INVALID, _STATUS_MESSAGES[result.status], ""
+    if is_seat_refusal(result.status):
+        return (
+            Outcome.NO_SEAT,
+            seat_refusal_message(row.invitee, row.job.organisation, dry_run=dry_run),
+            "",
+        )
     return Outcome.OTHER, f"Docker Hub answered {result.status!r} for this row.", ""
 
 

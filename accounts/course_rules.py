@@ -14,9 +14,11 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.utils.text import slugify
 
-from accounts.models import Course
+from accounts.models import Course, User
+from accounts.organisations import organisation_choose
 from hubcourse.errors import ValidationError, ValidationErrors
 
 # What a person may set on a course, the settings page's fields and the API's alike.
@@ -186,11 +188,15 @@ def team_shared_problem(other: Course, *, team: str, slug: str, access_policy: s
     )
 
 
-def course_validate(values: Mapping[str, Any], *, course: Course | None) -> CourseValues:
+def course_validate(
+    values: Mapping[str, Any], *, course: Course | None, actor: User | None = None
+) -> CourseValues:
     """The given settings checked against every course rule; see the module's docstring.
 
     ``course`` is the stored course being changed, ``None`` for a new one. A stored course's
-    short name never changes (it is in every repository name and link).
+    short name never changes (it is in every repository name and link). With ``actor``, the
+    organisation is one registered and granted to them, unchanged once the course has
+    students (``accounts.organisations.organisation_choose``).
     """
     base = course if course is not None else Course()
     cleaned: CourseValues = {name: values[name] for name in COURSE_SETTINGS if name in values}
@@ -238,6 +244,19 @@ def course_validate(values: Mapping[str, Any], *, course: Course | None) -> Cour
                 "A GitHub account name has only letters, digits and single hyphens (at most "
                 "39), like octo-cat.",
             )
+    if actor is not None and (course is None or "organisation" in values):
+        try:
+            cleaned["organisation"] = organisation_choose(
+                actor=actor,
+                # A new course given none runs on the settings' organisation.
+                value=str(
+                    values.get("organisation")
+                    or (base.organisation if course is not None else settings.DOCKERHUB_ORG)
+                ),
+                course=course,
+            )
+        except ValidationError as error:
+            problems.append(error)
     spaced = set()
     for name in NO_SPACES:
         value = str(cleaned.get(name, "") or "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts import organisations
 from accounts.models import Course, GitHubAppRegistration
 from hubcourse.secrets import SecretValue, encrypt
 from integrations.dockerhub.client import DockerHubClient
@@ -22,7 +23,9 @@ def _revealed(value: SecretValue | str) -> str:
 
 
 def dockerhub_credentials_for(course: Course) -> tuple[str, str]:
-    """(identifier, secret) for the course: its own when a token is stored, else the site's.
+    """(identifier, secret) for the course: its own when a token is stored, else those of
+    its registered organisation (``accounts.organisations``: the site-wide ones act only for
+    the settings' organisation). ``OrganisationNotUsable`` when there are none.
 
     The identifier falls back to the course's organisation name when the course stores a
     token but no username, because an organisation access token logs in as the organisation.
@@ -30,7 +33,7 @@ def dockerhub_credentials_for(course: Course) -> tuple[str, str]:
     secret = _revealed(course.dockerhub_token)
     if secret:
         return (course.dockerhub_username or course.organisation, secret)
-    return (str(settings.DOCKERHUB_USERNAME), str(settings.DOCKERHUB_TOKEN))
+    return organisations.dockerhub_credentials(course.organisation)
 
 
 def dockerhub_client_for(course: Course) -> DockerHubClient:
@@ -41,14 +44,18 @@ def dockerhub_client_for(course: Course) -> DockerHubClient:
 def owner_github_login_for(course: Course) -> tuple[str, str]:
     """(login, where it is set) of the GitHub account linked to the Docker ID of the course's
     Docker Hub Owner, as configured: the course's own setting, else (for a course that uses
-    the site's Docker Hub credentials) ``DOCKERHUB_OWNER_GITHUB_LOGIN``. ``("", "")`` when
+    the site's Docker Hub credentials: the settings' organisation, no token of its own)
+    ``DOCKERHUB_OWNER_GITHUB_LOGIN``. ``("", "")`` when
     neither says: Docker Hub's API does not tell which GitHub account is linked, so callers
     then take it to be the GitHub token's account and say so.
     """
     if course.owner_github_login:
         return course.owner_github_login, "the course's settings"
     site = str(settings.DOCKERHUB_OWNER_GITHUB_LOGIN)
-    if site and not _revealed(course.dockerhub_token):
+    site_credentials = not _revealed(course.dockerhub_token) and (
+        course.organisation.lower() == str(settings.DOCKERHUB_ORG).lower()
+    )
+    if site and site_credentials:
         return site, "DOCKERHUB_OWNER_GITHUB_LOGIN"
     return "", ""
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.bulk_invites import organisation_client
 from accounts.models import OrgInvite, OrgMember, OrgSnapshot, OrgTeam, User
+from accounts.seats import record_seat_usage
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
 from hubcourse.errors import ExternalServiceError, NotFound
@@ -50,13 +51,14 @@ def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapsh
 
 
 def organisation_sync(*, organisation: str, client: DockerHubClient | None = None) -> OrgSnapshot:
-    client = client or organisation_client()
+    client = client or organisation_client(organisation)
     OrgSnapshot.objects.update_or_create(
         organisation=organisation, defaults={"status": JobStatus.RUNNING}
     )
     members = [m for m in client.list_members(organisation) if not m.is_invitee]
     invites = client.list_invites(organisation)
     teams = client.list_teams(organisation)
+    record_seat_usage(organisation, members=len(members), invites=len(invites))
     now = timezone.now()
     with transaction.atomic():
         OrgMember.objects.filter(organisation=organisation).delete()
@@ -163,7 +165,7 @@ def invites_act(
     client: DockerHubClient | None = None,
 ) -> dict[str, int]:
     """Resend or cancel each invite; returns how many were done, already gone, failed."""
-    client = client or organisation_client()
+    client = client or organisation_client(organisation)
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     counts = {"done": 0, "gone": 0, "failed": 0}
     for row in OrgInvite.objects.filter(organisation=organisation, invite_id__in=invite_ids):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -75,6 +76,48 @@ class User(AbstractUser):
 def new_token() -> str:
     # 32 random bytes: a link or badge URL nobody can guess or enumerate.
     return secrets.token_urlsafe(32)
+
+
+class Organisation(models.Model):
+    """A Docker Hub organisation registered by a site admin, with the credentials that act in
+    it, its paid seats, and the instructors granted the right to run courses on it.
+
+    A course runs only on a registered organisation (``Course.organisation`` holds its name,
+    checked by ``accounts.organisations``). The site-wide credentials (DOCKERHUB_USERNAME /
+    DOCKERHUB_TOKEN) act only for the settings' organisation (DOCKERHUB_ORG), which is
+    registered on first use; any other organisation needs its own token here.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    # The identifier that logs in (the organisation's name for an organisation access token,
+    # an Owner's username for a personal token) and its secret, encrypted; set write-only.
+    dockerhub_username = models.CharField(max_length=255, blank=True)
+    dockerhub_token = EncryptedTextField(blank=True)
+    dockerhub_token_set_at = models.DateTimeField(null=True, blank=True)
+    # Every member and every pending invitation holds a paid seat; Docker Hub publishes no
+    # API for the plan's seat count, so the admin records it. Empty: not recorded.
+    seats = models.PositiveIntegerField(null=True, blank=True)
+    # Seats in use as last read from Docker Hub (its full member and invitation lists, by
+    # the members page's refresh or a course's reconcile); None until read once.
+    seat_members = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    seat_invites = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    seats_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="granted_organisations"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="one_organisation_per_name_any_case")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Course(models.Model):
@@ -369,6 +412,7 @@ class Outcome(models.TextChoices):
     ALREADY_MEMBER = "already_member", "Already a member"
     INVALID = "invalid", "Invalid"
     DUPLICATE = "duplicate", "Duplicate in the list"
+    NO_SEAT = "no_seat", "No free seat"
     OTHER = "other", "Not invited"
 
 

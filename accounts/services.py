@@ -24,10 +24,11 @@ from accounts.models import (
     PreflightState,
     User,
 )
+from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
 from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
-from hubcourse.errors import ExternalServiceError, Invalid, NotFound
+from hubcourse.errors import ExternalServiceError, Invalid, NotFound, PermanentError
 from hubcourse.text import counted
 
 if TYPE_CHECKING:
@@ -242,9 +243,12 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
         if not fresh:
             return len(candidates)
         by_docker_id = {e.docker_id.lower(): e for e in fresh}
-        results = client.bulk_invite(
-            course.organisation, [e.docker_id for e in fresh], team=course.team
-        )
+        try:
+            results = client.bulk_invite(
+                course.organisation, [e.docker_id for e in fresh], team=course.team
+            )
+        except PermanentError as error:
+            results = seat_refusals(error, [e.docker_id for e in fresh])
         invited = 0
         members: list[Enrolment] = []
         for result in results:
@@ -317,6 +321,8 @@ def _record_invite_result(enrolment: Enrolment, result: InviteResult, now: dt.da
             f"Docker Hub does not know the Docker ID {enrolment.docker_id}. Check its "
             "spelling on your Docker Hub profile and correct it in hubcourse."
         )
+    elif is_seat_refusal(result.status):
+        message = seat_refusal_message(enrolment.docker_id, enrolment.course.organisation)
     else:
         message = f"Docker Hub did not invite {enrolment.docker_id}: {result.status}."
     enrolment_record_error(

@@ -16,7 +16,9 @@ from rest_framework.response import Response
 
 from accounts.access import may_create_courses
 from accounts.course_rules import COURSE_SETTINGS
-from accounts.models import Course, CourseRole
+from accounts.models import Course, CourseRole, Organisation
+from accounts.organisations import organisations_for
+from accounts.seats import seat_usage
 from accounts.selectors import courses_for_staff
 from api.base import request_user, staff_access
 from builds.backends import choices as build_backend_choices
@@ -55,6 +57,14 @@ class CourseInputSerializer(serializers.ModelSerializer[Course]):
 
     # The short name's spelling is a course rule: a plain string here, checked there.
     slug = serializers.CharField(required=False, allow_blank=True)
+    organisation = serializers.CharField(
+        required=False,
+        help_text=(
+            "The name of a Docker Hub organisation registered by a site administrator and "
+            "granted to you (a site administrator may use any registered one). Any other name "
+            "is refused with the reason; it cannot change once the course has students."
+        ),
+    )
 
     dockerhub_token = serializers.CharField(
         write_only=True,
@@ -180,3 +190,39 @@ class CourseDetailApi(generics.GenericAPIView[Course]):
         serializer.is_valid(raise_exception=True)
         course_update(course=course, actor=request_user(request), values=serializer.validated_data)
         return Response(CourseOutputSerializer(self._course(slug)).data)
+
+
+class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
+    seats_in_use = serializers.SerializerMethodField(
+        help_text="Members and pending invitations as last read from Docker Hub; null: not read."
+    )
+    seats_free = serializers.SerializerMethodField(
+        help_text="Paid seats not in use; null when the seats or their use are not known."
+    )
+
+    class Meta:
+        model = Organisation
+        fields = ("name", "seats", "seats_in_use", "seats_free", "seats_read_at")
+        read_only_fields = fields
+        extra_kwargs = {"seats": {"help_text": "The paid seats a site administrator recorded."}}
+
+    def get_seats_in_use(self, org: Organisation) -> int | None:
+        return seat_usage(org.name).used
+
+    def get_seats_free(self, org: Organisation) -> int | None:
+        return seat_usage(org.name).free
+
+
+class OrganisationListApi(generics.ListAPIView[Organisation]):
+    """The Docker Hub organisations you may run courses on (every registered one, for a site
+    administrator): a course's ``organisation`` is one of these names."""
+
+    queryset = Organisation.objects.none()
+    serializer_class = OrganisationSerializer
+    filterset_fields: tuple[str, ...] = ()
+    ordering_fields = ("name",)
+    ordering = ("name",)
+
+    def get_queryset(self) -> QuerySet[Organisation]:
+        names = [o.name for o in organisations_for(request_user(self.request))]
+        return Organisation.objects.filter(name__in=names)

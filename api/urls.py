@@ -46,6 +46,7 @@ course = "courses/<slug:slug>/"
 v1 = [
     path("", ApiIndex.as_view(), name="index"),
     path("courses/", courses.CourseListCreateApi.as_view(), name="course-list"),
+    path("organisations/", courses.OrganisationListApi.as_view(), name="organisation-list"),
     path(course, courses.CourseDetailApi.as_view(), name="course-detail"),
     path(
         course + "enrolments/",

@@ -3,15 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from accounts import identifiers
 from accounts import roster_parsing as roster
 from accounts.course_rules import COURSE_SETTINGS, SAMPLE_DOCKER_IDS, course_validate, fill_template
-from accounts.models import Course, CourseRole
+from accounts.models import Course, CourseRole, User
+from accounts.organisations import organisations_for
 from builds.backends import BACKENDS, NEW_COURSE_BACKEND, retirement_note, retires_on
 from builds.backends import choices as build_backend_choices
 from hubcourse.errors import ValidationError
 from hubcourse.form_errors import add_domain_errors, as_field_error
+from hubcourse.text import counted
 from onboarding.courses import BULK_ACTIONS, bulk_selection_check, roster_input_check
 
 
@@ -30,6 +33,14 @@ def _backend_choices() -> list[tuple[str, str]]:
             (name, f"{label} (Docker retires them on {day.day} {day:%B %Y})" if day else label)
         )
     return labelled
+
+
+class _OrganisationField(forms.ChoiceField):
+    """The organisations offered; a name outside them is refused by the course rules, in
+    their words (not registered, not granted), rather than by the choice list's."""
+
+    def validate(self, value: Any) -> None:
+        forms.Field.validate(self, value)
 
 
 class CourseForm(forms.ModelForm[Course]):
@@ -127,9 +138,11 @@ class CourseForm(forms.ModelForm[Course]):
             "build_tag": "The tag every build pushes: what follows “:” in docker pull.",
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.user = user
+        self._organisation_field()
         self.fields["slug"].required = False
         # The course rules check the short name's spelling, with the API's words.
         self.fields["slug"].validators = []
@@ -158,10 +171,44 @@ class CourseForm(forms.ModelForm[Course]):
                     )
                 )
 
+    def _organisation_field(self) -> None:
+        """A choice among the organisations registered and granted to the user (the course's
+        own stays listed); fixed once the course has students."""
+        names = [o.name for o in organisations_for(self.user)] if self.user else []
+        current = self.instance.organisation if self.instance.pk else ""
+        if current and current.lower() not in {n.lower() for n in names}:
+            names.insert(0, current)
+        field = _OrganisationField(
+            label="Docker Hub organisation",
+            choices=[(n, n) for n in names],
+            help_text=(
+                "The organisations a site administrator registered and granted you."
+                if names
+                else "No organisation is granted to you yet: ask a site administrator to "
+                "register one and grant it to you."
+            ),
+        )
+        if not self.instance.pk:
+            site = str(settings.DOCKERHUB_ORG).lower()
+            self.initial["organisation"] = next(
+                (n for n in names if n.lower() == site), names[0] if names else ""
+            )
+        elif students := self.instance.enrolments.count():
+            field.disabled = True
+            field.help_text = (
+                f"Fixed: the course has {counted(students, 'student')}, whose invitations, teams "
+                "and repositories are in this organisation."
+            )
+        self.fields["organisation"] = field
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         try:
-            data.update(course_validate(data, course=self.instance if self.instance.pk else None))
+            data.update(
+                course_validate(
+                    data, course=self.instance if self.instance.pk else None, actor=self.user
+                )
+            )
         except ValidationError as error:
             add_domain_errors(self, error)
         return data

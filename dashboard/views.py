@@ -30,6 +30,8 @@ from accounts.access import (
     may_create_courses,
 )
 from accounts.models import CourseRole, OnboardingState, User
+from accounts.seats import seat_usage
+from accounts.steps import StepName
 from builds.models import Build, BuildState
 from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
@@ -63,7 +65,7 @@ def course_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not may_create_courses(user):
         raise PermissionDenied("Only instructors and administrators can create a course.")
-    form = CourseForm(request.POST or None, initial={"slug": ""})
+    form = CourseForm(request.POST or None, initial={"slug": ""}, user=user)
     if request.method == "POST" and form.is_valid():
         course = courses.course_create(actor=user, values=form.cleaned_data)
         messages.success(
@@ -79,7 +81,7 @@ def course_new(request: HttpRequest) -> HttpResponse:
 def course_settings(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=True)
     course = access.course
-    form = CourseForm(request.POST or None, instance=course)
+    form = CourseForm(request.POST or None, instance=course, user=_user(request))
     if request.method == "POST" and form.is_valid():
         # The form wrote onto the instance; the service compares with the stored row.
         course.refresh_from_db()
@@ -377,7 +379,25 @@ def _preview_context(preview: RosterImport, request: HttpRequest) -> dict[str, A
         "changed_rows": sum(1 for row in rows if row.imported and row.changes),
         "warned_rows": sum(1 for row in rows if row.imported and row.all_warnings),
         "not_checked": sum(1 for row in rows if row.check == roster.Check.NOT_CHECKED),
+        **_seats_context(
+            preview.course.organisation,
+            # New students with a Docker ID: each is invited when the plan is applied.
+            invitations=sum(
+                1
+                for row in rows
+                if row.imported
+                and row.action == roster.Action.NEW
+                and row.docker_id
+                and not row.docker_id_unknown
+            ),
+        ),
     }
+
+
+def _seats_context(organisation: str, *, invitations: int) -> dict[str, Any]:
+    """The organisation's seats, and before sending, how many invitations would not fit."""
+    usage = seat_usage(organisation)
+    return {"seats": usage, "seats_warning": usage.warning(invitations)}
 
 
 @login_required
@@ -515,6 +535,12 @@ def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
         "stopped_count": len(stopped),
         "settled": current.settled,
         "progress": progress,
+        **_seats_context(
+            course.organisation,
+            invitations=sum(
+                1 for s in current.actionable if s.step == StepName.INVITE and s.kind != "adopt"
+            ),
+        ),
         # While an apply runs, its work is not offered again (the list follows it live).
         "applying": progress is not None and not progress["finished"],
     }

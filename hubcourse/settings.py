@@ -347,6 +347,10 @@ DOCKERHUB_TOKEN = env_str("DOCKERHUB_TOKEN")
 # accounts): the Owner links automated builds only from repositories it administers. Docker
 # Hub's API does not tell; empty takes it to be GITHUB_TOKEN's account. A course may set its own.
 DOCKERHUB_OWNER_GITHUB_LOGIN = env_str("DOCKERHUB_OWNER_GITHUB_LOGIN")
+
+# The paid seats of DOCKERHUB_ORG's plan (Docker Hub publishes no API for it), recorded when
+# that organisation is registered on first use; 0: not recorded (accounts.organisations).
+DOCKERHUB_SEATS = env_int("DOCKERHUB_SEATS", 0, minimum=0)
 GITHUB_URL = env_url("GITHUB_URL", _dev_default or "https://github.com")
 GITHUB_API_URL = env_url(
     "GITHUB_API_URL",

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import identifiers
+from accounts import identifiers, organisations
 from accounts import roster_parsing as roster
 from accounts.course_rules import course_validate
 from accounts.credentials import dockerhub_client_for, github_client_for
@@ -83,7 +83,7 @@ def course_create(*, actor: User, values: dict[str, Any]) -> Course:
     # Not the column's default (what courses made before had): Docker retires automated
     # builds on 1 April 2027, so a new course builds with GitHub Actions unless told.
     values = {"build_backend": NEW_COURSE_BACKEND, **values}
-    values = {**values, **course_validate(values, course=None)}
+    values = {**values, **course_validate(values, course=None, actor=actor)}
     with transaction.atomic():
         course = Course(**_without_secrets(values))
         _set_secrets(course, values)
@@ -105,7 +105,7 @@ def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> lis
     """Save the course's settings; returns the names of what changed (never a secret's value).
 
     Raises ``hubcourse.errors.ValidationError`` as ``course_create`` does."""
-    values = {**values, **course_validate(values, course=course)}
+    values = {**values, **course_validate(values, course=course, actor=actor)}
     changed: list[str] = []
     with transaction.atomic():
         locked = Course.objects.select_for_update().get(pk=course.pk)
@@ -170,7 +170,10 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
         return ConnectionCheck.objects.filter(pk=check_id).first()
     jobs.mark_running(ConnectionCheck, check)
     course = check.course
-    results = doctor.run_checks(Connection.for_course(course))
+    try:
+        results = doctor.run_checks(Connection.for_course(course))
+    except organisations.OrganisationNotUsable as error:
+        results = [doctor.CheckResult("Docker Hub credentials", False, str(error))]
     check.results = [
         {"name": r.name, "ok": r.ok, "message": r.message, "hint": r.hint} for r in results
     ]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from accounts.credentials import dockerhub_credentials_for, owner_github_login_for
 from accounts.github_app import app_status
 from builds.backends import BACKENDS, get_backend
 from hubcourse import http
@@ -101,15 +102,10 @@ class Connection:
 
     @classmethod
     def for_course(cls, course: Course) -> Connection:
-        """The course's own credentials; where it has none, the site-wide ones (settings)."""
-        from accounts.credentials import owner_github_login_for
-
+        """The course's own credentials; where it has none, its registered organisation's
+        (``OrganisationNotUsable`` for an organisation hubcourse may not act in)."""
+        identifier, secret = dockerhub_credentials_for(course)
         linked, linked_from = owner_github_login_for(course)
-        secret = _reveal(course.dockerhub_token)
-        if secret:
-            identifier = course.dockerhub_username or course.organisation
-        else:
-            identifier, secret = settings.DOCKERHUB_USERNAME, settings.DOCKERHUB_TOKEN
         return cls(
             dockerhub_url=settings.DOCKERHUB_API_URL,
             dockerhub_identifier=identifier,

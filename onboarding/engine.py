@@ -39,6 +39,7 @@ from django.utils import timezone
 from accounts import managed
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState
+from accounts.seats import record_seat_usage
 from accounts.steps import StepName
 from builds.backends import backend_for
 from builds.desired import build_changes
@@ -172,6 +173,8 @@ def observe_course(course: Course) -> Observation:
         m.username.lower() for m in client.list_members(org) if m.username and not m.is_invitee
     }
     invites = {i.invitee.lower(): i for i in client.list_invites(org)}
+    # Every member and pending invitation holds a paid seat: the pages that invite read this.
+    record_seat_usage(org, members=len(members), invites=len(invites))
     # By name: the default order (last updated first) moves repositories between pages while
     # the class builds, and a page boundary then skips some of them.
     repos = {r.name.lower(): r for r in client.list_repositories(org.lower(), ordering="name")}

@@ -195,6 +195,13 @@ def offboarding_preview(course: Course) -> Preview:
             )
         )
     with_id = [r for r in rows if r.docker_id]
+    # A member or a pending invitation holds a paid seat; removing it from the organisation
+    # (or cancelling the invitation) frees the seat.
+    holding = {
+        e.docker_id.lower()
+        for e in enrolments
+        if e.docker_id and (e.member_at is not None or e.invite_state == InviteState.PENDING)
+    }
     counts = {
         "students": len(rows),
         "repositories": sum(1 for r in rows if r.repository),
@@ -203,6 +210,9 @@ def offboarding_preview(course: Course) -> Preview:
         "organisation": sum(1 for r in with_id if not r.keep_in_organisation),
         "kept": sum(1 for r in with_id if r.keep_in_organisation),
         "repositories_kept": sum(1 for r in rows if r.keep_repository),
+        "seats": sum(
+            1 for r in with_id if not r.keep_in_organisation and r.docker_id.lower() in holding
+        ),
     }
     backend = backend_for(course)
     return Preview(course, rows, bool(owners), backend.label, counts, backend.removal_note)

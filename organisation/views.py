@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import bulk_invites, membership, organisation_selectors
+from accounts import bulk_invites, membership, organisation_selectors, organisations, seats
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
@@ -67,6 +67,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
             "organisation": organisation,
             "teams": teams,
             "recent": organisation_selectors.recent_bulk_invites(),
+            "seats": seats.seat_usage(organisation),
         },
     )
 
@@ -80,11 +81,33 @@ def _bulk_job(request: HttpRequest, job_id: int) -> BulkInvite:
 
 
 def _bulk_context(job: BulkInvite) -> dict[str, object]:
+    counts = bulk_invites.outcome_counts(job)
+    usage = seats.seat_usage(job.organisation)
     return {
-        "counts": bulk_invites.outcome_counts(job),
+        "counts": counts,
         "summary": bulk_invites.outcome_summary(job),
         "nothing_changed": bulk_invites.nothing_changed(job),
+        "seats": usage,
+        # Before sending: how many invitations would not fit.
+        "seats_warning": _bulk_seats_warning(job, counts, usage)
+        if job.awaiting_confirmation
+        else "",
     }
+
+
+def _bulk_seats_warning(job: BulkInvite, counts: dict[str, int], usage: seats.SeatUsage) -> str:
+    """The invitations that would not fit: those Docker Hub's dry run refused for lack of
+    seats, or else those beyond the free seats as last read."""
+    refused = counts.get(Outcome.NO_SEAT, 0)
+    if refused:
+        wanted = refused + counts.get(Outcome.INVITE, 0)
+        return (
+            f"{counted(refused, 'invitation')} of {wanted} would not fit: Docker Hub's dry run "
+            f"found no free seat in {job.organisation} for them (listed as “No free seat”). "
+            "They are not sent; free seats (offboard a finished course, cancel old invitations) "
+            "or add seats to the plan, then run the list again."
+        )
+    return usage.warning(counts.get(Outcome.INVITE, 0))
 
 
 @login_required
@@ -205,6 +228,7 @@ def members_page(request: HttpRequest) -> HttpResponse:
             "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
             "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
             "flag": flag,
+            "seats": seats.seat_usage(organisation),
             "unenrolled": organisation_selectors.members_with_enrolment(
                 organisation, unenrolled_only=True
             ).count(),
@@ -400,5 +424,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "recent": organisation_selectors.recent_bulk_invites(5),
             "courses": organisation_selectors.courses_for_offboarding(),
             "shared_teams": organisation_selectors.shared_course_teams(),
+            "registered": [
+                (seats.seat_usage(org.name), org.instructors.count())
+                for org in organisations.organisations_for(_user(request))
+            ],
         },
     )

@@ -44,6 +44,10 @@ class SandboxConfig:
     # repository's team permissions, DELETE of an automated build's source; notes §6, §11.1),
     # so hubcourse's fallbacks can be exercised.
     unconfirmed_routes_405: bool = False
+    # Invitations beyond an organisation's seats: refused per invitee in the 202 answer
+    # (False), or the whole request answered 403 naming the seats (True). Both UNCONFIRMED
+    # (tests/fidelity/STATUSES.md); the second lets hubcourse's handling of it be exercised.
+    seat_refusal_whole_request: bool = False
     data_file: str | None = None
     seed: str = "demo"
     # Seed of the random generator used for faults and dropped webhooks (None: unpredictable).
@@ -64,6 +68,7 @@ class SandboxConfig:
         "build_delay": float,
         "auto_accept_invites": float,
         "unconfirmed_routes_405": bool,
+        "seat_refusal_whole_request": bool,
     }
 
     def as_dict(self) -> dict[str, Any]:

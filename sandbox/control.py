@@ -406,6 +406,27 @@ def get_org(org_name: str) -> Response:
         )
 
 
+@bp.post("/dockerhub/orgs/<org_name>/seats")
+def set_seats(org_name: str) -> Response:
+    """The organisation plan's paid seats (``{"seats": 5}``; ``null``: unlimited). Invitations
+    beyond them are refused per invitee (dockerhub.SEAT_LIMIT_STATUS, unconfirmed)."""
+    data = _body()
+    seats = data.get("seats")
+    if seats is not None and (not isinstance(seats, int) or isinstance(seats, bool) or seats < 0):
+        raise ControlError(400, "seats: a whole number of seats, or null for unlimited")
+    w = world()
+    with w.lock:
+        org = w.dockerhub["orgs"].get(org_name.lower())
+        if org is None:
+            raise ControlError(404, f"no organisation {org_name}")
+        org["seats"] = seats
+        w.save()
+    return _done(
+        {"org": org["orgname"], "seats": seats},
+        message=f"{org['orgname']}: {'unlimited' if seats is None else seats} seat(s)",
+    )
+
+
 @bp.post("/dockerhub/invites/<invite_id>/accept")
 def accept_invite(invite_id: str) -> Response:
     w = world()

@@ -736,6 +736,10 @@ def list_invites(org_name: str) -> Response:
         return jsonify({"data": [invite_view(w, i) for i in pending]})
 
 
+# The per-invitee status of an invitation refused for lack of seats: UNCONFIRMED (see above).
+SEAT_LIMIT_STATUS = "seat_limit_exceeded"
+
+
 @bp.post("/v2/invites/bulk")
 def bulk_invite() -> Response:
     identity = require_auth()
@@ -769,6 +773,22 @@ def bulk_invite() -> Response:
             raise HubError(400, f"team {team} does not exist", message="bad request")
         results: list[dict[str, Any]] = []
         seen: set[str] = set()
+        # Every member and pending invitation holds a paid seat. The plan's seats (set on the
+        # control page; none: unlimited) refuse the invitees beyond them, one by one, in the
+        # 202 answer. UNCONFIRMED: Docker documents neither the refusal's status nor its
+        # body; "seat_limit_exceeded" is the sandbox's choice (tests/fidelity/STATUSES.md).
+        seat_limit: int | None = org.get("seats")
+        seats_used = len(org["members"]) + sum(
+            1 for i in org["invites"].values() if invite_status(w, i) == "pending"
+        )
+        if seat_limit is not None and w.config.seat_refusal_whole_request:
+            wanted = _new_invitees(w, org, invitees)
+            if seats_used + wanted > seat_limit:
+                detail = (
+                    f"seat limit exceeded: {org['orgname']} has "
+                    f"{max(seat_limit - seats_used, 0)} free seat(s) for {wanted} invitee(s)"
+                )
+                raise HubError(403, detail, message=detail)
         for raw in invitees:
             invitee = raw.strip()
             key = invitee.lower()
@@ -789,6 +809,10 @@ def bulk_invite() -> Response:
                     entry["invite"] = invite_view(w, existing)
                 results.append(entry)
                 continue
+            if seat_limit is not None and seats_used >= seat_limit:
+                results.append({"invitee": invitee, "status": SEAT_LIMIT_STATUS})
+                continue
+            seats_used += 1
             seen.add(key)
             invite = {
                 "id": w.new_id(),
@@ -822,6 +846,21 @@ def bulk_invite() -> Response:
     response = jsonify({"invitees": results})
     response.status_code = 202
     return response
+
+
+def _new_invitees(w: World, org: dict[str, Any], invitees: list[str]) -> int:
+    """How many of ``invitees`` a bulk invite would invite afresh (each takes a seat)."""
+    fresh: set[str] = set()
+    for raw in invitees:
+        invitee = raw.strip()
+        key = invitee.lower()
+        username = _invitee_username(w, invitee)
+        valid = (DOCKER_ID_RE.match(key) and key in hub()["users"]) or EMAIL_RE.match(invitee)
+        if not valid or (username is not None and username in org["members"]):
+            continue
+        if _pending_invite(w, org, invitee, username) is None:
+            fresh.add(key)
+    return len(fresh)
 
 
 def _pending_invite(

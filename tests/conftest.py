@@ -12,6 +12,7 @@ from typing import Any
 import celery.result
 import pytest
 
+from accounts import organisations
 from accounts.models import Course, CourseRole, Enrolment, User
 
 # Registered here, once for the whole session: see tests/browser_fixtures.py.
@@ -31,6 +32,11 @@ def course(db: Any) -> Course:
 def instructor(course: Course) -> User:
     user = User.objects.create_user("ines.instructor@example.edu", PASSWORD, first_name="Ines")
     CourseRole.objects.create(course=course, user=user, role=CourseRole.Role.INSTRUCTOR)
+    # Granted the course's organisation (the settings' own, registered on first use), as a
+    # site admin grants it to the instructors who run courses on it.
+    organisation = organisations.registered(course.organisation)
+    if organisation is not None:
+        organisations.grant(organisation, user)
     return user
 
 
@@ -75,6 +81,7 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     "webhooks_enabled": True,
     "build_delay": 0.05,
     "unconfirmed_routes_405": False,
+    "seat_refusal_whole_request": False,
 }
 
 

@@ -55,6 +55,7 @@ EVERYONE = dict.fromkeys(ROLES, OK)
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("course-list", "GET"): SCOPED,
     ("course-list", "POST"): CREATE_COURSE,
+    ("organisation-list", "GET"): SCOPED,  # each sees the organisations granted to them
     ("course-detail", "GET"): STAFF,
     ("course-detail", "PATCH"): MANAGE,
     ("enrolment-list", "GET"): STAFF,

@@ -94,6 +94,12 @@ class LabCI:
     ) -> StudentTask | None:
         return None
 
+    def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
+        return False
+
+    def drift(self, repository: StudentRepository) -> tuple[str, ...]:
+        return ()
+
 
 @pytest.fixture
 def lab_ci() -> Iterator[LabCI]:

@@ -393,6 +393,15 @@ def test_an_unknown_course_is_an_error(sb, db):
         call_command("hub_doctor", "--course", "nope", stdout=io.StringIO())
 
 
+def test_an_unregistered_organisation_is_not_checked_with_the_site_credentials(sb, db):
+    from accounts.models import Course
+
+    Course.objects.create(name="Old", slug="old", organisation="Stranger")
+    for args in (("--course", "old"), ("--org", "Stranger")):
+        with pytest.raises(CommandError, match="Stranger is not registered in hubcourse"):
+            call_command("hub_doctor", *args, stdout=io.StringIO())
+
+
 def test_the_command_reports_a_bad_app_key_in_words(sb, settings, app_hook):
     from tests.integrations.github.test_app import _other_key
 

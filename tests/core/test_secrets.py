@@ -63,13 +63,14 @@ def test_the_field_stores_ciphertext_and_reads_a_secret_value(settings):
 
 
 def test_every_encrypted_field_is_found_for_rotation():
-    from accounts.models import Course
+    from accounts.models import Course, Organisation
 
     fields = {(model, name) for model, name in encrypted_fields()}
     assert {
         (Course, "dockerhub_token"),
         (Course, "github_token"),
         (Course, "github_webhook_secret"),
+        (Organisation, "dockerhub_token"),
     } <= fields
 
 

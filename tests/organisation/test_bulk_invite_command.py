@@ -67,3 +67,12 @@ def test_an_unknown_team_is_reported_as_docker_hub_says(sandbox, tmp_path):
 def test_a_missing_file_is_a_plain_error(db, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         _call(str(tmp_path / "nope.csv"), "--team", "students")
+
+
+def test_an_unregistered_organisation_never_gets_the_site_credentials(sandbox, tmp_path):
+    source = tmp_path / "class.csv"
+    source.write_text("email\na@example.edu\n")
+    with pytest.raises(CommandError, match="Stranger is not registered in hubcourse"):
+        _call(str(source), "--team", "students", "--org", "Stranger")
+    assert not BulkInvite.objects.exists()
+    assert bulk_calls(sandbox) == 0

@@ -308,3 +308,27 @@ def test_invites_are_accepted_by_themselves_when_the_demo_asks_for_it():
         assert student in names
         # An email with no Docker ID behind it cannot accept: it stays an invite.
         assert "someone@nowhere.example" not in names
+
+
+def test_invitations_beyond_the_paid_seats_are_refused_one_by_one(hub: Hub) -> None:
+    # UNCONFIRMED: Docker documents no seat refusal; the sandbox's choice (a per-invitee
+    # "seat_limit_exceeded" in the usual 202 answer) is written in tests/fidelity/STATUSES.md.
+    for name in ("seat1", "seat2", "seat3"):
+        hub.create_user(name)
+    limited = requests.post(
+        f"{hub.url}/_sandbox/dockerhub/orgs/{hub.org}/seats", json={"seats": 3}, timeout=5
+    )
+    assert limited.status_code == 200, limited.text
+    hub.make_member("seatmember")  # the owner and this member: one seat is free
+    dry = invite(hub, ["seat1", "seat2"], dry_run=True)
+    assert [r["status"] for r in dry.json()["invitees"]] == ["invited", "seat_limit_exceeded"]
+    sent = invite(hub, ["seat1", "seat2", "seat3"])
+    assert sent.status_code == 202
+    statuses = [r["status"] for r in sent.json()["invitees"]]
+    assert statuses == ["invited", "seat_limit_exceeded", "seat_limit_exceeded"]
+    # A pending invitation holds its seat: sending it again is no new invite, and no refusal.
+    assert [r["status"] for r in invite(hub, ["seat1"]).json()["invitees"]] == ["invited"]
+    requests.post(
+        f"{hub.url}/_sandbox/dockerhub/orgs/{hub.org}/seats", json={"seats": None}, timeout=5
+    )
+    assert [r["status"] for r in invite(hub, ["seat2"]).json()["invitees"]] == ["invited"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import bulk_invites
+from accounts import bulk_invites, organisations
 from accounts.models import BulkInvite, Outcome
 from accounts.roster_parsing import RosterError, parse_invitees
 from hubcourse.csvexport import safe_cell
@@ -53,9 +53,16 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if not rows:
             raise CommandError("No Docker ID or email was found in the file.")
+        organisation = options["org"] or bulk_invites.default_organisation()
+        try:
+            # The site's credentials act for the settings' organisation only; any other
+            # must be registered with its own (before anything is recorded).
+            organisations.dockerhub_credentials(organisation)
+        except organisations.OrganisationNotUsable as error:
+            raise CommandError(str(error)) from error
         job = bulk_invites.bulk_invite_create(
             rows=rows,
-            organisation=options["org"] or bulk_invites.default_organisation(),
+            organisation=organisation,
             team=options["team"],
             role=options["role"],
             source=BulkInvite.Source.COMMAND,

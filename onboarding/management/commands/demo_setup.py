@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import organisations
 from accounts.models import Course, CourseRole, Enrolment, GitHubAccess, User
 from onboarding.engine import apply_plan, plan_course
 from onboarding.github_access import access_from_app
@@ -73,6 +74,11 @@ class Command(BaseCommand):
         CourseRole.objects.get_or_create(
             course=course, user=instructor, defaults={"role": CourseRole.Role.INSTRUCTOR}
         )
+        # The demo instructor may run courses on the demo's organisation (the settings' own,
+        # registered on first use).
+        organisation = organisations.registered(course.organisation)
+        if organisation is not None:
+            organisations.grant(organisation, instructor)
         added = self._roster(course, seeded)
         if own:
             # No student signs in to vouch for an installation: the app says where it is.

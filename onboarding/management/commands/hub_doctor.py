@@ -5,10 +5,12 @@ Exits with status 1 when a check fails, so a deployment script can stop there.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts import organisations
 from accounts.models import Course
 from builds.backends import BACKENDS
 from onboarding.doctor import Connection, app_checks, failed, run_checks
@@ -43,11 +45,24 @@ class Command(BaseCommand):
                 course = Course.objects.get(slug=options["course"])
             except Course.DoesNotExist as exc:
                 raise CommandError(f"There is no course {options['course']!r}.") from exc
-            connection = Connection.for_course(course)
+            try:
+                connection = Connection.for_course(course)
+            except organisations.OrganisationNotUsable as error:
+                raise CommandError(str(error)) from error
         else:
             connection = Connection.from_settings(
                 organisation=options["org"], team=options["team"], build_backend=options["backend"]
             )
+            if options["org"]:
+                # Another organisation is checked with its registered credentials: the
+                # site's act for the settings' organisation only.
+                try:
+                    identifier, secret = organisations.dockerhub_credentials(options["org"])
+                except organisations.OrganisationNotUsable as error:
+                    raise CommandError(str(error)) from error
+                connection = dataclasses.replace(
+                    connection, dockerhub_identifier=identifier, dockerhub_secret=secret
+                )
         results = run_checks(connection) + app_checks()
         for result in results:
             mark = self.style.SUCCESS("ok  ") if result.ok else self.style.ERROR("FAIL")
