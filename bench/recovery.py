@@ -63,9 +63,9 @@ def _onboard(
     sandbox = ctx.start_sandbox(
         rate_limit=rate_limit, latency_ms=latency_ms, build_delay=build_delay
     )
-    # The pre-flight reads public student repositories without a token; at GitHub's 60
-    # unauthenticated reads an hour the governor paces them at one a minute, which would
-    # measure that limit rather than recovery (the same for both runs).
+    # Some pre-flight reads count against GitHub's 60 unauthenticated reads an hour (the
+    # governor learns that limit and paces them at one a minute): that would measure the
+    # limit rather than recovery (the same setting for both runs; see bench/README.md).
     sandbox.configure(github_anonymous_rate_limit=5000)
     ctx.hub_env(sandbox)
     org = sandbox.seeded["dockerhub"]["org"]
