@@ -737,30 +737,32 @@ def pipeline_lease_seconds() -> int:
 
 @dataclass(frozen=True)
 class PipelineLease:
-    """A student's lease as the cache holds it: ``seconds|token|holder``.
+    """A student's lease as the cache holds it: ``seconds|token|holder|message``.
 
     ``seconds`` is the claimer's lease length, so the workers that renew it keep it; ``token``
     names the chain that holds it (each of its steps carries it); ``holder`` is the worker
     that has taken the chain's current message (running it, or holding it for a retry), ""
-    while the message waits in the queue.
+    while the message waits in the queue; ``message`` is that message's task id.
     """
 
     seconds: int
     token: str = ""
     holder: str = ""
+    message: str = ""
 
     def encode(self) -> str:
-        return f"{self.seconds}|{self.token}|{self.holder}"
+        return f"{self.seconds}|{self.token}|{self.holder}|{self.message}"
 
     @classmethod
     def decode(cls, value: object) -> PipelineLease | None:
         if not isinstance(value, str):
             return None
         seconds, _, rest = value.partition("|")
-        token, _, holder = rest.partition("|")
+        token, _, rest = rest.partition("|")
+        holder, _, message = rest.partition("|")
         if not seconds.isdigit():
             return None
-        return cls(int(seconds), token, holder)
+        return cls(int(seconds), token, holder, message)
 
 
 def pipeline_lease(enrolment_id: int) -> PipelineLease | None:
@@ -788,7 +790,9 @@ def pipeline_claim(enrolment_id: int) -> str:
     return token if cache.add(key, claim, timeout=lease) else ""
 
 
-def pipeline_renew(enrolment_id: int, *, waiting: float = 0, token: str = "") -> bool:
+def pipeline_renew(
+    enrolment_id: int, *, waiting: float = 0, token: str = "", message: str = ""
+) -> bool:
     """The student's chain is alive here: hold its lease for another lease time (plus
     ``waiting`` seconds when a step is about to wait that long for its retry), held by this
     worker. False, and nothing changed, when another chain holds it (``token`` is not the
@@ -800,21 +804,21 @@ def pipeline_renew(enrolment_id: int, *, waiting: float = 0, token: str = "") ->
     token = token or (current.token if current is not None else "")
     cache.set(
         _lease_key(enrolment_id),
-        PipelineLease(lease, token, workers.holder()).encode(),
+        PipelineLease(lease, token, workers.holder(), message).encode(),
         timeout=lease + int(waiting),
     )
     return True
 
 
-def pipeline_handed_on(enrolment_id: int, token: str) -> None:
-    """A step finished and its chain's next message goes to the queue: no worker holds the
-    lease until one takes that message (a dead worker must not take the queued chain's lease
-    with it)."""
+def pipeline_handed_on(enrolment_id: int, token: str, message: str = "") -> None:
+    """Step ``message`` finished and its chain's next message is in the queue: no worker
+    holds the lease until one takes that message (a dead worker must not take the queued
+    chain's lease with it)."""
     current = pipeline_lease(enrolment_id)
     if current is None or (token and current.token != token):
         return
-    if current.holder != workers.holder():
-        return  # another worker has taken the next message already
+    if current.holder != workers.holder() or (message and current.message != message):
+        return  # a worker (this one too) has taken the next message already
     cache.set(
         _lease_key(enrolment_id),
         PipelineLease(current.seconds, current.token).encode(),

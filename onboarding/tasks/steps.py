@@ -65,7 +65,9 @@ class StepTask(PolicyTask):
     def hold_lease(self, args: Any, kwargs: Any, waiting: int) -> None:
         enrolment_id = _enrolment_id(args, kwargs)
         if enrolment_id is not None:
-            engine.pipeline_renew(enrolment_id, waiting=waiting, token=_token(kwargs))
+            engine.pipeline_renew(
+                enrolment_id, waiting=waiting, token=_token(kwargs), message=self.request.id or ""
+            )
 
     def release_lease(self, args: Any, kwargs: Any) -> None:
         enrolment_id = _enrolment_id(args, kwargs)
@@ -77,7 +79,7 @@ class StepTask(PolicyTask):
         # worker holds the lease (one dying now must not take the queued chain's lease along).
         enrolment_id = _enrolment_id(args, kwargs)
         if enrolment_id is not None:
-            engine.pipeline_handed_on(enrolment_id, _token(kwargs))
+            engine.pipeline_handed_on(enrolment_id, _token(kwargs), task_id)
         super().on_success(retval, task_id, args, kwargs)
 
 
@@ -94,7 +96,7 @@ STEP_OPTIONS: dict[str, Any] = {
 def superseded(task: Task[Any, Any], enrolment_id: int, token: str) -> bool:
     """True (and the rest of the chain dropped) when another chain holds the student's lease:
     this one lost it (its worker was declared dead) and must not run beside its successor."""
-    if engine.pipeline_renew(enrolment_id, token=token):
+    if engine.pipeline_renew(enrolment_id, token=token, message=task.request.id or ""):
         return False
     logger.info("student %s: a superseded chain stops (lease %s)", enrolment_id, token)
     task.request.chain = None  # a worker sends no more of it; each later step checks too
@@ -255,7 +257,7 @@ def _chain_message_taken(sender: object = None, request: Any = None, **kwargs: A
     eta = request.eta
     waiting = max(0.0, (eta - timezone.now()).total_seconds()) if eta is not None else 0.0
     try:
-        engine.pipeline_renew(enrolment_id, waiting=waiting, token=token)
+        engine.pipeline_renew(enrolment_id, waiting=waiting, token=token, message=request.id)
     except Exception:
         # The cache refused: the step renews the lease again as it starts.
         logger.warning("could not note the lease of student %s", enrolment_id, exc_info=True)

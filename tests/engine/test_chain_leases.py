@@ -112,9 +112,9 @@ def test_every_step_renews_the_lease_so_only_a_dead_chain_lets_it_run_out(
     renewed: list[tuple[int, float]] = []
     real = engine.pipeline_renew
 
-    def spy(enrolment_id: int, *, waiting: float = 0, token: str = "") -> bool:
+    def spy(enrolment_id: int, *, waiting: float = 0, **kwargs: Any) -> bool:
         renewed.append((enrolment_id, waiting))
-        return real(enrolment_id, waiting=waiting, token=token)
+        return real(enrolment_id, waiting=waiting, **kwargs)
 
     monkeypatch.setattr(engine, "pipeline_renew", spy)
 

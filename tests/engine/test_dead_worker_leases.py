@@ -90,6 +90,23 @@ def test_a_lease_waiting_in_the_queue_is_no_dead_workers(
     assert not engine.pipeline_claim(enrolment.pk)
 
 
+def test_a_next_message_the_dying_worker_had_taken_already_keeps_its_lease_with_it(
+    sandbox: Any, hub_course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker's consumer took the chain's next message before the step that queued it
+    # finished: the finished step must not clear the holder of the message now held.
+    (enrolment,) = make_class(sandbox, hub_course, 1, checked=True)
+    dead = f"{HOST}/{_dead_pid()}/gone"
+    token = engine.pipeline_claim(enrolment.pk)
+    monkeypatch.setitem(workers._identity, "holder", dead)
+    engine.pipeline_renew(enrolment.pk, token=token, message="step-1")
+    engine.pipeline_renew(enrolment.pk, token=token, message="step-2")  # taken by the consumer
+    engine.pipeline_handed_on(enrolment.pk, token, "step-1")
+    monkeypatch.setitem(workers._identity, "holder", "")
+
+    assert engine.pipeline_claim(enrolment.pk)
+
+
 def test_a_superseded_chains_step_stops_and_leaves_the_new_chains_lease(
     sandbox: Any, hub_course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
