@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -276,6 +276,21 @@ def github_owner(value: str) -> str:
     return value
 
 
+def _address(value: str, address: str) -> SplitResult:
+    """``address`` split, or the repository refused in words when it cannot be (an
+    unbalanced ``[`` in the host makes ``urlsplit`` raise)."""
+    try:
+        return urlsplit(address)
+    except ValueError:
+        raise _refuse(
+            "GitHub repository",
+            value,
+            GITHUB_RULE,
+            f"{_shown(value.strip())} is not an address a browser would open: write the repository "
+            "as owner/repository (for example ada/docker-course) or paste its GitHub address",
+        ) from None
+
+
 def github_repo(value: str) -> Cleaned:
     """``owner/repo`` from every form people write it in; empty stays empty.
 
@@ -296,13 +311,13 @@ def github_repo(value: str) -> Cleaned:
     if ssh:
         host, path = ssh.group("host"), ssh.group("path")
     elif "://" in text_value:
-        parts = urlsplit(text_value)
+        parts = _address(value, text_value)
         host, path = parts.hostname or "", parts.path
     else:
         first = text_value.split("/", 1)[0]
         # A GitHub owner never holds a dot: a first segment with one is a host.
         if "." in first:
-            parts = urlsplit("https://" + text_value)
+            parts = _address(value, "https://" + text_value)
             host, path = parts.hostname or first, parts.path
     if host:
         if host.lower() not in _github_hosts():

@@ -80,6 +80,13 @@ def test_github_owner_and_repository_rules_are_githubs(typed: str) -> None:
         identifiers.github_repo(typed)
 
 
+@pytest.mark.parametrize("typed", ["https://[github.com/ada/docker-course", "[x.y/ada/app"])
+def test_an_address_no_browser_would_open_is_refused_in_words(typed: str) -> None:
+    # urlsplit raises ValueError ("Invalid IPv6 URL") on an unbalanced [ (found by hypothesis).
+    with pytest.raises(ValidationError, match="not an address a browser would open"):
+        identifiers.github_repo(typed)
+
+
 def test_github_owners_follow_githubs_rule() -> None:
     assert identifiers.github_owner("a-b-c") == "a-b-c"
     assert identifiers.github_owner("a" * 39) == "a" * 39
