@@ -14,6 +14,7 @@ import pytest
 
 from accounts import organisations
 from accounts.models import Course, CourseRole, Enrolment, User
+from hubcourse import workers
 
 # Registered here, once for the whole session: see tests/browser_fixtures.py.
 from tests.browser_fixtures import browser, page  # noqa: F401
@@ -95,6 +96,14 @@ def _sandbox_server() -> Iterator[Any]:
     running = start_sandbox(SandboxConfig(random_seed=7), seed="empty", port=port)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test process is no Celery worker. An in-process test worker's worker_init names the
+    process (hubcourse.workers); left behind, a lease holder with this pid but another token
+    would read as this "worker's" dead predecessor in every later test on the process."""
+    monkeypatch.setitem(workers._identity, "holder", "")
 
 
 @pytest.fixture(autouse=True)
