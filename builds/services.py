@@ -20,7 +20,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for
-from accounts.models import Enrolment, PreflightState
+from accounts.models import Enrolment, GitHubAccess, PreflightState
 from accounts.services import (
     enrolment_clear_error,
     enrolment_is_blocked,
@@ -397,6 +397,23 @@ def _details_missing(build: Build) -> bool:
     )
 
 
+def _results_by_event(enrolment_id: int) -> bool:
+    """The student's build results arrive as signed events: the course's backend sends them
+    (GitHub Actions' workflow_run) and the GitHub App, installed on the repository, relays
+    them."""
+    enrolment = (
+        Enrolment.objects.select_related("course")
+        .only("github_access", "course__build_backend")
+        .filter(pk=enrolment_id)
+        .first()
+    )
+    return (
+        enrolment is not None
+        and enrolment.github_access == GitHubAccess.APP
+        and backend_for(enrolment.course).results_by_event
+    )
+
+
 def next_poll_at(
     enrolment_id: int, last_pushed_at: dt.datetime | None, now: dt.datetime
 ) -> dt.datetime:
@@ -416,6 +433,10 @@ def next_poll_at(
     if open_since is not None:
         age = max(now - open_since, dt.timedelta(0))
         interval = poll_interval()
+        if _results_by_event(enrolment_id):
+            # The run's own workflow_run events bring its result: reading the run list is
+            # only the net for a lost event, so every PUSH_POLL is soon enough.
+            interval = max(interval, PUSH_POLL)
         return min(soonest, now + min(max(age / 4, interval), max(POLL_MAX, interval)))
     if awaiting:
         return soonest

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from accounts.models import Course, Enrolment
+from accounts.models import Course, Enrolment, GitHubAccess
 from builds.models import Build, BuildState
-from builds.services import POLL_MAX, builds_claim_due, next_poll_at
+from builds.services import POLL_MAX, PUSH_POLL, builds_claim_due, next_poll_at
 from repositories.models import StudentRepository
 
 AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 
 
 def _student(course: Course, name: str, **repository: object) -> Enrolment:
@@ -49,6 +50,36 @@ def test_a_build_in_flight_is_read_at_the_poll_interval_setting(
 
     assert short == now + dt.timedelta(seconds=4)
     assert longer_than_the_cap == now + POLL_MAX * 2
+
+
+@pytest.mark.django_db
+def test_a_run_whose_result_comes_as_an_event_is_read_only_as_a_net(
+    course: Course, settings: Any
+) -> None:
+    # GitHub Actions through the app: the run's workflow_run event brings the result, so the
+    # run list is read only every PUSH_POLL in case that event is lost; without the app (or
+    # on automated builds, which send nothing for a failure) at the poll interval.
+    settings.BUILD_POLL_INTERVAL = 10
+    Course.objects.filter(pk=course.pk).update(build_backend=ACTIONS)
+    now = timezone.now()
+    with_app = _student(course, "ada")
+    Enrolment.objects.filter(pk=with_app.pk).update(
+        github_access=GitHubAccess.APP, github_installation_id=7
+    )
+    without_app = _student(course, "alan")
+    for student in (with_app, without_app):
+        Build.objects.create(
+            enrolment=student,
+            backend=ACTIONS,
+            external_id=f"run-{student.pk}",
+            state=BuildState.RUNNING,
+            created_at=now,
+        )
+
+    assert next_poll_at(with_app.pk, None, now) == now + PUSH_POLL
+    assert next_poll_at(without_app.pk, None, now) == now + dt.timedelta(seconds=10)
+    Course.objects.filter(pk=course.pk).update(build_backend=AUTOBUILD)
+    assert next_poll_at(with_app.pk, None, now) == now + dt.timedelta(seconds=10)
 
 
 @pytest.mark.django_db
