@@ -686,6 +686,8 @@ def _apply_changes(enrolment: Enrolment, changes: dict[str, str]) -> None:
         )
     if "docker_id" in changes:
         update.update(
+            # A Docker ID is given: the unknown one the roster had is no longer the question.
+            docker_id_not_found="",
             docker_id_verified_at=None,
             invite_state=InviteState.NONE,
             invite_id="",

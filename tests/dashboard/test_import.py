@@ -281,3 +281,23 @@ def test_import_saves_the_roster_without_applying_and_import_and_apply_applies(
     run = ApplyRun.objects.get(course=course)
     assert len(applied) == 1
     assert confirmed["Location"].endswith(f"?run={run.pk}")
+
+
+@pytest.mark.django_db
+def test_correcting_the_docker_id_forgets_the_one_docker_hub_did_not_know(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    ghost = Enrolment.objects.create(
+        course=course, identifier="ghost@uni.example", docker_id_not_found="nosuchdockerid"
+    )
+    client.force_login(instructor)
+
+    client.post(
+        reverse("dashboard:student_correct", args=[course.slug, ghost.pk]),
+        {"docker_id": "realghost", "github_repo": "", "reason": "typo in the roster"},
+    )
+
+    ghost.refresh_from_db()
+    assert (ghost.docker_id, ghost.docker_id_not_found) == ("realghost", "")
+    board = client.get(reverse("dashboard:board", args=[course.slug])).content.decode()
+    assert "not found on Docker Hub" not in board
