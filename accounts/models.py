@@ -279,6 +279,9 @@ class Enrolment(models.Model):
         related_name="enrolments",
     )
     docker_id = models.CharField(max_length=30, blank=True)
+    # A Docker ID the roster gave that Docker Hub did not know (a typo, often): kept for staff
+    # to see and correct, never used (``docker_id`` stays empty until someone gives a known one).
+    docker_id_not_found = models.CharField(max_length=30, blank=True)
     # owner/name on GitHub
     github_repo = models.CharField("GitHub repository", max_length=140, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -335,7 +335,8 @@ class Row:
     # The outside checks done for this row so far ("docker_id", "github_repo").
     checks_done: list[str] = field(default_factory=list)
     check_warnings: list[str] = field(default_factory=list)
-    # Docker Hub has no such user: the row is imported without its Docker ID.
+    # Docker Hub has no such user: the row is imported without its Docker ID, which is kept
+    # beside it (Enrolment.docker_id_not_found) for staff to see and correct.
     docker_id_unknown: bool = False
 
     def as_dict(self) -> dict[str, object]:

@@ -434,17 +434,25 @@ def roster_confirm(request: HttpRequest, slug: str, import_id: int) -> HttpRespo
         )
         messages.info(request, "The checks were stopped; the rows not checked can be imported.")
         return redirect("dashboard:roster_preview", slug, import_id)
+    # "import" saves the roster only; "confirm" (the default) saves it and applies the plan.
+    apply = action != "import"
     try:
-        result = courses.roster_confirm(preview=preview, actor=_user(request))
+        result = courses.roster_confirm(preview=preview, actor=_user(request), apply=apply)
     except courses.ActionRefused as error:
         messages.error(request, str(error))
         return redirect("dashboard:roster_preview", slug, import_id)
-    messages.success(
-        request,
-        f"Imported: {result.created} added, {result.updated} updated, {result.skipped} skipped.",
+    imported = (
+        f"Imported: {result.created} added, {result.updated} updated, {result.skipped} skipped."
     )
     if result.apply is not None:
+        messages.success(request, imported)
         return redirect(reverse("dashboard:plan", args=[slug]) + f"?run={result.apply.pk}")
+    if not apply and (result.created or result.updated):
+        messages.success(
+            request, f"{imported} Nothing was applied yet: review the plan, then apply it."
+        )
+        return redirect("dashboard:plan", slug)
+    messages.success(request, imported)
     return redirect("dashboard:board", slug)
 
 

@@ -434,7 +434,8 @@ def roster_check(
                     row.docker_id_unknown = True
                     row.check_warnings.append(
                         f"Docker Hub has no user {row.docker_id}: imported without the Docker "
-                        "ID; the student gives theirs when they join"
+                        "ID (kept beside the student, marked not found on Docker Hub); the "
+                        "student gives theirs when they join, or you correct it"
                     )
                 _mark_done(row, "docker_id")
 
@@ -561,8 +562,9 @@ class ImportResult:
     apply: ApplyRun | None
 
 
-def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
-    """Save the previewed roster in one transaction, then apply the course's plan.
+def roster_confirm(*, preview: RosterImport, actor: User, apply: bool = True) -> ImportResult:
+    """Save the previewed roster in one transaction, then apply the course's plan (unless
+    ``apply`` is False: the instructor reviews the plan and applies it later).
 
     The rows are classified again against the roster as it is now (someone may have
     changed it since the preview); the outside checks' findings are kept. Any failure
@@ -587,6 +589,7 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
                 if not row.imported:
                     continue
                 docker_id = "" if row.docker_id_unknown else row.docker_id
+                not_found = row.docker_id if row.docker_id_unknown else ""
                 if row.enrolment_id is None:
                     enrolment = Enrolment(
                         course=course,
@@ -605,12 +608,15 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
                         name=row.name,
                         email=row.email,
                         docker_id=docker_id,
+                        docker_id_not_found=not_found,
                         github_repo=row.github_repo,
                     )
                     created += 1
                 else:
                     enrolment = Enrolment.objects.get(pk=row.enrolment_id, course=course)
                     changes = {k: new for k, (_, new) in row.updates.items()}
+                    if not_found and not enrolment.docker_id:
+                        changes["docker_id_not_found"] = not_found
                     _apply_changes(enrolment, changes)
                     updated += 1
             skipped = sum(1 for row in rows if not row.imported)
@@ -628,7 +634,9 @@ def roster_confirm(*, preview: RosterImport, actor: User) -> ImportResult:
                 actor=actor,
                 message=f"{created} added, {updated} updated, {skipped} skipped",
             )
-            run = course_apply(course=course, actor=actor) if created or updated else None
+            run = (
+                course_apply(course=course, actor=actor) if apply and (created or updated) else None
+            )
     except IntegrityError:
         raise ActionRefused(
             "The roster changed while you were reviewing it (a Docker ID or identifier is now "
@@ -678,6 +686,8 @@ def _apply_changes(enrolment: Enrolment, changes: dict[str, str]) -> None:
         )
     if "docker_id" in changes:
         update.update(
+            # A Docker ID is given: the unknown one the roster had is no longer the question.
+            docker_id_not_found="",
             docker_id_verified_at=None,
             invite_state=InviteState.NONE,
             invite_id="",

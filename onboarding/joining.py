@@ -709,7 +709,7 @@ def enrolment_link(
         entry = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         fields: dict[str, object] = {}
         if docker_id != entry.docker_id:
-            fields.update(docker_id=docker_id, docker_id_verified_at=now)
+            fields.update(docker_id=docker_id, docker_id_verified_at=now, docker_id_not_found="")
         elif entry.docker_id and entry.docker_id_verified_at is None:
             fields["docker_id_verified_at"] = now
         repo_changed = github_repo != entry.github_repo

@@ -19,6 +19,7 @@ from accounts import bulk_invites, membership, organisation_selectors, organisat
 from accounts.access import get_course_for_staff, require_site_admin
 from accounts.models import BulkInvite, OrgInvite, Outcome, User
 from accounts.roster_parsing import INVITE_LIMITS
+from builds import retiring
 from hubcourse.csvexport import csv_response
 from hubcourse.errors import ValidationError
 from hubcourse.form_errors import add_domain_errors
@@ -424,6 +425,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "recent": organisation_selectors.recent_bulk_invites(5),
             "courses": organisation_selectors.courses_for_offboarding(),
             "shared_teams": organisation_selectors.shared_course_teams(),
+            "retiring": retiring.courses_to_move(),
             "registered": [
                 (seats.seat_usage(org.name), org.instructors.count())
                 for org in organisations.organisations_for(_user(request))

@@ -53,18 +53,40 @@ def retires_on(name: str) -> dt.date | None:
     return day if isinstance(day, dt.date) else None
 
 
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def retirement_note(name: str) -> str:
     """A sentence for people choosing the backend, or "" when it is not retiring."""
     day = retires_on(name)
     if day is None:
         return ""
-    last = day - dt.timedelta(days=1)
     return (
-        f"Docker retires automated builds on {day.day} {day:%B %Y}: a course whose term runs "
-        f"past {last.day} {last:%B %Y} cannot finish on them, and its students' images stop "
-        "being built on push. Choose GitHub Actions for a new course; a course on automated "
-        "builds must move before then."
+        f"Docker retires automated builds on {_day(day)}: a course whose term runs "
+        f"past {_day(day - dt.timedelta(days=1))} cannot finish on them, and its students' "
+        "images stop being built on push. Choose GitHub Actions for a new course; a course on "
+        "automated builds must move before then."
     )
+
+
+def moving_note(name: str) -> str:
+    """What moving a course off a retiring backend involves, or "" when it is not retiring:
+    the course list and the organisation page say it beside every course still on it."""
+    day = retires_on(name)
+    if day is None:
+        return ""
+    return (
+        f"Still on automated builds, which Docker retires on {_day(day)}. To move, choose "
+        f"“{BACKENDS[NEW_COURSE_BACKEND].label}” under “How images are built” in the course's "
+        "settings; students install the hubcourse GitHub App on their repository; the course's "
+        "plan then sets up the workflow for each student and removes the automated-build rule."
+    )
+
+
+def retiring_backends() -> list[str]:
+    """The names of the backends with an announced retirement day."""
+    return [name for name in BACKENDS if retires_on(name) is not None]
 
 
 def get_backend(name: str) -> BuildBackend:
@@ -93,7 +115,9 @@ __all__ = [
     "backend_for",
     "choices",
     "get_backend",
+    "moving_note",
     "register",
     "retirement_note",
     "retires_on",
+    "retiring_backends",
 ]

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import template
 
 from accounts.access import may_create_courses as allowed
-from accounts.models import User
+from accounts.models import Course, User
+from builds.backends import moving_note as backend_moving_note
 
 register = template.Library()
 
@@ -13,6 +14,13 @@ def may_create_courses(user: User) -> bool:
     """For pages outside the dashboard (the course list) that offer "New course"."""
 
     return bool(user.is_authenticated and allowed(user))
+
+
+@register.filter
+def moving_note(course: Course) -> str:
+    """``{{ course|moving_note }}``: what moving an active course off a retiring build backend
+    involves, or "" (read from the course's own row: no query)."""
+    return "" if course.archived_at else backend_moving_note(course.build_backend)
 
 
 # What a plan row will do, as a person says it: the plan's kinds ("create", "change") are

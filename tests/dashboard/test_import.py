@@ -16,7 +16,7 @@ from accounts import roster_parsing as roster
 from accounts.models import Course, Enrolment, InviteState, PreflightState
 from hubcourse.models import AuditEvent
 from onboarding import courses
-from onboarding.models import RosterCheck, RosterImport
+from onboarding.models import ApplyRun, RosterCheck, RosterImport
 from repositories.models import StudentRepository
 
 FILES = Path(__file__).parent / "files"
@@ -229,12 +229,75 @@ def test_the_preview_asks_docker_hub_and_github_about_new_rows(
     job = RosterCheck.objects.get(pk=preview.pk)
     assert (job.status, job.done, job.total, job.lease_until) == ("done", 3, 3, None)
 
+    page = client.get(reverse("dashboard:roster_preview", args=[course.slug, preview.pk]))
+    assert '<del>nosuchdockerid</del> <span class="badge st-warning">not found on Docker Hub' in (
+        page.content.decode()
+    )
+
     client.post(reverse("dashboard:roster_confirm", args=[course.slug, preview.pk]))
 
     saved = dict(Enrolment.objects.filter(course=course).values_list("identifier", "docker_id"))
-    # An unknown Docker ID is left out: the student gives theirs when they join.
+    # An unknown Docker ID is never used: the student gives theirs when they join...
     assert saved == {
         "ada@uni.example": ada["docker_id"],
         "ghost@uni.example": "",
         "lost@uni.example": "",
     }
+    # ...but what the instructor typed is kept beside the student, marked, to be corrected.
+    ghost = Enrolment.objects.get(course=course, identifier="ghost@uni.example")
+    assert ghost.docker_id_not_found == "nosuchdockerid"
+    board = client.get(reverse("dashboard:board", args=[course.slug])).content.decode()
+    assert "<del>nosuchdockerid</del>" in board and "not found on Docker Hub" in board
+    student = client.get(reverse("dashboard:student", args=[course.slug, ghost.pk]))
+    assert "not found on Docker Hub" in student.content.decode()
+
+
+@pytest.mark.django_db
+def test_import_saves_the_roster_without_applying_and_import_and_apply_applies(
+    client: Client, instructor: Any, course: Course, applied: list[Any]
+) -> None:
+    client.force_login(instructor)
+    _upload(client, course, text="a@uni.example,Ann\n")
+    first = RosterImport.objects.get()
+    page = client.get(reverse("dashboard:roster_preview", args=[course.slug, first.pk]))
+    assert 'value="import"' in page.content.decode()
+    assert "Import 1 student and apply" in page.content.decode()
+
+    imported = client.post(
+        reverse("dashboard:roster_confirm", args=[course.slug, first.pk]), {"action": "import"}
+    )
+
+    assert Enrolment.objects.filter(course=course, identifier="a@uni.example").exists()
+    assert applied == [] and not ApplyRun.objects.filter(course=course).exists()
+    # Straight to the plan, to review what applying would do.
+    assert imported["Location"] == reverse("dashboard:plan", args=[course.slug])
+
+    _upload(client, course, text="b@uni.example,Bob\n")
+    second = RosterImport.objects.exclude(pk=first.pk).get()
+    confirmed = client.post(
+        reverse("dashboard:roster_confirm", args=[course.slug, second.pk]), {"action": "confirm"}
+    )
+
+    run = ApplyRun.objects.get(course=course)
+    assert len(applied) == 1
+    assert confirmed["Location"].endswith(f"?run={run.pk}")
+
+
+@pytest.mark.django_db
+def test_correcting_the_docker_id_forgets_the_one_docker_hub_did_not_know(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    ghost = Enrolment.objects.create(
+        course=course, identifier="ghost@uni.example", docker_id_not_found="nosuchdockerid"
+    )
+    client.force_login(instructor)
+
+    client.post(
+        reverse("dashboard:student_correct", args=[course.slug, ghost.pk]),
+        {"docker_id": "realghost", "github_repo": "", "reason": "typo in the roster"},
+    )
+
+    ghost.refresh_from_db()
+    assert (ghost.docker_id, ghost.docker_id_not_found) == ("realghost", "")
+    board = client.get(reverse("dashboard:board", args=[course.slug])).content.decode()
+    assert "not found on Docker Hub" not in board
