@@ -29,7 +29,7 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import CourseRole, OnboardingState, User
+from accounts.models import CourseRole, User
 from accounts.seats import seat_usage
 from accounts.steps import StepName
 from builds.models import Build, BuildState
@@ -45,7 +45,7 @@ from onboarding import board as class_board
 from onboarding import courses
 from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
-from onboarding.state import HANDOUT_STEPS
+from onboarding.state import HANDOUT_STEPS, STAGES
 from onboarding.status import badge_state, student_status
 from onboarding.steps import handout_step_of, plan_position, step_label
 
@@ -152,7 +152,7 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "counts": counts,
         "chart": class_board.board_chart(course, students=total),
         "handout_steps": [label for label, _ in HANDOUT_STEPS],
-        "states": [(s.value, s.label) for s in OnboardingState],
+        "stages": [(s.key, s.label) for s in STAGES],
         "build_states": [*BuildState.choices, ("none", "No build yet")],
         "sorts": class_board.SORTS,
         "live_query": filters.querystring(page=page.number if page.number > 1 else ""),
