@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -46,7 +47,7 @@ from onboarding import courses
 from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
 from onboarding.state import HANDOUT_STEPS, STAGES
-from onboarding.status import badge_state, student_status
+from onboarding.status import badge_state, log_failed_step, log_failure_line, student_status
 from onboarding.steps import handout_step_of, plan_position, step_label
 
 EXPORT_CHUNK = 500
@@ -567,6 +568,16 @@ def student_detail(request: HttpRequest, slug: str, enrolment_id: int) -> HttpRe
     return _detail(request, access, enrolment, form)
 
 
+@dataclass(frozen=True)
+class BuildRow:
+    """A build on the student's page, with a failed build's first error line to show
+    before its log (the runner's boilerplate comes first in the log itself)."""
+
+    build: Build
+    failure_line: str
+    failed_step: str
+
+
 def _detail(
     request: HttpRequest,
     access: CourseAccess,
@@ -588,6 +599,14 @@ def _detail(
     )[0]
     # The row's copy has the repository joined: the timeline reads it without a query.
     enrolment.repository = getattr(row.enrolment, "repository", None)
+    build_rows = [
+        BuildRow(
+            b,
+            log_failure_line(b.log_excerpt) if b.state == BuildState.FAILED else "",
+            log_failed_step(b.log_excerpt) if b.state == BuildState.FAILED else "",
+        )
+        for b in builds.object_list
+    ]
     return render(
         request,
         "dashboard/student.html",
@@ -598,6 +617,7 @@ def _detail(
             "row": row,
             "timeline": class_board.timeline(enrolment),
             "builds": builds,
+            "build_rows": build_rows,
             "events": events,
             "form": form,
             "step_label": step_label(enrolment.error_step),

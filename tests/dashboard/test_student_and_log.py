@@ -74,6 +74,38 @@ def test_the_student_page_shows_timeline_error_builds_and_audit(
 
 
 @pytest.mark.django_db
+def test_a_failed_builds_inline_log_shows_its_first_error_line_first(
+    client: Client, instructor: Any, course: Course, enrolment: Enrolment
+) -> None:
+    boilerplate = "\n".join(f"2026-01-05T10:00:{i:02d}.0Z Runner setup line {i}" for i in range(40))
+    log = (
+        f"{boilerplate}\n"
+        "2026-01-05T10:01:00.0Z ##[group]Run docker/build-push-action@v6\n"
+        "2026-01-05T10:01:02.0Z #2 ERROR: docker.io/library/pythn:3.12-slim: not found\n"
+        "2026-01-05T10:01:03.0Z ##[error]buildx failed with: exit code 1\n"
+    )
+    Build.objects.create(
+        enrolment=enrolment,
+        backend="github-actions",
+        external_id="b2",
+        state=BuildState.FAILED,
+        commit_sha="abcdef1234",
+        log_excerpt=log,
+    )
+    client.force_login(instructor)
+
+    page = client.get(
+        reverse("dashboard:student", args=[course.slug, enrolment.pk])
+    ).content.decode()
+
+    cell = page[page.index('class="failure-line"') :]
+    # The error line comes before the log, which is one click away.
+    assert cell.index("pythn:3.12-slim: not found") < cell.index("<details>")
+    assert "In <strong>docker/build-push-action@v6</strong>" in cell
+    assert cell.index("<summary>Show the whole log</summary>") < cell.index("Runner setup line 0")
+
+
+@pytest.mark.django_db
 def test_a_ta_sees_the_student_but_not_the_correction_form(
     client: Client, ta: Any, course: Course, enrolment: Enrolment
 ) -> None:
