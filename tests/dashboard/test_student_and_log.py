@@ -106,6 +106,23 @@ def test_a_failed_builds_inline_log_shows_its_first_error_line_first(
 
 
 @pytest.mark.django_db
+def test_the_staff_page_hides_the_old_checks_while_they_run_again(
+    client: Client, instructor: Any, course: Course, enrolment: Enrolment
+) -> None:
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        preflight_state=PreflightState.NOT_RUN,
+        preflight_report=[{"level": "error", "message": "No DockerfileVolume in the repository."}],
+    )
+    client.force_login(instructor)
+
+    page = client.get(
+        reverse("dashboard:student", args=[course.slug, enrolment.pk])
+    ).content.decode()
+
+    assert "Checking again…" in page and "No DockerfileVolume" not in page
+
+
+@pytest.mark.django_db
 def test_a_ta_sees_the_student_but_not_the_correction_form(
     client: Client, ta: Any, course: Course, enrolment: Enrolment
 ) -> None:
