@@ -318,3 +318,25 @@ def test_applying_a_plan_with_nothing_to_do_says_so(
 
     assert "Nothing needed doing" in html
     assert "0 of 0" not in html
+
+
+@pytest.mark.django_db
+def test_a_fallback_with_a_consequence_is_not_labelled_already_so(
+    client: Client, ta: Any, course: Course, enrolment: Enrolment
+) -> None:
+    audit_record(
+        service="GitHub",
+        action="webhook.create",
+        target="ada/docker-course",
+        outcome=AuditEvent.Outcome.FALLBACK,
+        enrolment=enrolment,
+        message="GitHub did not let hubcourse add a webhook (Not Found); new builds are "
+        "found by polling instead.",
+    )
+    client.force_login(ta)
+
+    page = client.get(reverse("dashboard:audit", args=[course.slug])).content.decode()
+
+    # Its own label, in warning colour, with the consequence beside it.
+    assert 'class="badge tone-warn">Done another way</span> GitHub did not let' in page
+    assert ">Already so</span>" not in page
