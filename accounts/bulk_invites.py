@@ -25,6 +25,7 @@ from accounts.roster_parsing import (
     INVITE_LIMITS,
     INVITE_MAX_BYTES,
     Entry,
+    Invitees,
     RosterError,
     Status,
     parse_invitees,
@@ -36,6 +37,7 @@ from hubcourse.audit import audit_record
 from hubcourse.errors import PermanentError, ValidationError
 from hubcourse.models import JobStatus
 from hubcourse.tasks import enqueue_on_commit
+from hubcourse.text import counted
 from integrations.dockerhub.client import (
     BULK_INVITE_MAX,
     SERVICE,
@@ -81,9 +83,7 @@ def default_organisation() -> str:
 # -- creating and confirming -------------------------------------------------------------------
 
 
-def invitees_read(
-    *, text: str, upload: bytes | None, upload_size: int | None = None
-) -> list[Entry]:
+def invitees_read(*, text: str, upload: bytes | None, upload_size: int | None = None) -> Invitees:
     """The rules for a list of people to invite (pasted, or a CSV file, not both, never
     empty or too large): its entries, or ``hubcourse.errors.ValidationError`` saying why not.
     ``upload`` is the file's first bytes (at most ``INVITE_MAX_BYTES`` + 1), ``upload_size``
@@ -137,6 +137,8 @@ def bulk_invite_create(
             filename=filename[:255],
             created_by=actor,
             total=sum(1 for row in rows if row.ok),
+            lines_read=rows.lines if isinstance(rows, Invitees) else 0,
+            blank_lines=list(rows.blank_lines) if isinstance(rows, Invitees) else [],
         )
         BulkInviteRow.objects.bulk_create(
             [
@@ -424,6 +426,36 @@ def outcome_counts(job: BulkInvite) -> dict[str, int]:
 def outcome_summary(job: BulkInvite) -> list[tuple[str, str, int]]:
     labels = dict(Outcome.choices)
     return [(key, str(labels[key]), n) for key, n in outcome_counts(job).items()]
+
+
+LINES_NAMED = 10
+
+
+def _lines(numbers: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:LINES_NAMED])
+    return shown + (" …" if len(numbers) > LINES_NAMED else "")
+
+
+def read_summary(job: BulkInvite) -> str:
+    """What was read, so the counts add up to the list the admin pasted: "20 lines read:
+    18 Docker IDs or emails (17 different: line 12 repeats an earlier one); 2 blank lines
+    (4, 9)." The rows' own outcomes are counted beside it."""
+    entries = job.rows.count()
+    repeated = list(
+        job.rows.filter(dry_run=Outcome.DUPLICATE).order_by("line").values_list("line", flat=True)
+    )
+    text = counted(entries, "Docker ID or email", "Docker IDs or emails")
+    if repeated:
+        text += (
+            f" ({entries - len(repeated)} different: line{'s' if len(repeated) > 1 else ''} "
+            f"{_lines(repeated)} repeat{'s' if len(repeated) == 1 else ''} an earlier one)"
+        )
+    if job.lines_read:
+        text = f"{counted(job.lines_read, 'line')} read: {text}"
+        blank = job.blank_lines
+        if blank:
+            text += f"; {counted(len(blank), 'blank line')} ({_lines(blank)})"
+    return text + "."
 
 
 def nothing_changed(job: BulkInvite) -> bool:

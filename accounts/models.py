@@ -390,6 +390,10 @@ class BulkInvite(Job):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     # Docker Hub calls made by each phase (one per chunk of at most 1000).
     requests_made = models.PositiveIntegerField(default=0)
+    # What was read besides the rows: the list's lines, and which were blank (0 and [] for a
+    # job made before these were kept, or from rows that came without their text).
+    lines_read = models.PositiveIntegerField(default=0)
+    blank_lines = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

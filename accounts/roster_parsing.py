@@ -28,7 +28,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
@@ -864,9 +864,21 @@ def split_entries(line: str) -> list[str]:
     return entries
 
 
+class Invitees(list[Entry]):
+    """A list's entries, and what else was read: how many lines, and which of them were
+    blank or separator lines (so "20 lines, 18 entries" adds up on the page)."""
+
+    def __init__(
+        self, entries: Iterable[Entry] = (), *, lines: int = 0, blank_lines: Sequence[int] = ()
+    ) -> None:
+        super().__init__(entries)
+        self.lines = lines
+        self.blank_lines = tuple(blank_lines)
+
+
 def parse_invitees(
     data: bytes | str, *, as_csv: bool | None = None, filename: str = ""
-) -> list[Entry]:
+) -> Invitees:
     """Entries of a pasted list (one per line; commas and semicolons also separate) or of a
     CSV (the column a header names, else the first). ``as_csv`` None: a CSV when the file's
     name ends in .csv or its first line is a header. Blank and separator lines are not
@@ -905,7 +917,10 @@ def parse_invitees(
                     f"{INVITE_LIMITS} are accepted. Split it into several lists."
                 )
             entries.append(_entry(number, position, raw, seen))
-    return entries
+    # Lines up to the last one with text; trailing empty lines are not part of the list.
+    read = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+    blank = [n for n in range(1, read + 1) if _SEPARATOR_LINE_RE.match(lines[n - 1])]
+    return Invitees(entries, lines=read, blank_lines=blank)
 
 
 def _entry(line: int, position: int, raw: str, seen: dict[str, int]) -> Entry:

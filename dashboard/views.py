@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +30,7 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import CourseRole, OnboardingState, User
+from accounts.models import CourseRole, User
 from accounts.seats import seat_usage
 from accounts.steps import StepName
 from builds.models import Build, BuildState
@@ -45,8 +46,8 @@ from onboarding import board as class_board
 from onboarding import courses
 from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
-from onboarding.state import HANDOUT_STEPS
-from onboarding.status import badge_state, student_status
+from onboarding.state import HANDOUT_STEPS, STAGES
+from onboarding.status import badge_state, log_failed_step, log_failure_line, student_status
 from onboarding.steps import handout_step_of, plan_position, step_label
 
 EXPORT_CHUNK = 500
@@ -152,7 +153,7 @@ def _board_context(request: HttpRequest, access: CourseAccess) -> dict[str, Any]
         "counts": counts,
         "chart": class_board.board_chart(course, students=total),
         "handout_steps": [label for label, _ in HANDOUT_STEPS],
-        "states": [(s.value, s.label) for s in OnboardingState],
+        "stages": [(s.key, s.label) for s in STAGES],
         "build_states": [*BuildState.choices, ("none", "No build yet")],
         "sorts": class_board.SORTS,
         "live_query": filters.querystring(page=page.number if page.number > 1 else ""),
@@ -575,6 +576,16 @@ def student_detail(request: HttpRequest, slug: str, enrolment_id: int) -> HttpRe
     return _detail(request, access, enrolment, form)
 
 
+@dataclass(frozen=True)
+class BuildRow:
+    """A build on the student's page, with a failed build's first error line to show
+    before its log (the runner's boilerplate comes first in the log itself)."""
+
+    build: Build
+    failure_line: str
+    failed_step: str
+
+
 def _detail(
     request: HttpRequest,
     access: CourseAccess,
@@ -596,6 +607,14 @@ def _detail(
     )[0]
     # The row's copy has the repository joined: the timeline reads it without a query.
     enrolment.repository = getattr(row.enrolment, "repository", None)
+    build_rows = [
+        BuildRow(
+            b,
+            log_failure_line(b.log_excerpt) if b.state == BuildState.FAILED else "",
+            log_failed_step(b.log_excerpt) if b.state == BuildState.FAILED else "",
+        )
+        for b in builds.object_list
+    ]
     return render(
         request,
         "dashboard/student.html",
@@ -606,6 +625,7 @@ def _detail(
             "row": row,
             "timeline": class_board.timeline(enrolment),
             "builds": builds,
+            "build_rows": build_rows,
             "events": events,
             "form": form,
             "step_label": step_label(enrolment.error_step),

@@ -30,6 +30,9 @@ class AuditEvent(models.Model):
     class Outcome(models.TextChoices):
         OK = "ok", "Done"
         NOOP = "noop", "Already so"
+        # Not done, and not needed: hubcourse went another way, with a consequence the
+        # message says ("new builds are found by polling instead").
+        FALLBACK = "fallback", "Done another way"
         ERROR = "error", "Failed"
 
     course = models.ForeignKey(

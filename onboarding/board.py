@@ -46,7 +46,7 @@ from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
 from hubcourse.text import ago, duration
 from onboarding.github_access import how_watched
-from onboarding.state import ORDER, compute_state
+from onboarding.state import ORDER, STAGE_OF, STAGES, compute_state
 from onboarding.status import handout_steps
 from onboarding.steps import step_label
 
@@ -86,9 +86,12 @@ SORTS: dict[str, tuple[str, str]] = {
 # -- filters -------------------------------------------------------------------------------------
 
 
+STAGE_KEYS = {stage.key: stage for stage in STAGES}
+
+
 @dataclass(frozen=True)
 class BoardFilters:
-    step: str = ""  # an OnboardingState value
+    step: str = ""  # a Stage key: a handout step's number, "done" or "attention"
     build: str = ""  # a BuildState value, or "none"
     errors: bool = False
     q: str = ""
@@ -97,10 +100,13 @@ class BoardFilters:
     @classmethod
     def from_query(cls, query: QueryDict) -> BoardFilters:
         step = query.get("step", "")
+        if step in OnboardingState.values:
+            # A link saved before the filter spoke the handout's words.
+            step = STAGE_OF[OnboardingState(step)].key
         build = query.get("build", "")
         sort = query.get("sort", "identifier")
         return cls(
-            step=step if step in OnboardingState.values else "",
+            step=step if step in STAGE_KEYS else "",
             build=build if build in (*BuildState.values, "none") else "",
             errors=query.get("errors") in ("1", "on", "true"),
             q=query.get("q", "").strip()[:100],
@@ -166,7 +172,7 @@ def board_queryset(course: Course, filters: BoardFilters) -> QuerySet[Enrolment]
         )
     )
     if filters.step:
-        qs = qs.filter(state=filters.step)
+        qs = qs.filter(state__in=sorted(STAGE_KEYS[filters.step].states))
     if filters.errors:
         # An error on a step, a failed first build (its state is "needs attention"), or a
         # latest build that failed: a student done with onboarding can still be stuck.
@@ -459,27 +465,34 @@ class StateCount:
     tone: str
 
 
+STAGE_TONE = {"attention": "bad", "done": "ok", "5": "run", "1": "idle"}
+
+
 def state_counts(course: Course) -> tuple[int, list[StateCount]]:
-    """(total, one entry per state that has students) in onboarding order, errors first."""
-    counts = dict(
+    """(total, one entry per stage that has students): needs attention first, then the
+    handout's steps in order. ``state`` is the stage's key, the board filter's value."""
+    by_state = (
         Enrolment.objects.filter(course=course)
         .order_by()  # the model's ordering would join the course table for nothing
         .values_list("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
+    counts: dict[str, int] = {}
+    for state, n in by_state:
+        key = STAGE_OF[OnboardingState(state)].key
+        counts[key] = counts.get(key, 0) + n
     total = sum(counts.values())
-    ordered = [OnboardingState.ERROR, *ORDER]
     return total, [
         StateCount(
-            state.value,
-            state.label,
-            counts[state.value],
-            round(100 * counts[state.value] / total, 2),
-            STATE_TONE.get(state, "mid"),
+            stage.key,
+            stage.label,
+            counts[stage.key],
+            round(100 * counts[stage.key] / total, 2),
+            STAGE_TONE.get(stage.key, "mid"),
         )
-        for state in ordered
-        if counts.get(state.value)
+        for stage in STAGES
+        if counts.get(stage.key)
     ]
 
 

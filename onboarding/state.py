@@ -30,6 +30,33 @@ ORDER: tuple[OnboardingState, ...] = tuple(
 )
 
 
+@dataclass(frozen=True)
+class Stage:
+    """Where a student is, in the handout's words: the step they are on, all done, or
+    needs attention. Each stage is a set of stored states, so the board filters in SQL."""
+
+    key: str
+    label: str
+    states: frozenset[OnboardingState]
+
+
+def _stages() -> tuple[Stage, ...]:
+    stages = [Stage("attention", "Needs attention", frozenset({OnboardingState.ERROR}))]
+    start = 0
+    # A student is on step N from the state that completes step N-1 up to (not including)
+    # the state that completes step N.
+    for number, (title, completes) in enumerate(HANDOUT_STEPS, start=1):
+        end = ORDER.index(completes)
+        stages.append(Stage(str(number), f"On step {number}: {title}", frozenset(ORDER[start:end])))
+        start = end
+    stages.append(Stage("done", "All five steps done", frozenset(ORDER[start:])))
+    return tuple(stages)
+
+
+STAGES: tuple[Stage, ...] = _stages()
+STAGE_OF: dict[OnboardingState, Stage] = {state: s for s in STAGES for state in s.states}
+
+
 def rank(state: str) -> int:
     """Position of a state in the onboarding order (error ranks before everything)."""
     try:

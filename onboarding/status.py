@@ -81,6 +81,9 @@ class StatusView:
     builds: list[Build] = field(default_factory=list)
     image_url: str = ""
     preflight_problems: list[dict[str, str]] = field(default_factory=list)
+    # The student asked for the checks again and they have not answered yet: the last
+    # report's "Fix: ..." lines may already be fixed, so they are not shown meanwhile.
+    rechecking: bool = False
     # A stopping error that belongs to none of the five steps, shown on its own.
     other_error: str = ""
     # What the build backend asks of the student or tells them (values to enter, a commit
@@ -93,7 +96,7 @@ class StatusView:
 
     @property
     def in_progress(self) -> bool:
-        return any(step.status is StepStatus.WORKING for step in self.steps)
+        return self.rechecking or any(step.status is StepStatus.WORKING for step in self.steps)
 
 
 def permission_done(course: Course, repository: StudentRepository | None) -> bool:
@@ -182,6 +185,8 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
         for item in enrolment.preflight_report
         if isinstance(item, dict) and item.get("level") in ("error", "warning")
     ]
+    # Checking again keeps the old report until the new one replaces it.
+    rechecking = enrolment.preflight_state == PreflightState.NOT_RUN and bool(problems)
     return StatusView(
         enrolment=enrolment,
         repository=repository,
@@ -192,7 +197,8 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
         image_url=image_url(
             repository, pushed=succeeded or bool(repository and repository.last_pushed_at)
         ),
-        preflight_problems=problems,
+        preflight_problems=[] if rechecking else problems,
+        rechecking=rechecking,
         other_error=(
             enrolment.error_message
             if enrolment.error_step

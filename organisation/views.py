@@ -129,6 +129,7 @@ def bulk_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "page": page,
             "show": show,
             "outcomes": Outcome.choices,
+            "read": bulk_invites.read_summary(job),
             **_bulk_context(job),
         },
     )

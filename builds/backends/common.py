@@ -256,7 +256,7 @@ def ensure_github_webhook(
             service=GITHUB,
             action="webhook.create",
             target=target,
-            outcome=Outcome.NOOP,
+            outcome=Outcome.FALLBACK,
             enrolment=enrolment,
             message=(
                 f"GitHub did not let hubcourse add a webhook ({error.message}); "

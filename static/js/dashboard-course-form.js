@@ -42,7 +42,39 @@
     });
   }
 
+  // The short name the server would derive from the name when none is given (Django's
+  // slugify, cut to 60 characters), shown in the field so it can be kept or changed.
+  function suggestSlug(name) {
+    return name.normalize("NFKD").replace(/[^\x00-\x7F]/g, "")
+      .replace(/[^\w\s-]/g, "").trim().toLowerCase()
+      .replace(/[-\s]+/g, "-").replace(/^[-_]+|[-_]+$/g, "").slice(0, 60);
+  }
+
+  function suggestShortName() {
+    const slugField = document.getElementById("id_slug");
+    const nameField = document.getElementById("id_name");
+    // Only while the course is new and the short name is not one the person typed.
+    if (!slugField || !nameField || slugField.disabled || slugField.dataset.typed) return;
+    slugField.value = suggestSlug(nameField.value);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const slugField = document.getElementById("id_slug");
+    const nameField = document.getElementById("id_name");
+    if (slugField && nameField && !slugField.disabled) {
+      // A short name already there (a form sent back with errors) is the person's own
+      // unless it is what the name suggests.
+      if (slugField.value && slugField.value !== suggestSlug(nameField.value)) {
+        slugField.dataset.typed = "1";
+      }
+      slugField.addEventListener("input", () => {
+        // Emptied: suggesting starts again.
+        if (slugField.value) slugField.dataset.typed = "1";
+        else delete slugField.dataset.typed;
+      });
+      // Before update(), which reads the short name for the repository-name preview.
+      nameField.addEventListener("input", suggestShortName);
+    }
     const backend = document.getElementById("id_build_backend");
     if (backend) backend.addEventListener("change", showRetirement);
     showRetirement();

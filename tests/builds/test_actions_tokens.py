@@ -142,7 +142,7 @@ def test_without_an_owner_the_workflow_uses_the_course_token_and_says_so(
     assert data.read(repository, ActionsData).token_id == ""
     assert stored_secret(sandbox, student.github_repo, TOKEN_SECRET) == hub["org_token"]
     note = AuditEvent.objects.get(enrolment=student, action="token.create")
-    assert note.outcome == AuditEvent.Outcome.NOOP
+    assert note.outcome == AuditEvent.Outcome.FALLBACK
     assert "course's credentials" in note.message
     build_trigger_first(enrolment_id=student.pk)
     assert _settle(sandbox, student).state == BuildState.SUCCESS

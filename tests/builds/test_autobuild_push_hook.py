@@ -122,7 +122,7 @@ def test_without_rights_on_the_repositorys_hooks_it_polls_and_says_so(
     )
     assert len(github_events) == 1
     action, outcome, message = github_events[0]
-    assert (action, outcome) == ("webhook.create", AuditEvent.Outcome.NOOP)
+    assert (action, outcome) == ("webhook.create", AuditEvent.Outcome.FALLBACK)
     assert "polling" in message
     student.refresh_from_db()
     assert student.error_step == ""
@@ -148,7 +148,7 @@ def test_remove_deletes_the_push_hook_and_can_run_again(
     )
     assert _github_audit(student, "webhook.delete") == [
         AuditEvent.Outcome.OK,
-        AuditEvent.Outcome.NOOP,
+        AuditEvent.Outcome.FALLBACK,
     ]
 
 

@@ -124,7 +124,7 @@ def test_filters_and_search_narrow_the_board(
     url = reverse("dashboard:board", args=[course.slug])
 
     errors = client.get(url, {"errors": "1"}).context["page"].paginator.count
-    done = client.get(url, {"step": "first_build_succeeded"}).context["page"].paginator.count
+    done = client.get(url, {"step": "done"}).context["page"].paginator.count
     failed_build = client.get(url, {"build": "failed"}).context["page"].paginator.count
     no_build = client.get(url, {"build": "none"}).context["page"].paginator.count
     search = client.get(url, {"q": "student0004"}).context["rows"]
@@ -132,6 +132,48 @@ def test_filters_and_search_narrow_the_board(
     # "Problems only": 3 stuck on a step, and the 3 done whose latest build failed.
     assert (errors, done, failed_build, no_build) == (6, 3, 3, 6)
     assert [row.enrolment.docker_id for row in search] == ["student0004"]
+
+
+@pytest.mark.django_db
+def test_the_progress_filter_speaks_the_handouts_steps_and_filters_in_sql(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    _make_class(course, 9)
+    # One more student on step 2 in each of its three stored states.
+    for i, state in enumerate(
+        (OnboardingState.DOCKER_ID_VERIFIED, OnboardingState.INVITED, OnboardingState.MEMBER)
+    ):
+        Enrolment.objects.create(course=course, identifier=f"two{i}@uni.example", state=state)
+    client.force_login(instructor)
+    url = reverse("dashboard:board", args=[course.slug])
+
+    response = client.get(url, {"step": "2"})
+    html = response.content.decode()
+    options = [label for _, label in response.context["stages"]]
+
+    assert options == [
+        "Needs attention",
+        "On step 1: Sign up for a Docker ID",
+        "On step 2: Join the course organisation and team",
+        "On step 3: Get your Docker Hub repository",
+        "On step 4: Link it to your GitHub repository",
+        "On step 5: Build on every push to main",
+        "All five steps done",
+    ]
+    assert "Docker ID verified</option>" not in html and "In the team</option>" not in html
+    assert sorted(r.enrolment.identifier for r in response.context["rows"]) == [
+        "two0@uni.example",
+        "two1@uni.example",
+        "two2@uni.example",
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        count = board.board_queryset(course, board.BoardFilters(step="2")).count()
+    assert count == 3
+    # The step is a set of stored states, filtered by the database.
+    assert all(s in queries[-1]["sql"] for s in ("docker_id_verified", "invited", "member"))
+    assert client.get(url, {"step": "attention"}).context["page"].paginator.count == 3
+    # A link saved with a stored state still works, as the step that state belongs to.
+    assert client.get(url, {"step": "in_team"}).context["filters"].step == "3"
 
 
 @pytest.mark.django_db
@@ -230,9 +272,9 @@ def test_counts_and_chart_read_the_whole_class(course: Course) -> None:
 
     assert total == 6
     assert {c.state: c.count for c in counts} == {
-        "error": 2,
-        "in_team": 2,
-        "first_build_succeeded": 2,
+        "attention": 2,
+        "3": 2,
+        "done": 2,
     }
     assert sum(round(c.percent) for c in counts) in (99, 100, 101)
     assert chart.unit == "hour"
@@ -280,9 +322,7 @@ def test_the_export_holds_the_filtered_students_with_defused_cells(
     Enrolment.objects.filter(docker_id="student0000").update(name="=cmd|' /C calc'!A0")
     client.force_login(instructor)
 
-    response = client.get(
-        reverse("dashboard:export", args=[course.slug]), {"step": "first_build_succeeded"}
-    )
+    response = client.get(reverse("dashboard:export", args=[course.slug]), {"step": "done"})
     body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
     rows = list(csv.DictReader(io.StringIO(body)))
 

@@ -120,7 +120,7 @@ def test_an_instructor_goes_from_an_empty_install_to_a_green_board(
     assert done == len(good), list(course.enrolments.values_list("docker_id", "state"))
 
     # No reload: the live partial brings the new counts in by itself.
-    board.locator(".legend").get_by_text(re.compile(r"First build succeeded\s+2")).wait_for(
+    board.locator(".legend").get_by_text(re.compile(r"All five steps done\s+2")).wait_for(
         timeout=30_000
     )
     stuck_row = board.locator("tr", has_text=broken["email"])

@@ -68,9 +68,9 @@ def test_a_failed_first_build_is_counted_as_needing_attention(course: Course) ->
 
     assert total == 4
     assert {c.state: c.count for c in counts} == {
-        "error": 1,
-        "first_build_running": 1,
-        "first_build_succeeded": 2,
+        "attention": 1,
+        "5": 1,
+        "done": 2,
     }
     filtered = board.board_queryset(course, board.BoardFilters.from_query(QueryDict("errors=1")))
     # "Problems only" also lists a student done with onboarding whose latest build failed.

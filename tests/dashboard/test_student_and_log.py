@@ -74,6 +74,55 @@ def test_the_student_page_shows_timeline_error_builds_and_audit(
 
 
 @pytest.mark.django_db
+def test_a_failed_builds_inline_log_shows_its_first_error_line_first(
+    client: Client, instructor: Any, course: Course, enrolment: Enrolment
+) -> None:
+    boilerplate = "\n".join(f"2026-01-05T10:00:{i:02d}.0Z Runner setup line {i}" for i in range(40))
+    log = (
+        f"{boilerplate}\n"
+        "2026-01-05T10:01:00.0Z ##[group]Run docker/build-push-action@v6\n"
+        "2026-01-05T10:01:02.0Z #2 ERROR: docker.io/library/pythn:3.12-slim: not found\n"
+        "2026-01-05T10:01:03.0Z ##[error]buildx failed with: exit code 1\n"
+    )
+    Build.objects.create(
+        enrolment=enrolment,
+        backend="github-actions",
+        external_id="b2",
+        state=BuildState.FAILED,
+        commit_sha="abcdef1234",
+        log_excerpt=log,
+    )
+    client.force_login(instructor)
+
+    page = client.get(
+        reverse("dashboard:student", args=[course.slug, enrolment.pk])
+    ).content.decode()
+
+    cell = page[page.index('class="failure-line"') :]
+    # The error line comes before the log, which is one click away.
+    assert cell.index("pythn:3.12-slim: not found") < cell.index("<details>")
+    assert "In <strong>docker/build-push-action@v6</strong>" in cell
+    assert cell.index("<summary>Show the whole log</summary>") < cell.index("Runner setup line 0")
+
+
+@pytest.mark.django_db
+def test_the_staff_page_hides_the_old_checks_while_they_run_again(
+    client: Client, instructor: Any, course: Course, enrolment: Enrolment
+) -> None:
+    Enrolment.objects.filter(pk=enrolment.pk).update(
+        preflight_state=PreflightState.NOT_RUN,
+        preflight_report=[{"level": "error", "message": "No DockerfileVolume in the repository."}],
+    )
+    client.force_login(instructor)
+
+    page = client.get(
+        reverse("dashboard:student", args=[course.slug, enrolment.pk])
+    ).content.decode()
+
+    assert "Checking again…" in page and "No DockerfileVolume" not in page
+
+
+@pytest.mark.django_db
 def test_a_ta_sees_the_student_but_not_the_correction_form(
     client: Client, ta: Any, course: Course, enrolment: Enrolment
 ) -> None:
@@ -269,3 +318,25 @@ def test_applying_a_plan_with_nothing_to_do_says_so(
 
     assert "Nothing needed doing" in html
     assert "0 of 0" not in html
+
+
+@pytest.mark.django_db
+def test_a_fallback_with_a_consequence_is_not_labelled_already_so(
+    client: Client, ta: Any, course: Course, enrolment: Enrolment
+) -> None:
+    audit_record(
+        service="GitHub",
+        action="webhook.create",
+        target="ada/docker-course",
+        outcome=AuditEvent.Outcome.FALLBACK,
+        enrolment=enrolment,
+        message="GitHub did not let hubcourse add a webhook (Not Found); new builds are "
+        "found by polling instead.",
+    )
+    client.force_login(ta)
+
+    page = client.get(reverse("dashboard:audit", args=[course.slug])).content.decode()
+
+    # Its own label, in warning colour, with the consequence beside it.
+    assert 'class="badge tone-warn">Done another way</span> GitHub did not let' in page
+    assert ">Already so</span>" not in page

@@ -40,12 +40,12 @@ def test_an_admin_bulk_adds_a_few_hundred_ids_from_paste_to_finished_progress(
     page.locator("#bulk-progress").get_by_text("300 invited").wait_for()
     progress = page.locator("#bulk-progress progress")
     assert progress.get_attribute("value") == "300" and progress.get_attribute("max") == "300"
-    assert "300 of 300 · 100%" in page.locator("#bulk-progress").inner_text()
+    assert "300 of 300 invitations sent · 100%" in page.locator("#bulk-progress").inner_text()
     save_screenshot(page, "organisation", "bulk-3-sent")
 
     # A reload finds the finished job where it was, with each row's result.
     page.reload()
-    assert "300 of 300 · 100%" in page.locator("#bulk-progress").inner_text()
+    assert "300 of 300 invitations sent · 100%" in page.locator("#bulk-progress").inner_text()
     assert page.get_by_role("link", name="Download the results (CSV)").is_visible()
     page.get_by_label("Show").select_option(Outcome.INVALID.value)
     page.get_by_role("button", name="Filter").click()

@@ -68,6 +68,35 @@ def test_pasting_a_list_runs_the_dry_run_and_shows_each_row(
     assert created_invites(sandbox) == 0
 
 
+def test_the_count_adds_up_to_the_lines_pasted_and_the_dry_run_has_no_result_column(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    make_team(sandbox)
+    make_docker_ids(sandbox, 18)
+    lines = [f"learner{i:04d}" for i in range(18)]
+    lines.insert(3, "")  # line 4
+    lines.insert(8, "   ")  # line 9
+    lines.append("learner0002")  # line 21: repeats line 3
+    response = _post_list(
+        admin_client, django_capture_on_commit_callbacks, invitees="\n".join(lines)
+    )
+    job = BulkInvite.objects.get()
+    page = admin_client.get(response["Location"]).content.decode()
+
+    assert (
+        "21 lines read: 19 Docker IDs or emails (18 different: line 21 repeats an earlier "
+        "one); 2 blank lines (4, 9)."
+    ) in page
+    assert "18 of 18 checked with Docker Hub" in page
+    # Nothing is sent during the dry run, so there is no result to show yet.
+    assert ">Result<" not in page and "not sent" not in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("organisation:bulk_send", args=[job.pk]))
+    sent = admin_client.get(response["Location"]).content.decode()
+    assert ">Result<" in sent and "18 of 18 invitations sent" in sent
+
+
 def created_invites(sandbox):
     return sandbox.world.stats["objects_created"].get("dockerhub.invite", 0)
 

@@ -225,6 +225,28 @@ def test_a_failed_builds_log_page_says_where_it_stopped(
     assert "Where it stopped" not in passed_page.content.decode()
 
 
+def test_while_the_checks_run_again_the_old_fix_line_gives_way_to_checking_again(
+    client: Client, sam: Enrolment, student: User
+) -> None:
+    fix = "Add a DockerfileVolume at the top of your repository."
+    _linked(sam)
+    Enrolment.objects.filter(pk=sam.pk).update(
+        preflight_state=PreflightState.FAILED,
+        preflight_report=[{"level": "error", "message": fix}],
+    )
+    client.force_login(student)
+    url = reverse("student:status_live", args=[sam.pk])
+    assert f"Fix:</strong> {fix}" in client.get(url).content.decode()
+
+    # "I fixed it: check again" was pressed; the checks have not answered yet.
+    Enrolment.objects.filter(pk=sam.pk).update(preflight_state=PreflightState.NOT_RUN)
+    html = client.get(url).content.decode()
+
+    assert "Checking again…" in html
+    assert fix not in html and "Fix:" not in html
+    assert 'data-poll-interval="3"' in html
+
+
 def test_the_live_part_answers_alone(client: Client, sam: Enrolment, student: User) -> None:
     client.force_login(student)
 

@@ -559,7 +559,7 @@ class DockerHubAutobuild:
                 service=GITHUB,
                 action="webhook.create",
                 target=f"{owner}/{repo}",
-                outcome=Outcome.NOOP,
+                outcome=Outcome.FALLBACK,
                 enrolment=enrolment,
                 message="No GitHub token is set; new builds are found by polling instead.",
             )

@@ -498,7 +498,7 @@ class GitHubActions:
                 service=DOCKER_HUB,
                 action="token.create",
                 target=image,
-                outcome=Outcome.NOOP,
+                outcome=Outcome.FALLBACK,
                 enrolment=enrolment,
                 message=(
                     "Docker Hub did not make a token for this repository alone "
