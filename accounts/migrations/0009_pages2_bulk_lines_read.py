@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_orgs_no_seat_outcome"),
+        ("accounts", "0008_retire_docker_id_not_found"),
     ]
 
     operations = [
