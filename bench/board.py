@@ -150,6 +150,55 @@ def count_queries(course: Any, user: Any) -> dict[str, int]:
     return counts
 
 
+CONDITIONAL_ROUNDS = 40
+
+
+def conditional_cost(course: Any, instructor: Any) -> dict[str, dict[str, float]]:
+    """Server time of a polled partial, rendered in full and answered 304 (the client sends
+    the ETag it holds): Django's CPU in this process (``process_time``, the test client's
+    share included, the database's not) and wall time, per request, for the board's and a
+    student's live part; and the queries of one 304."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from accounts.models import User
+
+    enrolment = course.enrolments.order_by("pk").first()
+    if enrolment.user_id is None:
+        enrolment.user = User.objects.create_user(f"bench.student.{course.slug}@example.edu")
+        enrolment.save(update_fields=["user"])
+    pages = (
+        ("board", instructor, reverse("dashboard:board_live", args=[course.slug])),
+        ("status page", enrolment.user, reverse("student:status_live", args=[enrolment.pk])),
+    )
+    found: dict[str, dict[str, float]] = {}
+    for label, user, url in pages:
+        client = Client(HTTP_HOST="127.0.0.1")  # an allowed host, not "testserver"
+        client.force_login(user)
+        if label == "status page":  # as opened: the badge and the CSRF cookie exist
+            client.get(reverse("student:status", args=[enrolment.pk]))
+        etag = client.get(url).headers.get("ETag", "")
+        figures: dict[str, float] = {}
+        if not etag:  # no validator on this database (SQLite): every refresh renders
+            continue
+        for mode, headers in (("full", {}), ("304", {"If-None-Match": etag})):
+            expected = 304 if mode == "304" else 200
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for _ in range(CONDITIONAL_ROUNDS):
+                response = client.get(url, headers=headers)
+                if response.status_code != expected:
+                    raise RuntimeError(f"{url} answered {response.status_code}, not {expected}")
+            figures[f"{mode}_cpu_ms"] = (time.process_time() - cpu0) * 1000 / CONDITIONAL_ROUNDS
+            figures[f"{mode}_wall_ms"] = (time.perf_counter() - wall0) * 1000 / CONDITIONAL_ROUNDS
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url, headers={"If-None-Match": etag})
+        figures["304_queries"] = len(captured.captured_queries)
+        found[label] = figures
+    return found
+
+
 def _session_cookie(user: Any) -> str:
     from django.test import Client
 
@@ -305,6 +354,9 @@ def run(
 
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    # Unchanged refreshes of the polled parts, before gunicorn starts (in this process).
+    conditional = conditional_cost(course, instructor)
+    result.details["conditional"] = conditional
     cookie = _session_cookie(instructor)
     web = ctx.start_web(workers=web_workers, threads=web_threads)
     board_path = reverse("dashboard:board", args=[course.slug])
@@ -345,6 +397,30 @@ def run(
                 "ms",
             ),
             Figure(f"{label}: failed requests", figures["errors"], "", "0", figures["errors"] == 0),
+        )
+    for label in ("board", "status page"):
+        figures = conditional.get(label, {})
+        if not figures:
+            result.add(
+                Figure(
+                    f"{label} live part, unchanged (304): server CPU per request",
+                    None,
+                    "ms",
+                    note="no ETag on this database: every refresh renders",
+                )
+            )
+            continue
+        result.add(
+            Figure(
+                f"{label} live part, unchanged (304): server CPU per request",
+                round(figures["304_cpu_ms"], 2),
+                "ms",
+                "< 3 ms",
+                figures["304_cpu_ms"] < 3,
+                note=f"{figures['304_wall_ms']:.2f} ms wall, {figures['304_queries']:.0f} "
+                f"queries; full answer {figures['full_cpu_ms']:.2f} ms CPU, "
+                f"{figures['full_wall_ms']:.2f} ms wall (in-process, database CPU not counted)",
+            )
         )
     for label in ("board", "student page"):
         counts = [sizes[s][label] for s in query_sizes]

@@ -21,7 +21,8 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roster_parsing as roster
 from accounts.access import (
@@ -36,6 +37,7 @@ from accounts.steps import StepName
 from builds.models import Build, BuildState
 from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
+from hubcourse import conditional
 from hubcourse.csvexport import csv_response
 from hubcourse.errors import ValidationError
 from hubcourse.form_errors import add_domain_errors
@@ -174,17 +176,12 @@ def _board_templates_digest() -> str:
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=8).hexdigest()
 
 
-def _board_html(request: HttpRequest, context: dict[str, Any]) -> str:
-    """The board partial, rendered once for the same data.
-
-    Staff leave the board open and it refreshes every 5 seconds; mostly nothing on the page
-    has changed, and rendering 50 rows costs more than reading them. The key is a digest of
-    everything the partial shows (``class_board.board_fingerprint``), so a change to any
-    student, build, count or the chart, or the clock moving a "minutes ago", renders anew.
-    The partial shows nothing that depends on who is looking.
-    """
+def _board_key(context: dict[str, Any]) -> str:
+    """A digest of everything the board partial shows (``class_board.board_fingerprint``):
+    a change to any student, build, count or the chart, or the clock moving a "minutes ago",
+    gives another. The partial shows nothing that depends on who is looking."""
     page = context["page"]
-    key = "dashboard:board-html:" + class_board.board_fingerprint(
+    return class_board.board_fingerprint(
         context["rows"],
         _board_templates_digest(),
         context["course"].pk,
@@ -197,6 +194,15 @@ def _board_html(request: HttpRequest, context: dict[str, Any]) -> str:
         context["counts"],
         context["chart"],
     )
+
+
+def _board_html(request: HttpRequest, context: dict[str, Any], digest: str | None = None) -> str:
+    """The board partial, rendered once for the same data (``_board_key``).
+
+    Staff leave the board open and it refreshes every 5 seconds; mostly nothing on the page
+    has changed, and rendering 50 rows costs more than reading them.
+    """
+    key = "dashboard:board-html:" + (digest or _board_key(context))
     html: str | None = cache.get(key)
     if html is None:
         html = render_to_string(BOARD_PARTIAL, context, request=request)
@@ -214,9 +220,21 @@ def board(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@never_cache
+@require_GET
 def board_live(request: HttpRequest, slug: str) -> HttpResponse:
-    access = get_course_for_staff(_user(request), slug)
-    return HttpResponse(_board_html(request, _board_context(request, access)))
+    """The board's live part. Its ETag is the digest the HTML cache is keyed by, so an
+    unchanged refresh is a 304 that skips the rendering (cached anyway) and the transfer, but
+    not the board's reads: no cheap query digests every build of a large class (see
+    bench/README.md, B3)."""
+    user = _user(request)
+    access = get_course_for_staff(user, slug)
+    context = _board_context(request, access)
+    digest = _board_key(context)
+    etag = conditional.make_etag("board", user.pk, digest)
+    return conditional.answer(
+        request, lambda: etag, lambda: HttpResponse(_board_html(request, context, digest))
+    )
 
 
 @login_required

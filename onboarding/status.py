@@ -16,10 +16,12 @@ from enum import Enum
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.models import Course, Enrolment, InviteState, PreflightState
+from accounts.models import Course, Enrolment, GitHubAppRegistration, InviteState, PreflightState
 from accounts.steps import StepName
 from builds.backends import StudentTask, backend_for
-from builds.models import Build, BuildState
+from builds.models import Build, BuildState, StudentBadge
+from hubcourse.conditional import rows_digest
+from onboarding.github_access import public_check_minutes
 from onboarding.state import HANDOUT_STEPS
 from onboarding.steps import STEPS, step_for, step_label
 from repositories.models import StudentRepository
@@ -444,3 +446,49 @@ def badge_state(enrolment_id: int) -> str:
         .first()
     )
     return BADGE_STATES.get(str(latest), "unknown")
+
+
+def status_fingerprint(enrolment: Enrolment) -> str | None:
+    """What the live status partial is rendered from, in one query: a digest of the whole
+    content of the student's enrolment and course rows, their repository, every build of
+    theirs, their badge and the GitHub App registration (``student_status``, ``badge_state``
+    and ``github_access.access_panel`` read nothing else), and the settings the page shows.
+    ``None`` on a database that cannot digest rows (no validator there)."""
+    tables = {
+        "enrolment": Enrolment._meta.db_table,
+        "course": Course._meta.db_table,
+        "repository": StudentRepository._meta.db_table,
+        "build": Build._meta.db_table,
+        "badge": StudentBadge._meta.db_table,
+        "app": GitHubAppRegistration._meta.db_table,
+    }
+    # Whole rows as text, so a column added later is covered without touching this.
+    sql = """
+        SELECT md5(concat_ws('|',
+            (SELECT e::text FROM {enrolment} e WHERE e.id = %s),
+            (SELECT c::text FROM {course} c WHERE c.id = %s),
+            (SELECT string_agg(r::text, ',' ORDER BY r.id) FROM {repository} r
+                WHERE r.enrolment_id = %s),
+            (SELECT string_agg(b::text, ',' ORDER BY b.id) FROM {build} b
+                WHERE b.enrolment_id = %s),
+            (SELECT string_agg(s::text, ',' ORDER BY s.id) FROM {badge} s
+                WHERE s.enrolment_id = %s),
+            (SELECT string_agg(g::text, ',' ORDER BY g.id) FROM {app} g)
+        ))
+    """.format(**tables)  # noqa: S608 (table names from our models, values as parameters)
+    pk = enrolment.pk
+    rows = rows_digest(sql, [pk, enrolment.course_id, pk, pk, pk])
+    if rows is None:
+        return None
+    return "|".join(
+        str(part)
+        for part in (
+            rows,
+            settings.DOCKERHUB_WEB_URL,
+            settings.GITHUB_URL,
+            public_check_minutes(),
+            bool(settings.GITHUB_APP_ID),
+            settings.GITHUB_APP_SLUG,
+            bool(settings.GITHUB_APP_PRIVATE_KEY),
+        )
+    )

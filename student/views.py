@@ -7,11 +7,15 @@ its unguessable token.
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +25,9 @@ from accounts.models import JoinLink, User
 from builds.badges import render_badge
 from builds.models import Build, BuildState, StudentBadge
 from builds.rebuild import rebuild_request
+from hubcourse import conditional
 from hubcourse.clientip import client_ip
+from hubcourse.conditional import clock_bucket
 from onboarding import github_access, joining
 from onboarding import status as student_progress
 from onboarding.joining import JoinResult
@@ -123,20 +129,54 @@ def status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
 @never_cache
 @require_GET
 def status_live(request: HttpRequest, enrolment_id: int) -> HttpResponse:
-    """The live part of the status page, polled every few seconds."""
-    enrolment = get_enrolment_for_student(_user(request), enrolment_id)
-    view = student_progress.student_status(enrolment)
-    return render(
-        request,
-        "student/partials/status_live.html",
-        {
-            "enrolment": enrolment,
-            "view": view,
-            "badge_token": joining.badge_for(enrolment).token,
-            "badge_state": student_progress.badge_state(enrolment.pk),
-            "github": github_access.access_panel(enrolment),
-        },
-    )
+    """The live part of the status page, polled every few seconds: a refresh where nothing
+    changed is a 304 from the access check and one digest query (hubcourse.conditional)."""
+    user = _user(request)
+    enrolment = get_enrolment_for_student(user, enrolment_id)
+
+    def etag() -> str | None:
+        rows = student_progress.status_fingerprint(enrolment)
+        if rows is None:
+            return None
+        return conditional.make_etag(
+            "status",
+            user.pk,
+            enrolment.pk,
+            rows,
+            _status_template_digest(),
+            clock_bucket(),
+            # The forms' CSRF token comes from this secret: a new one must reach the page.
+            request.META.get("CSRF_COOKIE", ""),
+        )
+
+    def full() -> HttpResponse:
+        return render(
+            request,
+            STATUS_PARTIAL,
+            {
+                "enrolment": enrolment,
+                "view": student_progress.student_status(enrolment),
+                "badge_token": joining.badge_for(enrolment).token,
+                "badge_state": student_progress.badge_state(enrolment.pk),
+                "github": github_access.access_panel(enrolment),
+            },
+        )
+
+    return conditional.answer(request, etag, full)
+
+
+STATUS_PARTIAL = "student/partials/status_live.html"
+STATUS_INCLUDES = ("student/partials/github_access.html", "student/partials/build_table.html")
+
+
+@lru_cache(maxsize=1)
+def _status_template_digest() -> str:
+    # A deployment that changes the partial must not answer 304 to the old one's HTML.
+    sources = [
+        get_template(name).template.source  # type: ignore[attr-defined]
+        for name in (STATUS_PARTIAL, *STATUS_INCLUDES)
+    ]
+    return hashlib.blake2b("\0".join(sources).encode(), digest_size=8).hexdigest()
 
 
 @login_required
