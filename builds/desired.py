@@ -73,8 +73,9 @@ def build_changes(course: Course, repository: StudentRepository) -> list[BuildCh
     """What the student's configured build does that the course no longer says.
 
     Nothing when nothing is recorded; a build set up before records were kept (marked
-    ``verify`` by a migration) is checked once against every setting. A change of backend is one change: the new backend is set up with
-    every current setting, so the others are not listed beside it.
+    ``verify`` by a migration) is checked once against every setting. A change of backend
+    is one change: the new backend is set up with every current setting, so the others are
+    not listed beside it.
     """
     applied = applied_build(repository)
     if repository.build_configured_at is None:
