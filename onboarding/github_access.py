@@ -9,7 +9,7 @@ hook it. Three ways in, recorded on the enrolment (``github_access``):
   token (an OAuth round trip with the app's client id, used once and never stored) lists the
   installation and the repository in it, and the app itself says the repository's
   installation is that one.
-- ``public``: a public repository without the app, read anonymously and checked on a timer.
+- ``public``: a public repository without the app, read as anyone may and checked on a timer.
 - ``none``: a private repository without the app: nothing can watch it.
 
 The app's webhook events (``installation``, ``installation_repositories``, ``repository``)
@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.credentials import github_app
 from accounts.models import Enrolment, GitHubAccess, PreflightState, User
+from accounts.repository_access import public_reader
 from accounts.signals import note_observed
 from hubcourse import http
 from hubcourse.audit import Outcome, audit_record
@@ -268,7 +269,8 @@ def _record_app(
 
 
 def access_refresh(enrolment: Enrolment) -> Enrolment:
-    """Look at the repository anonymously: public (checked on a timer) or not visible.
+    """Look at the repository as anyone may (``public_reader``): public (checked on a timer)
+    or not visible.
 
     Used when the student links a repository, and when the app stops covering it. A
     repository the app covers keeps ``app``. GitHub unreachable leaves things as they were.
@@ -281,12 +283,12 @@ def access_refresh(enrolment: Enrolment) -> Enrolment:
         _set(enrolment, access=GitHubAccess.UNKNOWN, note="", repository_id=None)
         return enrolment
     try:
-        repository = AnonymousGitHubClient.from_settings().get_repository(owner, name)
+        repository = public_reader(enrolment.course).get_repository(owner, name)
     except NotFound:
         _set(enrolment, access=GitHubAccess.NONE, note="", repository_id=None)
         return enrolment
     except ExternalServiceError as error:
-        logger.info("could not look at %s anonymously: %s", full, error)
+        logger.info("could not look at %s: %s", full, error)
         return enrolment
     _set(
         enrolment,

@@ -198,3 +198,19 @@ def test_base_images_follow_arg_defaults_stages_and_continuations() -> None:
         (7, "node:20"),
         (9, "alpine:3.20"),
     ]
+
+
+def test_a_class_of_public_repositories_is_checked_past_githubs_anonymous_limit(
+    sandbox: Any, hub_course: Course
+) -> None:
+    # GitHub lets an anonymous caller 60 requests an hour per server address, far less than
+    # a class's pre-flight; public repositories are read with the course's token (as the
+    # branch-head watcher reads them), so the anonymous budget is not the class's limit.
+    sandbox.world.config.update({"github_anonymous_rate_limit": 1})
+    students = [
+        _student(sandbox, hub_course, name) for name in ("adalovelace", "alanturing", "gracehopper")
+    ]
+
+    for student in students:
+        checked, report = _run(student)
+        assert checked.preflight_state == PreflightState.PASSED, report
