@@ -8,14 +8,24 @@ ended. Messages are for people: an exception's text is already free of URLs and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from hubcourse.models import AuditEvent
 
-if TYPE_CHECKING:
-    from accounts.models import Course, Enrolment, User
-
 Outcome = AuditEvent.Outcome
+
+
+# What the log needs of a course, a student's enrolment and a person: their keys. Typed by
+# shape, so the core does not import the domain above it.
+class _Row(Protocol):
+    @property
+    def pk(self) -> Any: ...
+
+
+class _Enrolment(_Row, Protocol):
+    @property
+    def course_id(self) -> int: ...
+
 
 _TARGET_MAX = 300
 _MESSAGE_MAX = 2000
@@ -27,9 +37,9 @@ def audit_record(
     action: str,
     target: str,
     outcome: str,
-    course: Course | None = None,
-    enrolment: Enrolment | None = None,
-    actor: User | None = None,
+    course: _Row | None = None,
+    enrolment: _Enrolment | None = None,
+    actor: _Row | None = None,
     message: str | BaseException = "",
 ) -> AuditEvent:
     """Store one audit event and return it.
@@ -46,8 +56,8 @@ def audit_record(
         course_id = enrolment.course_id
     return AuditEvent.objects.create(
         course_id=course_id,
-        enrolment=enrolment,
-        actor=actor,
+        enrolment_id=enrolment.pk if enrolment is not None else None,
+        actor_id=actor.pk if actor is not None else None,
         service=service,
         action=action,
         target=target[:_TARGET_MAX],
