@@ -20,7 +20,6 @@ from builds.backends import data
 from builds.backends.data import AppliedBuild
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
 from builds.moving import Move
-from hubcourse.celery import app
 from onboarding.courses import course_move
 from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
@@ -229,9 +228,6 @@ class WorkerDied(RuntimeError):
 def test_an_apply_cut_short_resumes_where_each_student_is_and_does_nothing_twice(
     sandbox: Any, course: Course, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As in a worker: a failed step ends that student's chain, not the whole apply.
-    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr("hubcourse.tasks.BACKOFF_BASE", 0)
     _onboard(sandbox, course, 3)
     _switch(course, ACTIONS)
     first = _repositories(course)[0]
@@ -248,10 +244,15 @@ def test_an_apply_cut_short_resumes_where_each_student_is_and_does_nothing_twice
     monkeypatch.setattr(moving, "record_applied", dies_once)
 
     _move(sandbox, course)
-    _apply(sandbox, course)
+    # The apply stops with the first student (eager tasks run the chains one after another).
+    with pytest.raises(WorkerDied):
+        apply_plan(plan_course(course, observe=True))
+    sandbox.world.wait_idle(timeout=30)
 
     assert failed == [first.pk]
-    assert _stages(course) == [moving.WAITING, moving.MOVED, moving.MOVED]
+    assert _stages(course) == [moving.WAITING] * 3
+    rules = _rules(sandbox)
+    assert [rules[r.full_name] for r in _repositories(course)] == [0, 1, 1]
     before = created(sandbox)
     with sandbox.world.lock:
         runs = sandbox.world.stats["objects_created"].get("github.workflow_runs", 0)
