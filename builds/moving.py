@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar, cast
 
 from django.utils import timezone
@@ -117,20 +118,43 @@ def move_admit(course: Course, *, count: int | None = None) -> list[int]:
     return admitted
 
 
-def to_admit(course: Course) -> tuple[int, int]:
-    """(students whose move has not started, students kept on the old backend): what the
-    plan page's move buttons would admit. Rows only."""
-    fresh = kept = 0
+@dataclass(frozen=True)
+class MoveOverview:
+    """Where the course's students are in the move to its backend (rows only): what the
+    plan page's move buttons would start, and how far it has come."""
+
+    target_label: str
+    not_started: frozenset[int]  # enrolment ids
+    kept: frozenset[int]
+    in_flight: int
+    moved: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.not_started or self.kept or self.in_flight)
+
+
+def move_overview(course: Course) -> MoveOverview:
+    not_started: set[int] = set()
+    kept: set[int] = set()
+    in_flight = moved = 0
     repositories = StudentRepository.objects.filter(
         enrolment__course=course, build_configured_at__isnull=False
     )
     for repository in repositories:
+        move = move_of(course, repository)
         if not pending(course, repository):
+            moved += move.stage == MOVED
             continue
-        stage = move_of(course, repository).stage
-        fresh += stage == ""
-        kept += stage == KEPT
-    return fresh, kept
+        if move.stage == "":
+            not_started.add(repository.enrolment_id)
+        elif move.stage == KEPT:
+            kept.add(repository.enrolment_id)
+        else:
+            in_flight += 1
+    return MoveOverview(
+        _label(course.build_backend), frozenset(not_started), frozenset(kept), in_flight, moved
+    )
 
 
 def describe(course: Course, move: Move) -> str:

@@ -578,7 +578,9 @@ def _student_steps(
             steps.append(_move_step(course, e, repository, build_target, move.before, move.after))
             continue
         steps.append(
-            _change(e, StepName.CONFIGURE_BUILD, build_target, move.setting, move.before, move.after)
+            _change(
+                e, StepName.CONFIGURE_BUILD, build_target, move.setting, move.before, move.after
+            )
         )
     for words in drift if not moves else ():
         steps.append(

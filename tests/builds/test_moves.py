@@ -12,13 +12,16 @@ import pytest
 import requests
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts.models import Course, Enrolment, User
 from accounts.steps import StepName
+from accounts.tokens import token_create
 from builds import moving
 from builds.backends import data
 from builds.backends.data import AppliedBuild
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
+from builds.desired import record_applied
 from builds.moving import Move
 from onboarding.courses import course_move
 from onboarding.engine import Plan, apply_plan, plan_course
@@ -140,7 +143,9 @@ def test_a_move_keeps_the_automated_build_until_the_first_actions_build_is_green
         assert data.read(repository, AppliedBuild).backend == ACTIONS
         assert repository.build_configured_at is not None
     rows = _build_rows(plan_course(course))
-    assert all(r.reason == "moved to GitHub Actions (Docker's migration path)" for r in rows.values())
+    assert all(
+        r.reason == "moved to GitHub Actions (Docker's migration path)" for r in rows.values()
+    )
     _settled_again(sandbox, course)
 
 
@@ -195,12 +200,21 @@ def test_a_failing_actions_build_keeps_the_automated_build_and_says_why(
 
 
 def test_a_canary_moves_only_its_students_then_the_rest_follow(
-    sandbox: Any, course: Course
+    sandbox: Any, course: Course, instructor: User, client: Client
 ) -> None:
     _onboard(sandbox, course, 5)
     _switch(course, ACTIONS)
+    client.login(email=instructor.email, password=PASSWORD)
+    page = client.get(reverse("dashboard:plan", args=[course.slug])).content.decode()
+    assert "Moving to GitHub Actions" in page and "Move them first" in page
+    assert "Move the rest (5)" in page
 
-    _move(sandbox, course, count=2)
+    # The plan page's canary: two students first.
+    answer = client.post(
+        reverse("dashboard:plan", args=[course.slug]), {"move": "first", "count": "2"}
+    )
+    assert answer.status_code == 302
+    sandbox.world.wait_idle(timeout=30)
     _apply(sandbox, course)
     # The periodic reconcile leaves the others alone.
     _apply(sandbox, course)
@@ -212,8 +226,16 @@ def test_a_canary_moves_only_its_students_then_the_rest_follow(
     for repository in repositories[2:]:
         assert _rules(sandbox)[repository.full_name] == 1
         assert _workflow(sandbox, repository) is None
+    page = client.get(reverse("dashboard:plan", args=[course.slug])).content.decode()
+    assert "Move the rest (3)" in page and "2 moved" in page
 
-    _move(sandbox, course)
+    # The rest, through the API.
+    _, raw = token_create(user=instructor, name="move script")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    answer = api.post(f"/api/v1/courses/{course.slug}/plan/apply/", {"move": "rest"})
+    assert answer.status_code == 202, answer.content
+    sandbox.world.wait_idle(timeout=30)
     _apply(sandbox, course)
 
     assert _stages(course) == [moving.MOVED] * 5
@@ -232,14 +254,13 @@ def test_an_apply_cut_short_resumes_where_each_student_is_and_does_nothing_twice
     _switch(course, ACTIONS)
     first = _repositories(course)[0]
     # Cut short after the automated build was taken away, before the move is recorded.
-    record = moving.record_applied
     failed: list[int] = []
 
     def dies_once(repository: StudentRepository, course: Course) -> None:
         if repository.pk == first.pk and not failed:
             failed.append(repository.pk)
             raise WorkerDied("the worker died here")
-        record(repository, course)
+        record_applied(repository, course)
 
     monkeypatch.setattr(moving, "record_applied", dies_once)
 
