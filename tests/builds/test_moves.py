@@ -233,8 +233,8 @@ def test_a_canary_moves_only_its_students_then_the_rest_follow(
     _, raw = token_create(user=instructor, name="move script")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    answer = api.post(f"/api/v1/courses/{course.slug}/plan/apply/", {"move": "rest"})
-    assert answer.status_code == 202, answer.content
+    applied = api.post(f"/api/v1/courses/{course.slug}/plan/apply/", {"move": "rest"})
+    assert applied.status_code == 202, applied.content
     sandbox.world.wait_idle(timeout=30)
     _apply(sandbox, course)
 
