@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
+from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
@@ -39,6 +40,10 @@ from builds.models import BuildState
 from repositories.models import StudentRepository
 
 logger = logging.getLogger(__name__)
+
+# Sent (with enrolment_id=) when the first build a student's move waits for has finished:
+# the engine takes the move on at once rather than at the next periodic reconcile.
+first_build_finished = Signal()
 
 ADMITTED = "admitted"
 WAITING = "waiting"
@@ -302,8 +307,20 @@ def _finish(
 
 
 def backend_now(course: Course, repository: StudentRepository) -> BuildBackend:
-    """The backend that builds the student's image now: the old one until their move is
-    done (reading their builds from the course's new backend would find none yet)."""
-    if pending(course, repository):
+    """The backend whose builds of the student are read now: the old one until their move
+    is done, but the new one while its first build is awaited (reading the course's new
+    backend before would find nothing)."""
+    if pending(course, repository) and move_of(course, repository).stage != WAITING:
         return get_backend(data.read(repository, AppliedBuild).backend)
     return get_backend(course.build_backend)
+
+
+def note_finished(enrolment: Enrolment, external_id: str) -> None:
+    """A build of the student just finished: when it is the first build their move waits
+    for, say so (``first_build_finished``)."""
+    repository = StudentRepository.objects.filter(enrolment_id=enrolment.pk).first()
+    if repository is None or not pending(enrolment.course, repository):
+        return
+    move = move_of(enrolment.course, repository)
+    if move.stage == WAITING and move.run_id in ("", external_id):
+        first_build_finished.send(sender=None, enrolment_id=enrolment.pk)

@@ -236,10 +236,15 @@ def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
                         # A refresh that read no build a moment ago may have set the idle
                         # interval: the new build in flight is looked at soon regardless.
                         poll_soon(enrolment.pk, timezone.now() + poll_interval())
-                    return created, info.is_final
-                return build, _update(build, info, tag)
+                    recorded, just_finished = created, info.is_final
+                else:
+                    recorded, just_finished = build, _update(build, info, tag)
         except IntegrityError:
             continue  # the other reporter created it first: update that row
+        if just_finished:
+            # A move waiting for this build goes on (builds.moving).
+            moving.note_finished(enrolment, info.external_id)
+        return recorded, just_finished
     raise RuntimeError(f"could not record build {info.external_id}")  # pragma: no cover
 
 

@@ -78,6 +78,7 @@ FOLLOW_UP_SECONDS = 20
 ENSURE_TEAMS_TASK = "onboarding.course.ensure_teams"
 INVITE_TASK = "onboarding.course.invite"
 RECONCILE_COURSE_TASK = "onboarding.course.reconcile"
+RECONCILE_STUDENT_TASK = "onboarding.enrolment.reconcile"
 PIPELINE_DONE_TASK = "onboarding.step.done"
 # The priority of a chain's last task (each step's own is in the registry, steps.py).
 DONE_PRIORITY = 3

@@ -23,6 +23,7 @@ from builds.backends.data import AppliedBuild
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
 from builds.desired import record_applied
 from builds.moving import Move
+from builds.services import builds_refresh
 from onboarding.courses import course_move
 from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
@@ -134,7 +135,10 @@ def test_a_move_keeps_the_automated_build_until_the_first_actions_build_is_green
     assert all("waiting for the first GitHub Actions" in r.reason for r in waiting.values())
 
     sandbox.world.wait_idle(timeout=30)  # the runs finish, green
-    _apply(sandbox, course)
+    assert set(_rules(sandbox).values()) == {1}  # nothing is taken away by itself
+    # Reading a run's result (a poll here; its workflow_run event alike) takes the move on.
+    for repository in _repositories(course):
+        builds_refresh(enrolment_id=repository.enrolment_id)
 
     assert _stages(course) == [moving.MOVED] * 3
     # The rules are gone; each repository's link to GitHub stays, for moving back.
