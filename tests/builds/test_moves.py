@@ -111,6 +111,8 @@ def test_a_move_keeps_the_automated_build_until_the_first_actions_build_is_green
     sandbox: Any, course: Course
 ) -> None:
     _onboard(sandbox, course, 3)
+    # Runs long enough that none ends while the apply sets the three up.
+    sandbox.world.config.update({"build_delay": 5.0})
     _switch(course, ACTIONS)
 
     plan = plan_course(course, observe=True)
