@@ -123,16 +123,37 @@ class PlanApi(generics.GenericAPIView[ApplyRun]):
         return Response(PlanSerializer(body).data)
 
 
+class PlanApplySerializer(serializers.Serializer[Any]):
+    move = serializers.ChoiceField(
+        choices=["", "first", "rest"],
+        required=False,
+        default="",
+        help_text="While the course moves to another build backend: start moving `count` "
+        'students first ("first"), or every one not moved yet ("rest"), then apply. Empty: '
+        "apply the plan as it is.",
+    )
+    count = serializers.IntegerField(
+        required=False, min_value=1, help_text='How many students "first" moves.'
+    )
+
+
 class PlanApplyApi(generics.GenericAPIView[ApplyRun]):
     """Apply the plan: its steps are queued (instructors only); follow the returned run."""
 
     queryset = ApplyRun.objects.none()
     serializer_class = ApplyRunSerializer
 
-    @extend_schema(request=None, responses={202: ApplyRunSerializer})
+    @extend_schema(request=PlanApplySerializer, responses={202: ApplyRunSerializer})
     def post(self, request: Request, slug: str) -> Response:
         course = staff_access(request, slug, manage=True).course
-        run = courses.course_apply(course=course, actor=request_user(request))
+        asked = PlanApplySerializer(data=request.data or {})
+        asked.is_valid(raise_exception=True)
+        move = asked.validated_data.get("move", "")
+        if move:
+            count = asked.validated_data.get("count", 5) if move == "first" else None
+            run = courses.course_move(course=course, actor=request_user(request), count=count)
+        else:
+            run = courses.course_apply(course=course, actor=request_user(request))
         return Response(_run_body(run), status=status.HTTP_202_ACCEPTED)
 
 

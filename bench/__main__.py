@@ -1,7 +1,7 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add, lab_session, recovery (default: all, in that
-order). Every option
+Names: onboarding, freshness, board, bulk_add, lab_session, recovery, move (default: all, in
+that order). Every option
 has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
 run say little about the targets).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery")
+NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery", "move")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,8 +78,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     seven.add_argument("--recovery-students", type=int, default=200)
     seven.add_argument("--recovery-timeout", type=float, default=900, help="s per run")
+    move = parser.add_argument_group(
+        "move (onboarding's rate limit, latency, build phase, workers)"
+    )
+    move.add_argument("--move-students", type=int, default=200)
+    move.add_argument("--move-timeout", type=float, default=1800, help="s per phase")
     args = parser.parse_args(argv)
     if args.quick:
+        args.move_students = 4
         args.recovery_students = 6
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
@@ -90,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery
+    from bench import board, bulk_add, freshness, lab_session, move, onboarding, recovery
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -150,6 +156,16 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             workers=args.workers,
             concurrency=args.concurrency,
             timeout=args.recovery_timeout,
+        ),
+        "move": lambda ctx: move.run(
+            ctx,
+            students=args.move_students,
+            rate_limit=args.rate_limit,
+            latency_ms=args.latency_ms,
+            build_delay=1.0 if args.quick else args.build_delay,
+            workers=args.workers,
+            concurrency=args.concurrency,
+            timeout=args.move_timeout,
         ),
     }
 

@@ -27,16 +27,14 @@ from accounts.services import (
 )
 from accounts.signals import note_observed
 from accounts.steps import StepName
+from builds import moving
 from builds.backends import (
     BuildInfo,
     BuildNotReady,
     ConfigureResult,
     backend_for,
-    data,
-    get_backend,
 )
-from builds.backends.data import AppliedBuild
-from builds.desired import previous_backend, record_applied
+from builds.desired import record_applied
 from builds.models import FINAL_STATES, Build, BuildState
 from builds.notifications import notify_build_outcome
 from hubcourse.errors import ExternalServiceError
@@ -123,24 +121,14 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     assert enrolment is not None
     course = enrolment.course
     known = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
-    old = previous_backend(course, known) if known is not None else ""
-    if old and known is not None:
-        # The course moved to another backend: the old mechanism is taken away first (so
-        # two never build into the same tag), then the new one set up below. Not while the
-        # new one could not be set up (a student keeps the build they have until then), and
-        # forgotten once removed, so a set-up that must wait does not remove it again.
-        blocked = [
-            text
-            for level, text in backend_for(course).preflight_findings(enrolment)
-            if level == "error"
-        ]
-        if blocked:
-            logger.info(
-                "enrolment %s keeps its %s build: %s", enrolment_id, old, "; ".join(blocked)
-            )
-            return None
-        get_backend(old).remove(enrolment)
-        data.clear(known, AppliedBuild)
+    if moving.pending(course, known):
+        assert known is not None
+        # The course moved to another backend: the student moves in stages (builds.moving),
+        # keeping the build they have until the new one has built.
+        moved = moving.move_step(enrolment, known)
+        if moved is not None:
+            StudentRepository.objects.filter(pk=known.pk).update(next_poll_at=timezone.now())
+        return moved
     try:
         result = backend_for(course).configure(enrolment)
     except BuildNotReady as why:
@@ -248,10 +236,15 @@ def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
                         # A refresh that read no build a moment ago may have set the idle
                         # interval: the new build in flight is looked at soon regardless.
                         poll_soon(enrolment.pk, timezone.now() + poll_interval())
-                    return created, info.is_final
-                return build, _update(build, info, tag)
+                    recorded, just_finished = created, info.is_final
+                else:
+                    recorded, just_finished = build, _update(build, info, tag)
         except IntegrityError:
             continue  # the other reporter created it first: update that row
+        if just_finished:
+            # A move waiting for this build goes on (builds.moving).
+            moving.note_finished(enrolment, info.external_id)
+        return recorded, just_finished
     raise RuntimeError(f"could not record build {info.external_id}")  # pragma: no cover
 
 
@@ -353,7 +346,7 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     anchor = oldest_open or newest
     since = anchor - SINCE_MARGIN if anchor else None
     try:
-        infos = backend_for(enrolment.course).builds_since(enrolment, since)
+        infos = moving.backend_now(enrolment.course, repository).builds_since(enrolment, since)
     except BuildNotReady:
         return []
     finished: list[Build] = []

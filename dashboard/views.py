@@ -31,9 +31,10 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import CourseRole, User
+from accounts.models import Course, CourseRole, User
 from accounts.seats import seat_usage
 from accounts.steps import StepName
+from builds import moving
 from builds.models import Build, BuildState
 from builds.rebuild import rebuild_request
 from dashboard.forms import BulkForm, CorrectionForm, CourseForm, RoleForm, RosterForm
@@ -486,6 +487,9 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_course_for_staff(_user(request), slug, manage=request.method == "POST")
     course = access.course
     if request.method == "POST":
+        move = request.POST.get("move", "")
+        if move:
+            return _start_move(request, course, move)
         run = courses.course_apply(course=course, actor=_user(request))
         if run.total:
             messages.success(
@@ -503,6 +507,30 @@ def plan(request: HttpRequest, slug: str) -> HttpResponse:
         else ApplyRun.objects.filter(course=course).filter(finished_at__isnull=True).first()
     )
     return render(request, "dashboard/plan.html", _plan_context(access, shown))
+
+
+# The canary the plan page offers when a course starts moving to another build backend.
+MOVE_FIRST_DEFAULT = 5
+
+
+def _start_move(request: HttpRequest, course: Course, move: str) -> HttpResponse:
+    """The plan page's move buttons: a few students first (``first``, with ``count``), or
+    every one not moved yet (``rest``); then the plan is applied, as its own button does."""
+    count: int | None = None
+    if move == "first":
+        raw = request.POST.get("count", "").strip()
+        count = int(raw) if raw.isdigit() else 0
+    try:
+        run = courses.course_move(course=course, actor=_user(request), count=count)
+    except ValidationError as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:plan", course.slug)
+    messages.success(
+        request,
+        f"Moving {'the first students' if count is not None else 'the rest'}: "
+        f"applying {counted(run.total, 'step')} for {counted(run.students, 'student')}.",
+    )
+    return redirect(reverse("dashboard:plan", args=[course.slug]) + f"?run={run.pk}")
 
 
 def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
@@ -538,8 +566,11 @@ def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
         )
     waiting_students: list[dict[str, Any]] = []
     stopped: list[dict[str, Any]] = []
+    move = moving.move_overview(course)
     for s in current.waiting:
         label = current.labels.get(s.enrolment_id, "") if s.enrolment_id else ""
+        if s.enrolment_id in move.not_started:
+            continue  # the move section below offers to start them
         if s.waits_on == "student":
             number = handout_step_of(s.step)
             title = HANDOUT_STEPS[number - 1][0] if number else ""
@@ -560,6 +591,10 @@ def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
         "waiting_more": max(len(waiting_students) - QUIET_SHOWN, 0),
         "stopped": stopped[:QUIET_SHOWN],
         "stopped_count": len(stopped),
+        "move": move if move.any else None,
+        "move_first": min(MOVE_FIRST_DEFAULT, len(move.not_started)) or 1,
+        "move_rest": len(move.not_started) + len(move.kept),
+        "move_rows": _move_rows(current, move),
         "settled": current.settled,
         "progress": progress,
         **_seats_context(
@@ -571,6 +606,18 @@ def _plan_context(access: CourseAccess, run: ApplyRun | None) -> dict[str, Any]:
         # While an apply runs, its work is not offered again (the list follows it live).
         "applying": progress is not None and not progress["finished"],
     }
+
+
+def _move_rows(current: Any, move: moving.MoveOverview) -> list[tuple[Any, str]]:
+    """Per student in the move, where it is (the plan's build row), first ones only."""
+    if not move.any:
+        return []
+    rows = [
+        (s, current.labels.get(s.enrolment_id, ""))
+        for s in current.steps
+        if s.step == StepName.CONFIGURE_BUILD and s.setting == "build"
+    ]
+    return rows[:QUIET_SHOWN]
 
 
 @login_required

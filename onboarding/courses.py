@@ -38,6 +38,7 @@ from accounts.services import (
     enrolment_reset_for_retry,
 )
 from accounts.tokens import revoke_access
+from builds import moving
 from builds.backends import NEW_COURSE_BACKEND, backend_for
 from builds.rebuild import RebuildAnswer, rebuild_many
 from hubcourse import jobs
@@ -777,6 +778,29 @@ def course_apply(
     if actionable:
         engine.apply_plan(plan, actor_id=actor.pk if actor else None)
     return run
+
+
+def course_move(*, course: Course, actor: User | None, count: int | None) -> ApplyRun:
+    """Start moving students to the course's new build backend (``builds.moving``): ``count``
+    not started yet (a canary), or every one not moved yet; then apply the plan, which
+    takes each started move a stage on. A count below one moves nobody."""
+
+    if count is not None and count < 1:
+        raise ValidationError("Move at least one student.", key="count")
+    admitted = moving.move_admit(course, count=count)
+    audit_record(
+        service=HUBCOURSE,
+        action="build.move",
+        target=course.slug,
+        outcome=Outcome.OK if admitted else Outcome.NOOP,
+        course=course,
+        actor=actor,
+        message=(
+            f"started moving {len(admitted)} student(s) to {backend_for(course).label}"
+            + (" (the first ones)" if count is not None else " (the rest)")
+        ),
+    )
+    return course_apply(course=course, actor=actor)
 
 
 BULK_ACTIONS = {

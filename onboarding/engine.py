@@ -41,6 +41,7 @@ from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState
 from accounts.seats import record_seat_usage
 from accounts.steps import StepName
+from builds import moving
 from builds.backends import backend_for
 from builds.desired import build_changes
 from builds.models import Build
@@ -77,6 +78,7 @@ FOLLOW_UP_SECONDS = 20
 ENSURE_TEAMS_TASK = "onboarding.course.ensure_teams"
 INVITE_TASK = "onboarding.course.invite"
 RECONCILE_COURSE_TASK = "onboarding.course.reconcile"
+RECONCILE_STUDENT_TASK = "onboarding.enrolment.reconcile"
 PIPELINE_DONE_TASK = "onboarding.step.done"
 # The priority of a chain's last task (each step's own is in the registry, steps.py).
 DONE_PRIORITY = 3
@@ -573,19 +575,12 @@ def _student_steps(
     moves = build_changes(course, repository) if repository is not None and configured else []
     drift = backend.drift(repository) if repository is not None and configured else ()
     for move in moves:
+        if move.setting == "build" and repository is not None:
+            steps.append(_move_step(course, e, repository, build_target, move.before, move.after))
+            continue
         steps.append(
             _change(
-                e,
-                StepName.CONFIGURE_BUILD,
-                build_target,
-                move.setting,
-                move.before,
-                move.after,
-                note=(
-                    ": the old build is removed and the new one set up"
-                    if move.setting == "build"
-                    else ""
-                ),
+                e, StepName.CONFIGURE_BUILD, build_target, move.setting, move.before, move.after
             )
         )
     for words in drift if not moves else ():
@@ -599,13 +594,18 @@ def _student_steps(
             )
         )
     if not moves and not drift:
+        done = "configured"
+        if repository is not None and configured:
+            finished = moving.move_of(course, repository)
+            if finished.stage == moving.MOVED:
+                done = moving.describe(course, finished)
         steps.append(
             PlanStep(
                 e,
                 StepName.CONFIGURE_BUILD,
                 "no-op" if configured else "create",
                 build_target,
-                "configured" if configured else f"build on push to {course.build_branch}",
+                done if configured else f"build on push to {course.build_branch}",
             )
         )
     triggered = has_builds or (
@@ -621,6 +621,34 @@ def _student_steps(
         )
     )
     return steps
+
+
+def _move_step(
+    course: Course,
+    enrolment_id: int,
+    repository: StudentRepository,
+    target: str,
+    before: str,
+    after: str,
+) -> PlanStep:
+    """The student's move to the course's new build backend (``builds.moving``): to apply
+    once an instructor has started it for them and until it is done; waiting on a person
+    before that, and when the student was kept on the old backend."""
+    move = moving.move_of(course, repository)
+    words = moving.describe(course, move)
+    reason = f"build {before} -> {after}: {words}"
+    started = move.stage in (moving.ADMITTED, moving.WAITING)
+    return PlanStep(
+        enrolment_id,
+        StepName.CONFIGURE_BUILD,
+        "change" if started else "no-op",
+        target,
+        reason,
+        "" if started else "instructor",
+        setting="build",
+        before=before,
+        after=after,
+    )
 
 
 def _preflight_reason(enrolment: Enrolment) -> str:

@@ -16,10 +16,12 @@ from django.db.models.signals import post_save
 from accounts.models import Enrolment
 from accounts.signals import enrolment_observed
 from builds.models import Build
+from builds.moving import first_build_finished
 from hubcourse.tasks import enqueue_on_commit
 from hubcourse.workers import workers_died
 from integrations.github.webhooks import app_event
 from onboarding.board import note_builds_changed
+from onboarding.engine import RECONCILE_STUDENT_TASK
 from onboarding.github_access import on_app_event
 from onboarding.state import on_enrolment_observed
 
@@ -47,6 +49,12 @@ def on_workers_died(sender: object, holders: list[str], **kwargs: Any) -> None:
     enqueue_on_commit(RECONCILE_ACTIVE_TASK)
 
 
+def on_move_build_finished(sender: object, enrolment_id: int, **kwargs: Any) -> None:
+    # The first build a student's move to another backend waited for has finished: the move
+    # goes on now (taken further, or the student kept), not at the next periodic reconcile.
+    enqueue_on_commit(RECONCILE_STUDENT_TASK, enrolment_id)
+
+
 def connect() -> None:
     """Connect the engine's reactions to the domain's signals (called once, at app loading)."""
     post_save.connect(build_saved, sender=Build, dispatch_uid="onboarding.build_saved")
@@ -56,3 +64,4 @@ def connect() -> None:
 
     app_event.connect(on_app_event, dispatch_uid="onboarding.github_access")
     workers_died.connect(on_workers_died, dispatch_uid="onboarding.workers_died")
+    first_build_finished.connect(on_move_build_finished, dispatch_uid="onboarding.move_build")

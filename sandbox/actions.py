@@ -258,6 +258,17 @@ def _workflow_entry(world: World, repo: dict[str, Any], path: str, name: str) ->
     return entry
 
 
+def fail_next_run(world: World, full_name: str, reason: str) -> None:
+    """Make the next workflow run of ``full_name`` fail at its image build, with ``reason``
+    in the log (control API): a build that fails on GitHub Actions alone."""
+    with world.lock:
+        repo = github_state.get_repo(world, full_name)
+        if repo is None:
+            raise KeyError(full_name)
+        repo["fail_next_run"] = reason
+    world.save()
+
+
 def _create_run(
     world: World,
     repo: dict[str, Any],
@@ -346,12 +357,16 @@ def _finish_run(world: World, full_name: str, run_id: int) -> None:
         if repo is None or run is None or run["status"] != "in_progress":
             return
         conclusion = "success"
+        # A failure asked for through the control API: the run's image build fails.
+        forced = repo.pop("fail_next_run", None)
         for job_id in run["job_ids"]:
             job = repo["jobs"][str(job_id)]
             if conclusion != "success":
                 job.update(status="completed", conclusion="skipped", completed_at=world.now())
                 continue
-            ok = JobRunner(world, repo, run, job).run()
+            runner = JobRunner(world, repo, run, job)
+            runner.forced_failure = str(forced) if forced else ""
+            ok = runner.run()
             if not ok:
                 conclusion = "failure"
         run.update(status="completed", conclusion=conclusion, updated_at=world.now())
@@ -380,6 +395,8 @@ class JobRunner:
         self.workspace: dict[str, str] = {}
         self.checked_out = False
         self.docker_identity: Identity | None = None
+        # Set by fail_next_run: docker/build-push-action fails with this line.
+        self.forced_failure = ""
         tree = github_state.read_tree(world, self.full_name, run["head_sha"]) or {}
         self.tree = tree
         workflow = load_workflow(tree[run["path"]])
@@ -574,6 +591,9 @@ class JobRunner:
         verdict = images.evaluate_build(files, dockerfile, context, dockerfile_from_root=True)
         for line in verdict.log:
             self.log(line)
+        if self.forced_failure:
+            self.log(f"ERROR: {self.forced_failure}")
+            raise StepFailed("buildx failed with: ERROR: " + self.forced_failure)
         if not verdict.ok:
             raise StepFailed("buildx failed with: " + (verdict.log[-1] if verdict.log else "error"))
         tags = [tag.strip() for tag in re.split(r"[,\n]", inputs.get("tags", "")) if tag.strip()]

@@ -474,6 +474,25 @@ def accept_by_invitee(org_name: str) -> Response:
     )
 
 
+@bp.get("/dockerhub/build-rules")
+def build_rules() -> Response:
+    """Per image with an automated build: how many of its rules build on push (0 when the
+    link to GitHub stays but no rule does)."""
+    w = world()
+    with w.lock:
+        builds = w.dockerhub["builds"]
+        return jsonify(
+            {
+                source["image"]: sum(
+                    1
+                    for uuid in source["settings"]
+                    if builds["settings"].get(uuid, {}).get("autobuild")
+                )
+                for source in builds["sources"].values()
+            }
+        )
+
+
 @bp.post("/dockerhub/repositories/<namespace>/<name>/fail-next-build")
 def fail_next_build(namespace: str, name: str) -> Response:
     data = _body()

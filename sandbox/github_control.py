@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request, url_for
 from nacl.public import PublicKey, SealedBox
 
-from sandbox import github_state
+from sandbox import actions, github_state
 from sandbox.github_state import GitHubStateError
 
 if TYPE_CHECKING:
@@ -249,6 +249,25 @@ def push(owner: str, name: str) -> Response:
     sha = github_state.push(world(), f"{owner}/{name}", branch, files, message, pusher)
     return _done(
         {"sha": sha, "branch": branch}, 201, message=f"pushed {sha[:7]} to {owner}/{name}@{branch}"
+    )
+
+
+@bp.post("/repos/<owner>/<name>/actions/fail-next-run")
+def fail_next_run(owner: str, name: str) -> Response:
+    """The repository's next workflow run fails at its image build (the reason in its log)."""
+    data = _body()
+    repo = _repo_or_404(owner, name)
+    reason = _text(
+        data,
+        "reason",
+        required=False,
+        default="the build failed (forced from the sandbox control page)",
+    )
+    full_name = github_state.full_name_of(repo)
+    actions.fail_next_run(world(), full_name, reason)
+    return _done(
+        {"repository": full_name, "fail_next_run": reason},
+        message=f"the next workflow run of {full_name} will fail",
     )
 
 

@@ -79,8 +79,9 @@ def moving_note(name: str) -> str:
     return (
         f"Still on automated builds, which Docker retires on {_day(day)}. To move, choose "
         f"“{BACKENDS[NEW_COURSE_BACKEND].label}” under “How images are built” in the course's "
-        "settings; students install the hubcourse GitHub App on their repository; the course's "
-        "plan then sets up the workflow for each student and removes the automated-build rule."
+        "settings; students install the hubcourse GitHub App on their repository; on the "
+        "course's plan, move a few students first, then the rest: each keeps their automated "
+        "build until their first GitHub Actions build is green."
     )
 
 

@@ -161,3 +161,13 @@ def retry_student_task(
     enrolment_reset_for_retry(enrolment_id=enrolment_id)
     enrolment.refresh_from_db()
     engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)
+
+
+@shared_task(name=engine.RECONCILE_STUDENT_TASK, **COURSE_OPTIONS)
+def reconcile_student_task(self: Task[Any, Any], enrolment_id: int) -> None:
+    """Plan and apply for one student (the first build their move waited for finished)."""
+
+    enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
+    if enrolment is None or not enrolment.course.is_active:
+        return
+    engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), follow_up=False)

@@ -32,6 +32,7 @@ KEY_FIGURES = {
         "github-actions: GitHub calls",
     ],
     "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
+    "move": ["wall time, move started to all moved", "student-moments with no working build"],
 }
 
 

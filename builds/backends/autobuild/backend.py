@@ -51,6 +51,7 @@ from builds.backends.common import (
     course_github_login,
     ensure_dockerhub_webhook,
     ensure_github_webhook,
+    github_hook_url,
     github_repository_exists,
     github_source,
     image_name,
@@ -729,6 +730,82 @@ class DockerHubAutobuild:
         data.clear(repository, AutobuildData, PushHooks)
         StudentRepository.objects.filter(pk=repository.pk).update(build_configured_at=None)
         return done
+
+    def retire(self, enrolment: Enrolment) -> str:
+        """A move to another backend is complete: take the build rule away (so a push no
+        longer builds here) but keep the repository's link to GitHub, which only its linker
+        could make again, so moving back is one rule away. The Docker Hub webhook stays (the
+        new backend's pushes use it too); the push-only GitHub hook of ours goes. In words."""
+        repository = student_repository(enrolment)
+        client = self._client(enrolment)
+        target = image_name(repository)
+        try:
+            try:
+                source = client.get_build_source(repository.namespace, repository.name)
+            except NotFound:
+                source = None
+            rules = client.list_build_settings(source) if source is not None else []
+            if source is not None and rules:
+                client.update_build_source(source, rules=[])
+        except ExternalServiceError as error:
+            audit_record(
+                service=DOCKER_HUB,
+                action="autobuild.retire",
+                target=target,
+                outcome=Outcome.ERROR,
+                enrolment=enrolment,
+                message=error,
+            )
+            raise
+        forget_rule(repository)
+        done = (
+            f"removed the automated-build rule of {target}; its link to GitHub stays"
+            if rules
+            else f"{target} had no automated-build rule left"
+        )
+        audit_record(
+            service=DOCKER_HUB,
+            action="autobuild.retire",
+            target=target,
+            outcome=Outcome.OK if rules else Outcome.NOOP,
+            enrolment=enrolment,
+            message=done,
+        )
+        self._remove_push_only_hook(enrolment, repository)
+        return done
+
+    def _remove_push_only_hook(self, enrolment: Enrolment, repository: StudentRepository) -> None:
+        """hubcourse's push-only GitHub hook (this backend's); a hook that also sends
+        ``workflow_run`` is the new backend's, at the same address, and stays."""
+        if data.read(repository, AutobuildData).set_up_by == BY_STUDENT:
+            return  # none was added on a repository the student owns
+        try:
+            owner, repo = github_source(enrolment)
+            client = github_client_for(enrolment.course)
+        except (BuildNotReady, ValueError):
+            return
+        url = github_hook_url(enrolment.course)
+        try:
+            hooks = [h for h in client.list_webhooks(owner, repo) if h.config.url == url]
+            for hook in hooks:
+                if "workflow_run" in hook.events:
+                    continue
+                client.delete_webhook(owner, repo, hook.id)
+                if data.read(repository, PushHooks).github_hook_id == hook.id:
+                    data.update(repository, PushHooks, github_hook_id=None)
+                audit_record(
+                    service=GITHUB,
+                    action="webhook.delete",
+                    target=f"{owner}/{repo}",
+                    outcome=Outcome.OK,
+                    enrolment=enrolment,
+                    message="The automated build's push hook is no longer needed.",
+                )
+        except (Forbidden, NotFound):
+            return  # these credentials never managed the repository's hooks
+        except ExternalServiceError as error:
+            audit_github_error(enrolment, "webhook.delete", f"{owner}/{repo}", error)
+            raise
 
     def _remove_push_hook(self, enrolment: Enrolment, repository: StudentRepository) -> None:
         try:

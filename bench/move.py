@@ -1,0 +1,181 @@
+"""Benchmark "move": a class on automated builds moved to GitHub Actions (issue 15).
+
+N students are onboarded on automated builds through the real engine (as the onboarding
+benchmark does: Celery worker(s), beat with its 30 s reconcile, gunicorn receiving the
+sandbox's webhooks) until every first build has succeeded; that part is not measured. Then
+the course's backend becomes github-actions and every student's move is started at once
+("Move the rest"); the clock runs until each student is moved or kept on automated builds.
+
+Meanwhile a thread reads the sandbox every second and counts the moments a student had no
+working build: neither an automated-build rule that builds on push nor hubcourse's workflow
+on the branch with a green run. The move keeps the rule until the workflow's first run is
+green, so the target is 0.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bench.context import Context, Sandbox, make_class
+from bench.harness import Figure, Result, wait_until
+from bench.onboarding import RECONCILE_INTERVAL, Students, _course, _states
+
+WORKFLOW_PATH = ".github/workflows/hubcourse.yml"
+SAMPLE_EVERY = 1.0
+
+
+class Builders(threading.Thread):
+    """Samples, every ``SAMPLE_EVERY`` s, which students a push would build for."""
+
+    def __init__(self, sandbox: Sandbox, images: dict[str, str]) -> None:
+        super().__init__(name="builders", daemon=True)
+        self.sandbox, self.images = sandbox, images  # GitHub repository -> image
+        self.samples = 0
+        self.without: set[str] = set()
+        self.moments = 0
+        self._halt = threading.Event()
+
+    def sample(self) -> None:
+        rules: dict[str, int] = self.sandbox.control("GET", "/dockerhub/build-rules")
+        repos = {r["full_name"]: r for r in self.sandbox.control("GET", "/github/repos")}
+        self.samples += 1
+        for github_repo, image in self.images.items():
+            if rules.get(image, 0) > 0:
+                continue
+            repo = repos.get(github_repo, {})
+            green = any(r["conclusion"] == "success" for r in repo.get("runs", []))
+            if WORKFLOW_PATH in repo.get("files", []) and green:
+                continue
+            self.moments += 1
+            self.without.add(github_repo)
+
+    def run(self) -> None:
+        while not self._halt.wait(SAMPLE_EVERY):
+            try:
+                self.sample()
+            except OSError:
+                continue
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+        self.sample()  # and once more at the end
+
+
+def _github_calls(sandbox: Sandbox) -> int:
+    return sum(
+        sum(c for s, c in statuses.items() if s != "429")
+        for statuses in sandbox.stats()["requests"].get("github", {}).values()
+    )
+
+
+def run(
+    ctx: Context,
+    *,
+    students: int,
+    rate_limit: int,
+    latency_ms: int,
+    build_delay: float,
+    workers: int,
+    concurrency: int,
+    timeout: float,
+) -> Result:
+    from accounts.models import OnboardingState
+    from builds import moving
+    from builds.backends import data
+    from onboarding.courses import course_move
+    from onboarding.tasks.course import reconcile_course_task
+    from repositories.models import StudentRepository
+
+    result = Result(
+        "move",
+        "Moving a class from automated builds to GitHub Actions",
+        {
+            "students": students,
+            "rate_limit_per_min": rate_limit,
+            "latency_ms": latency_ms,
+            "build_phase_s": build_delay,
+            "workers": f"{workers}x{concurrency}",
+            "reconcile_s": RECONCILE_INTERVAL,
+        },
+    )
+    ctx.reset_state()
+    sandbox = ctx.start_sandbox(
+        rate_limit=rate_limit, latency_ms=latency_ms, build_delay=build_delay
+    )
+    sandbox.configure(github_anonymous_rate_limit=5000)
+    ctx.hub_env(sandbox)
+    org = sandbox.seeded["dockerhub"]["org"]
+    course = _course(ctx, sandbox, make_class(sandbox, students))
+    ctx.processes.env["RECONCILE_INTERVAL"] = str(RECONCILE_INTERVAL)
+    ctx.start_web(workers=2)
+    ctx.start_workers(workers, concurrency)
+    ctx.start_beat()
+    time.sleep(4)
+    ctx.processes.check_alive()
+    accepting = Students(sandbox, org)
+    accepting.start()
+    reconcile_course_task.delay(course.pk)
+    onboarded = wait_until(
+        lambda: _states(course).get(OnboardingState.FIRST_BUILD_SUCCEEDED, 0) == students,
+        timeout=timeout,
+        interval=0.5,
+        alive=ctx.processes.check_alive,
+    )
+    accepting.stop()
+    if not onboarded:
+        result.notes.append(f"the class did not onboard in {timeout:.0f} s: {_states(course)}")
+        return result
+
+    repositories = list(
+        StudentRepository.objects.filter(enrolment__course=course).select_related("enrolment")
+    )
+    images = {r.enrolment.github_repo: r.full_name for r in repositories}
+    builders = Builders(sandbox, images)
+    builders.sample()
+    hub_before, github_before = sandbox.dockerhub_requests(), _github_calls(sandbox)
+    type(course).objects.filter(pk=course.pk).update(build_backend="github-actions")
+    course.refresh_from_db()
+    builders.start()
+    started = time.monotonic()
+    course_move(course=course, actor=None, count=None)
+
+    def stages() -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for repository in StudentRepository.objects.filter(enrolment__course=course):
+            stage = data.read(repository, moving.Move).stage or "not started"
+            counted[stage] = counted.get(stage, 0) + 1
+        return counted
+
+    def finished() -> bool:
+        now = stages()
+        return now.get(moving.MOVED, 0) + now.get(moving.KEPT, 0) == students
+
+    done = wait_until(finished, timeout=timeout, interval=0.5, alive=ctx.processes.check_alive)
+    seconds = time.monotonic() - started
+    builders.stop()
+    final = stages()
+    hub_calls = sandbox.dockerhub_requests() - hub_before
+    github_calls = _github_calls(sandbox) - github_before
+    if not done:
+        result.notes.append(f"not every move ended in {timeout:.0f} s: {final}")
+    moved = final.get(moving.MOVED, 0)
+    result.add(
+        Figure("students moved", moved, "", str(students), moved == students),
+        Figure("students kept on automated builds", final.get(moving.KEPT, 0)),
+        Figure("wall time, move started to all moved", round(seconds, 1), "s"),
+        Figure("Docker Hub calls per student", round(hub_calls / students, 2)),
+        Figure("GitHub calls per student", round(github_calls / students, 2)),
+        Figure(
+            "student-moments with no working build",
+            builders.moments,
+            "",
+            "0",
+            builders.moments == 0,
+            note=f"{builders.samples} samples, one a second; "
+            f"{len(builders.without)} student(s) ever without",
+        ),
+    )
+    result.details["stages"] = final
+    return result
