@@ -65,7 +65,7 @@ class Move(BackendData):
     changed_at: dt.datetime | None = None
 
 
-def _label(name: str) -> str:
+def label(name: str) -> str:
     try:
         return get_backend(name).label
     except ValueError:
@@ -158,13 +158,13 @@ def move_overview(course: Course) -> MoveOverview:
         else:
             in_flight += 1
     return MoveOverview(
-        _label(course.build_backend), frozenset(not_started), frozenset(kept), in_flight, moved
+        label(course.build_backend), frozenset(not_started), frozenset(kept), in_flight, moved
     )
 
 
 def describe(course: Course, move: Move) -> str:
     """Where the student's move is, in words, for the plan and the board."""
-    old, new = _label(move.origin), _label(move.target)
+    old, new = label(move.origin), label(move.target)
     if move.stage == "":
         return (
             f"waits until an instructor starts the move to {new} (a few students first, or "
@@ -183,6 +183,32 @@ def describe(course: Course, move: Move) -> str:
     if move.stage == KEPT:
         return f"kept on {old}: {move.reason}"
     return f"moved to {new}"
+
+
+def called_off(course: Course, repository: StudentRepository | None) -> Move | None:
+    """The student's move under way when the course went back to the backend they are on:
+    what was set up beside is to be taken back (None when there is nothing to call off)."""
+    if repository is None or repository.build_configured_at is None:
+        return None
+    kept = data.read(repository, Move)
+    applied = data.read(repository, AppliedBuild).backend
+    if (
+        kept.stage in (ADMITTED, WAITING)
+        and kept.origin == course.build_backend == applied
+        and kept.target != course.build_backend
+    ):
+        return kept
+    return None
+
+
+def call_off(enrolment: Enrolment, repository: StudentRepository, move: Move) -> ConfigureResult:
+    """Take back what the called-off move set up beside the student's build."""
+    _take_back(enrolment, get_backend(move.origin), get_backend(move.target))
+    StudentRepository.objects.filter(pk=repository.pk, build_configured_at__isnull=True).update(
+        build_configured_at=timezone.now()
+    )
+    data.clear(repository, Move)
+    return ConfigureResult(changed=True)
 
 
 # -- one student's step ------------------------------------------------------------------------

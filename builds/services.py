@@ -129,6 +129,10 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
         if moved is not None:
             StudentRepository.objects.filter(pk=known.pk).update(next_poll_at=timezone.now())
         return moved
+    stale = moving.called_off(course, known)
+    if stale is not None and known is not None:
+        # The course went back before this student's move was done.
+        return moving.call_off(enrolment, known, stale)
     try:
         result = backend_for(course).configure(enrolment)
     except BuildNotReady as why:

@@ -593,7 +593,19 @@ def _student_steps(
                 f"{words}: hubcourse writes it again",
             )
         )
-    if not moves and not drift:
+    stale = moving.called_off(course, repository) if not moves else None
+    if stale is not None:
+        steps.append(
+            PlanStep(
+                e,
+                StepName.CONFIGURE_BUILD,
+                "change",
+                build_target,
+                f"the move to {moving.label(stale.target)} was called off: what it set up "
+                "beside the build is removed",
+            )
+        )
+    elif not moves and not drift:
         done = "configured"
         if repository is not None and configured:
             finished = moving.move_of(course, repository)

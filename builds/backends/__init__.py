@@ -80,8 +80,8 @@ def moving_note(name: str) -> str:
         f"Still on automated builds, which Docker retires on {_day(day)}. To move, choose "
         f"“{BACKENDS[NEW_COURSE_BACKEND].label}” under “How images are built” in the course's "
         "settings; students install the hubcourse GitHub App on their repository; on the "
-        "course's plan, move a few students first, then the rest: each keeps their automated "
-        "build until their first GitHub Actions build is green."
+        "course's plan, move a few students first, then the rest: each student's "
+        "automated-build rule is removed only once their first GitHub Actions build is green."
     )
 
 

@@ -163,11 +163,23 @@ def retry_student_task(
     engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)
 
 
+# While the chain that set the student's move up still holds their lease (its last step has
+# not run yet), look again this often, this many times; the periodic reconcile is the net.
+STUDENT_AGAIN_SECONDS = 3
+STUDENT_AGAIN_TIMES = 20
+
+
 @shared_task(name=engine.RECONCILE_STUDENT_TASK, **COURSE_OPTIONS)
-def reconcile_student_task(self: Task[Any, Any], enrolment_id: int) -> None:
+def reconcile_student_task(self: Task[Any, Any], enrolment_id: int, attempt: int = 0) -> None:
     """Plan and apply for one student (the first build their move waited for finished)."""
 
     enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
     if enrolment is None or not enrolment.course.is_active:
         return
-    engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), follow_up=False)
+    applied = engine.apply_plan(
+        engine.plan_course(enrolment.course, enrolment=enrolment), follow_up=False
+    )
+    if applied.skipped_in_flight and attempt < STUDENT_AGAIN_TIMES:
+        reconcile_student_task.apply_async(
+            (enrolment_id, attempt + 1), countdown=STUDENT_AGAIN_SECONDS
+        )

@@ -319,3 +319,27 @@ def test_moving_back_makes_the_rule_again_and_removes_the_workflow(
         assert _workflow(sandbox, repository) is None
         assert data.read(repository, AppliedBuild).backend == AUTOBUILD
     _settled_again(sandbox, course)
+
+
+def test_going_back_before_a_move_is_done_takes_back_what_it_set_up(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, 2)
+    sandbox.world.config.update({"build_delay": 5.0})
+    _switch(course, ACTIONS)
+    course_move(course=course, actor=None, count=1)
+    first, second = _repositories(course)
+    assert _stages(course) == [moving.WAITING, ""]
+    assert _workflow(sandbox, first) is not None
+
+    _switch(course, AUTOBUILD)
+    rows = _build_rows(plan_course(course, observe=True))
+    assert rows[first.enrolment.identifier].actionable
+    assert "was called off" in rows[first.enrolment.identifier].reason
+    assert not rows[second.enrolment.identifier].actionable
+    _apply(sandbox, course)
+
+    assert _workflow(sandbox, first) is None
+    assert set(_rules(sandbox).values()) == {1}
+    assert _stages(course) == ["", ""]
+    _settled_again(sandbox, course)
