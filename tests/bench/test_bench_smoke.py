@@ -32,6 +32,12 @@ KEY_FIGURES = {
         "github-actions: GitHub calls",
     ],
     "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
+    "lab_load": [
+        "status page: p95",
+        "board: p95",
+        "status page: generator lateness p95",
+        "board live part, unchanged (304): server CPU per request",
+    ],
 }
 
 
