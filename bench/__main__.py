@@ -1,9 +1,8 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add, lab_session, recovery, move (default: all, in
-that order). Every option
-has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
-run say little about the targets).
+Names: those of ``NAMES`` below (default: all, in that order). Every option has the issue's
+default; ``--quick`` shrinks every size for a fast look (figures from a quick run say little
+about the targets).
 """
 
 from __future__ import annotations
@@ -18,7 +17,16 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery", "move")
+NAMES = (
+    "onboarding",
+    "freshness",
+    "board",
+    "bulk_add",
+    "lab_session",
+    "recovery",
+    "move",
+    "lab_load",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,9 +91,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     move.add_argument("--move-students", type=int, default=200)
     move.add_argument("--move-timeout", type=float, default=1800, help="s per phase")
+    b3 = parser.add_argument_group(
+        "B3. lab load (the class board's size, builds, query sizes and gunicorn workers)"
+    )
+    b3.add_argument("--lab-load-boards", type=int, default=10, help="staff boards open")
+    b3.add_argument("--lab-load-interval", type=float, default=5.0, help="s between refreshes")
+    b3.add_argument("--lab-load-duration", type=float, default=60.0)
+    b3.add_argument(
+        "--lab-load-change-every", type=float, default=1.0, help="s between build changes"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.move_students = 4
+        args.lab_load_boards, args.lab_load_duration = 2, 6
         args.recovery_students = 6
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
@@ -96,7 +114,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, lab_session, move, onboarding, recovery
+    from bench import (
+        board,
+        bulk_add,
+        freshness,
+        lab_load,
+        lab_session,
+        move,
+        onboarding,
+        recovery,
+    )
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -166,6 +193,17 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             workers=args.workers,
             concurrency=args.concurrency,
             timeout=args.move_timeout,
+        ),
+        "lab_load": lambda ctx: lab_load.run(
+            ctx,
+            students=args.board_students,
+            builds_per_student=args.builds_per_student,
+            boards=args.lab_load_boards,
+            interval=args.lab_load_interval,
+            duration=args.lab_load_duration,
+            change_every=args.lab_load_change_every,
+            query_sizes=[int(s) for s in args.query_sizes.split(",") if s],
+            web_workers=args.web_workers,
         ),
     }
 

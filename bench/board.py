@@ -183,11 +183,18 @@ def conditional_cost(course: Any, instructor: Any) -> dict[str, dict[str, float]
         figures: dict[str, float] = {}
         if not etag:  # no validator on this database (SQLite): every refresh renders
             continue
-        for mode, headers in (("full", {}), ("304", {"If-None-Match": etag})):
+        for mode in ("full", "304"):
             expected = 304 if mode == "304" else 200
+            renewed = 0
             cpu0, wall0 = time.process_time(), time.perf_counter()
             for _ in range(CONDITIONAL_ROUNDS):
+                headers = {"If-None-Match": etag} if mode == "304" else {}
                 response = client.get(url, headers=headers)
+                if response.status_code == 200 and mode == "304" and renewed < 2:
+                    # The minute turned (the time words may move): hold the new ETag, as
+                    # the page would, and go on.
+                    etag, renewed = response.headers.get("ETag", etag), renewed + 1
+                    continue
                 if response.status_code != expected:
                     raise RuntimeError(f"{url} answered {response.status_code}, not {expected}")
             figures[f"{mode}_cpu_ms"] = (time.process_time() - cpu0) * 1000 / CONDITIONAL_ROUNDS

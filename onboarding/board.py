@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
     Case,
     Count,
@@ -45,7 +45,8 @@ from builds.backends import backend_for
 from builds.models import Build, BuildState
 from hubcourse.models import AuditEvent
 from hubcourse.text import ago, duration
-from onboarding.github_access import how_watched
+from onboarding.github_access import how_watched, public_check_minutes
+from onboarding.models import BoardChange
 from onboarding.state import ORDER, STAGE_OF, STAGES, compute_state
 from onboarding.status import handout_steps
 from onboarding.steps import step_label
@@ -400,6 +401,37 @@ def board_fingerprint(rows: Sequence[BoardRow], *context: object) -> str:
     ]
     payload = pickle.dumps((data, context), protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+# How many of a course's newest change-log entries the board's version digests: a write
+# whose transaction commits late (its entry numbered before others already seen) still
+# lands among them, unless this many writes of the course commit while it is open.
+BOARD_VERSION_WINDOW = 128
+
+
+def board_version(course: Course) -> str:
+    """What the board of ``course`` is rendered from, in one indexed read whatever the class
+    size: its newest entries in the change log that the database's triggers write on every
+    change to its students, their repositories and builds (``BoardChange``), with the course
+    row (already read by the access check) and the settings its rows show. The board's
+    relative times ("3 minutes ago") are not in it: the caller adds the clock."""
+    sql = (
+        "SELECT count(*), sum(id), max(id) FROM ("  # noqa: S608 (our table, values as parameters)
+        f"SELECT id FROM {BoardChange._meta.db_table} WHERE course_id = %s"
+        " ORDER BY id DESC LIMIT %s) newest"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [course.pk, BOARD_VERSION_WINDOW])
+        changes = cursor.fetchone()
+    return repr(
+        (
+            changes,
+            _values(course),
+            _hub_web_url(),
+            public_check_minutes(),
+            settings.TIME_ZONE,
+        )
+    )
 
 
 def _when(moment: dt.datetime | None) -> str:

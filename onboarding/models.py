@@ -180,3 +180,24 @@ class OffboardingItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identifier} in {self.offboarding}"
+
+
+class BoardChange(models.Model):
+    """A write to a course's students, repositories or builds, recorded by the database
+    itself (triggers, migration 0002_b3_board_changes), whatever wrote it: ``save()``, a bare
+    ``update()``, ``bulk_create()``, a delete. The board's ETag digests a course's newest
+    entries (``onboarding.board.board_version``), one indexed read at any class size.
+
+    The triggers only insert (no row is updated, so no lock is shared by writers of the same
+    course) and keep the newest ``BOARD_CHANGES_KEPT`` of each course.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # A plain number, not a foreign key: a course's last deletes log after the course row.
+    course_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["course_id", "id"], name="board_change_course")]
+
+    def __str__(self) -> str:
+        return f"change {self.id} on course {self.course_id}"

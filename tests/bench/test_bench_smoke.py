@@ -33,6 +33,12 @@ KEY_FIGURES = {
     ],
     "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
     "move": ["wall time, move started to all moved", "student-moments with no working build"],
+    "lab_load": [
+        "status page: p95",
+        "board: p95",
+        "status page: generator lateness p95",
+        "board live part, unchanged (304): server CPU per request",
+    ],
 }
 
 
