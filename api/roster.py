@@ -119,12 +119,27 @@ class RosterInputSerializer(serializers.Serializer[Any]):
     )
 
 
+class ConfirmInputSerializer(serializers.Serializer[Any]):
+    apply = serializers.BooleanField(
+        default=True,
+        help_text=(
+            "Apply the course's plan once the rows are saved (the page's “Import and apply”). "
+            "False only saves them (the page's “Import”): review the plan and apply it later. "
+            "Defaults to true."
+        ),
+    )
+
+
 class ConfirmResultSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     skipped = serializers.IntegerField()
     apply = serializers.DictField(
-        allow_null=True, help_text="The apply run that onboards them (see apply-runs)."
+        allow_null=True,
+        help_text=(
+            "The apply run that onboards them (see apply-runs); null when the confirm asked "
+            "not to apply, or there was nothing to apply."
+        ),
     )
 
 
@@ -234,15 +249,22 @@ class RosterRowListApi(generics.GenericAPIView[RosterImport]):
 
 
 class RosterConfirmApi(generics.GenericAPIView[RosterImport]):
-    """Save the previewed roster in one transaction and apply the course's plan."""
+    """Save the previewed roster in one transaction and apply the course's plan (unless
+    ``apply`` is false: then only save, as the page's "Import" does). No body applies."""
 
     queryset = RosterImport.objects.none()
     serializer_class = ConfirmResultSerializer
 
-    @extend_schema(request=None, responses={200: ConfirmResultSerializer})
+    @extend_schema(request=ConfirmInputSerializer, responses={200: ConfirmResultSerializer})
     def post(self, request: Request, slug: str, import_id: int) -> Response:
         preview = _preview(request, slug, import_id)
-        result = courses.roster_confirm(preview=preview, actor=request_user(request))
+        choice = ConfirmInputSerializer(data=request.data)
+        choice.is_valid(raise_exception=True)
+        result = courses.roster_confirm(
+            preview=preview,
+            actor=request_user(request),
+            apply=choice.validated_data["apply"],
+        )
         body = {
             "created": result.created,
             "updated": result.updated,

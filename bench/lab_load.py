@@ -187,7 +187,7 @@ def _students_with_accounts(course: Any) -> list[tuple[int, int]]:
     for e, user in zip(enrolments, users, strict=True):
         e.user = user
     Enrolment.objects.bulk_update(enrolments, ["user"], batch_size=1000)
-    return [(e.pk, e.user.pk) for e in enrolments]  # type: ignore[union-attr]
+    return [(e.pk, e.user.pk) for e in enrolments]
 
 
 def _sessions(user_ids: list[int]) -> dict[int, str]:

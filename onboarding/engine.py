@@ -488,6 +488,7 @@ def _student_steps(
     steps.append(_invite_step(course, enrolment))
     repository: StudentRepository | None = getattr(enrolment, "repository", None)
     steps.append(_team_step(course, enrolment, repository))
+    steps.extend(_old_team_steps(course, enrolment, repository))
     repo_target = (
         repository.full_name
         if repository is not None
@@ -755,6 +756,46 @@ def _team_step(
     if enrolment.team_at is None:
         return PlanStep(e, StepName.TEAM, "no-op", target, "added once the invite is accepted")
     return PlanStep(e, StepName.TEAM, "no-op", target, "in their team")
+
+
+def _old_team_steps(
+    course: Course, enrolment: Enrolment, repository: StudentRepository | None
+) -> list[PlanStep]:
+    """The student's teams from before the course renamed them: each is removed, if the
+    course made it, once the new team holds the student and the permission; one the course
+    did not make stays, and the plan says so."""
+    if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT or repository is None:
+        return []
+    name = course.student_team_name(enrolment.docker_id)
+    old = list(repository.old_teams or [])
+    if repository.student_team and repository.student_team.lower() != name.lower():
+        old.append(repository.student_team)  # renamed on the next apply
+    steps: list[PlanStep] = []
+    for team in dict.fromkeys(old):
+        target = f"{course.organisation}/{team}"
+        if team.lower() == name.lower():
+            continue
+        if managed.owned(course, managed.Kind.TEAM, target):
+            steps.append(
+                PlanStep(
+                    enrolment.pk,
+                    StepName.TEAM,
+                    "delete",
+                    target,
+                    f"remove the old team {team} once {name} holds the student and the permission",
+                )
+            )
+        else:
+            steps.append(
+                PlanStep(
+                    enrolment.pk,
+                    StepName.TEAM,
+                    "no-op",
+                    target,
+                    f"the old team {team} stays: this course did not create it",
+                )
+            )
+    return steps
 
 
 # -- apply --------------------------------------------------------------------------------------

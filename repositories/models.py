@@ -25,6 +25,10 @@ class StudentRepository(models.Model):
     # policy), and the permissions step takes back what the course no longer grants. Empty:
     # nothing recorded yet (granted before this was kept).
     team_grants = models.JSONField(default=dict, blank=True)
+    # With one team per student: the student's teams before the course renamed them (names
+    # as Docker Hub spells them). Each is deleted, if the course made it, once the new team
+    # holds the student and the permission; the plan shows them until then.
+    old_teams = models.JSONField(default=list, blank=True)
 
     # When the course's build backend finished configuring this student's build.
     build_configured_at = models.DateTimeField(null=True, blank=True)

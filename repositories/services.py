@@ -405,6 +405,8 @@ def repository_grant_permissions(
             # The student's own team holds its read permission (compute_state asks for it).
             changes["student_team_at"] = repository.student_team_at or now
         StudentRepository.objects.filter(pk=repository.pk).update(**changes)
+        repository.team_grants = dict(by_name)
+        retire_old_teams(client, course, enrolment, repository, actor)
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.PERMISSIONS)
     repository.refresh_from_db()
     return repository
@@ -452,6 +454,15 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
                 team = client.get_team(course.organisation, name)
             except NotFound:
                 team = create_team(client, course, name, enrolment=enrolment, actor=actor)
+            old = repository.student_team
+            if old and old.lower() != team.name.lower():
+                # The course renamed the student's team: the old one goes once the new one
+                # holds the student and the permission (retire_old_teams).
+                kept = [t for t in repository.old_teams or [] if t.lower() != old.lower()]
+                repository.old_teams = [*kept, old]
+                StudentRepository.objects.filter(pk=repository.pk).update(
+                    old_teams=repository.old_teams
+                )
             if enrolment.team_at is not None:
                 # In another team until now (the course team before the policy changed, a
                 # team renamed or deleted): the student joins this one (the permissions step
@@ -461,16 +472,19 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
             StudentRepository.objects.filter(pk=repository.pk).update(
                 student_team=team.name, student_team_id=team.id
             )
-        if enrolment.team_at is not None:
-            return True
-        if enrolment.member_at is None:
-            return False
+        if enrolment.team_at is not None or enrolment.member_at is None:
+            # In their team, or not a member yet (so in no team of the course's): an old
+            # team may go now (once the permissions step has moved the grant).
+            retire_old_teams(client, course, enrolment, repository, actor)
+            return enrolment.team_at is not None
         members = {m.username.lower() for m in client.list_team_members(course.organisation, name)}
         outcome = Outcome.NOOP
         if enrolment.docker_id.lower() not in members:
             client.add_team_member(course.organisation, name, enrolment.docker_id)
             outcome = Outcome.OK
-        Enrolment.objects.filter(pk=enrolment_id).update(team_at=timezone.now())
+        now = timezone.now()
+        Enrolment.objects.filter(pk=enrolment_id).update(team_at=now)
+        enrolment.team_at = now
         audit_record(
             service=DOCKER_HUB,
             action="team.add_member",
@@ -479,5 +493,72 @@ def enrolment_join_student_team(*, enrolment_id: int, actor: User | None = None)
             enrolment=enrolment,
             actor=actor,
         )
+        retire_old_teams(client, course, enrolment, repository, actor)
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.TEAM)
     return True
+
+
+def old_team_replaced(course: Course, enrolment: Enrolment, repository: StudentRepository) -> bool:
+    """Whether the student's current team has taken over from their old ones: it holds the
+    student (or they are not a member yet, so no team holds them) and hubcourse's grant on
+    the repository is the new team's, the old ones' taken back."""
+    if course.access_policy != Course.AccessPolicy.TEAM_PER_STUDENT:
+        return False
+    if not repository.student_team or repository.student_team_id is None:
+        return False
+    if enrolment.team_at is None and enrolment.member_at is not None:
+        return False
+    grants: dict[str, str] = dict(repository.team_grants or {})
+    if repository.student_team.lower() not in grants:
+        return False
+    return not any(t.lower() in grants for t in repository.old_teams or [])
+
+
+def retire_old_teams(
+    client: DockerHubClient,
+    course: Course,
+    enrolment: Enrolment,
+    repository: StudentRepository,
+    actor: User | None = None,
+) -> list[str]:
+    """Delete the student's old teams that the course made, once their replacement holds the
+    student and the permission; the names deleted. A team the course did not make is left
+    (the plan says so); one gone already counts as done; one another student or the course
+    uses now is not the student's old team any more."""
+    old = list(repository.old_teams or [])
+    if not old or not old_team_replaced(course, enrolment, repository):
+        return []
+    in_use = {course.team.lower(), course.instructors_team.lower()} | {
+        name.lower()
+        for name in StudentRepository.objects.filter(enrolment__course=course)
+        .exclude(pk=repository.pk)
+        .values_list("student_team", flat=True)
+    }
+    deleted: list[str] = []
+    left: list[str] = []
+    for team in old:
+        target = f"{course.organisation}/{team}"
+        if team.lower() in in_use:
+            continue
+        if not managed.owned(course, managed.Kind.TEAM, target):
+            left.append(team)
+            continue
+        try:
+            client.delete_team(course.organisation, team)
+        except NotFound:
+            outcome, message = Outcome.NOOP, "already gone"
+        else:
+            outcome, message = Outcome.OK, f"replaced by {repository.student_team}"
+            deleted.append(team)
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.delete",
+            target=target,
+            outcome=outcome,
+            enrolment=enrolment,
+            actor=actor,
+            message=message,
+        )
+    repository.old_teams = left
+    StudentRepository.objects.filter(pk=repository.pk).update(old_teams=left)
+    return deleted

@@ -5,8 +5,9 @@ filters match gets a run (``queued`` -> ``in_progress`` -> ``completed``) with o
 workflow job; so does a ``workflow_dispatch`` call (:func:`dispatch`) of a workflow whose
 ``on`` lists it. Steps are interpreted, not executed: ``actions/checkout`` fills the workspace,
 ``docker/login-action`` checks the credentials against the sandbox Docker Hub (secrets are
-opened with the repository's private key), ``docker/build-push-action`` evaluates the build
-with :func:`sandbox.images.evaluate_build` and pushes tags with ``push_tag``. ``run:`` steps
+opened with the repository's private key, ``vars`` read as stored),
+``docker/build-push-action`` evaluates the build with :func:`sandbox.images.evaluate_build`
+and pushes tags with ``push_tag``. ``run:`` steps
 are logged and succeed. Each phase waits ``config.build_delay`` seconds.
 
 Reference: https://docs.github.com/en/rest/actions/workflow-runs and
@@ -427,6 +428,10 @@ class JobRunner:
             },
             "env": self.env,
             "runner": {"os": "Linux", "arch": "X64"},
+            # Repository variables (``${{ vars.NAME }}``), stored upper-case.
+            "vars": {
+                key: variable["value"] for key, variable in self.repo.get("variables", {}).items()
+            },
         }
 
     def secret(self, name: str) -> str:

@@ -1267,6 +1267,124 @@ def delete_secret(owner: str, name: str, secret_name: str) -> Response:
     return Response(status=204)
 
 
+# -- Actions variables -----------------------------------------------------------------------
+# Plain configuration values a workflow reads as ``${{ vars.NAME }}`` (shown in logs, unlike
+# secrets). Names follow the secrets' rules and are kept upper-case; GitHub App credentials
+# need the "variables" repository permission.
+# Reference: https://docs.github.com/en/rest/actions/variables
+
+VARIABLE_VALUE_LIMIT = 48 * 1024  # bytes; GitHub's limit for one variable
+VARIABLES_PER_REPOSITORY = 500
+
+
+def _variables(repo: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # A world saved before variables existed has none on its repositories.
+    variables: dict[str, dict[str, Any]] = repo.setdefault("variables", {})
+    return variables
+
+
+def _variable_json(name: str, variable: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": variable["value"],
+        "created_at": github_json.iso(variable["created_at"]),
+        "updated_at": github_json.iso(variable["updated_at"]),
+    }
+
+
+def _variable_name(name: object) -> str:
+    if (
+        not isinstance(name, str)
+        or not SECRET_NAME_RE.match(name)
+        or name.upper().startswith("GITHUB_")
+    ):
+        raise GitHubError(
+            422,
+            "Variable names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or "
+            "underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) "
+            "or underscores (_). Variable names must not start with the GITHUB_ prefix.",
+        )
+    return name.upper()
+
+
+def _variable_value(value: object) -> str:
+    if not isinstance(value, str):
+        raise invalid("value is not a string")
+    if len(value.encode()) > VARIABLE_VALUE_LIMIT:
+        raise GitHubError(422, "Variable value is too large (the limit is 48 KB)")
+    return value
+
+
+@bp.get("/repos/<owner>/<name>/actions/variables")
+def list_variables(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name, permission=("variables", "read"))
+    with world().lock:
+        items = [_variable_json(key, value) for key, value in sorted(_variables(repo).items())]
+    page, headers = paginate(items)
+    return answer({"total_count": len(items), "variables": page}, headers=headers)
+
+
+@bp.post("/repos/<owner>/<name>/actions/variables")
+def create_variable(owner: str, name: str) -> Response:
+    repo = repo_for_write(owner, name, permission=("variables", "write"))
+    body = json_body()
+    if "name" not in body or "value" not in body:
+        raise invalid("name and value are required")
+    upper = _variable_name(body["name"])
+    value = _variable_value(body["value"])
+    the_world = world()
+    with the_world.lock:
+        variables = _variables(repo)
+        if upper in variables:
+            # What gh variable set relies on: a 409, then it updates instead.
+            raise GitHubError(409, "Already exists - Variable already exists")
+        if len(variables) >= VARIABLES_PER_REPOSITORY:
+            raise GitHubError(422, "Repository has reached the variable limit")
+        now = the_world.now()
+        variables[upper] = {"value": value, "created_at": now, "updated_at": now}
+    return answer({}, status=201)
+
+
+@bp.get("/repos/<owner>/<name>/actions/variables/<variable_name>")
+def get_variable(owner: str, name: str, variable_name: str) -> Response:
+    repo = repo_for_write(owner, name, permission=("variables", "read"))
+    with world().lock:
+        variable = _variables(repo).get(variable_name.upper())
+        if variable is None:
+            raise not_found()
+        return answer(_variable_json(variable_name.upper(), variable))
+
+
+@bp.patch("/repos/<owner>/<name>/actions/variables/<variable_name>")
+def update_variable(owner: str, name: str, variable_name: str) -> Response:
+    """Change the value and/or the name (both optional in the body)."""
+    repo = repo_for_write(owner, name, permission=("variables", "write"))
+    body = json_body()
+    the_world = world()
+    with the_world.lock:
+        variables = _variables(repo)
+        upper = variable_name.upper()
+        variable = variables.get(upper)
+        if variable is None:
+            raise not_found()
+        renamed = _variable_name(body["name"]) if "name" in body else upper
+        value = _variable_value(body["value"]) if "value" in body else variable["value"]
+        if renamed != upper and renamed in variables:
+            raise GitHubError(409, "Already exists - Variable already exists")
+        variables.pop(upper)
+        variables[renamed] = {**variable, "value": value, "updated_at": the_world.now()}
+    return Response(status=204)
+
+
+@bp.delete("/repos/<owner>/<name>/actions/variables/<variable_name>")
+def delete_variable(owner: str, name: str, variable_name: str) -> Response:
+    repo = repo_for_write(owner, name, permission=("variables", "write"))
+    with world().lock:
+        if _variables(repo).pop(variable_name.upper(), None) is None:
+            raise not_found()
+    return Response(status=204)
+
+
 # -- Actions runs and jobs ----------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ DEFAULT_PERMISSIONS = {
     "contents": "write",
     "workflows": "write",
     "secrets": "write",
+    "variables": "write",
     "actions": "read",
     # An account permission ("Email addresses"): the app's user tokens may read
     # GET /user/emails, which sign-in needs to match a student by verified email.

@@ -172,6 +172,7 @@ def _summary(w: World, repo: dict[str, Any]) -> dict[str, Any]:
             for hook in repo["hooks"].values()
         ],
         "secrets": sorted(repo["secrets"]),
+        "variables": {k: v["value"] for k, v in sorted(repo.get("variables", {}).items())},
         "runs": [
             {
                 "id": run["id"],

@@ -290,6 +290,7 @@ def create_repo(
             "blobs": {},
             "hooks": {},
             "secrets": {},
+            "variables": {},
             "secret_key": _new_secret_key(world),
             "workflows": {},
             "runs": {},

@@ -57,13 +57,14 @@ __all__ = [
 # What hubcourse asks of an installation. READ is enough to look at a student's repository
 # (pre-flight reads the Dockerfile); ACTIONS is what the github-actions backend needs to commit
 # its workflow (a file under .github/workflows/ needs workflows: write), store the Docker Hub
-# secret and read runs and their logs.
+# token as a secret and the login name as a variable, and read runs and their logs.
 READ: Mapping[str, str] = {"metadata": "read", "contents": "read"}
 ACTIONS: Mapping[str, str] = {
     **READ,
     "contents": "write",
     "workflows": "write",
     "secrets": "write",
+    "variables": "write",
     "actions": "read",
 }
 # The events a course needs delivered (see the manifest in organisation/).

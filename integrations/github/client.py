@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hubcourse import http
 from hubcourse.errors import (
+    Conflict,
     ExternalServiceError,
     Invalid,
     NotFound,
@@ -206,6 +207,13 @@ class RepositorySecret(_GitHubModel):
     name: str
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class RepositoryVariable(_GitHubModel):
+    name: str
+    value: str
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
 
 
 class WorkflowRun(_GitHubModel):
@@ -755,6 +763,60 @@ class GitHubClient:
                 "DELETE",
                 f"/repos/{_q(owner)}/{_q(repo)}/actions/secrets/{_q(name)}",
                 operation=f"delete secret {name} of {owner}/{repo}",
+            )
+        except NotFound:
+            return False
+        return True
+
+    # -- Actions variables ---------------------------------------------------------------------
+
+    def get_actions_variable(self, owner: str, repo: str, name: str) -> RepositoryVariable:
+        """The variable's name and value. ``NotFound`` if unset."""
+        # Reference: https://docs.github.com/en/rest/actions/variables#get-a-repository-variable
+        operation = f"read variable {name} of {owner}/{repo}"
+        response = self._request(
+            "GET",
+            f"/repos/{_q(owner)}/{_q(repo)}/actions/variables/{_q(name)}",
+            operation=operation,
+        )
+        return self._parse(RepositoryVariable, response, operation)
+
+    def set_actions_variable(self, owner: str, repo: str, name: str, value: str) -> str:
+        """Make Actions variable ``name`` hold ``value``: "created", "updated" or "unchanged"
+        (one read when it already holds it)."""
+        # Reference: https://docs.github.com/en/rest/actions/variables#create-a-repository-variable
+        # and #update-a-repository-variable
+        base = f"/repos/{_q(owner)}/{_q(repo)}/actions/variables"
+        try:
+            if self.get_actions_variable(owner, repo, name).value == value:
+                return "unchanged"
+        except NotFound:
+            try:
+                self._request(
+                    "POST",
+                    base,
+                    operation=f"create variable {name} in {owner}/{repo}",
+                    json={"name": name, "value": value},
+                )
+                return "created"
+            except Conflict:
+                pass  # made between our read and our write: update it below
+        self._request(
+            "PATCH",
+            f"{base}/{_q(name)}",
+            operation=f"update variable {name} in {owner}/{repo}",
+            json={"name": name, "value": value},
+        )
+        return "updated"
+
+    def delete_actions_variable(self, owner: str, repo: str, name: str) -> bool:
+        """Remove Actions variable ``name``; False when there was none."""
+        # Reference: https://docs.github.com/en/rest/actions/variables#delete-a-repository-variable
+        try:
+            self._request(
+                "DELETE",
+                f"/repos/{_q(owner)}/{_q(repo)}/actions/variables/{_q(name)}",
+                operation=f"delete variable {name} of {owner}/{repo}",
             )
         except NotFound:
             return False

@@ -40,6 +40,34 @@ def test_a_roster_is_previewed_and_saved_only_when_confirmed(
     assert "already" in again.json()["error"]["message"]
 
 
+def test_a_roster_confirmed_with_apply_false_is_saved_and_not_applied(
+    token_client, course, instructor, queued_tasks
+):
+    from onboarding.models import ApplyRun
+
+    client = token_client(instructor)
+    base = f"/api/v1/courses/{course.slug}/roster-imports/"
+    preview = client.post(base, {"text": ROSTER}).json()
+    confirmed = client.post(f"{base}{preview['id']}/confirm/", {"apply": False}, format="json")
+    assert confirmed.status_code == 200, confirmed.json()
+    assert confirmed.json()["created"] == 2 and confirmed.json()["apply"] is None
+    assert Enrolment.objects.filter(course=course).count() == 2
+    assert not ApplyRun.objects.filter(course=course).exists()
+    # The plan now has their onboarding to do, for the instructor to apply when they choose.
+    plan = client.get(f"/api/v1/courses/{course.slug}/plan/").json()
+    assert any(step["student"] == "ada@example.edu" for step in plan["steps"])
+
+
+def test_a_roster_confirm_refuses_an_apply_that_is_not_a_boolean(token_client, course, instructor):
+    client = token_client(instructor)
+    base = f"/api/v1/courses/{course.slug}/roster-imports/"
+    preview = client.post(base, {"text": ROSTER}).json()
+    refused = client.post(f"{base}{preview['id']}/confirm/", {"apply": "later"}, format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == ["apply"]
+    assert not Enrolment.objects.filter(course=course).exists()
+
+
 def test_a_roster_file_is_uploaded_as_multipart(token_client, course, instructor):
     upload = SimpleUploadedFile("class.csv", ROSTER.encode("utf-8-sig"), "text/csv")
     response = token_client(instructor).post(

@@ -48,3 +48,13 @@ def test_the_documentation_pages_load_their_scripts_from_this_server(client, pag
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+
+
+def test_the_roster_confirm_documents_its_apply_choice_defaulting_to_true(schema):
+    operation = schema["paths"]["/api/v1/courses/{slug}/roster-imports/{import_id}/confirm/"]
+    body = operation["post"]["requestBody"]
+    assert not body.get("required", False)  # no body confirms and applies, as before
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    field = schema["components"]["schemas"][ref]["properties"]["apply"]
+    assert field["type"] == "boolean" and field["default"] is True
+    assert "“Import and apply”" in field["description"]

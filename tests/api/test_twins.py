@@ -142,6 +142,43 @@ def test_confirming_a_roster_queues_the_same_onboarding_from_the_page_and_the_ap
     assert Enrolment.objects.filter(course=twins[1], docker_id="adalovelace").exists()
 
 
+def test_importing_without_applying_saves_the_same_and_queues_nothing_from_the_page_and_the_api(
+    tasks_of: Any, page: Client, api: Any, instructor: User, twins: tuple[Course, Course]
+) -> None:
+    from onboarding import courses
+    from onboarding.models import ApplyRun
+
+    previews = []
+    for course in twins:
+        preview = courses.roster_preview(
+            course=course, actor=instructor, data=ROSTER, source="pasted text"
+        )
+        previews.append(courses.roster_checks_finish(preview=preview, why="test"))
+    by_page = tasks_of(
+        lambda: page.post(
+            reverse("dashboard:roster_confirm", args=[twins[0].slug, previews[0].pk]),
+            {"action": "import"},
+        )
+    )
+    answered: list[Any] = []
+
+    def confirm_without_applying() -> Any:
+        response = api.post(
+            f"/api/v1/courses/{twins[1].slug}/roster-imports/{previews[1].pk}/confirm/",
+            {"apply": False},
+            format="json",
+        )
+        answered.append(response)
+        return response
+
+    by_api = tasks_of(confirm_without_applying)
+    assert by_page == by_api == []
+    assert answered[0].status_code == 200 and answered[0].json()["apply"] is None
+    for course in twins:
+        assert Enrolment.objects.filter(course=course, docker_id="adalovelace").exists()
+        assert not ApplyRun.objects.filter(course=course).exists()
+
+
 def test_correcting_a_student_queues_the_same_steps_from_the_page_and_the_api(
     tasks_of: Any, page: Client, api: Any, twins: tuple[Course, Course]
 ) -> None:

@@ -13,7 +13,7 @@ from accounts.models import Course, Enrolment
 from builds.backends import data
 from builds.backends.github_actions.backend import (
     TOKEN_SECRET,
-    USERNAME_SECRET,
+    USERNAME_VARIABLE,
     WORKFLOW_PATH,
     ActionsData,
     token_label,
@@ -61,7 +61,11 @@ def test_each_students_workflow_gets_a_token_that_pushes_only_their_repository(
     org = sandbox.seeded["dockerhub"]["org"]
     repository = StudentRepository.objects.get(enrolment=ada)
     other = StudentRepository.objects.get(enrolment=alan)
-    login = stored_secret(sandbox, ada.github_repo, USERNAME_SECRET)
+    ada_repo = github_state.get_repo(sandbox.world, ada.github_repo)
+    assert ada_repo is not None
+    # The login name is a variable, in the clear; only the token is a secret.
+    login = ada_repo["variables"][USERNAME_VARIABLE]["value"]
+    assert set(ada_repo["secrets"]) == {TOKEN_SECRET}
     secret = stored_secret(sandbox, ada.github_repo, TOKEN_SECRET)
     assert login == org
     assert secret != sandbox.seeded["dockerhub"]["owner_token"]

@@ -13,7 +13,7 @@ from builds.backends.data import PushHooks
 from builds.backends.github_actions.backend import (
     HOOK_EVENTS,
     TOKEN_SECRET,
-    USERNAME_SECRET,
+    USERNAME_VARIABLE,
     WORKFLOW_PATH,
     ActionsData,
     workflow_text,
@@ -145,7 +145,8 @@ def test_github_actions_stores_secrets_hook_and_workflow_once(
     repository = StudentRepository.objects.get(enrolment=student)
     tree = github_state.read_tree(sandbox.world, student.github_repo, "main") or {}
     assert tree[WORKFLOW_PATH] == workflow_text(course, f"{repository.namespace}/{repository.name}")
-    assert {USERNAME_SECRET, TOKEN_SECRET} <= set(repo_state["secrets"])
+    assert set(repo_state["secrets"]) == {TOKEN_SECRET}
+    assert repo_state["variables"][USERNAME_VARIABLE]["value"] == repository.namespace
     hooks = list(repo_state["hooks"].values())
     assert len(hooks) == 1
     assert set(HOOK_EVENTS) <= set(hooks[0]["events"])

@@ -24,7 +24,7 @@ from builds.backends.autobuild.backend import BY_HUBCOURSE, BY_STUDENT, Autobuil
 from builds.backends.autobuild.client import AutobuildClient, BuildRule
 from builds.backends.github_actions.backend import (
     TOKEN_SECRET,
-    USERNAME_SECRET,
+    USERNAME_VARIABLE,
     WORKFLOW_PATH,
     ActionsData,
     token_label,
@@ -381,7 +381,8 @@ def test_actions_on_a_student_owned_repository_write_through_the_installation_to
     assert result is not None and result.changed
     repo = github_state.get_repo(sandbox.world, "ada-gh/course")
     assert repo is not None
-    assert set(repo["secrets"]) >= {USERNAME_SECRET, TOKEN_SECRET}
+    assert set(repo["secrets"]) >= {TOKEN_SECRET}
+    assert USERNAME_VARIABLE in repo["variables"]  # the app's "variables" permission
     head = repo["commits"][repo["branches"]["main"]]
     assert WORKFLOW_PATH in head["tree"]
     # Written by the app's bot, not by the course's account (which has no rights there).

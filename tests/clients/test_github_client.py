@@ -350,6 +350,56 @@ def test_reading_a_secret_that_was_never_set_is_not_found(client, login, repo):
         client.get_actions_secret(login, REPO, "NEVER_SET")
 
 
+# -- Actions variables -------------------------------------------------------------------------
+
+
+def test_set_actions_variable_creates_updates_and_then_only_reads(gh, client, login, repo, journal):
+    base = f"/api/v3/repos/{login}/{REPO}/actions/variables"
+
+    assert client.set_actions_variable(login, REPO, "DOCKERHUB_USERNAME", "course-org") == "created"
+    assert client.set_actions_variable(login, REPO, "DOCKERHUB_USERNAME", "other-org") == "updated"
+    assert (
+        client.set_actions_variable(login, REPO, "DOCKERHUB_USERNAME", "other-org") == "unchanged"
+    )
+
+    assert _stored(gh, login)["variables"]["DOCKERHUB_USERNAME"]["value"] == "other-org"
+    assert [c.body for c in journal.calls("POST", base)] == [
+        {"name": "DOCKERHUB_USERNAME", "value": "course-org"}
+    ]
+    assert len(journal.calls("PATCH", f"{base}/DOCKERHUB_USERNAME")) == 1
+    read = client.get_actions_variable(login, REPO, "DOCKERHUB_USERNAME")
+    assert (read.name, read.value) == ("DOCKERHUB_USERNAME", "other-org")
+    assert client.delete_actions_variable(login, REPO, "DOCKERHUB_USERNAME") is True
+    assert client.delete_actions_variable(login, REPO, "DOCKERHUB_USERNAME") is False
+    with pytest.raises(errors.NotFound):
+        client.get_actions_variable(login, REPO, "DOCKERHUB_USERNAME")
+
+
+def test_a_variable_made_between_the_read_and_the_create_is_updated(
+    gh, client, login, repo, monkeypatch
+):
+    # Another writer makes it after our read said "not there": GitHub answers 409 and the
+    # client updates instead.
+    real = client.get_actions_variable
+
+    def read_then_race(owner, name, variable):
+        try:
+            return real(owner, name, variable)
+        except errors.NotFound:
+            with gh.world.lock:  # the other writer
+                now = gh.world.now()
+                _stored(gh, login).setdefault("variables", {})[variable] = {
+                    "value": "theirs",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            raise
+
+    monkeypatch.setattr(client, "get_actions_variable", read_then_race)
+    assert client.set_actions_variable(login, REPO, "DOCKERHUB_USERNAME", "ours") == "updated"
+    assert _stored(gh, login)["variables"]["DOCKERHUB_USERNAME"]["value"] == "ours"
+
+
 # -- Actions runs and jobs ---------------------------------------------------------------------
 
 

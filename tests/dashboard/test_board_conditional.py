@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment, OnboardingState, User

@@ -9,9 +9,21 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Course
-from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
+from accounts.credentials import dockerhub_client_for
+from accounts.models import Course, ManagedResource
+from builds.backends import data
+from builds.backends.github_actions.backend import (
+    MOVE_LOGIN,
+    TOKEN_SECRET,
+    USERNAME_SECRET,
+    USERNAME_VARIABLE,
+    WORKFLOW_PATH,
+    ActionsData,
+    workflow_text,
+)
 from hubcourse.errors import ValidationError
+from hubcourse.models import AuditEvent
+from integrations.github.client import seal_secret
 from onboarding.courses import course_move, course_update
 from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
@@ -221,6 +233,79 @@ def test_a_students_edit_of_the_managed_workflow_is_undone(sandbox: Any, course:
     assert other_tree[WORKFLOW_PATH] == workflow_text(course, other.full_name)
 
 
+def _store_secret(sandbox: Any, full_name: str, name: str, value: str) -> None:
+    with sandbox.world.lock:
+        repo = github_state.get_repo(sandbox.world, full_name)
+        assert repo is not None
+        key, now = repo["secret_key"], sandbox.world.now()
+        repo["secrets"][name] = {
+            "encrypted_value": seal_secret(key["public"], value),
+            "key_id": key["key_id"],
+            "created_at": now,
+            "updated_at": now,
+        }
+
+
+def test_a_login_name_kept_as_a_secret_moves_to_a_variable_on_the_next_apply(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(
+        sandbox,
+        course,
+        size=2,
+        build_backend="github-actions",
+        access_policy=Course.AccessPolicy.TEAM_PER_STUDENT,
+    )
+    before, current = _repositories(course)
+    # ``before`` was set up by the hubcourse that kept the login name as a secret: its
+    # workflow reads the secret, its record knows nothing of a variable.
+    source = before.enrolment.github_repo
+    old_text = workflow_text(course, before.full_name).replace(
+        f"vars.{USERNAME_VARIABLE}", f"secrets.{USERNAME_SECRET}"
+    )
+    sha = github_state.push(
+        sandbox.world,
+        source,
+        course.build_branch,
+        {WORKFLOW_PATH: old_text},
+        "old",
+        source.split("/")[0],
+    )
+    _store_secret(sandbox, source, USERNAME_SECRET, before.namespace)
+    with sandbox.world.lock:
+        repo_state = github_state.get_repo(sandbox.world, source)
+        assert repo_state is not None
+        repo_state["variables"].clear()
+    data.update(
+        before,
+        ActionsData,
+        workflow_sha=sha,
+        login="",
+        variable_set_at=None,
+        username_secret=None,
+    )
+    # ``current``'s student keeps a secret of that name of their own: hubcourse never made it.
+    _store_secret(sandbox, current.enrolment.github_repo, USERNAME_SECRET, "mine")
+
+    plan = plan_course(course, observe=True)
+
+    assert [(s.enrolment_id, s.step) for s in plan.actionable] == [
+        (before.enrolment_id, "configure_build")
+    ]
+    assert plan.actionable[0].reason == f"{MOVE_LOGIN}: hubcourse writes it again"
+    _apply(sandbox, course)
+    tree = github_state.read_tree(sandbox.world, source, course.build_branch)
+    assert tree is not None and tree[WORKFLOW_PATH] == workflow_text(course, before.full_name)
+    with sandbox.world.lock:
+        moved = github_state.get_repo(sandbox.world, source)
+        kept = github_state.get_repo(sandbox.world, current.enrolment.github_repo)
+        assert moved is not None and kept is not None
+        assert moved["variables"][USERNAME_VARIABLE]["value"] == before.namespace
+        assert set(moved["secrets"]) == {TOKEN_SECRET}
+        assert set(kept["secrets"]) == {TOKEN_SECRET, USERNAME_SECRET}
+    _settled_again(sandbox, course)
+
+
 def test_moving_to_github_actions_removes_the_automated_build_and_writes_the_workflow(
     sandbox: Any, course: Course
 ) -> None:
@@ -265,11 +350,17 @@ def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -
     assert len(moves) == 5
     for label, words in moves.items():
         docker_id = label.split("@")[0]
-        assert sorted(words) == [
+        assert sorted(w for w in words if w) == [
             f"access docker-101-{docker_id} admin, instructors admin -> "
             f"lab-{docker_id} admin, docker-101-staff admin",
             f"team docker-101-{docker_id} -> lab-{docker_id}",
         ], words
+    removals = sorted(s.reason for s in plan.actionable if s.kind == "delete")
+    assert removals == [
+        f"remove the old team docker-101-{r.name.removeprefix('docker-101-')} once "
+        f"lab-{r.name.removeprefix('docker-101-')} holds the student and the permission"
+        for r in _repositories(course)
+    ]
     converge(sandbox, course)
     with sandbox.world.lock:
         groups = sandbox.world.dockerhub["orgs"][org.lower()]["groups"]
@@ -281,7 +372,63 @@ def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -
             "docker-101-staff": "admin",
         }
         assert docker_id in members[f"lab-{docker_id}"]
+        # The old team is gone once the new one holds the student and the permission.
+        assert f"docker-101-{docker_id}" not in members
+        assert repository.old_teams == []
     _settled_again(sandbox, course)
+
+
+def test_an_old_team_the_course_did_not_make_is_left_and_the_plan_says_so(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, size=3, access_policy=Course.AccessPolicy.TEAM_PER_STUDENT)
+    org = course.organisation
+    theirs, gone, ours = _repositories(course)
+    # One team existed before the course (a site admin never adopted it); another was deleted
+    # by hand before the course renamed it.
+    ManagedResource.objects.filter(
+        course=course, kind=ManagedResource.Kind.TEAM, name=f"{org}/{theirs.student_team}".lower()
+    ).update(origin=ManagedResource.Origin.FOUND)
+    dockerhub_client_for(course).delete_team(org, gone.student_team)
+
+    _change(course, student_team_template="lab-{docker_id}")
+    plan = plan_course(course, observe=True)
+
+    said = {(s.target, s.kind, s.reason) for s in plan.steps if "old team" in s.reason}
+    assert (
+        f"{org}/{theirs.student_team}",
+        "no-op",
+        f"the old team {theirs.student_team} stays: this course did not create it",
+    ) in said
+    assert {(t, k) for t, k, _ in said} == {
+        (f"{org}/{theirs.student_team}", "no-op"),
+        (f"{org}/{gone.student_team}", "delete"),
+        (f"{org}/{ours.student_team}", "delete"),
+    }
+    converge(sandbox, course)
+    with sandbox.world.lock:
+        groups = {
+            str(g["name"]) for g in sandbox.world.dockerhub["orgs"][org.lower()]["groups"].values()
+        }
+    assert theirs.student_team in groups
+    assert ours.student_team not in groups and gone.student_team not in groups
+    for repository in _repositories(course):
+        assert repository.student_team.startswith("lab-")
+    assert AuditEvent.objects.filter(
+        action="team.delete", target=f"{org}/{ours.student_team}", outcome="ok"
+    ).exists()
+    assert AuditEvent.objects.filter(
+        action="team.delete", target=f"{org}/{gone.student_team}", outcome="noop"
+    ).exists()
+    assert not AuditEvent.objects.filter(
+        action="team.delete", target=f"{org}/{theirs.student_team}"
+    ).exists()
+    # Said every time, never acted on: nothing is left to apply.
+    _settled_again(sandbox, course)
+    again = plan_course(course, observe=True)
+    assert any(
+        s.target == f"{org}/{theirs.student_team}" and s.kind == "no-op" for s in again.steps
+    )
 
 
 def test_a_new_branch_moves_the_managed_workflow_to_it(sandbox: Any, course: Course) -> None:

@@ -28,7 +28,7 @@ jobs:
       - name: Log in to Docker Hub
         uses: docker/login-action@v3
         with:
-          username: ${{ secrets.DOCKERHUB_USERNAME }}
+          username: ${{ vars.DOCKERHUB_USERNAME }}
           password: ${{ secrets.DOCKERHUB_TOKEN }}
       - uses: docker/setup-buildx-action@v3
       - uses: docker/build-push-action@v6
@@ -57,7 +57,14 @@ def student(gh: GitHub, hub: Hub) -> dict[str, Any]:
         ".github/workflows/docker.yml": WORKFLOW % {"tags": f"{hub.org}/alice:latest"},
     }
     gh.create_repo("alice", "docker-class", files)
-    set_secret(gh, user["token"], "DOCKERHUB_USERNAME", hub.org)
+    # The login name as a repository variable (read in the clear), the token as a secret.
+    made = gh.api(
+        "POST",
+        "/repos/alice/docker-class/actions/variables",
+        user["token"],
+        json={"name": "DOCKERHUB_USERNAME", "value": hub.org},
+    )
+    assert made.status_code == 201, made.text
     set_secret(gh, user["token"], "DOCKERHUB_TOKEN", hub.seeded["dockerhub"]["org_token"])
     return user
 
@@ -165,6 +172,20 @@ def test_a_missing_secret_fails_the_login_step_with_a_log_line(
     assert "Username and password required" in log
     # Later steps are skipped, as on GitHub.
     assert job["steps"][-2]["conclusion"] == "skipped"
+
+
+def test_a_deleted_variable_leaves_the_login_name_empty_and_fails_the_login(
+    gh: GitHub, hub: Hub, student: dict[str, Any]
+) -> None:
+    deleted = gh.api(
+        "DELETE", "/repos/alice/docker-class/actions/variables/DOCKERHUB_USERNAME", student["token"]
+    )
+    assert deleted.status_code == 204
+    sha = gh.push("alice/docker-class", {"app.py": "print('x')\n"})
+    run = finished_run(gh, hub, student["token"], sha)
+    assert run["conclusion"] == "failure"
+    _, log = job_log(gh, student["token"], run)
+    assert "Username and password required" in log
 
 
 def test_a_wrong_token_fails_with_dockers_message(

@@ -369,6 +369,43 @@ def test_secret_routes_match_the_description(
     check.call("DELETE", one, f"{base}/DOCKERHUB_TOKEN", token, expect=204)
 
 
+def test_variable_routes_match_the_description(
+    spec: dict[str, Any], gh: GitHub, world_with_a_repo: dict[str, Any]
+) -> None:
+    token = world_with_a_repo["token"]
+    check = Checker(spec, gh)
+    base = "/repos/alice/docker-class/actions/variables"
+    one = "/repos/{owner}/{repo}/actions/variables/{name}"
+    body = {"name": "DOCKERHUB_USERNAME", "value": "course-org"}
+    check.call(
+        "POST", "/repos/{owner}/{repo}/actions/variables", base, token, body=body, expect=201
+    )
+    # A second create is refused with 409, which the description does not list; clients
+    # (gh variable set) rely on it to update instead.
+    again = gh.api("POST", base, token, json=body)
+    assert again.status_code == 409 and "already exists" in again.json()["message"].lower()
+    got = check.call("GET", one, f"{base}/dockerhub_username", token, expect=200).json()
+    assert (got["name"], got["value"]) == ("DOCKERHUB_USERNAME", "course-org")
+    check.call(
+        "PATCH", one, f"{base}/DOCKERHUB_USERNAME", token, body={"value": "other"}, expect=204
+    )
+    listed = check.call(
+        "GET", "/repos/{owner}/{repo}/actions/variables", base, token, expect=200
+    ).json()
+    assert [(v["name"], v["value"]) for v in listed["variables"]] == [
+        ("DOCKERHUB_USERNAME", "other")
+    ]
+    check.call("DELETE", one, f"{base}/DOCKERHUB_USERNAME", token, expect=204)
+    # Not listed by the description either: GitHub's 404 for a variable that is not there,
+    # and its 422 for a name it refuses.
+    gone = f"{base}/DOCKERHUB_USERNAME"
+    assert gh.api("GET", gone, token).status_code == 404
+    assert gh.api("DELETE", gone, token).status_code == 404
+    assert gh.api("PATCH", gone, token, json={"value": "x"}).status_code == 404
+    bad = {"name": "GITHUB_LOGIN", "value": "x"}
+    assert gh.api("POST", base, token, json=bad).status_code == 422
+
+
 def test_actions_routes_match_the_description(
     spec: dict[str, Any], gh: GitHub, world_with_a_repo: dict[str, Any]
 ) -> None:

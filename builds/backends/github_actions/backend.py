@@ -2,17 +2,18 @@
 
 Docker's own migration path from automated builds: hubcourse commits
 ``.github/workflows/hubcourse.yml`` (on push to the course branch: ``docker/login-action``
-with repository secrets, ``docker/build-push-action`` with the course's context and
-Dockerfile, pushing ``<org>/<repo>:<tag>``), stores the Docker Hub credentials as Actions
-secrets, adds a signed repository webhook to hubcourse (``push`` and ``workflow_run``) and
+with the login name from a repository variable and the token from a repository secret,
+``docker/build-push-action`` with the course's context and Dockerfile, pushing
+``<org>/<repo>:<tag>``), stores the Docker Hub login name as an Actions variable and the token
+as an Actions secret, adds a signed repository webhook to hubcourse (``push`` and ``workflow_run``) and
 reads build status from the Actions runs API.
 
-The secrets hold, per student, an organisation access token made for that student's
+The secret holds, per student, an organisation access token made for that student's
 workflow: it may push to the student's repository and nothing else (``scope-image-push`` on
 ``<org>/<repo>``), so a student who prints their secret in a run reaches no one else's image.
 Only an organisation owner can make one (Docker lists no token scope for it), and the Team
-plan caps how many an organisation holds; when Docker Hub refuses, the secrets hold the
-course's own credentials instead and the audit log says so. The token's id stays in this
+plan caps how many an organisation holds; when Docker Hub refuses, the secret and variable
+hold the course's own credentials instead and the audit log says so. The token's id stays in this
 backend's part of the student's ``build_data`` (:class:`ActionsData`) so offboarding revokes it.
 
 On a repository the student owns, everything is written through hubcourse's GitHub App (an
@@ -75,9 +76,17 @@ from repositories.models import StudentRepository
 
 WORKFLOW_PATH = ".github/workflows/hubcourse.yml"
 REMOVE_MESSAGE = "Remove hubcourse build workflow"
+# The login name is no secret (GitHub masks a secret wherever it appears in a run's log, which
+# hid the organisation's name in every image reference): a variable since issue 15.
+USERNAME_VARIABLE = "DOCKERHUB_USERNAME"
+# Where workflows written before kept it; hubcourse deletes that secret once it has moved.
 USERNAME_SECRET = "DOCKERHUB_USERNAME"  # noqa: S105 (a secret's name)
 TOKEN_SECRET = "DOCKERHUB_TOKEN"  # noqa: S105 (a secret's name, not a secret)
 HOOK_EVENTS = ("push", "workflow_run")
+MOVE_LOGIN = (
+    f"the Docker Hub login name moves from Actions secret {USERNAME_SECRET} to Actions "
+    f"variable {USERNAME_VARIABLE}"
+)
 # Runs read per poll: the student's recent pushes, newest first.
 HISTORY = 20
 # GitHub lists a run a few seconds after the push that starts it; until then the first
@@ -125,9 +134,9 @@ def workflow_text(course: Course, image: str) -> str:
     (``concurrency``), so an older commit never lands as the tag after a newer one; the
     commit's SHA is pushed as a second tag, so an instructor can pull exactly what was built;
     the job's token may only read the repository; and layers are cached between runs
-    (GitHub's Actions cache). The Docker Hub login stays an Actions secret: hubcourse stores
-    the login name beside the token (an organisation access token logs in with the
-    organisation's name) and sets no Actions variables.
+    (GitHub's Actions cache). The Docker Hub token is an Actions secret; the login name (an
+    organisation access token logs in with the organisation's name) an Actions variable, so
+    run logs show it rather than masking it.
     """
     context = context_dir(course)
     branch = course.build_branch
@@ -157,7 +166,7 @@ jobs:
       - uses: docker/setup-buildx-action@v3
       - uses: docker/login-action@v3
         with:
-          username: ${{{{ secrets.{USERNAME_SECRET} }}}}
+          username: ${{{{ vars.{USERNAME_VARIABLE} }}}}
           password: ${{{{ secrets.{TOKEN_SECRET} }}}}
       - uses: docker/build-push-action@v6
         with:
@@ -208,6 +217,21 @@ class ActionsData(BackendData):
     # repository only), kept so offboarding can revoke it. Blank when the secrets hold the
     # course's own token.
     token_id: str = ""
+    # The login name the variable holds (the one that goes with the token in the secret),
+    # and when hubcourse stored it.
+    login: str = ""
+    variable_set_at: dt.datetime | None = None
+    # Whether hubcourse's Actions secret USERNAME_SECRET (where the login name was kept before
+    # it became a variable) is still there. None in records written before: then it is there
+    # when hubcourse stored secrets at all.
+    username_secret: bool | None = None
+
+    @property
+    def has_username_secret(self) -> bool:
+        if self.username_secret is not None:
+            return self.username_secret
+        return self.secret_set_at is not None
+
     # When the workflow was last committed by hubcourse (the student's page says so).
     committed_at: dt.datetime | None = None
     # What someone changed in the managed workflow, in words ("" when it is as written),
@@ -219,7 +243,7 @@ class ActionsData(BackendData):
 class GitHubActions:
     name = "github-actions"
     label = "GitHub Actions (Docker's migration path)"
-    removal_note = "with the workflow and secret in each student's GitHub repository"
+    removal_note = "with the workflow, secret and variable in each student's GitHub repository"
     needs_owner_account = False
     service = "GitHub"
     student_team_permission: Literal["read", "write", "admin"] = "read"
@@ -253,6 +277,10 @@ class GitHubActions:
         kept = data.read(repository, ActionsData)
         if repository.build_configured_at is None or not kept.workflow_sha:
             return False
+        if kept.variable_set_at is None:
+            # Written before the login name was a variable: it differs from today's text for
+            # that reason alone, and the plan already says the next set-up rewrites it.
+            return False
         head = repository.head_sha
         if head and head == kept.checked_head:
             return False
@@ -281,7 +309,11 @@ class GitHubActions:
 
     def drift(self, repository: StudentRepository) -> tuple[str, ...]:
         kept = data.read(repository, ActionsData)
-        return (kept.drift,) if kept.drift else ()
+        found: tuple[str, ...] = (kept.drift,) if kept.drift else ()
+        if kept.workflow_sha and kept.variable_set_at is None:
+            # Set up before the login name was a variable: the next set-up moves it.
+            found += (MOVE_LOGIN,)
+        return found
 
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
@@ -347,6 +379,9 @@ class GitHubActions:
             secrets_changed = self._ensure_secrets(
                 client, enrolment, repository, owner, repo, made=made
             )
+            variable_changed = self._ensure_variable(
+                client, enrolment, repository, owner, repo, made=made
+            )
             # Through the app, its own events (push, workflow_run) reach hubcourse: no
             # repository webhook is needed, nor may an installation token add one.
             hook_changed = way != "app" and ensure_github_webhook(
@@ -356,6 +391,8 @@ class GitHubActions:
                 client, enrolment, repository, owner, repo
             )
             moved = self._leave_old_branch(client, enrolment, repository, owner, repo)
+            # Only once no workflow of ours reads it any more.
+            old_secret = self._remove_username_secret(client, enrolment, repository, owner, repo)
         except BaseException:
             # No workflow uses them yet: a live token or a secret holding a token about to
             # be made again is only a risk.
@@ -365,7 +402,13 @@ class GitHubActions:
             dockerhub_client_for(course), enrolment, repository
         )
         return ConfigureResult(
-            changed=secrets_changed or hook_changed or workflow_changed or dockerhub_hook or moved,
+            changed=secrets_changed
+            or variable_changed
+            or old_secret
+            or hook_changed
+            or workflow_changed
+            or dockerhub_hook
+            or moved,
             reference=sha,
         )
 
@@ -390,10 +433,24 @@ class GitHubActions:
         repo: str,
         made: list[str],
     ) -> None:
-        """Undo what a failed set-up made (``made``: "token", secret names); best effort,
-        each step audited, and never hiding the error that made the set-up fail."""
+        """Undo what a failed set-up made (``made``: "token", "variable", secret names); best
+        effort, each step audited, and never hiding the error that made the set-up fail."""
         target = f"{owner}/{repo}"
-        for name in [m for m in made if m != "token"]:
+        if "variable" in made:
+            try:
+                client.delete_actions_variable(owner, repo, USERNAME_VARIABLE)
+                data.update(repository, ActionsData, variable_set_at=None, login="")
+                self._audit(
+                    enrolment,
+                    "variable.delete",
+                    target,
+                    Outcome.OK,
+                    f"Deleted {USERNAME_VARIABLE}: the build set-up failed before it was complete.",
+                )
+            except ExternalServiceError as error:
+                self._audit(enrolment, "variable.delete", target, Outcome.ERROR, error)
+        secret_names = [m for m in made if m not in ("token", "variable")]
+        for name in secret_names:
             try:
                 client.delete_actions_secret(owner, repo, name)
                 self._audit(
@@ -405,7 +462,7 @@ class GitHubActions:
                 )
             except ExternalServiceError as error:
                 self._audit(enrolment, "secret.delete", target, Outcome.ERROR, error)
-        if any(m != "token" for m in made):
+        if secret_names:
             data.update(repository, ActionsData, secret_set_at=None)
         if "token" in made:
             try:
@@ -433,31 +490,36 @@ class GitHubActions:
                 or course.dockerhub_token_set_at is None
                 or kept.secret_set_at >= course.dockerhub_token_set_at
             ):
-                # GitHub never shows a secret's value: trust our record if both still exist.
-                client.get_actions_secret(owner, repo, USERNAME_SECRET)
+                # GitHub never shows a secret's value: trust our record if it still exists.
                 client.get_actions_secret(owner, repo, TOKEN_SECRET)
                 return False
         except NotFound:
-            pass  # someone deleted one: store both again
+            pass  # someone deleted it: store it again
         identifier, token, token_id = self._push_credentials(enrolment, repository)
         if token_id:
             made.append("token")
         try:
-            client.set_actions_secret(owner, repo, USERNAME_SECRET, identifier)
-            made.append(USERNAME_SECRET)
             client.set_actions_secret(owner, repo, TOKEN_SECRET, token)
             made.append(TOKEN_SECRET)
         except ExternalServiceError as error:
             self._audit(enrolment, "secret.set", target, Outcome.ERROR, error)
             raise
         now = timezone.now()
-        data.update(repository, ActionsData, secret_set_at=now)
+        # The login goes with the token: the variable step below writes it. A record from
+        # before variables keeps saying the old login secret is there (it is, and ours).
+        data.update(
+            repository,
+            ActionsData,
+            secret_set_at=now,
+            login=identifier,
+            username_secret=kept.has_username_secret,
+        )
         self._audit(
             enrolment,
             "secret.set",
             target,
             Outcome.OK,
-            f"Stored the Docker Hub login as Actions secrets {USERNAME_SECRET} and {TOKEN_SECRET}"
+            f"Stored the Docker Hub token as Actions secret {TOKEN_SECRET}"
             + (
                 " (a token that pushes to this student's repository only)."
                 if token_id
@@ -465,6 +527,82 @@ class GitHubActions:
             ),
         )
         return True
+
+    def _login(self, enrolment: Enrolment, repository: StudentRepository) -> str:
+        """The login name that goes with the token in the secret."""
+        kept = data.read(repository, ActionsData)
+        if kept.login:
+            return kept.login
+        # Stored before the login was recorded: a student's own token logs in with the
+        # organisation's name, the course's token with the course's login.
+        if kept.token_id:
+            return repository.namespace
+        return dockerhub_credentials_for(enrolment.course)[0]
+
+    def _ensure_variable(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+        *,
+        made: list[str],
+    ) -> bool:
+        """The login name as Actions variable USERNAME_VARIABLE (one read when it holds it)."""
+        target = f"{owner}/{repo}"
+        login = self._login(enrolment, repository)
+        try:
+            action = client.set_actions_variable(owner, repo, USERNAME_VARIABLE, login)
+        except ExternalServiceError as error:
+            self._audit(enrolment, "variable.set", target, Outcome.ERROR, error)
+            raise
+        kept = data.read(repository, ActionsData)
+        if action == "unchanged":
+            if kept.variable_set_at is None or kept.login != login:
+                data.update(repository, ActionsData, variable_set_at=timezone.now(), login=login)
+            return False
+        if action == "created":
+            made.append("variable")
+        data.update(repository, ActionsData, variable_set_at=timezone.now(), login=login)
+        self._audit(
+            enrolment,
+            "variable.set",
+            target,
+            Outcome.OK,
+            f"Actions variable {USERNAME_VARIABLE} {action}: the workflow logs in as {login}.",
+        )
+        return True
+
+    def _remove_username_secret(
+        self,
+        client: GitHubClient,
+        enrolment: Enrolment,
+        repository: StudentRepository,
+        owner: str,
+        repo: str,
+    ) -> bool:
+        """Delete the login-name secret hubcourse stored before it used a variable; a secret
+        of that name hubcourse did not store is not its to delete."""
+        if not data.read(repository, ActionsData).has_username_secret:
+            return False
+        try:
+            removed = client.delete_actions_secret(owner, repo, USERNAME_SECRET)
+        except ExternalServiceError as error:
+            self._audit(enrolment, "secret.delete", f"{owner}/{repo}", Outcome.ERROR, error)
+            raise
+        data.update(repository, ActionsData, username_secret=False)
+        self._audit(
+            enrolment,
+            "secret.delete",
+            f"{owner}/{repo}",
+            Outcome.OK if removed else Outcome.NOOP,
+            f"Deleted Actions secret {USERNAME_SECRET}: the login name is variable "
+            f"{USERNAME_VARIABLE} now."
+            if removed
+            else f"Actions secret {USERNAME_SECRET} was gone already.",
+        )
+        return removed
 
     def _push_credentials(
         self, enrolment: Enrolment, repository: StudentRepository
@@ -680,11 +818,18 @@ class GitHubActions:
                 if way != "app":  # through the app, configure added no repository webhook
                     remove_github_webhook(client, enrolment, repository, owner, repo)
                 self._remove_workflow(client, enrolment, owner, repo)
+                kept = data.read(repository, ActionsData)
+                # Only what hubcourse stored: a login secret of the student's stays.
+                names = (
+                    (USERNAME_SECRET, TOKEN_SECRET) if kept.has_username_secret else (TOKEN_SECRET,)
+                )
                 removed = [
-                    name
-                    for name in (USERNAME_SECRET, TOKEN_SECRET)
-                    if client.delete_actions_secret(owner, repo, name)
+                    name for name in names if client.delete_actions_secret(owner, repo, name)
                 ]
+                if kept.variable_set_at is not None and client.delete_actions_variable(
+                    owner, repo, USERNAME_VARIABLE
+                ):
+                    removed.append(f"variable {USERNAME_VARIABLE}")
             except NotFound as error:
                 # Fine when the GitHub repository itself is gone, and all in it with it; not
                 # when only something we need to see is hidden from our token.
