@@ -350,6 +350,40 @@ def wait_until(
     return condition()
 
 
+@dataclasses.dataclass
+class Convergence:
+    converged: bool
+    seconds: float  # from ``start`` to convergence (or to the timeout)
+
+
+def run_until_settled(
+    start: Callable[[], None],
+    settled: Callable[[], int],
+    total: int,
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    alive: Callable[[], None] | None = None,
+    each: Callable[[float], bool] | None = None,
+) -> Convergence:
+    """Start the clock, call ``start`` (what "Apply" does), then wait until ``settled()``
+    counts ``total`` (every student at a final state) or ``timeout`` seconds pass.
+
+    ``each(elapsed)`` runs before every look (a figure taken on the way, a fault injected);
+    while it returns False the look is skipped.
+    """
+    started = time.monotonic()
+    start()
+
+    def done() -> bool:
+        if each is not None and not each(time.monotonic() - started):
+            return False
+        return settled() >= total
+
+    converged = wait_until(done, timeout=timeout, interval=interval, alive=alive)
+    return Convergence(converged, time.monotonic() - started)
+
+
 @contextlib.contextmanager
 def timed() -> Iterator[dict[str, float]]:
     box = {"start": time.monotonic(), "seconds": 0.0}
