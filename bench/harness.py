@@ -292,6 +292,21 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process tree so far (children reaped included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name.
+        total += sum(int(v) for v in fields[11:15])
+    return total / ticks
+
+
 class MemorySampler:
     """Samples the process trees of ``roots`` every ``interval`` seconds until stopped."""
 

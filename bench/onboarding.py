@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from bench.context import Context, Sandbox, make_class
-from bench.harness import Figure, MemorySampler, Result, run_until_settled
+from bench.harness import Figure, MemorySampler, Result, cpu_seconds, run_until_settled
 from bench.naive import run_naive
 
 AUTOBUILD = "dockerhub-autobuild"
@@ -265,6 +265,7 @@ def _onboard(
             each=note_all_built,
         )
     accepting.stop()
+    worker_cpu = sum(cpu_seconds(w.process.pid) for w in started_workers)
     github_calls, github_writes = _github_calls(sandbox)
     limited = sandbox.stats()["rate_limited"]
     outcome = {
@@ -277,6 +278,7 @@ def _onboard(
         "github_writes": github_writes - writes_before,
         "dockerhub_429": int(limited.get("dockerhub", 0)),
         "github_limited": int(limited.get("github", 0)),
+        "worker_cpu_s": round(worker_cpu, 1),
         "peak_rss_mb": round(memory.peak_process_rss_kb / 1024, 1),
         "tree_pss_mb": round(memory.peak_tree_pss_kb / 1024, 1),
         "calls_by_route": _routes(sandbox, "dockerhub"),
@@ -400,6 +402,12 @@ def _autobuild_figures(
         Figure("wall time", round(seconds, 1), "s"),
         Figure("all builds succeeded (Build rows)", all_built_at and round(all_built_at, 1), "s"),
         Figure(
+            "worker CPU time",
+            measured["worker_cpu_s"],
+            "s",
+            note=f"{measured['worker_cpu_s'] / students:.2f} s a student; the machine is shared",
+        ),
+        Figure(
             "floor: API minimum calls / rate limit",
             round(floor, 1),
             "s",
@@ -467,6 +475,7 @@ def _actions_figures(
             succeeded == students,
         ),
         Figure(f"{p}wall time", round(seconds, 1), "s"),
+        Figure(f"{p}worker CPU time", measured["worker_cpu_s"], "s"),
         Figure(
             f"{p}Docker Hub floor",
             round(hub_floor, 1),
