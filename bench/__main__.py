@@ -46,6 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     one.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     one.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     one.add_argument("--onboarding-timeout", type=float, default=1800)
+    one.add_argument(
+        "--onboarding-backends",
+        default="autobuild",
+        help="autobuild (Docker Hub automated builds, then the naive script), actions "
+        "(github-actions backend, students' own repositories with the GitHub App); "
+        "e.g. autobuild,actions",
+    )
     two = parser.add_argument_group("2. status freshness")
     two.add_argument("--repos", type=int, default=500)
     two.add_argument("--builds", type=int, default=100, help="builds finishing in the window")
@@ -136,6 +143,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             concurrency=args.concurrency,
             naive=not args.no_naive,
             timeout=args.onboarding_timeout,
+            backends=tuple(b.strip() for b in args.onboarding_backends.split(",") if b.strip()),
         ),
         "freshness": lambda ctx: freshness.run(
             ctx,

@@ -292,6 +292,21 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process tree so far (children reaped included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name.
+        total += sum(int(v) for v in fields[11:15])
+    return total / ticks
+
+
 class MemorySampler:
     """Samples the process trees of ``roots`` every ``interval`` seconds until stopped."""
 
@@ -348,6 +363,40 @@ def wait_until(
             alive()
         time.sleep(interval)
     return condition()
+
+
+@dataclasses.dataclass
+class Convergence:
+    converged: bool
+    seconds: float  # from ``start`` to convergence (or to the timeout)
+
+
+def run_until_settled(
+    start: Callable[[], None],
+    settled: Callable[[], int],
+    total: int,
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    alive: Callable[[], None] | None = None,
+    each: Callable[[float], bool] | None = None,
+) -> Convergence:
+    """Start the clock, call ``start`` (what "Apply" does), then wait until ``settled()``
+    counts ``total`` (every student at a final state) or ``timeout`` seconds pass.
+
+    ``each(elapsed)`` runs before every look (a figure taken on the way, a fault injected);
+    while it returns False the look is skipped.
+    """
+    started = time.monotonic()
+    start()
+
+    def done() -> bool:
+        if each is not None and not each(time.monotonic() - started):
+            return False
+        return settled() >= total
+
+    converged = wait_until(done, timeout=timeout, interval=interval, alive=alive)
+    return Convergence(converged, time.monotonic() - started)
 
 
 @contextlib.contextmanager

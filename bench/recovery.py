@@ -23,8 +23,8 @@ import time
 from typing import Any
 
 from bench.context import Context, Sandbox, make_class
-from bench.harness import Figure, Result, Started, wait_until
-from bench.onboarding import RECONCILE_INTERVAL, Students, _course, _states
+from bench.harness import Figure, Result, Started, run_until_settled
+from bench.onboarding import RECONCILE_INTERVAL, Students, _course, _settled, _states
 
 TARGET_RATIO = 1.3
 # One per student of each: more is a duplicate.
@@ -80,27 +80,29 @@ def _onboard(
     accepting.start()
     killed_at: float | None = None
     created_at_kill = 0
-    started = time.monotonic()
-    reconcile_course_task.delay(course.pk)
 
-    def finished() -> bool:
+    def kill_halfway(elapsed: float) -> bool:
         nonlocal killed_at, running, created_at_kill
         if kill and killed_at is None:
             made = _created(sandbox).get("dockerhub.repository", 0)
             if made >= max(1, students // 2):
                 _kill(ctx, running)
-                killed_at = time.monotonic() - started
+                killed_at = elapsed
                 created_at_kill = made
                 running = ctx.start_workers(workers, concurrency)
             return False
-        states = _states(course)
-        done = states.get(OnboardingState.FIRST_BUILD_SUCCEEDED, 0)
-        return done + states.get(OnboardingState.ERROR, 0) == students
+        return True
 
-    converged = wait_until(
-        finished, timeout=timeout, interval=0.25, alive=ctx.processes.check_alive
+    run = run_until_settled(
+        lambda: reconcile_course_task.delay(course.pk),
+        lambda: _settled(course),
+        students,
+        timeout=timeout,
+        interval=0.25,
+        alive=ctx.processes.check_alive,
+        each=kill_halfway,
     )
-    seconds = time.monotonic() - started
+    converged, seconds = run.converged, run.seconds
     accepting.stop()
     states = _states(course)
     made = _created(sandbox)

@@ -26,13 +26,18 @@ from accounts.services import enrolment_clear_error, enrolment_record_error
 from accounts.steps import StepName
 from builds.backends import backend_for
 from builds.backends.common import context_dir, dockerfile_path
-from hubcourse.errors import Forbidden, Invalid, NotFound
+from hubcourse.errors import Forbidden, Invalid, NotFound, PermanentError
 from integrations.dockerhub.client import DockerHubClient
 from integrations.github.client import GitHubClient
 
 Level = Literal["ok", "warning", "error"]
 # Whether an image is official or verified changes rarely; a class shares the answers.
 IMAGE_CACHE_SECONDS = 3600
+# How long a class's dry-run answer about a Docker ID stands in for the pre-flight's own read.
+DOCKER_ID_CACHE_SECONDS = 3600
+# Dry-run answers that name a person Docker Hub would invite: the Docker ID exists and is a
+# user (an organisation is never invited, nor a member of another organisation).
+_INVITABLE = frozenset({"invited", "existing_org_member"})
 _DOCKER_HUB_HOSTS = frozenset(
     {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 )
@@ -220,6 +225,9 @@ class Preflight:
                 "hub.docker.com if you have none, then enter your Docker ID (your username).",
             )
             return False
+        if docker_id_invitable(self.course, self.hub, docker_id, self.enrolment.pk):
+            self.add("docker_id", "ok", f"Docker ID {docker_id} exists.")
+            return True
         try:
             user = self.hub.get_user(docker_id)
         except NotFound:
@@ -421,6 +429,56 @@ class Preflight:
             "{image} ({where}) is neither a Docker Official Image nor a Verified Publisher "
             "image: prefer one of those, they are maintained and scanned."
         )
+
+
+# -- a class's Docker IDs in one call ----------------------------------------------------------
+
+
+def _docker_id_key(organisation: str, docker_id: str) -> str:
+    return f"preflight:docker-id:{organisation.lower()}:{docker_id.lower()}"
+
+
+def docker_id_invitable(
+    course: Course, hub: DockerHubClient, docker_id: str, enrolment_id: int
+) -> bool:
+    """Whether Docker Hub's dry-run bulk invite answered that it would invite ``docker_id``.
+
+    The first pre-flight of a class to ask sends one dry run (1000 Docker IDs a request) for
+    every student of the course whose pre-flight has not run, and keeps each answer for an
+    hour, so the class's Docker ID checks cost one call instead of one each. False when the
+    dry run says anything else (an unknown ID, an organisation, no seat) or cannot be sent:
+    the caller then reads the user, whose answer names the problem.
+    """
+    key = _docker_id_key(course.organisation, docker_id)
+    if cache.get(key):
+        return True
+    pending = (
+        Enrolment.objects.filter(course=course, preflight_state=PreflightState.NOT_RUN)
+        .exclude(docker_id="")
+        .exclude(error_permanent=True)
+        .exclude(pk=enrolment_id)
+        .values_list("docker_id", flat=True)
+    )
+    # An e-mail address would be "invited" too: only Docker IDs are asked about.
+    wanted = {d.strip().lower() for d in [docker_id, *pending] if d.strip() and "@" not in d}
+    known = cache.get_many([_docker_id_key(course.organisation, d) for d in wanted])
+    asked = sorted(d for d in wanted if _docker_id_key(course.organisation, d) not in known)
+    if not asked:
+        return False
+    try:
+        answers = hub.bulk_invite(course.organisation, asked, dry_run=True)
+    except PermanentError:
+        # Refused as a whole (no seats left, no right to invite): each student is read alone.
+        return False
+    cache.set_many(
+        {
+            _docker_id_key(course.organisation, a.invitee): True
+            for a in answers
+            if a.status in _INVITABLE and a.invitee.strip().lower() in wanted
+        },
+        DOCKER_ID_CACHE_SECONDS,
+    )
+    return bool(cache.get(key))
 
 
 # -- the service ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from builds.backends import (
     ConfigureResult,
     backend_for,
 )
+from builds.backends.autobuild import DockerHubAutobuild
 from builds.desired import record_applied
 from builds.models import FINAL_STATES, Build, BuildState
 from builds.notifications import notify_build_outcome
@@ -139,8 +140,12 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
         logger.info("build configuration of enrolment %s waits: %s", enrolment_id, why)
         return None
     now = timezone.now()
-    changes: dict[str, object] = {"next_poll_at": now}
     repository = StudentRepository.objects.get(enrolment_id=enrolment_id)
+    # Look for a build at once only where one can exist; otherwise the first build's trigger,
+    # next in the chain, sets when to look.
+    changes: dict[str, object] = (
+        {"next_poll_at": now} if backend_for(course).may_have_built(repository) else {}
+    )
     if result.changed or repository.build_configured_at is None:
         changes["build_configured_at"] = now
     StudentRepository.objects.filter(pk=repository.pk).update(**changes)
@@ -148,6 +153,22 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
     record_applied(repository, course)
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.CONFIGURE_BUILD)
     return result
+
+
+def build_push_hook(*, enrolment_id: int) -> bool:
+    """hubcourse's push webhook on the student's GitHub repository, for automated builds that
+    hubcourse linked; True when one was added. Raises ``ExternalServiceError`` to retry."""
+    enrolment = _enrolment(enrolment_id)
+    if not _may_run(enrolment):
+        return False
+    assert enrolment is not None
+    backend = backend_for(enrolment.course)
+    if not isinstance(backend, DockerHubAutobuild):
+        return False
+    try:
+        return backend.ensure_push_hook(enrolment)
+    except BuildNotReady:
+        return False
 
 
 def build_trigger_first(*, enrolment_id: int) -> str | None:
@@ -165,7 +186,12 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         return None
     backend = backend_for(enrolment.course)
     now = timezone.now()
-    if not Build.objects.filter(enrolment_id=enrolment_id).exists():
+    if not Build.objects.filter(enrolment_id=enrolment_id).exists() and (
+        repository.first_build_triggered_at is not None or backend.may_have_built(repository)
+    ):
+        # Only when a build can exist that this trigger would repeat (a push, an earlier
+        # claim): a build source made a moment ago by hubcourse has none, and reading its
+        # empty list would be one more call per student.
         try:
             for info in backend.builds_since(enrolment, None):
                 build, just_finished = build_record(enrolment, info)
@@ -557,13 +583,16 @@ def repositories_note_push(
 def repositories_note_image_push(
     *, course_id: int, namespace: str, name: str, at: dt.datetime | None = None
 ) -> list[int]:
-    """Docker Hub says a tag was pushed to ``namespace/name``: look at that student's builds."""
+    """Docker Hub says a tag was pushed to ``namespace/name``: the caller queues a read of
+    that student's builds now. Until that read sets the next look, the row is held as a
+    poll's claim is (``POLL_LEASE``), so the sweep does not queue a second read of the same
+    push, and looks again if the queued one is lost."""
     at = at or timezone.now()
     rows = StudentRepository.objects.filter(
         enrolment__course_id=course_id, namespace__iexact=namespace, name__iexact=name
     )
     ids = list(rows.values_list("enrolment_id", flat=True))
-    rows.update(next_poll_at=at)
+    rows.update(next_poll_at=at + POLL_LEASE)
     return ids
 
 

@@ -17,6 +17,7 @@ from celery import Task, shared_task
 
 from builds import notifications, services, tracking
 from builds import rebuild as rebuilds
+from builds.backends.autobuild.backend import PUSH_HOOK_TASK
 from builds.notifications import Change, deliver
 from hubcourse.errors import ExternalServiceError, PermanentError, TransientError
 from hubcourse.tasks import PolicyTask
@@ -41,6 +42,30 @@ def refresh_builds(self: PolicyTask, enrolment_id: int) -> None:
     except TransientError as error:
         if self.gives_up(error):
             logger.warning("reading the builds of enrolment %s failed: %s", enrolment_id, error)
+            return
+        raise self.retry_after(error) from error
+
+
+@shared_task(
+    name=PUSH_HOOK_TASK,
+    base=PolicyTask,
+    bind=True,
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+)
+def ensure_push_hook(self: PolicyTask, enrolment_id: int) -> None:
+    """The student's GitHub push webhook, written after their build is linked (configure
+    queues it). Until it is there the branch-head watcher covers the repository, so a hook
+    given up on is logged, not the student's error."""
+    try:
+        services.build_push_hook(enrolment_id=enrolment_id)
+    except PermanentError as error:
+        logger.warning("the push webhook of enrolment %s failed: %s", enrolment_id, error)
+    except TransientError as error:
+        if self.gives_up(error):
+            logger.warning("the push webhook of enrolment %s failed: %s", enrolment_id, error)
             return
         raise self.retry_after(error) from error
 

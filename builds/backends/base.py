@@ -151,6 +151,12 @@ class BuildBackend(Protocol):
         the student) will be able to set the build up, before anything is created."""
         ...
 
+    def may_have_built(self, repository: StudentRepository) -> bool:
+        """Whether a build hubcourse did not start can exist (rows only, no outside call):
+        the first build's trigger reads the builds first only then. False only when nothing
+        but hubcourse's own trigger can have started one yet."""
+        ...
+
     def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
         """Read whether what the backend manages in the student's repositories is still as it
         wrote it (the reconcile's observe pass), and keep the answer for ``drift``; True when

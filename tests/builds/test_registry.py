@@ -89,6 +89,9 @@ class LabCI:
     def preflight_findings(self, enrolment: Enrolment) -> list[tuple[str, str]]:
         return []
 
+    def may_have_built(self, repository: StudentRepository) -> bool:
+        return True
+
     def student_task(
         self, enrolment: Enrolment, repository: StudentRepository
     ) -> StudentTask | None:

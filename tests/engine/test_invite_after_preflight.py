@@ -10,7 +10,7 @@ import pytest
 from accounts.models import Course, InviteState
 from accounts.services import course_ensure_teams
 from onboarding import engine
-from tests.engine.support import make_class, requests_to
+from tests.engine.support import created, make_class, requests_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,4 +28,6 @@ def test_the_last_student_to_pass_preflight_sends_the_class_invite(
 
     states = set(course.enrolments.values_list("invite_state", flat=True))
     assert states == {InviteState.PENDING}
-    assert requests_to(sandbox, "POST", "/v2/invites/bulk") == 1
+    # The pre-flight's dry run of the class's Docker IDs, then the one invite.
+    assert requests_to(sandbox, "POST", "/v2/invites/bulk") == 2
+    assert created(sandbox)["dockerhub.invite"] == 3

@@ -29,9 +29,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar, Literal
 
+from celery import current_app
 from django.conf import settings
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
 
 from accounts.credentials import dockerhub_client_for, github_client_for, owner_github_login_for
 from accounts.managed import record_created
@@ -109,6 +112,9 @@ class AutobuildData(BackendData):
     # hubcourse corrected, or (while ``waiting``) what only the student can change.
     differences: tuple[str, ...] = ()
     waiting: bool = False
+    # When hubcourse created ``source_uuid`` itself (None for a source found or linked by the
+    # student): no build can predate it, and only a push since can have started one.
+    source_created_at: dt.datetime | None = None
 
 
 def owner_linked_login(course: Course) -> tuple[str, str]:
@@ -264,6 +270,11 @@ def forget_rule(repository: StudentRepository) -> None:
     cache.delete(_rule_key(repository))
 
 
+# The task that writes a student's GitHub push webhook, queued by name (builds.tasks
+# registers it).
+PUSH_HOOK_TASK = "builds.ensure_push_hook"
+
+
 class DockerHubAutobuild:
     name = "dockerhub-autobuild"
     label = "Docker Hub automated builds"
@@ -309,6 +320,15 @@ class DockerHubAutobuild:
         self, course: Course, event: str, payload: dict[str, Any]
     ) -> BuildInfo | None:
         return None  # Docker Hub builds are read through its API; a push only says "look now"
+
+    def may_have_built(self, repository: StudentRepository) -> bool:
+        # Docker Hub starts an automated build on a push, never on linking: a source hubcourse
+        # created has no build until a push (the push webhook notes it) or a trigger.
+        created_at = data.read(repository, AutobuildData).source_created_at
+        if created_at is None:
+            return True
+        pushed_at = repository.last_pushed_at
+        return pushed_at is not None and pushed_at >= created_at
 
     def _client(self, enrolment: Enrolment) -> AutobuildClient:
         return AutobuildClient(dockerhub_client_for(enrolment.course))
@@ -378,23 +398,39 @@ class DockerHubAutobuild:
                 f"({wanted.dockerfile} in {wanted.build_context}) as tag {wanted.tag}."
             ),
         )
-        if data.read(repository, AutobuildData).source_uuid != source.uuid:
-            data.update(repository, AutobuildData, source_uuid=source.uuid)
+        if created:
+            data.update(
+                repository,
+                AutobuildData,
+                source_uuid=source.uuid,
+                source_created_at=timezone.now(),
+            )
+        elif data.read(repository, AutobuildData).source_uuid != source.uuid:
+            data.update(repository, AutobuildData, source_uuid=source.uuid, source_created_at=None)
         # A source created just now means no earlier configure got this far: no hubcourse
         # webhook can be on the repository, so there is nothing to look for.
         hook_added = ensure_dockerhub_webhook(
             client.hub, enrolment, repository, known_absent=created
         )
         # The course's token touches nothing in a repository the student owns (the GitHub
-        # App's push events tell hubcourse to look instead).
-        push_hook_added = (
-            False
-            if data.read(repository, AutobuildData).set_up_by == BY_STUDENT
-            else self._ensure_push_hook(enrolment, repository, owner, repo)
-        )
-        return ConfigureResult(
-            changed=changed or hook_added or push_hook_added, reference=source.uuid
-        )
+        # App's push events tell hubcourse to look instead). GitHub asks for a second between
+        # writes, so a class's push webhooks take a second each: they are written by their
+        # own task, off the path to the first build (until one is there, the branch-head
+        # watcher reads the repository's head).
+        if data.read(repository, AutobuildData).set_up_by != BY_STUDENT:
+            enrolment_id = enrolment.pk
+            transaction.on_commit(lambda: current_app.tasks[PUSH_HOOK_TASK].delay(enrolment_id))
+        return ConfigureResult(changed=changed or hook_added, reference=source.uuid)
+
+    def ensure_push_hook(self, enrolment: Enrolment) -> bool:
+        """hubcourse's push webhook on the student's GitHub repository when hubcourse linked
+        its build (the task configure queues); True when one was added."""
+        repository = student_repository(enrolment)
+        kept = data.read(repository, AutobuildData)
+        if not kept.source_uuid or kept.set_up_by == BY_STUDENT:
+            return False
+        owner, repo = github_source(enrolment)
+        return self._ensure_push_hook(enrolment, repository, owner, repo)
 
     def _owner_links(self, enrolment: Enrolment, repository: StudentRepository, owner: str) -> bool:
         """Whether the course's Owner links the build (see :func:`who_links`), decided once

@@ -262,6 +262,9 @@ class GitHubActions:
         data.update(repository, PushHooks, github_hook_id=None)
         return True
 
+    def may_have_built(self, repository: StudentRepository) -> bool:
+        return True  # the workflow's own commit starts the first run
+
     def has_configuration(self, repository: StudentRepository) -> bool:
         kept = data.read(repository, ActionsData)
         return bool(
