@@ -1,7 +1,7 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add, lab_session, recovery (default: all, in that
-order). Every option
+Names: onboarding, freshness, board, bulk_add, lab_session, recovery, term_start (default:
+all, in that order). Every option
 has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
 run say little about the targets).
 """
@@ -18,7 +18,15 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery")
+NAMES = (
+    "onboarding",
+    "freshness",
+    "board",
+    "bulk_add",
+    "lab_session",
+    "recovery",
+    "term_start",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     seven.add_argument("--recovery-students", type=int, default=200)
     seven.add_argument("--recovery-timeout", type=float, default=900, help="s per run")
+    term = parser.add_argument_group(
+        "B5. term start (onboarding's rate limit, latency and build phase)"
+    )
+    term.add_argument("--term-courses", type=int, default=5)
+    term.add_argument("--term-students", type=int, default=200, help="students per course")
+    term.add_argument("--term-workers", type=int, default=4, help="Celery worker processes")
+    term.add_argument("--term-concurrency", type=int, default=2)
+    term.add_argument("--term-timeout", type=float, default=3600)
     args = parser.parse_args(argv)
     if args.quick:
         args.recovery_students = 6
@@ -86,11 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
         args.freshness_build_delay, args.quiet = 1.0, 5
         args.lab_students, args.lab_window, args.lab_build_delay = 6, 10, 1.0
+        args.term_courses, args.term_students, args.term_workers = 2, 3, 2
     return args
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery
+    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery, term_start
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -150,6 +167,17 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             workers=args.workers,
             concurrency=args.concurrency,
             timeout=args.recovery_timeout,
+        ),
+        "term_start": lambda ctx: term_start.run(
+            ctx,
+            courses=args.term_courses,
+            students=args.term_students,
+            rate_limit=args.rate_limit,
+            latency_ms=args.latency_ms,
+            build_delay=args.build_delay,
+            workers=args.term_workers,
+            concurrency=args.term_concurrency,
+            timeout=args.term_timeout,
         ),
     }
 
