@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     term.add_argument("--term-workers", type=int, default=4, help="Celery worker processes")
     term.add_argument("--term-concurrency", type=int, default=2)
     term.add_argument("--term-timeout", type=float, default=3600)
+    term.add_argument(
+        "--term-github-rate-limit", type=int, default=15000, help="GitHub requests/hour"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.recovery_students = 6
@@ -178,6 +181,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             workers=args.term_workers,
             concurrency=args.term_concurrency,
             timeout=args.term_timeout,
+            github_rate_limit=args.term_github_rate_limit,
         ),
     }
 

@@ -34,6 +34,10 @@ COURSE_CALLS = 3
 # The governor spaces GitHub writes (one push webhook per student) a second apart per token
 # (integrations/github/client.py): with one token for the organisation's courses, a floor too.
 GITHUB_WRITE_SPACING_S = 1.0
+# GitHub's hourly budget per token: 5000 for a person's token, 15000 for an app on GitHub
+# Enterprise Cloud. Pre-flight reads about 5 per student: 1000 students on one 5000 budget
+# wait most of an hour for pre-flight alone (measured; see bench/README.md).
+GITHUB_RATE_LIMIT = 15000
 
 
 def minimum_floor(students: int, rate_limit: int, courses: int = 1) -> float:
@@ -88,6 +92,11 @@ def _done_by_course(course_ids: list[int]) -> dict[int, int]:
     return {row["course_id"]: row["n"] for row in rows}
 
 
+def _github_calls(sandbox: Sandbox) -> int:
+    requests = sandbox.stats()["requests"].get("github", {})
+    return sum(sum(statuses.values()) for statuses in requests.values())
+
+
 def _states(course_ids: list[int]) -> dict[str, int]:
     from django.db.models import Count
 
@@ -110,6 +119,7 @@ def run(
     workers: int,
     concurrency: int,
     timeout: float,
+    github_rate_limit: int = GITHUB_RATE_LIMIT,
 ) -> Result:
     from accounts.models import OnboardingState
     from onboarding.tasks.course import reconcile_course_task
@@ -129,6 +139,7 @@ def run(
             "backend": "dockerhub-autobuild",
             "policy": "course-team",
             "github_anonymous_per_hour": 5000,
+            "github_per_hour": github_rate_limit,
         },
     )
     ctx.reset_state()
@@ -137,7 +148,7 @@ def run(
     )
     # As bench/recovery.py: pre-flight reads the governor would pace at GitHub's 60 an hour
     # for anonymous callers would measure that limit, not the term's start.
-    sandbox.configure(github_anonymous_rate_limit=5000)
+    sandbox.configure(github_anonymous_rate_limit=5000, github_rate_limit=github_rate_limit)
     ctx.hub_env(sandbox)
     org = sandbox.seeded["dockerhub"]["org"]
     made = _courses(sandbox, courses, students)
@@ -149,6 +160,7 @@ def run(
     time.sleep(4)  # workers connected: a cold start is not onboarding time
     ctx.processes.check_alive()
     calls_before = sandbox.dockerhub_requests()
+    github_before = _github_calls(sandbox)
     accepting = Students(sandbox, org)
     accepting.start()
     finished_at: dict[int, float] = {}
@@ -172,6 +184,7 @@ def run(
     accepting.stop()
     states = _states(ids)
     calls = sandbox.dockerhub_requests() - calls_before
+    github_calls = _github_calls(sandbox) - github_before
     limited = sandbox.rate_limited()
     made_objects = {k: int(v) for k, v in sandbox.stats().get("objects_created", {}).items()}
     duplicates = {kind: max(0, made_objects.get(kind, 0) - total) for kind in KINDS}
@@ -209,6 +222,7 @@ def run(
         Figure("wall time / the larger floor", round(seconds / max(floor, github_floor), 2), "x"),
         Figure("429s served by the sandbox", limited, "", "0", limited == 0),
         Figure("Docker Hub calls per student", round(calls / total, 2)),
+        Figure("GitHub calls per student", round(github_calls / total, 2)),
     )
     for n, at in enumerate(finishes, start=1):
         result.add(Figure(f"course {n}: last student done at", at and round(at, 1), "s"))
