@@ -32,6 +32,11 @@ KEY_FIGURES = {
         "github-actions: GitHub calls",
     ],
     "recovery": ["killed / undisturbed wall time", "killed: duplicates on Docker Hub"],
+    "term_start": [
+        "wall time / floor",
+        "fairness: last course's finish / first course's",
+        "duplicates on Docker Hub",
+    ],
 }
 
 
