@@ -3,7 +3,9 @@
 A job is worked on in chunks. A worker takes the job's lease with a conditional update (so a
 duplicate message or a second worker simply finds it taken), does one chunk, writes the
 rows it finished, and gives the lease back. Whatever happens in between, the rows say what
-is done, so the next run carries on from there.
+is done, so the next run carries on from there. The lease names the worker that took it,
+and dies with that worker (as a student's chain lease does, hubcourse/workers.py): a job
+whose worker was SIGKILLed is taken again at once, not after ``LEASE``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from celery import Task
 from django.db.models import Q
 from django.utils import timezone
 
+from hubcourse import workers
 from hubcourse.errors import ExternalServiceError, RateLimited, TransientError
 from hubcourse.models import Job, JobStatus
 from hubcourse.tasks import DATABASE_HICCUPS, PolicyTask
@@ -30,20 +33,24 @@ J = TypeVar("J", bound=Job)
 def take_lease(model: type[J], job_id: int) -> J | None:
     """The job, leased to the caller; None if it is finished, gone or leased to another."""
     now = timezone.now()
-    taken = (
-        model._default_manager.filter(pk=job_id)
-        .exclude(status__in=(JobStatus.DONE, JobStatus.FAILED))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
+    open_job = model._default_manager.filter(pk=job_id).exclude(
+        status__in=(JobStatus.DONE, JobStatus.FAILED)
     )
+    mine = {"lease_until": now + LEASE, "lease_holder": workers.holder()}
+    taken = open_job.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(**mine)
     if not taken:
-        return None
+        holder = open_job.values_list("lease_holder", flat=True).first()
+        if not holder or workers.holder_alive(holder):
+            return None
+        # Its worker died holding it: take it over, unless another worker just did.
+        if not open_job.filter(lease_holder=holder).update(**mine):
+            return None
     return model._default_manager.filter(pk=job_id).first()
 
 
 def release(model: type[Job], job_id: int, **fields: object) -> None:
     model._default_manager.filter(pk=job_id).update(
-        lease_until=None, updated_at=timezone.now(), **fields
+        lease_until=None, lease_holder="", updated_at=timezone.now(), **fields
     )
 
 

@@ -94,7 +94,8 @@ class Job(models.Model):
     """What every background job has: status, progress, the last error, and a lease.
 
     The lease (``lease_until``) makes sure one worker at a time works on a job: a worker
-    takes it with a conditional update and gives it back after each chunk.
+    takes it with a conditional update and gives it back after each chunk. ``lease_holder``
+    names the worker that took it (hubcourse.workers), so the lease dies with that worker.
     """
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
@@ -103,6 +104,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    lease_holder = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

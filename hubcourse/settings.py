@@ -274,6 +274,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Students of one course with an onboarding chain queued or running at once (0: no limit);
+# courses applied together take turns on the shared budget (onboarding/engine.py).
+HUBCOURSE_CHAINS_PER_COURSE = env_int("HUBCOURSE_CHAINS_PER_COURSE", 50, minimum=0)
 # A build in flight is read every BUILD_POLL_INTERVAL seconds while young (less often as it
 # ages). The sweep that claims due reads ticks every BUILD_POLL_TICK seconds, and a read waits
 # up to one tick on top of the interval: the tick is short because a sweep with nothing due

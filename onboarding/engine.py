@@ -82,6 +82,19 @@ RECONCILE_STUDENT_TASK = "onboarding.enrolment.reconcile"
 PIPELINE_DONE_TASK = "onboarding.step.done"
 # The priority of a chain's last task (each step's own is in the registry, steps.py).
 DONE_PRIORITY = 3
+# How many students of one course have a chain queued or running at once
+# (settings.HUBCOURSE_CHAINS_PER_COURSE overrides it; 0: no limit). The broker serves a
+# priority in the order it was queued, so a course that queued all its chains first would
+# hold the shared Docker Hub budget until its last student is done while the courses
+# applied a moment later wait (a term's start: bench/term_start.py). With a window, each
+# course has at most this many in the queue and the courses' chains take turns; the end of a
+# chain queues the course's next students (``REFILL_TASK``). It is larger than the chains one
+# budget keeps busy (about one student a second at 600 calls a minute, a chain's life of
+# tens of seconds when the class waits on GitHub's writes a second apart).
+CHAINS_PER_COURSE = 50
+REFILL_TASK = "onboarding.course.refill"
+# Chains ending within this many seconds share one refill pass.
+REFILL_DELAY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -806,10 +819,41 @@ class Applied:
     course_tasks: list[str]
     chains: int
     skipped_in_flight: int
+    # Students left for a later pass: their course has its window of chains queued already.
+    held_back: int = 0
 
 
 def _lease_key(enrolment_id: int) -> str:
     return f"hubcourse:pipeline:{enrolment_id}"
+
+
+def chains_per_course() -> int:
+    return int(getattr(settings, "HUBCOURSE_CHAINS_PER_COURSE", CHAINS_PER_COURSE))
+
+
+def _held_back_key(course_id: int) -> str:
+    return f"hubcourse:held-back:{course_id}"
+
+
+def _refill_key(course_id: int) -> str:
+    return f"hubcourse:refill:{course_id}"
+
+
+def pipeline_ended(enrolment_id: int) -> None:
+    """A student's chain ended: when its course has students held back by the window, queue
+    one refill pass for the chains ending in the next few seconds."""
+    course_id = (
+        Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", flat=True).first()
+    )
+    if course_id is None or not cache.get(_held_back_key(course_id)):
+        return
+    if cache.add(_refill_key(course_id), 1, timeout=REFILL_DELAY_SECONDS * 30):
+        current_app.tasks[REFILL_TASK].apply_async((course_id,), countdown=REFILL_DELAY_SECONDS)
+
+
+def refill_started(course_id: int) -> None:
+    """The refill pass runs: chains ending from now on ask for the next one."""
+    cache.delete(_refill_key(course_id))
 
 
 def pipeline_lease_seconds() -> int:
@@ -928,17 +972,26 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
     if any(s.step == StepName.INVITE for s in actionable):
         enqueue_on_commit(INVITE_TASK, plan.course_id, actor_id)
         enqueued.append(StepName.INVITE)
-    chains = skipped = 0
+    chains = skipped = held = 0
     needs_follow_up = False
     by_student: dict[int, list[str]] = {}
     for step in actionable:
         if step.enrolment_id is not None and step.step in PIPELINE:
             by_student.setdefault(step.enrolment_id, []).append(step.step)
+    window = chains_per_course()
+    # Students whose chain is queued or running already count against the window.
+    leased = set(cache.get_many([_lease_key(e) for e in by_student])) if window else set()
+    room = window - len(leased)
     for enrolment_id, steps in by_student.items():
+        fresh = _lease_key(enrolment_id) not in leased
+        if window and fresh and room <= 0:
+            held += 1
+            continue
         token = pipeline_claim(enrolment_id)
         if not token:
             skipped += 1
             continue
+        room -= 1 if fresh else 0
         # Each step carries the chain's token: a step of a chain that lost its lease stops.
         signatures = [
             current_app.signature(
@@ -958,10 +1011,15 @@ def apply_plan(plan: Plan, *, actor_id: int | None = None, follow_up: bool = Tru
         transaction.on_commit(chain(*signatures).delay)
         chains += 1
         needs_follow_up = needs_follow_up or StepName.PREFLIGHT in steps
+    if held:
+        # Until a pass leaves nobody behind: the chains' ends ask for refills meanwhile.
+        cache.set(_held_back_key(plan.course_id), held, timeout=pipeline_lease_seconds() * 3)
+    elif window:
+        cache.delete(_held_back_key(plan.course_id))
     if follow_up and needs_follow_up:
         # Students checked in this pass are invited together by the next one.
         current_app.tasks[RECONCILE_COURSE_TASK].apply_async(
             (plan.course_id,), {"follow_up": False}, countdown=FOLLOW_UP_SECONDS
         )
         enqueued.append("follow-up")
-    return Applied(course_tasks=enqueued, chains=chains, skipped_in_flight=skipped)
+    return Applied(course_tasks=enqueued, chains=chains, skipped_in_flight=skipped, held_back=held)

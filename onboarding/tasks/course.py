@@ -88,6 +88,17 @@ def reconcile_course_task(
     engine.apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
 
 
+@shared_task(name=engine.REFILL_TASK, **COURSE_OPTIONS)
+def refill_course_task(self: Task[Any, Any], course_id: int) -> None:
+    """Chains of the course ended: queue its students held back by the window (from the
+    rows, without reading Docker Hub: the chains just wrote what they did)."""
+    engine.refill_started(course_id)
+    course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
+    if course is None:
+        return
+    engine.apply_plan(engine.plan_course(course), follow_up=False)
+
+
 @shared_task(name="onboarding.reconcile_active_courses", **BEAT_OPTIONS)
 def reconcile_active_courses() -> None:
     """Beat: a full reconcile of every active course, one task each."""

@@ -203,8 +203,10 @@ def invite_when_class_checked(enrolment_id: int) -> None:
 
 @shared_task(name=engine.PIPELINE_DONE_TASK, base=StepTask, acks_late=True, ignore_result=True)
 def pipeline_done(enrolment_id: int, lease: str = "") -> None:
-    """The end of a student's chain: let the next pass queue them again if needed."""
+    """The end of a student's chain: let the next pass queue them again if needed, and let
+    the course's students held back by its window start."""
     engine.pipeline_release(enrolment_id, lease)
+    engine.pipeline_ended(enrolment_id)
 
 
 def _make_step_task(step: StepDefinition) -> Any:

@@ -39,6 +39,11 @@ KEY_FIGURES = {
         "status page: generator lateness p95",
         "board live part, unchanged (304): server CPU per request",
     ],
+    "term_start": [
+        "wall time / floor",
+        "fairness: last course's finish / first course's",
+        "duplicates on Docker Hub",
+    ],
 }
 
 
