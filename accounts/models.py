@@ -448,17 +448,36 @@ class BulkInviteRow(models.Model):
         return f"row {self.line}: {self.raw}"
 
 
+# A read queued or running for longer than this has stopped (its worker was lost): a read
+# takes seconds, and its task is killed after 200 s (hubcourse.jobs.JOB_OPTIONS).
+READ_STALLED_AFTER = dt.timedelta(minutes=10)
+
+
 class OrgSnapshot(models.Model):
     """When the organisation was last read from Docker Hub, and how that went."""
 
     organisation = models.CharField(max_length=255, unique=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # When the current (or last) read was asked for or began.
     requested_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.organisation} as of {self.synced_at}"
+
+    @property
+    def stalled(self) -> bool:
+        """Queued or running, but for too long to be still under way."""
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING) and (
+            self.requested_at is None or timezone.now() - self.requested_at > READ_STALLED_AFTER
+        )
+
+    @property
+    def reading(self) -> bool:
+        """A read is under way (or waits on Docker Hub's rate limit): pages follow it."""
+        in_flight = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
+        return self.status in in_flight and not self.stalled
 
 
 class OrgMember(models.Model):
@@ -496,6 +515,9 @@ class OrgInvite(models.Model):
     # Docker Hub reports only when an invite was created; a resend from hubcourse starts a
     # new 14-day link, so hubcourse remembers when it resent.
     resent_at = models.DateTimeField(null=True, blank=True)
+    # When hubcourse sent the invite itself (a bulk add, a course's invitations), as long as
+    # no read of Docker Hub has listed it since: the page shows it at once, marked so.
+    sent_by_hubcourse_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["organisation", "created_at", "invitee"]
