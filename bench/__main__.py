@@ -1,7 +1,7 @@
 """``python -m bench [name ...] [--options]``: run the benchmarks, print one table, write JSON.
 
-Names: onboarding, freshness, board, bulk_add, lab_session, recovery (default: all, in that
-order). Every option
+Names: onboarding, freshness, board, bulk_add, lab_session, recovery, signin (default: all,
+in that order). Every option
 has the issue's default; ``--quick`` shrinks every size for a fast look (figures from a quick
 run say little about the targets).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR, Result, print_table, write_json
 
-NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery")
+NAMES = ("onboarding", "freshness", "board", "bulk_add", "lab_session", "recovery", "signin")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,8 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     seven.add_argument("--recovery-students", type=int, default=200)
     seven.add_argument("--recovery-timeout", type=float, default=900, help="s per run")
+    eight = parser.add_argument_group("8. signing in")
+    # allauth lets one address try 30 sign-ins a minute: 25 (and 2 to warm) stay under it.
+    eight.add_argument("--signins", type=int, default=25, help="sign-ins through the form")
     args = parser.parse_args(argv)
     if args.quick:
+        args.signins = 5
         args.recovery_students = 6
         args.students, args.repos, args.builds, args.window = 6, 20, 6, 10
         args.board_students, args.builds_per_student, args.duration = 50, 3, 3
@@ -90,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
-    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery
+    from bench import board, bulk_add, freshness, lab_session, onboarding, recovery, signin
 
     return {
         "onboarding": lambda ctx: onboarding.run(
@@ -151,6 +155,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             concurrency=args.concurrency,
             timeout=args.recovery_timeout,
         ),
+        "signin": lambda ctx: signin.run(ctx, count=args.signins, web_workers=args.web_workers),
     }
 
 
