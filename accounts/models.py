@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from hubcourse.models import Job, JobStatus
+from hubcourse.namespaces import NamespaceField
 from hubcourse.secrets import EncryptedTextField
 
 
@@ -88,7 +89,7 @@ class Organisation(models.Model):
     registered on first use; any other organisation needs its own token here.
     """
 
-    name = models.CharField(max_length=255, unique=True)
+    name = NamespaceField(max_length=255, unique=True)
     # The identifier that logs in (the organisation's name for an organisation access token,
     # an Owner's username for a personal token) and its secret, encrypted; set write-only.
     dockerhub_username = models.CharField(max_length=255, blank=True)
@@ -133,7 +134,7 @@ class Course(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
 
     # -- Docker Hub ---------------------------------------------------------------------
-    organisation = models.CharField(max_length=255, default="Revelare")
+    organisation = NamespaceField(max_length=255, default="revelare")
     # The course team: every student is invited into it.
     team = models.CharField(max_length=255, default="students")
     instructors_team = models.CharField(max_length=255, default="instructors")
@@ -380,7 +381,7 @@ class BulkInvite(Job):
         EDITOR = "editor", "Editor"
         OWNER = "owner", "Owner"
 
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     team = models.CharField(max_length=255, blank=True)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PASTE)
@@ -456,7 +457,7 @@ READ_STALLED_AFTER = dt.timedelta(minutes=10)
 class OrgSnapshot(models.Model):
     """When the organisation was last read from Docker Hub, and how that went."""
 
-    organisation = models.CharField(max_length=255, unique=True)
+    organisation = NamespaceField(max_length=255, unique=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
     synced_at = models.DateTimeField(null=True, blank=True)
     # When the current (or last) read was asked for or began.
@@ -481,7 +482,7 @@ class OrgSnapshot(models.Model):
 
 
 class OrgMember(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     username = models.CharField(max_length=255)
     full_name = models.CharField(max_length=255, blank=True)
     email = models.CharField(max_length=320, blank=True)
@@ -505,7 +506,7 @@ class OrgMember(models.Model):
 
 
 class OrgInvite(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     invite_id = models.CharField(max_length=64)
     invitee = models.CharField(max_length=320)
     inviter = models.CharField(max_length=255, blank=True)
@@ -544,7 +545,7 @@ class OrgInvite(models.Model):
 
 
 class OrgTeam(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     team_id = models.BigIntegerField()
     name = models.CharField(max_length=255)
     member_count = models.PositiveIntegerField(default=0)

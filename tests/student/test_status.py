@@ -87,7 +87,7 @@ def test_a_pending_invitation_tells_the_student_to_accept_it(sam: Enrolment) -> 
     view = student_status(sam)
 
     assert view.now is not None and view.now.number == 2
-    assert "Accept the invitation to the Revelare organisation" in view.now.detail
+    assert "Accept the invitation to the revelare organisation" in view.now.detail
     assert "samstudent" in view.now.detail
 
 
