@@ -470,8 +470,10 @@ class OrgSnapshot(models.Model):
     @property
     def stalled(self) -> bool:
         """Queued or running, but for too long to be still under way."""
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING) and (
-            self.requested_at is None or timezone.now() - self.requested_at > READ_STALLED_AFTER
+        return (
+            self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+            and self.requested_at is not None
+            and timezone.now() - self.requested_at > READ_STALLED_AFTER
         )
 
     @property
