@@ -31,6 +31,7 @@ from accounts.roster_parsing import (
     parse_invitees,
 )
 from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
+from accounts.sent_invites import invites_record_sent
 from hubcourse import jobs
 from hubcourse.audit import Outcome as AuditOutcome
 from hubcourse.audit import audit_record
@@ -304,6 +305,8 @@ def bulk_invite_run_chunk(*, job_id: int, client: DockerHubClient | None = None)
         except PermanentError as error:
             results = seat_refusals(error, [row.invitee for row in rows])
         counts = _record(job, rows, results, pending)
+        if not dry_run:
+            invites_record_sent(organisation=job.organisation, results=results)
         BulkInvite.objects.filter(pk=job.pk).update(
             done=job.done + len(rows), requests_made=job.requests_made + 1
         )

@@ -8,6 +8,7 @@ invite, each in the audit log, and end with a fresh read.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -50,10 +51,28 @@ def sync_requested(*, organisation: str, actor: User | None = None) -> OrgSnapsh
     return snapshot
 
 
+# Bulk add offers the teams of the last read; an older read is refreshed in the background.
+TEAMS_FRESH_FOR = dt.timedelta(hours=1)
+
+
+def sync_if_stale(*, organisation: str, actor: User | None = None) -> bool:
+    """Queue a read when none is under way and the last one is missing or older than
+    ``TEAMS_FRESH_FOR``; True when one was queued. A page calls it instead of Docker Hub."""
+    snapshot = OrgSnapshot.objects.filter(organisation=organisation).first()
+    if snapshot is not None and snapshot.reading:
+        return False
+    if snapshot is not None and snapshot.synced_at is not None:
+        if timezone.now() - snapshot.synced_at < TEAMS_FRESH_FOR:
+            return False
+    sync_requested(organisation=organisation, actor=actor)
+    return True
+
+
 def organisation_sync(*, organisation: str, client: DockerHubClient | None = None) -> OrgSnapshot:
     client = client or organisation_client(organisation)
+    started = timezone.now()
     OrgSnapshot.objects.update_or_create(
-        organisation=organisation, defaults={"status": JobStatus.RUNNING}
+        organisation=organisation, defaults={"status": JobStatus.RUNNING, "requested_at": started}
     )
     members = [m for m in client.list_members(organisation) if not m.is_invitee]
     invites = client.list_invites(organisation)
@@ -78,8 +97,12 @@ def organisation_sync(*, organisation: str, client: DockerHubClient | None = Non
             batch_size=1000,
         )
         # Invites are updated in place: hubcourse's own resend time must survive a read.
+        # Invites hubcourse sent while this read ran may be missing from its answer: they
+        # stay, still marked, for the next read.
         seen = [invite.id for invite in invites]
-        OrgInvite.objects.filter(organisation=organisation).exclude(invite_id__in=seen).delete()
+        OrgInvite.objects.filter(organisation=organisation).exclude(invite_id__in=seen).exclude(
+            sent_by_hubcourse_at__gte=started
+        ).delete()
         existing = {
             row.invite_id: row for row in OrgInvite.objects.filter(organisation=organisation)
         }
@@ -91,6 +114,8 @@ def organisation_sync(*, organisation: str, client: DockerHubClient | None = Non
                 "team": invite.team[:255],
                 "role": invite.role[:20],
                 "created_at": invite.created_at,
+                # Read back: no longer only hubcourse's word.
+                "sent_by_hubcourse_at": None,
             }
             row = existing.get(invite.id)
             if row is None:
@@ -101,7 +126,9 @@ def organisation_sync(*, organisation: str, client: DockerHubClient | None = Non
                 changed.append(row)
         OrgInvite.objects.bulk_create(new_rows, batch_size=1000)
         OrgInvite.objects.bulk_update(
-            changed, ["invitee", "inviter", "team", "role", "created_at"], batch_size=1000
+            changed,
+            ["invitee", "inviter", "team", "role", "created_at", "sent_by_hubcourse_at"],
+            batch_size=1000,
         )
         OrgTeam.objects.filter(organisation=organisation).delete()
         OrgTeam.objects.bulk_create(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from hubcourse.models import Job, JobStatus
+from hubcourse.namespaces import NamespaceField
 from hubcourse.secrets import EncryptedTextField
 
 
@@ -88,7 +89,7 @@ class Organisation(models.Model):
     registered on first use; any other organisation needs its own token here.
     """
 
-    name = models.CharField(max_length=255, unique=True)
+    name = NamespaceField(max_length=255, unique=True)
     # The identifier that logs in (the organisation's name for an organisation access token,
     # an Owner's username for a personal token) and its secret, encrypted; set write-only.
     dockerhub_username = models.CharField(max_length=255, blank=True)
@@ -133,7 +134,7 @@ class Course(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
 
     # -- Docker Hub ---------------------------------------------------------------------
-    organisation = models.CharField(max_length=255, default="Revelare")
+    organisation = NamespaceField(max_length=255, default="revelare")
     # The course team: every student is invited into it.
     team = models.CharField(max_length=255, default="students")
     instructors_team = models.CharField(max_length=255, default="instructors")
@@ -380,7 +381,7 @@ class BulkInvite(Job):
         EDITOR = "editor", "Editor"
         OWNER = "owner", "Owner"
 
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     team = models.CharField(max_length=255, blank=True)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PASTE)
@@ -448,21 +449,42 @@ class BulkInviteRow(models.Model):
         return f"row {self.line}: {self.raw}"
 
 
+# A read queued or running for longer than this has stopped (its worker was lost): a read
+# takes seconds, and its task is killed after 200 s (hubcourse.jobs.JOB_OPTIONS).
+READ_STALLED_AFTER = dt.timedelta(minutes=10)
+
+
 class OrgSnapshot(models.Model):
     """When the organisation was last read from Docker Hub, and how that went."""
 
-    organisation = models.CharField(max_length=255, unique=True)
+    organisation = NamespaceField(max_length=255, unique=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # When the current (or last) read was asked for or began.
     requested_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.organisation} as of {self.synced_at}"
 
+    @property
+    def stalled(self) -> bool:
+        """Queued or running, but for too long to be still under way."""
+        return (
+            self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+            and self.requested_at is not None
+            and timezone.now() - self.requested_at > READ_STALLED_AFTER
+        )
+
+    @property
+    def reading(self) -> bool:
+        """A read is under way (or waits on Docker Hub's rate limit): pages follow it."""
+        in_flight = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
+        return self.status in in_flight and not self.stalled
+
 
 class OrgMember(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     username = models.CharField(max_length=255)
     full_name = models.CharField(max_length=255, blank=True)
     email = models.CharField(max_length=320, blank=True)
@@ -486,7 +508,7 @@ class OrgMember(models.Model):
 
 
 class OrgInvite(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     invite_id = models.CharField(max_length=64)
     invitee = models.CharField(max_length=320)
     inviter = models.CharField(max_length=255, blank=True)
@@ -496,6 +518,9 @@ class OrgInvite(models.Model):
     # Docker Hub reports only when an invite was created; a resend from hubcourse starts a
     # new 14-day link, so hubcourse remembers when it resent.
     resent_at = models.DateTimeField(null=True, blank=True)
+    # When hubcourse sent the invite itself (a bulk add, a course's invitations), as long as
+    # no read of Docker Hub has listed it since: the page shows it at once, marked so.
+    sent_by_hubcourse_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["organisation", "created_at", "invitee"]
@@ -522,7 +547,7 @@ class OrgInvite(models.Model):
 
 
 class OrgTeam(models.Model):
-    organisation = models.CharField(max_length=255)
+    organisation = NamespaceField(max_length=255)
     team_id = models.BigIntegerField()
     name = models.CharField(max_length=255)
     member_count = models.PositiveIntegerField(default=0)

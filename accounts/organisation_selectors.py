@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Lower
 
 from accounts.models import (
     BulkInvite,
@@ -35,6 +37,26 @@ def members_with_enrolment(
     return members.order_by("username")
 
 
+def active_courses_of(usernames: Iterable[str]) -> dict[str, list[Course]]:
+    """The active courses each Docker ID (any case) is enrolled in, by lower-case Docker ID:
+    one query for a page of members."""
+    wanted = {name.lower() for name in usernames if name}
+    courses: dict[str, list[Course]] = {}
+    if not wanted:
+        return courses
+    enrolments = (
+        Enrolment.objects.annotate(docker_id_lower=Lower("docker_id"))
+        .filter(course__archived_at__isnull=True, docker_id_lower__in=wanted)
+        .select_related("course")
+        .order_by("course__name", "course__pk")
+    )
+    for enrolment in enrolments:
+        found = courses.setdefault(enrolment.docker_id_lower, [])
+        if enrolment.course not in found:
+            found.append(enrolment.course)
+    return courses
+
+
 def invites(organisation: str) -> QuerySet[OrgInvite]:
     return OrgInvite.objects.filter(organisation=organisation).order_by("created_at", "invitee")
 
@@ -44,11 +66,8 @@ def snapshot(organisation: str) -> OrgSnapshot | None:
 
 
 def known_teams(organisation: str) -> list[str]:
-    """Teams from the last read of Docker Hub, plus those the courses name."""
-    names = set(OrgTeam.objects.filter(organisation=organisation).values_list("name", flat=True))
-    names.update(
-        Course.objects.filter(organisation__iexact=organisation).values_list("team", flat=True)
-    )
+    """The organisation's teams as Docker Hub spelled them at its last read."""
+    names = OrgTeam.objects.filter(organisation=organisation).values_list("name", flat=True)
     return sorted(names, key=str.lower)
 
 

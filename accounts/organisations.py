@@ -109,7 +109,7 @@ def organisation_choose(*, actor: User, value: str, course: Course | None) -> st
     A stored course that keeps its organisation is not checked again."""
     value = (value or "").strip()
     if course is not None and value.lower() == course.organisation.lower():
-        return course.organisation
+        return str(course.organisation)
     org = registered(value) if value else None
     if org is None:
         raise ValidationError(
@@ -135,4 +135,4 @@ def organisation_choose(*, actor: User, value: str, course: Course | None) -> st
                 key="organisation",
                 value=value,
             )
-    return org.name
+    return str(org.name)

@@ -25,6 +25,7 @@ from accounts.models import (
     User,
 )
 from accounts.seats import is_seat_refusal, seat_refusal_message, seat_refusals
+from accounts.sent_invites import invites_record_sent
 from accounts.signals import note_observed
 from accounts.steps import StepName
 from hubcourse.audit import Outcome, audit_record
@@ -249,6 +250,7 @@ def course_invite_students(*, course_id: int, actor: User | None = None) -> int:
             )
         except PermanentError as error:
             results = seat_refusals(error, [e.docker_id for e in fresh])
+        invites_record_sent(organisation=course.organisation, results=results)
         invited = 0
         members: list[Enrolment] = []
         for result in results:

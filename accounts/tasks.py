@@ -68,5 +68,9 @@ def invite_action_task(
         membership.organisation_sync(organisation=organisation)
     except TransientError as error:
         if self.gives_up(error):
+            # The page follows the read: it must end, failed, not stay "reading".
+            membership.record_sync_error(organisation, error)
             raise
         raise self.retry_after(error) from error
+    except ExternalServiceError as error:
+        membership.record_sync_error(organisation, error)

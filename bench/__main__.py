@@ -30,6 +30,7 @@ NAMES = (
     "move",
     "lab_load",
     "term_start",
+    "signin",
 )
 
 
@@ -125,8 +126,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     term.add_argument(
         "--term-github-rate-limit", type=int, default=15000, help="GitHub requests/hour"
     )
+    eight = parser.add_argument_group("8. signing in")
+    # allauth lets one address try 30 sign-ins a minute: 25 (and 2 to warm) stay under it.
+    eight.add_argument("--signins", type=int, default=25, help="sign-ins through the form")
     args = parser.parse_args(argv)
     if args.quick:
+        args.signins = 5
         args.move_students = 4
         args.lab_load_boards, args.lab_load_duration = 2, 6
         args.recovery_students = 6
@@ -153,6 +158,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
         move,
         onboarding,
         recovery,
+        signin,
         term_start,
     )
 
@@ -250,6 +256,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             timeout=args.term_timeout,
             github_rate_limit=args.term_github_rate_limit,
         ),
+        "signin": lambda ctx: signin.run(ctx, count=args.signins, web_workers=args.web_workers),
     }
 
 

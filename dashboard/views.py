@@ -31,7 +31,7 @@ from accounts.access import (
     get_enrolment_for_staff,
     may_create_courses,
 )
-from accounts.models import Course, CourseRole, User
+from accounts.models import Course, CourseRole, OnboardingState, User
 from accounts.seats import seat_usage
 from accounts.steps import StepName
 from builds import moving
@@ -43,13 +43,13 @@ from hubcourse.csvexport import csv_response
 from hubcourse.errors import ValidationError
 from hubcourse.form_errors import add_domain_errors
 from hubcourse.models import AuditEvent
-from hubcourse.text import counted
+from hubcourse.text import counted, duration
 from hubcourse.uploads import upload_limits
 from onboarding import board as class_board
 from onboarding import courses
 from onboarding.engine import plan_course
 from onboarding.models import ApplyRun, ConnectionCheck, RosterImport
-from onboarding.state import HANDOUT_STEPS, STAGES
+from onboarding.state import HANDOUT_STEPS, STAGE_OF, STAGES
 from onboarding.status import badge_state, log_failed_step, log_failure_line, student_status
 from onboarding.steps import handout_step_of, plan_position, step_label
 
@@ -309,19 +309,22 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     course = access.course
     filters = class_board.BoardFilters.from_query(request.GET)
     steps = [label for label, _ in HANDOUT_STEPS]
+    # The board's words, not the stored names: the stage ("On step 3: …", "Needs
+    # attention", "All five steps done"), the step that failed by its label, durations "2 s".
     header = [
-        "identifier",
-        "name",
-        "email",
-        "docker_id",
-        "github_repo",
-        "state",
+        "Identifier",
+        "Name",
+        "Email",
+        "Docker ID",
+        "GitHub repository",
+        "Where",
         *steps,
-        "status",
-        "error_step",
-        "latest_build_state",
-        "latest_build_at",
-        "latest_build_commit",
+        "Now",
+        "Failed step",
+        "Latest build",
+        "Latest build started",
+        "Latest build took",
+        "Latest build commit",
     ]
 
     def rows() -> Iterator[list[object]]:
@@ -336,12 +339,13 @@ def board_export(request: HttpRequest, slug: str) -> StreamingHttpResponse:
                     e.email,
                     e.docker_id,
                     e.github_repo,
-                    e.get_state_display(),
+                    STAGE_OF[OnboardingState(e.state)].label,
                     *("yes" if tick.done else "no" for tick in row.ticks),
                     row.summary,
-                    e.error_step,
-                    build.get_state_display() if build else "",
-                    build.created_at.isoformat() if build else "",
+                    step_label(e.error_step) if e.error_step else "",
+                    row.build_label,
+                    build.created_at.isoformat(timespec="seconds") if build else "",
+                    duration(build.duration) if build else "",
                     build.commit_sha if build else "",
                 ]
 

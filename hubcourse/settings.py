@@ -341,7 +341,8 @@ SANDBOX_URL = env_url("SANDBOX_URL", "http://127.0.0.1:8765")
 _dev_default = "" if PRODUCTION else SANDBOX_URL
 DOCKERHUB_API_URL = env_url("DOCKERHUB_API_URL", _dev_default or "https://hub.docker.com")
 DOCKERHUB_WEB_URL = env_url("DOCKERHUB_WEB_URL", _dev_default or "https://hub.docker.com")
-DOCKERHUB_ORG = env_str("DOCKERHUB_ORG", "Revelare")
+# As Docker Hub spells it (its namespace, lowercase): every page shows this one spelling.
+DOCKERHUB_ORG = env_str("DOCKERHUB_ORG", "revelare").strip().lower()
 # The identifier that logs in: the organisation's name for an organisation access token,
 # a username for a personal access token.
 DOCKERHUB_USERNAME = env_str("DOCKERHUB_USERNAME", DOCKERHUB_ORG)

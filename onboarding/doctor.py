@@ -38,6 +38,7 @@ from hubcourse.errors import (
     PermanentError,
     ServiceTimeout,
 )
+from hubcourse.namespaces import dockerhub_spelling
 from hubcourse.secrets import SecretValue
 from integrations.dockerhub.client import DockerHubClient
 from integrations.github.client import GitHubClient, TokenIdentity
@@ -89,7 +90,7 @@ class Connection:
             dockerhub_url=settings.DOCKERHUB_API_URL,
             dockerhub_identifier=settings.DOCKERHUB_USERNAME,
             dockerhub_secret=settings.DOCKERHUB_TOKEN,
-            organisation=organisation or settings.DOCKERHUB_ORG,
+            organisation=dockerhub_spelling(organisation or settings.DOCKERHUB_ORG),
             team=team if team is not None else getattr(settings, "DOCKERHUB_TEAM", ""),
             build_backend=build_backend,
             github_api_url=settings.GITHUB_API_URL,

@@ -10,7 +10,7 @@ of it, the class board's ticks and both APIs read it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from django.conf import settings
@@ -425,7 +425,34 @@ def handout_steps(
     """Each of the handout's five steps for the student, from the observed rows: done, in
     progress, waiting, the student's turn, or failed, with what to do."""
     observed = _Observed(enrolment, repository, latest, succeeded)
-    return [status(observed) for status in _HANDOUT_STEP_STATUS]
+    steps: list[Step] = []
+    for status in _HANDOUT_STEP_STATUS:
+        steps.append(_after_its_dependencies(status(observed), steps))
+    return steps
+
+
+# The earlier handout steps each step needs done first. Work that hubcourse starts early
+# (the checks of step 4 run as soon as a GitHub repository is named) still reads as waiting
+# until these are done: "In progress" on step 4 while step 1 is not done misleads. Step 5
+# is left alone: a build that runs is one Docker Hub or GitHub reports, whatever else.
+DEPENDS_ON: dict[int, tuple[int, ...]] = {2: (1,), 3: (1,), 4: (1,)}
+
+
+def _after_its_dependencies(step: Step, earlier: list[Step]) -> Step:
+    """The step as waiting while a step it depends on is not done; the student's turn and
+    problems are kept (the student may name their GitHub repository before their Docker ID)."""
+    if step.status is not StepStatus.WORKING:
+        return step
+    missing = [earlier[n - 1] for n in DEPENDS_ON.get(step.number, ()) if not earlier[n - 1].done]
+    if not missing:
+        return step
+    first = missing[0]
+    return replace(
+        step,
+        status=StepStatus.WAITING,
+        detail=f"Starts once step {first.number} ({first.title}) is done.",
+        part="",
+    )
 
 
 BADGE_STATES: dict[str, str] = {

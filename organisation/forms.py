@@ -47,6 +47,11 @@ class BulkInviteForm(forms.Form):
         self.fields["team"].widget.attrs["list"] = "known-teams"
         self.rows: list[Entry] = []
 
+    def clean_team(self) -> str:
+        """A team typed in another case is the team Docker Hub lists, as it spells it."""
+        team = str(self.cleaned_data.get("team") or "").strip()
+        return next((t for t in self.teams if t.lower() == team.lower()), team)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         upload = data.get("csv_file")

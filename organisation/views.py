@@ -46,6 +46,11 @@ def _user(request: HttpRequest) -> User:
 def bulk_new(request: HttpRequest) -> HttpResponse:
     require_site_admin(_user(request))
     organisation = bulk_invites.default_organisation()
+    if request.method == "GET":
+        # The teams offered are those of the last read: a page view asks Docker Hub
+        # nothing itself, and only queues a read when the last one is old or missing.
+        with transaction.atomic():
+            membership.sync_if_stale(organisation=organisation, actor=_user(request))
     teams = organisation_selectors.known_teams(organisation)
     form = BulkInviteForm(request.POST or None, request.FILES or None, teams=teams)
     if request.method == "POST" and form.is_valid():
@@ -67,6 +72,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "organisation": organisation,
             "teams": teams,
+            "snapshot": organisation_selectors.snapshot(organisation),
             "recent": organisation_selectors.recent_bulk_invites(),
             "seats": seats.seat_usage(organisation),
         },
@@ -214,20 +220,24 @@ def members_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         with transaction.atomic():
             membership.sync_requested(organisation=organisation, actor=_user(request))
-        messages.info(request, "Reading the members and invites from Docker Hub…")
+        # No message: the read's own status line says "Reading…" and ends with the read.
         return redirect("organisation:members")
     flag = request.GET.get("flag", "")
     member_rows = organisation_selectors.members_with_enrolment(
         organisation, unenrolled_only=flag == "unenrolled"
     )
     invite_rows = organisation_selectors.invites(organisation)
+    members = Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage"))
+    courses = organisation_selectors.active_courses_of(m.username for m in members)
+    for member in members:
+        member.courses = courses.get(member.username.lower(), [])  # type: ignore[attr-defined]
     return render(
         request,
         "organisation/members.html",
         {
             "organisation": organisation,
             "snapshot": organisation_selectors.snapshot(organisation),
-            "members": Paginator(member_rows, ROWS_PER_PAGE).get_page(request.GET.get("mpage")),
+            "members": members,
             "invites": Paginator(invite_rows, ROWS_PER_PAGE).get_page(request.GET.get("ipage")),
             "flag": flag,
             "seats": seats.seat_usage(organisation),

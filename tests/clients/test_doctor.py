@@ -249,7 +249,7 @@ def test_the_command_prints_every_check_and_succeeds(sb, settings, app_hook):
 
     lines = out.getvalue().splitlines()
     assert lines[0] == f"ok   Docker Hub reachable: Docker Hub answered at {sb.url}."
-    assert "ok   Docker Hub team: The team students exists in Revelare (0 members)." in lines
+    assert "ok   Docker Hub team: The team students exists in revelare (0 members)." in lines
     assert (
         "ok   GitHub App: GitHub accepts the key of the app hubcourse-sandbox "
         f"(app {sb.seeded['github']['app']['id']}), installed 0 times."
@@ -296,7 +296,7 @@ def test_the_command_checks_a_courses_own_credentials(sb, settings, app_hook):
 
     text = out.getvalue()
     assert "ok   Docker Hub login: Logged in to Docker Hub as revelareowner." in text
-    assert "ok   Docker Hub role: revelareowner is an Owner of Revelare." in text
+    assert "ok   Docker Hub role: revelareowner is an Owner of revelare." in text
 
 
 def test_a_course_without_its_own_credentials_uses_the_site_wide_ones(sb, settings, db):
@@ -310,7 +310,7 @@ def test_a_course_without_its_own_credentials_uses_the_site_wide_ones(sb, settin
     assert connection.dockerhub_identifier == settings.DOCKERHUB_USERNAME
     assert connection.dockerhub_secret == settings.DOCKERHUB_TOKEN
     assert connection.github_token == settings.GITHUB_TOKEN
-    assert (connection.organisation, connection.team) == ("Revelare", "ops")
+    assert (connection.organisation, connection.team) == ("revelare", "ops")
     assert connection.build_backend == AUTOBUILD
 
 
@@ -398,7 +398,7 @@ def test_an_unregistered_organisation_is_not_checked_with_the_site_credentials(s
 
     Course.objects.create(name="Old", slug="old", organisation="Stranger")
     for args in (("--course", "old"), ("--org", "Stranger")):
-        with pytest.raises(CommandError, match="Stranger is not registered in hubcourse"):
+        with pytest.raises(CommandError, match="stranger is not registered in hubcourse"):
             call_command("hub_doctor", *args, stdout=io.StringIO())
 
 

@@ -21,6 +21,10 @@ from accounts.models import (
     Enrolment,
     InviteState,
     OnboardingState,
+    OrgInvite,
+    OrgMember,
+    OrgSnapshot,
+    OrgTeam,
     PreflightState,
     User,
 )
@@ -119,11 +123,26 @@ def _cast() -> dict[str, Any]:
     audit_record(
         service="Docker Hub",
         action="invite.bulk",
-        target="Revelare/students",
+        target="revelare/students",
         outcome=Outcome.OK,
         course=course,
         actor=instructor,
         message="Sent invitations to 3 students in one request.",
+    )
+    # The organisation as last read from Docker Hub, and an invitation hubcourse just sent.
+    OrgSnapshot.objects.create(organisation="revelare", status=JobStatus.DONE, synced_at=now)
+    OrgMember.objects.create(
+        organisation="revelare", username="samstudent", role="Member", teams=["students"]
+    )
+    OrgTeam.objects.create(organisation="revelare", team_id=1, name="students")
+    OrgInvite.objects.create(
+        organisation="revelare",
+        invite_id="tour-invite",
+        invitee="student1",
+        team="students",
+        role="member",
+        created_at=now,
+        sent_by_hubcourse_at=now,
     )
     run = ApplyRun.objects.create(
         course=course, created_by=instructor, status=JobStatus.DONE, total=2, done=2, students=1
@@ -156,9 +175,13 @@ def _visit(page: Any, path: str, name: str, errors: list[str], problems: list[st
             box = sign_out.bounding_box()
             if box is None or box["x"] < 0 or box["x"] + box["width"] > width:
                 problems.append(f"{where}: Sign out is off screen ({box})")
-        keys = _keys(page.evaluate(PROSE))
+        prose = page.evaluate(PROSE)
+        keys = _keys(prose)
         if keys:
             problems.append(f"{where} shows keys: {keys}")
+        # One spelling of the organisation: Docker Hub's (its lowercase namespace).
+        if "Revelare" in prose:
+            problems.append(f"{where} spells the organisation 'Revelare', not 'revelare'")
         problems.extend(f"{where}: {error}" for error in errors)
 
 
@@ -220,3 +243,17 @@ def test_every_main_page_reads_well_on_a_phone_and_a_laptop(page: Any) -> None:
             _visit(page, path, f"{who}-{name}", errors, problems)
 
     assert not problems, "\n".join(problems)
+
+    # The members page as a person reads it (still signed in as the admin, the tour's last):
+    # the course by name, the invitation just sent.
+    page.goto("/organisation/members/")
+    members = page.locator("#members ~ div table")
+    assert members.get_by_role("link", name="Docker 101").count() == 1
+    invites = page.locator("form[data-select-scope] table")
+    assert "Sent by hubcourse, not read back from Docker Hub yet" in invites.inner_text()
+    assert page.locator("#sync-status").get_by_text("Reading").count() == 0
+    # The team field offers the teams Docker Hub listed.
+    page.goto("/organisation/bulk/")
+    assert page.locator("#known-teams option").evaluate_all("o => o.map(e => e.value)") == [
+        "students"
+    ]

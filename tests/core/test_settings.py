@@ -175,9 +175,10 @@ def test_development_reads_what_make_run_wrote_and_production_never_does(tmp_pat
     # The environment wins over the file, as it does over .env.
     overridden = _settings_process({"VAR_DIR": str(tmp_path), "GITHUB_TOKEN": "mine"}, show)
 
-    assert development.stdout.split() == ["from-make-run", "SandboxOrg"], development.stderr
-    assert production.stdout.split() == ["Revelare"], production.stderr
-    assert overridden.stdout.split() == ["mine", "SandboxOrg"], overridden.stderr
+    # The organisation is read as Docker Hub spells it (lowercase).
+    assert development.stdout.split() == ["from-make-run", "sandboxorg"], development.stderr
+    assert production.stdout.split() == ["revelare"], production.stderr
+    assert overridden.stdout.split() == ["mine", "sandboxorg"], overridden.stderr
 
 
 def test_production_serves_hashed_compressed_static_files_with_whitenoise(tmp_path):

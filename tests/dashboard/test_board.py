@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from builds.models import Build, BuildState
 from hubcourse.csvexport import safe_cell
 from hubcourse.models import AuditEvent
 from onboarding import board
+from onboarding.state import STAGES
 from repositories.models import StudentRepository
 
 
@@ -327,10 +329,32 @@ def test_the_export_holds_the_filtered_students_with_defused_cells(
     rows = list(csv.DictReader(io.StringIO(body)))
 
     assert response["Content-Type"].startswith("text/csv")
-    assert [r["identifier"] for r in rows] == ["s0000@uni.example"]
-    assert rows[0]["name"] == "'=cmd|' /C calc'!A0"
-    assert rows[0]["latest_build_state"] == "Failed"
+    assert [r["Identifier"] for r in rows] == ["s0000@uni.example"]
+    assert rows[0]["Name"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["Latest build"] == "Failed"
     assert rows[0]["Build on every push to main"] == "yes"
+
+
+@pytest.mark.django_db
+def test_the_export_says_what_the_board_says_not_the_stored_names(
+    client: Client, instructor: Any, course: Course
+) -> None:
+    _make_class(course, 6)
+    client.force_login(instructor)
+
+    response = client.get(reverse("dashboard:export", args=[course.slug]))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+    header = body.splitlines()[0]
+    rows = list(csv.DictReader(io.StringIO(body)))
+
+    stages = {stage.label for stage in STAGES}
+    assert rows and all(r["Where"] in stages for r in rows)
+    assert {r["Where"] for r in rows} & {"All five steps done", "Needs attention"}
+    built = [r for r in rows if r["Latest build took"]]
+    assert built and all(re.fullmatch(r"(\d+ min )?\d+ s", r["Latest build took"]) for r in built)
+    # No stored name anywhere: first_build_succeeded, docker_id, latest_build_state…
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", header + "".join(r["Where"] for r in rows))
+    assert not any("_" in r["Failed step"] for r in rows)
 
 
 @pytest.mark.django_db

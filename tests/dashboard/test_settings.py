@@ -51,7 +51,7 @@ def test_the_new_course_form_starts_from_the_handouts_defaults(
 
     form = client.get(reverse("dashboard:course_new")).context["form"]
 
-    assert form["organisation"].value() == "Revelare"
+    assert form["organisation"].value() == "revelare"
     assert form["build_branch"].value() == "main"
     assert form["build_dockerfile"].value() == "DockerfileVolume"
     assert form["build_context"].value() == "/"
@@ -195,7 +195,7 @@ def test_check_connection_reports_each_check_in_plain_words(
         "Organisation",
         "Docker Hub role",
     ]
-    assert f"{hub['owner']} is an Owner of Revelare" in page
+    assert f"{hub['owner']} is an Owner of revelare" in page
     assert "data-poll-stop" in page
     assert hub["owner_token"] not in page
 

@@ -226,3 +226,39 @@ def test_the_rows_page_has_constant_queries_whatever_the_list_size(
         )
         with django_assert_max_num_queries(14):
             admin_client.get(reverse("organisation:bulk_detail", args=[job.pk]))
+
+
+def test_the_team_field_offers_the_teams_docker_hub_listed_without_asking_it_again(
+    admin_client, sandbox, django_capture_on_commit_callbacks
+):
+    from tests.engine.support import requests_to
+
+    make_team(sandbox, "Students-2026")
+    make_team(sandbox, "teachers")
+    teams_route = "/v2/orgs/<org_name>/groups"
+    with django_capture_on_commit_callbacks(execute=True):
+        first = admin_client.get(reverse("organisation:bulk_new"))  # no read yet: one is queued
+    assert first.status_code == 200
+    reads = requests_to(sandbox, "GET", teams_route)
+    assert reads >= 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = admin_client.get(reverse("organisation:bulk_new")).content.decode()
+
+    assert requests_to(sandbox, "GET", teams_route) == reads  # a recent read: nothing asked
+    options = page.split('<datalist id="known-teams">')[1].split("</datalist>")[0]
+    assert '<option value="Students-2026">' in options and '<option value="teachers">' in options
+    assert "as Docker Hub listed them" in page
+
+
+def test_a_team_typed_in_another_case_is_sent_as_docker_hub_spells_it(admin_client):
+    from accounts.models import OrgTeam
+    from organisation.forms import BulkInviteForm
+
+    OrgTeam.objects.create(organisation="revelare", team_id=1, name="Students-2026")
+    form = BulkInviteForm(
+        {"invitees": "someone@example.edu", "team": "students-2026", "role": "member"},
+        teams=["Students-2026"],
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["team"] == "Students-2026"

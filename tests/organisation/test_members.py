@@ -175,7 +175,8 @@ def test_the_read_button_queues_a_read_and_the_status_follows_it(
         admin_client.post(reverse("organisation:members"))
     status_url = reverse("organisation:members_status")
     waiting = admin_client.get(status_url).content.decode()
-    assert "Reading from Docker Hub" in waiting and f'data-poll-url="{status_url}"' in waiting
+    assert "Reading the members and invites from Docker Hub" in waiting
+    assert f'data-poll-url="{status_url}"' in waiting
     for callback in callbacks:
         callback()
     done = admin_client.get(status_url).content.decode()
@@ -192,3 +193,119 @@ def test_before_the_first_read_the_lists_say_unknown_not_zero(admin_client):
     assert "Members (0)" not in page and "Pending invites (0)" not in page
     assert "Every member is in an active course" not in page
     assert "No pending invite" not in page
+
+
+def test_invites_a_bulk_add_sends_are_listed_at_once_until_a_read_lists_them(
+    admin_client, organisation, sandbox
+):
+    membership.organisation_sync(organisation=organisation)
+    make_docker_ids(sandbox, 1, prefix="newcomer")
+    calls = requests_to(sandbox, "GET", "/v2/orgs/<org_name>/invites")
+
+    _invite(sandbox, "newcomer0000")
+
+    row = OrgInvite.objects.get(invitee="newcomer0000")
+    assert row.sent_by_hubcourse_at is not None and row.team == "students" and row.invite_id
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+    listed = page.split('id="invites"')[1].split('id="members"')[0]
+    assert "newcomer0000" in listed
+    assert listed.count("Sent by hubcourse, not read back from Docker Hub yet") == 1
+    # The bulk add read the pending invites for its own rows; the page itself read nothing.
+    assert requests_to(sandbox, "GET", "/v2/orgs/<org_name>/invites") == calls + 2
+
+    membership.organisation_sync(organisation=organisation)
+    row.refresh_from_db()
+    assert row.sent_by_hubcourse_at is None
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+    assert "Sent by hubcourse" not in page
+
+
+def test_an_invite_sent_while_a_read_runs_survives_that_read(organisation):
+    from accounts.models import OrgInvite as Row
+
+    membership.organisation_sync(organisation=organisation)
+    later = timezone.now() + dt.timedelta(minutes=1)
+    Row.objects.create(
+        organisation=organisation,
+        invite_id="sent-during-the-read",
+        invitee="someone@example.edu",
+        sent_by_hubcourse_at=later,
+    )
+    membership.organisation_sync(organisation=organisation)
+    assert Row.objects.filter(invite_id="sent-during-the-read").exists()
+
+
+def test_course_invitations_are_listed_at_once(admin_client, sandbox, course):
+    from accounts.services import course_ensure_teams, course_invite_students
+    from tests.engine.support import make_class
+
+    course.organisation = sandbox.seeded["dockerhub"]["org"]
+    course.save()
+    course_ensure_teams(course_id=course.pk)
+    make_class(sandbox, course, 2, checked=True)
+
+    course_invite_students(course_id=course.pk)
+
+    rows = OrgInvite.objects.filter(organisation=course.organisation)
+    assert rows.count() == 2
+    assert all(r.sent_by_hubcourse_at and r.team == course.team for r in rows)
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+    assert page.count("Sent by hubcourse, not read back from Docker Hub yet") == 2
+
+
+def test_the_course_column_names_the_courses(admin_client, organisation, course):
+    from accounts.models import Course
+
+    membership.organisation_sync(organisation=organisation)
+    other = Course.objects.create(name="Docker 101 (2026)", slug="docker-101-2026")
+    Enrolment.objects.create(course=course, identifier="a@example.edu", docker_id="Learner0000")
+    Enrolment.objects.create(course=other, identifier="b@example.edu", docker_id="learner0000")
+
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+
+    row = page.split("<td>learner0000</td>")[1].split("</tr>")[0]
+    assert "Docker 101 (2026)</a>" in row and f"{course.name}</a>" in row
+    assert "<td>enrolled</td>" not in page
+
+
+def test_when_the_read_ends_nothing_still_says_reading(
+    admin_client, organisation, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("organisation:members"))
+
+    page = admin_client.get(reverse("organisation:members")).content.decode()
+    assert "Reading" not in page and "Show the new lists" not in page
+    assert 'data-refresh-when="sync-status"' not in page
+    assert "data-poll-stop" in page
+
+
+def test_a_read_that_never_finished_stops_saying_reading(admin_client, organisation):
+    OrgSnapshot.objects.create(
+        organisation=organisation,
+        status=JobStatus.QUEUED,
+        requested_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+    status = admin_client.get(reverse("organisation:members_status")).content.decode()
+
+    assert "Reading" not in status and "data-poll-stop" in status
+    assert "did not finish" in status
+
+
+def test_an_invite_action_whose_read_is_refused_ends_the_read_as_failed(
+    organisation, sandbox, settings
+):
+    from accounts.tasks import invite_action_task
+
+    membership.organisation_sync(organisation=organisation)
+    OrgSnapshot.objects.filter(organisation=organisation).update(
+        status=JobStatus.QUEUED, requested_at=timezone.now()
+    )
+    settings.DOCKERHUB_TOKEN = "dckr_pat_revokedRevokedRevokedRevoked00"
+
+    invite_action_task.apply(args=(organisation, membership.RESEND, []))
+
+    snapshot = OrgSnapshot.objects.get(organisation=organisation)
+    assert snapshot.status == JobStatus.FAILED and snapshot.error
+    assert not snapshot.reading

@@ -87,7 +87,7 @@ def test_a_pending_invitation_tells_the_student_to_accept_it(sam: Enrolment) -> 
     view = student_status(sam)
 
     assert view.now is not None and view.now.number == 2
-    assert "Accept the invitation to the Revelare organisation" in view.now.detail
+    assert "Accept the invitation to the revelare organisation" in view.now.detail
     assert "samstudent" in view.now.detail
 
 
@@ -304,3 +304,24 @@ def test_a_course_with_its_own_branch_is_named_in_the_steps(sam: Enrolment, cour
     view = student_status(Enrolment.objects.select_related("course").get(pk=sam.pk))
 
     assert view.now is not None and "Push a commit to trunk" in view.now.detail
+
+
+def test_a_later_step_waits_while_the_docker_id_is_not_in(sam: Enrolment) -> None:
+    # The student named their GitHub repository first: its checks are queued, but step 4
+    # must not read "In progress" while step 1 is not done.
+    Enrolment.objects.filter(pk=sam.pk).update(
+        github_repo="sam/docker-course", preflight_state=PreflightState.NOT_RUN
+    )
+
+    view = student_status(Enrolment.objects.select_related("course").get(pk=sam.pk))
+
+    assert [s.status for s in view.steps] == [
+        StepStatus.TODO,
+        StepStatus.WAITING,
+        StepStatus.WAITING,
+        StepStatus.WAITING,
+        StepStatus.WAITING,
+    ]
+    assert view.steps[3].status.label == "Not started"
+    assert "step 1 (Sign up for a Docker ID)" in view.steps[3].detail
+    assert not view.in_progress

@@ -54,6 +54,7 @@ class Command(BaseCommand):
                 organisation=options["org"], team=options["team"], build_backend=options["backend"]
             )
             if options["org"]:
+                options["org"] = connection.organisation  # as Docker Hub spells it
                 # Another organisation is checked with its registered credentials: the
                 # site's act for the settings' organisation only.
                 try:
