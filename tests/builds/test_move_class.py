@@ -196,14 +196,17 @@ def test_a_class_of_30_moves_with_a_canary_of_3_and_one_failing_student_kept_and
     for repository in everyone:
         no_duplicates_in(sandbox, repository)
 
-    # Each student's secret, workflow run and commit was made once; no rule was made again.
+    # Each student's access token, secret, webhook, workflow commit and run was made once (one
+    # more commit: the kept student's workflow removed); no rule was made again.
     made = created(sandbox)
     delta = {kind: made.get(kind, 0) - before.get(kind, 0) for kind in made}
     assert delta.get("dockerhub.build_setting", 0) == 0, delta
     assert delta.get("dockerhub.build_source", 0) == 0, delta
     assert delta.get("github.secrets", 0) == SIZE, delta
     assert delta.get("github.workflow_runs", 0) == SIZE, delta
-    print(delta)
+    assert delta.get("github.hooks", 0) == SIZE, delta
+    assert delta.get("dockerhub.oat", 0) == SIZE, delta
+    assert delta.get("github.commits", 0) == SIZE + 1, delta
 
     # Settled: another periodic pass has nothing to do and makes nothing.
     plan = plan_course(course, observe=True)
