@@ -16,7 +16,7 @@ from accounts.steps import StepName
 from builds import moving
 from builds.backends import data
 from builds.backends.data import AppliedBuild
-from builds.backends.github_actions.backend import WORKFLOW_PATH
+from builds.backends.github_actions.backend import WORKFLOW_PATH, token_label
 from builds.moving import Move
 from onboarding.board import BoardFilters, board_queryset
 from onboarding.courses import course_move
@@ -105,6 +105,16 @@ def no_duplicates_in(sandbox: Any, repository: StudentRepository) -> None:
     assert len(secrets) == len(set(secrets)) <= 1, secrets
     assert len(workflow_files(sandbox, repository)) <= 1
     assert rules(sandbox)[repository.full_name] <= 1
+    label = token_label(repository)
+    with sandbox.world.lock:
+        tokens = [
+            token
+            for org in sandbox.world.dockerhub["orgs"].values()
+            for token in org.get("access_tokens", {}).values()
+            if token["label"] == label
+        ]
+    # A token made again (its secret is shown once) leaves no other alive for the student.
+    assert len(tokens) <= 1, tokens
 
 
 def move(sandbox: Any, course: Course, count: int | None) -> None:

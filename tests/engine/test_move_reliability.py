@@ -109,6 +109,8 @@ def test_a_worker_killed_mid_move_converges_after_restart_with_no_duplicates(
     assert made("dockerhub.build_source") == 0
     # Each student's secret was made once, whatever the kill cut short.
     assert made("github.secrets") == SIZE
+    # Nothing ran twice: one workflow run each.
+    assert [len(runs(sandbox, r)) for r in everyone] == [1] * SIZE
 
 
 def _converge_with_worker(sandbox: Any, course: Course, *, bound: float) -> None:
