@@ -341,6 +341,34 @@ def backend_now(course: Course, repository: StudentRepository) -> BuildBackend:
     return get_backend(course.build_backend)
 
 
+def backend_of(enrolment: Enrolment, repository: StudentRepository | None = None) -> BuildBackend:
+    """The backend the student's builds come from now (:func:`backend_now`): what triggers,
+    rebuilds and reads their builds, and labels them; the course's before they have a
+    repository."""
+    if repository is None:
+        repository = StudentRepository.objects.filter(enrolment_id=enrolment.pk).first()
+    if repository is None:
+        return get_backend(enrolment.course.build_backend)
+    return backend_now(enrolment.course, repository)
+
+
+def holding(course: Course, repository: StudentRepository) -> list[BuildBackend]:
+    """Every backend that may hold something of the student's build: the course's, the one
+    their build was configured with, and, during a move, its origin and its target (what
+    was set up beside). Offboarding removes through each (removal is idempotent)."""
+    move = data.read(repository, Move)
+    names = [course.build_backend, data.read(repository, AppliedBuild).backend]
+    if move.stage in (ADMITTED, WAITING, KEPT):
+        names += [move.target, move.origin]
+    found: list[BuildBackend] = []
+    for name in dict.fromkeys(n for n in names if n):
+        try:
+            found.append(get_backend(name))
+        except ValueError:
+            logger.warning("unknown build backend %r for repository %s", name, repository.pk)
+    return found
+
+
 def note_finished(enrolment: Enrolment, external_id: str) -> None:
     """A build of the student just finished: when it is the first build their move waits
     for, say so (``first_build_finished``)."""

@@ -4,7 +4,7 @@ The request is decided at once, in words (:func:`rebuild_request`): refused when
 set up to build with, or when this student's last rebuild is more recent than
 ``BUILD_REBUILD_MIN_INTERVAL`` (the claim is a conditional update, so two clicks start one
 build). An accepted request starts the build through the course's backend in a task
-(:func:`rebuild_run`); the backend builds the head of the course's branch, the latest commit.
+(:func:`rebuild_run`), mid-move through the backend the student is on; the backend builds the head of the course's branch, the latest commit.
 Every request, refused or not, and every start is an audit event.
 """
 
@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.utils.timesince import timeuntil
 
 from accounts.models import Course, Enrolment, PreflightState, User
-from builds.backends import BuildInfo, BuildNotReady, backend_for
+from builds.backends import BuildInfo, BuildNotReady
 from builds.models import BuildState
+from builds.moving import backend_of
 from builds.services import build_record, poll_soon
 from hubcourse.audit import audit_record
 from hubcourse.errors import ExternalServiceError
@@ -116,7 +117,7 @@ def _audit(
 ) -> None:
     """One audit record of a rebuild request or start, refused, failed or begun."""
     audit_record(
-        service=backend_for(enrolment.course).service,
+        service=backend_of(enrolment, repository).service,
         action=ACTION,
         target=repository.full_name if repository is not None else enrolment.identifier,
         outcome=outcome,
@@ -131,7 +132,7 @@ def _start(enrolment_id: int, actor_id: int | None) -> None:
 
 
 def rebuild_run(*, enrolment_id: int, actor_id: int | None = None) -> str | None:
-    """Start the build through the course's backend; the started build's id, if it has one.
+    """Start the build through the student's backend (``builds.moving.backend_of``); the started build's id, if it has one.
 
     Raises ``ExternalServiceError`` (after recording it) for the task to retry a passing one.
     """
@@ -140,8 +141,10 @@ def rebuild_run(*, enrolment_id: int, actor_id: int | None = None) -> str | None
         return None
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     repository = StudentRepository.objects.filter(enrolment=enrolment).first()
+    # Mid-move, the backend the student is on (builds.moving), not the course's.
+    backend = backend_of(enrolment, repository)
     try:
-        external_id = backend_for(enrolment.course).trigger(enrolment)
+        external_id = backend.trigger(enrolment)
     except BuildNotReady as why:
         _audit(enrolment, repository, actor, AuditEvent.Outcome.NOOP, f"not started: {why}")
         return None
@@ -150,7 +153,11 @@ def rebuild_run(*, enrolment_id: int, actor_id: int | None = None) -> str | None
         raise
     now = timezone.now()
     if external_id:
-        build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
+        build_record(
+            enrolment,
+            BuildInfo(external_id=external_id, state=BuildState.QUEUED),
+            backend=backend.name,
+        )
     # Expect the build (its commit is the branch head, not known here) and look soon.
     StudentRepository.objects.filter(enrolment=enrolment).update(expected_sha="", expected_at=now)
     poll_soon(enrolment.pk, now)

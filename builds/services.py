@@ -33,6 +33,7 @@ from builds.backends import (
     BuildNotReady,
     ConfigureResult,
     backend_for,
+    get_backend,
 )
 from builds.backends.autobuild import DockerHubAutobuild
 from builds.desired import record_applied
@@ -184,7 +185,8 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
     repository = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
     if repository is None or repository.build_configured_at is None:
         return None
-    backend = backend_for(enrolment.course)
+    # Mid-move, the backend the student is on (builds.moving), not the course's.
+    backend = moving.backend_of(enrolment, repository)
     now = timezone.now()
     if not Build.objects.filter(enrolment_id=enrolment_id).exists() and (
         repository.first_build_triggered_at is not None or backend.may_have_built(repository)
@@ -194,7 +196,7 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         # empty list would be one more call per student.
         try:
             for info in backend.builds_since(enrolment, None):
-                build, just_finished = build_record(enrolment, info)
+                build, just_finished = build_record(enrolment, info, backend=backend.name)
                 if just_finished:
                     # A quick build may end before this first look: read its log now, as
                     # builds_refresh would have.
@@ -224,7 +226,11 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
         )
         raise
     if external_id:
-        build_record(enrolment, BuildInfo(external_id=external_id, state=BuildState.QUEUED))
+        build_record(
+            enrolment,
+            BuildInfo(external_id=external_id, state=BuildState.QUEUED),
+            backend=backend.name,
+        )
     enrolment_clear_error(enrolment_id=enrolment_id, step=StepName.TRIGGER_FIRST_BUILD)
     return external_id
 
@@ -232,13 +238,17 @@ def build_trigger_first(*, enrolment_id: int) -> str | None:
 # -- recording builds --------------------------------------------------------------------------
 
 
-def build_record(enrolment: Enrolment, info: BuildInfo) -> tuple[Build, bool]:
-    """Create or update the build row from the backend's report; (build, just finished).
+def build_record(
+    enrolment: Enrolment, info: BuildInfo, *, backend: str | None = None
+) -> tuple[Build, bool]:
+    """Create or update the build row from the report of ``backend`` (the one that built it;
+    by default the one the student builds with now, which mid-move is not always the
+    course's); (build, just finished).
 
     A finished build never goes back to running (a stale read after a webhook), and a new
     row is made once even when a webhook and a poll report it at the same moment.
     """
-    backend = enrolment.course.build_backend
+    backend = backend or moving.backend_of(enrolment).name
     tag = info.tag or enrolment.course.build_tag
     for _attempt in (1, 2):
         try:
@@ -339,7 +349,8 @@ def _finish_details(enrolment: Enrolment, build: Build, listed_log: str = "") ->
 
 def _read_log(enrolment: Enrolment, build: Build) -> str:
     try:
-        return backend_for(enrolment.course).build_log(enrolment, build.external_id)
+        # The backend that ran the build: mid-move, not always the course's.
+        return get_backend(build.backend).build_log(enrolment, build.external_id)
     except (ExternalServiceError, BuildNotReady, ValueError) as error:
         logger.info("no log for build %s: %s", build.pk, error)
         return ""
@@ -375,14 +386,15 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     newest = known.order_by("-created_at").values_list("created_at", flat=True).first()
     anchor = oldest_open or newest
     since = anchor - SINCE_MARGIN if anchor else None
+    backend = moving.backend_of(enrolment, repository)
     try:
-        infos = moving.backend_now(enrolment.course, repository).builds_since(enrolment, since)
+        infos = backend.builds_since(enrolment, since)
     except BuildNotReady:
         return []
     finished: list[Build] = []
     to_detail: list[tuple[Build, str]] = []
     for info in infos:
-        build, just_finished = build_record(enrolment, info)
+        build, just_finished = build_record(enrolment, info, backend=backend.name)
         if just_finished:
             finished.append(build)
         if just_finished or _details_missing(build):

@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts import managed
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
 from accounts.models import Course, Enrolment, InviteState, OrgMember, User
+from builds import moving
 from builds.backends import backend_for
 from builds.models import Build
 from hubcourse import jobs
@@ -226,7 +227,9 @@ def _repository(enrolment: Enrolment) -> StudentRepository | None:
 
 
 def _has_build(repository: StudentRepository, course: Course) -> bool:
-    return bool(repository.build_configured_at) or backend_for(course).has_configuration(repository)
+    return bool(repository.build_configured_at) or any(
+        backend.has_configuration(repository) for backend in moving.holding(course, repository)
+    )
 
 
 # -- starting and resuming ---------------------------------------------------------------------
@@ -570,8 +573,12 @@ class _Runner:
         repository = _repository(enrolment) if enrolment else None
         if enrolment is None or repository is None or not _has_build(repository, self.course):
             return
-        done = backend_for(self.course).remove(enrolment)
-        self._note(item, done or "build configuration removed")
+        # Mid-move, the backend the student is leaving and the one set up beside both hold
+        # something (an automated-build rule, a workflow): each removes its own.
+        holders = moving.holding(self.course, repository)
+        for backend in holders:
+            done = backend.remove(enrolment) or "build configuration removed"
+            self._note(item, f"{backend.label}: {done}" if len(holders) > 1 else done)
 
     # 4 ----------------------------------------------------------------------------------------
     def _team(self, item: OffboardingItem) -> None:

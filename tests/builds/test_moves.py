@@ -18,12 +18,15 @@ from accounts.models import Course, Enrolment, User
 from accounts.steps import StepName
 from accounts.tokens import token_create
 from builds import moving
-from builds.backends import data
+from builds.backends import data, get_backend
 from builds.backends.data import AppliedBuild
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
 from builds.desired import record_applied
+from builds.models import Build
 from builds.moving import Move
+from builds.rebuild import rebuild_run
 from builds.services import builds_refresh
+from onboarding import offboarding
 from onboarding.courses import course_move
 from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
@@ -343,3 +346,95 @@ def test_going_back_before_a_move_is_done_takes_back_what_it_set_up(
     assert set(_rules(sandbox).values()) == {1}
     assert _stages(course) == ["", ""]
     _settled_again(sandbox, course)
+
+
+def _offboard(course: Course, capture: Any) -> None:
+    with capture(execute=True):
+        offboarding.offboarding_start(
+            course=course, repository_action="archive", confirmation=course.name, actor=None
+        )
+
+
+def test_offboarding_mid_move_removes_what_the_old_and_the_new_backend_hold(
+    sandbox: Any, course: Course, django_capture_on_commit_callbacks: Any
+) -> None:
+    _onboard(sandbox, course, 4)
+    _switch(course, ACTIONS)
+    moved, kept, waiting, _not_started = _repositories(course)
+    _fail_next_run(sandbox, kept, "process did not complete successfully: exit code 1")
+    _move(sandbox, course, count=2)
+    _apply(sandbox, course)
+    # The third's first Actions build is still running when the course is offboarded.
+    sandbox.world.config.update({"build_delay": 5.0})
+    course_move(course=course, actor=None, count=1)
+    assert _stages(course) == [moving.MOVED, moving.KEPT, moving.WAITING, ""]
+    assert _workflow(sandbox, moved) is not None and _workflow(sandbox, waiting) is not None
+    rules = _rules(sandbox)
+    assert [rules[r.full_name] for r in _repositories(course)] == [0, 1, 1, 1]
+
+    _offboard(course, django_capture_on_commit_callbacks)
+    sandbox.world.wait_idle(timeout=30)
+
+    assert not any(_rules(sandbox).values()), _rules(sandbox)
+    for repository in _repositories(course):
+        assert _workflow(sandbox, repository) is None, repository.full_name
+
+
+def test_builds_are_labelled_with_the_backend_that_built_them_during_a_move(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, 2)
+    _switch(course, ACTIONS)
+    _move(sandbox, course, count=1)
+    _apply(sandbox, course)
+    moved, staying = _repositories(course)
+    assert _stages(course) == [moving.MOVED, ""]
+    # A new automated build of the student not moved yet, read by the usual refresh.
+    started = get_backend(AUTOBUILD).trigger(staying.enrolment)
+    sandbox.world.wait_idle(timeout=30)
+    builds_refresh(enrolment_id=staying.enrolment_id)
+    builds_refresh(enrolment_id=moved.enrolment_id)
+
+    assert set(
+        Build.objects.filter(enrolment_id=staying.enrolment_id).values_list("backend", flat=True)
+    ) == {AUTOBUILD}
+    if started:
+        assert Build.objects.filter(
+            enrolment_id=staying.enrolment_id, external_id=started, backend=AUTOBUILD
+        ).exists()
+    assert Build.objects.filter(enrolment_id=staying.enrolment_id).count() >= 2
+    # The moved student's first Actions run is an Actions build.
+    assert Build.objects.filter(enrolment_id=moved.enrolment_id, backend=ACTIONS).exists()
+
+
+def test_a_rebuild_during_a_move_goes_to_the_backend_the_student_is_on(
+    sandbox: Any, course: Course
+) -> None:
+    _onboard(sandbox, course, 2)
+    _switch(course, ACTIONS)
+    _move(sandbox, course, count=1)
+    _apply(sandbox, course)
+    moved, staying = _repositories(course)
+    with sandbox.world.lock:
+        runs = sandbox.world.stats["objects_created"].get("github.workflow_runs", 0)
+    automated = Build.objects.filter(enrolment_id=staying.enrolment_id, backend=AUTOBUILD).count()
+
+    rebuild_run(enrolment_id=staying.enrolment_id)
+    sandbox.world.wait_idle(timeout=30)
+    builds_refresh(enrolment_id=staying.enrolment_id)
+
+    # An automated build, not a GitHub Actions run on a repository that has no workflow.
+    with sandbox.world.lock:
+        assert sandbox.world.stats["objects_created"].get("github.workflow_runs", 0) == runs
+    assert _workflow(sandbox, staying) is None
+    staying_builds = Build.objects.filter(enrolment_id=staying.enrolment_id)
+    assert staying_builds.filter(backend=AUTOBUILD).count() == automated + 1
+    assert not staying_builds.filter(backend=ACTIONS).exists()
+
+    # The moved student's rebuild is a GitHub Actions run.
+    actions = Build.objects.filter(enrolment_id=moved.enrolment_id, backend=ACTIONS).count()
+    rebuild_run(enrolment_id=moved.enrolment_id)
+    sandbox.world.wait_idle(timeout=30)
+    builds_refresh(enrolment_id=moved.enrolment_id)
+    moved_builds = Build.objects.filter(enrolment_id=moved.enrolment_id)
+    assert moved_builds.filter(backend=ACTIONS).count() == actions + 1
