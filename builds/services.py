@@ -416,7 +416,6 @@ def builds_refresh(*, enrolment_id: int) -> list[Build]:
     if finished or infos:
         note_observed(enrolment_id)
         # Emails the student when the outcome changed (broken or fixed); idempotent.
-
         notify_build_outcome(enrolment_id=enrolment_id)
     return finished
 

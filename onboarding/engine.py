@@ -589,7 +589,8 @@ def _student_steps(
     moves = build_changes(course, repository) if repository is not None and configured else []
     drift = backend.drift(repository) if repository is not None and configured else ()
     for move in moves:
-        if move.setting == "build" and repository is not None:
+        if repository is not None and moving.pending(course, repository):
+            # A change of backend (the only change listed then) is a staged move.
             steps.append(_move_step(course, e, repository, build_target, move.before, move.after))
             continue
         steps.append(

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Course, Enrolment
-from builds import services
+from builds import moving, services
 from builds.backends import BuildInfo
 from builds.models import Build, BuildState
 from builds.services import (
@@ -45,6 +45,8 @@ class _Backend:
     """A backend whose build list is read, then (before the refresh writes its next look)
     another worker records the first build: the interleaving that left builds "running"."""
 
+    name = "dockerhub-autobuild"
+
     def __init__(self, student: Enrolment, during_read: list[BuildInfo]) -> None:
         self.student = student
         self.during_read = during_read
@@ -71,7 +73,7 @@ def test_a_first_build_recorded_during_an_empty_refresh_is_polled_soon_not_idle(
     course: Course, monkeypatch: Any
 ) -> None:
     student = _student(course)
-    monkeypatch.setattr(services, "backend_for", lambda course: _Backend(student, []))
+    monkeypatch.setattr(moving, "backend_of", lambda *args, **kwargs: _Backend(student, []))
     real_next_poll_at = services.next_poll_at
     raced: list[bool] = []
 
@@ -102,7 +104,7 @@ def test_a_first_build_recorded_after_an_idle_refresh_brings_the_next_look_forwa
 ) -> None:
     student = _student(course)
     backend = _Backend(student, [])
-    monkeypatch.setattr(services, "backend_for", lambda course: backend)
+    monkeypatch.setattr(moving, "backend_of", lambda *args, **kwargs: backend)
     builds_refresh(enrolment_id=student.pk)
     assert _next_poll(student) > timezone.now() + dt.timedelta(hours=5)
 
@@ -116,7 +118,7 @@ def test_the_finished_first_build_is_shown_within_one_interval(
 ) -> None:
     student = _student(course)
     backend = _Backend(student, [BuildInfo(external_id="first", state=BuildState.QUEUED)])
-    monkeypatch.setattr(services, "backend_for", lambda course: backend)
+    monkeypatch.setattr(moving, "backend_of", lambda *args, **kwargs: backend)
     builds_refresh(enrolment_id=student.pk)
     due = _next_poll(student)
     backend.listed = [BuildInfo(external_id="first", state=BuildState.FAILED)]
@@ -132,7 +134,7 @@ def test_a_pushed_commit_is_polled_fast_until_its_build_finished(
 ) -> None:
     student = _student(course)
     backend = _Backend(student, [])
-    monkeypatch.setattr(services, "backend_for", lambda course: backend)
+    monkeypatch.setattr(moving, "backend_of", lambda *args, **kwargs: backend)
     pushed = timezone.now()
 
     assert build_expected(enrolment_id=student.pk, sha="abc123", pushed_at=pushed)

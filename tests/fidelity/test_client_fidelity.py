@@ -202,6 +202,10 @@ def drive_github(sandbox: Any) -> None:
     assert gh.set_actions_secret(login, "fidelity-gh", "DOCKERHUB_TOKEN", "x") is True
     assert gh.get_actions_secret(login, "fidelity-gh", "DOCKERHUB_TOKEN").name
     assert gh.delete_actions_secret(login, "fidelity-gh", "DOCKERHUB_TOKEN") is True
+    assert gh.set_actions_variable(login, "fidelity-gh", "DOCKERHUB_USERNAME", "u") == "created"
+    assert gh.set_actions_variable(login, "fidelity-gh", "DOCKERHUB_USERNAME", "v") == "updated"
+    assert gh.get_actions_variable(login, "fidelity-gh", "DOCKERHUB_USERNAME").value == "v"
+    assert gh.delete_actions_variable(login, "fidelity-gh", "DOCKERHUB_USERNAME") is True
 
     run_id = gh.dispatch_workflow(login, "fidelity-gh", "hubcourse.yml", "main")
     assert run_id is not None

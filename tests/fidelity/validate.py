@@ -231,6 +231,11 @@ class GitHubDescription:
             # A conditional GET answered "not modified": GitHub documents it for every GET
             # ("Use conditional requests if appropriate", REST best practices), not per route.
             return result
+        if status == 404 and method == "GET" and "404" not in responses:
+            # A read of something that does not exist (a repository variable not set yet):
+            # GitHub answers 404 Not Found for any resource that is absent or hidden from the
+            # caller (REST API docs, "Troubleshooting"), documented per route only on some.
+            return result
         if str(status) not in responses:
             result.problems.append(f"{label}: status {status} not documented")
             return result

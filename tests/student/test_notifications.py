@@ -116,6 +116,8 @@ def test_a_student_with_no_account_gets_the_roster_email(
 class _FakeBackend:
     """Reports whatever builds the test sets, as a build backend would."""
 
+    name = "dockerhub-autobuild"
+
     def __init__(self) -> None:
         self.infos: list[Any] = []
 
@@ -131,6 +133,7 @@ def test_recording_builds_sends_the_email_once_per_change(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
+    from builds import moving
     from builds import services as build_services
     from builds.backends.base import BuildInfo
     from repositories.models import StudentRepository
@@ -139,7 +142,8 @@ def test_recording_builds_sends_the_email_once_per_change(
         enrolment=sam, namespace="revelare", name="x", build_configured_at=timezone.now()
     )
     backend = _FakeBackend()
-    monkeypatch.setattr(build_services, "backend_for", lambda course: backend)
+    monkeypatch.setattr(moving, "backend_of", lambda *args, **kwargs: backend)
+    monkeypatch.setattr(build_services, "get_backend", lambda name: backend)
     start = timezone.now()
 
     def report(*states: str) -> None:
