@@ -10,6 +10,7 @@ and the next poll (its lease runs out) or webhook tries again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from smtplib import SMTPException
 from typing import Any
 
@@ -25,6 +26,22 @@ from hubcourse.tasks import PolicyTask
 logger = logging.getLogger(__name__)
 
 
+def _logged_not_recorded(
+    task: PolicyTask, what: str, enrolment_id: int, work: Callable[[], object]
+) -> None:
+    """Run work that is not a pipeline step: its failure is logged, not made the student's
+    error; a transient one is retried until the task's policy gives up."""
+    try:
+        work()
+    except PermanentError as error:
+        logger.warning("%s of enrolment %s failed: %s", what, enrolment_id, error)
+    except TransientError as error:
+        if task.gives_up(error):
+            logger.warning("%s of enrolment %s failed: %s", what, enrolment_id, error)
+            return
+        raise task.retry_after(error) from error
+
+
 @shared_task(
     name=services.REFRESH_BUILDS_TASK,
     base=PolicyTask,
@@ -35,15 +52,12 @@ logger = logging.getLogger(__name__)
     ignore_result=True,
 )
 def refresh_builds(self: PolicyTask, enrolment_id: int) -> None:
-    try:
-        services.builds_refresh(enrolment_id=enrolment_id)
-    except PermanentError as error:
-        logger.warning("reading the builds of enrolment %s failed: %s", enrolment_id, error)
-    except TransientError as error:
-        if self.gives_up(error):
-            logger.warning("reading the builds of enrolment %s failed: %s", enrolment_id, error)
-            return
-        raise self.retry_after(error) from error
+    _logged_not_recorded(
+        self,
+        "reading the builds",
+        enrolment_id,
+        lambda: services.builds_refresh(enrolment_id=enrolment_id),
+    )
 
 
 @shared_task(
@@ -59,15 +73,12 @@ def ensure_push_hook(self: PolicyTask, enrolment_id: int) -> None:
     """The student's GitHub push webhook, written after their build is linked (configure
     queues it). Until it is there the branch-head watcher covers the repository, so a hook
     given up on is logged, not the student's error."""
-    try:
-        services.build_push_hook(enrolment_id=enrolment_id)
-    except PermanentError as error:
-        logger.warning("the push webhook of enrolment %s failed: %s", enrolment_id, error)
-    except TransientError as error:
-        if self.gives_up(error):
-            logger.warning("the push webhook of enrolment %s failed: %s", enrolment_id, error)
-            return
-        raise self.retry_after(error) from error
+    _logged_not_recorded(
+        self,
+        "the push webhook",
+        enrolment_id,
+        lambda: services.build_push_hook(enrolment_id=enrolment_id),
+    )
 
 
 # A soft limit under the hard one: the settings' default soft limit (120 s) is above 60 s,
