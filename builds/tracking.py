@@ -115,11 +115,14 @@ def on_workflow_run(payload: dict[str, Any]) -> list[int]:
         return []  # the student's own workflows are theirs
     recorded: list[int] = []
     for enrolment in _enrolments_of(payload):
-        if not backend_for(enrolment.course).results_by_event:
+        backend = backend_for(enrolment.course)
+        if not backend.results_by_event:
             continue
         if not StudentRepository.objects.filter(enrolment=enrolment).exists():
             continue
-        _build, finished = build_record(enrolment, build_info(run))
+        # The course's workflow ran it, whatever the student builds with now: mid-move, its
+        # first run starts before their move waits for it (builds.moving).
+        _build, finished = build_record(enrolment, build_info(run), backend=backend.name)
         note_observed(enrolment.pk)
         if finished:
             repository = StudentRepository.objects.get(enrolment=enrolment)

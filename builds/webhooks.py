@@ -131,7 +131,8 @@ def _handle_github(course: Course, event: str, payload: dict[str, Any]) -> str:
 
 
 def _record_run(course: Course, full_name: str, event: str, payload: dict[str, Any]) -> str:
-    info = backend_for(course).build_from_webhook(course, event, payload)
+    backend = backend_for(course)
+    info = backend.build_from_webhook(course, event, payload)
     if info is None:
         return "ignored"
     enrolments = Enrolment.objects.select_related("course").filter(
@@ -139,7 +140,8 @@ def _record_run(course: Course, full_name: str, event: str, payload: dict[str, A
     )
     now = timezone.now()
     for enrolment in enrolments:
-        _build, finished = build_record(enrolment, info)
+        # The course's backend built it, even mid-move (see tracking.on_workflow_run).
+        _build, finished = build_record(enrolment, info, backend=backend.name)
         if finished:
             # The log's tail and the pushed digest come from the API, once.
             _refresh_later([enrolment.pk])

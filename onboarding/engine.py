@@ -840,9 +840,34 @@ def _refill_key(course_id: int) -> str:
     return f"hubcourse:refill:{course_id}"
 
 
+def _again_key(enrolment_id: int) -> str:
+    return f"hubcourse:again:{enrolment_id}"
+
+
+def pipeline_again(enrolment_id: int) -> bool:
+    """Plan the student again once the chain that holds them ends: something changed that its
+    steps planned without (the first build a move waits for finished). True when no chain
+    holds them any more, so the caller plans now.
+
+    The chain's end asks for the new pass (:func:`pipeline_ended`); nothing polls meanwhile.
+    A poll at the broker's default priority would be served before the chain's own steps
+    and keep them, and itself, waiting.
+    """
+    cache.set(_again_key(enrolment_id), 1, timeout=pipeline_lease_seconds() * 2)
+    # The chain may have ended between the caller's look and the note: one of the two takes it.
+    return pipeline_lease(enrolment_id) is None and _take_again(enrolment_id)
+
+
+def _take_again(enrolment_id: int) -> bool:
+    return bool(cache.delete(_again_key(enrolment_id)))
+
+
 def pipeline_ended(enrolment_id: int) -> None:
-    """A student's chain ended: when its course has students held back by the window, queue
+    """A student's chain ended: plan them again when that was asked for meanwhile
+    (:func:`pipeline_again`); when their course has students held back by the window, queue
     one refill pass for the chains ending in the next few seconds."""
+    if _take_again(enrolment_id):
+        current_app.tasks[RECONCILE_STUDENT_TASK].delay(enrolment_id)
     course_id = (
         Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", flat=True).first()
     )

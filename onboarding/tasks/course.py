@@ -174,15 +174,13 @@ def retry_student_task(
     engine.apply_plan(engine.plan_course(enrolment.course, enrolment=enrolment), actor_id=actor_id)
 
 
-# While the chain that set the student's move up still holds their lease (its last step has
-# not run yet), look again this often, this many times; the periodic reconcile is the net.
-STUDENT_AGAIN_SECONDS = 3
-STUDENT_AGAIN_TIMES = 20
-
-
 @shared_task(name=engine.RECONCILE_STUDENT_TASK, **COURSE_OPTIONS)
 def reconcile_student_task(self: Task[Any, Any], enrolment_id: int, attempt: int = 0) -> None:
-    """Plan and apply for one student (the first build their move waited for finished)."""
+    """Plan and apply for one student (the first build their move waited for finished).
+
+    When a chain holds the student, its end plans them again (``engine.pipeline_again``).
+    ``attempt`` is ignored: messages queued by releases that looked again every 3 s carry it.
+    """
 
     enrolment = Enrolment.objects.select_related("course").filter(pk=enrolment_id).first()
     if enrolment is None or not enrolment.course.is_active:
@@ -190,7 +188,5 @@ def reconcile_student_task(self: Task[Any, Any], enrolment_id: int, attempt: int
     applied = engine.apply_plan(
         engine.plan_course(enrolment.course, enrolment=enrolment), follow_up=False
     )
-    if applied.skipped_in_flight and attempt < STUDENT_AGAIN_TIMES:
-        reconcile_student_task.apply_async(
-            (enrolment_id, attempt + 1), countdown=STUDENT_AGAIN_SECONDS
-        )
+    if applied.skipped_in_flight and engine.pipeline_again(enrolment_id):
+        reconcile_student_task.delay(enrolment_id)  # the chain ended meanwhile

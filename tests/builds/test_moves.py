@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from accounts.models import Course, Enrolment, User
 from accounts.steps import StepName
 from accounts.tokens import token_create
-from builds import moving
+from builds import moving, tracking
 from builds.backends import data, get_backend
 from builds.backends.data import AppliedBuild
 from builds.backends.github_actions.backend import WORKFLOW_PATH, workflow_text
@@ -438,3 +438,42 @@ def test_a_rebuild_during_a_move_goes_to_the_backend_the_student_is_on(
     builds_refresh(enrolment_id=moved.enrolment_id)
     moved_builds = Build.objects.filter(enrolment_id=moved.enrolment_id)
     assert moved_builds.filter(backend=ACTIONS).count() == actions + 1
+
+
+def test_a_first_run_reported_before_the_move_waits_for_it_is_an_actions_build(
+    sandbox: Any, course: Course
+) -> None:
+    # The workflow's own commit starts its run at once: the run's event can arrive while the
+    # student is still "admitted", when their builds are otherwise the automated build's.
+    _onboard(sandbox, course, 1)
+    _switch(course, ACTIONS)
+    moving.move_admit(course)
+    (repository,) = _repositories(course)
+    enrolment = repository.enrolment
+    run = {
+        "id": 777001,
+        "name": "hubcourse",
+        "workflow_id": 7,
+        "run_number": 1,
+        "path": WORKFLOW_PATH,
+        "head_branch": course.build_branch,
+        "head_sha": "b" * 40,
+        "event": "push",
+        "status": "queued",
+        "conclusion": None,
+        "html_url": f"https://github.com/{enrolment.github_repo}/actions/runs/777001",
+        "created_at": "2026-12-07T21:05:44Z",
+        "updated_at": "2026-12-07T21:05:44Z",
+    }
+    payload = {"workflow_run": run, "repository": {"full_name": enrolment.github_repo}}
+
+    tracking.on_workflow_run(payload)
+    tracking.on_workflow_run(
+        {**payload, "workflow_run": {**run, "status": "completed", "conclusion": "success"}}
+    )
+
+    assert list(
+        Build.objects.filter(enrolment=enrolment, external_id="777001").values_list(
+            "backend", "state"
+        )
+    ) == [(ACTIONS, "success")]
