@@ -248,6 +248,9 @@ class GitHubActions:
     service = "GitHub"
     student_team_permission: Literal["read", "write", "admin"] = "read"
     results_by_event = True  # workflow_run events carry each run's result
+    # Configure writes its own webhook (push and workflow_run), or the GitHub App's events
+    # stand for one: the push-hook task has nothing to add.
+    needs_push_hook = False
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("workflow", ("workflow",), "commit the GitHub Actions workflow"),
     )
@@ -317,6 +320,9 @@ class GitHubActions:
             # Set up before the login name was a variable: the next set-up moves it.
             found += (MOVE_LOGIN,)
         return found
+
+    def ensure_push_hook(self, enrolment: Enrolment) -> bool:
+        return False  # never asked (needs_push_hook): configure writes the hook
 
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
