@@ -185,6 +185,97 @@ def describe(course: Course, move: Move) -> str:
     return f"moved to {new}"
 
 
+# -- the student's own page ------------------------------------------------------------------
+
+
+def plain_label(name: str) -> str:
+    """The backend's label without its aside, for students: "GitHub Actions"."""
+    return label(name).split(" (", 1)[0]
+
+
+def build_way(course: Course, repository: StudentRepository | None) -> str:
+    """How the student's image is built now, for their page: the backend their build was
+    set up with (the old one until their move is done), else the course's."""
+    applied = data.read(repository, AppliedBuild).backend if repository is not None else ""
+    return plain_label(applied or course.build_backend)
+
+
+@dataclass(frozen=True)
+class StudentMove:
+    """What the student's own page says of their build's move to the course's backend."""
+
+    stage: str
+    title: str
+    text: str
+    # What is theirs to do, in words ("" when nothing).
+    todo: str = ""
+    # The new backend's first build, awaited while moving ("" when not known yet).
+    run_id: str = ""
+    # True when the move waits on them (their step first), or stopped (kept).
+    attention: bool = False
+
+
+def for_student(enrolment: Enrolment, repository: StudentRepository | None) -> StudentMove | None:
+    """The student's move in their words (rows only); None when their build is not moving,
+    or has moved (their page then names the new way)."""
+    course = enrolment.course
+    if repository is None or not pending(course, repository):
+        return None
+    move = move_of(course, repository)
+    old, new, branch = plain_label(move.origin), plain_label(move.target), course.build_branch
+    if move.stage == "":
+        # A backend that can tell from rows what the student must do before it can be set up
+        # for them (the GitHub App on their repository) says it now, not at the move.
+        first = cast(
+            Callable[[Enrolment], str] | None,
+            getattr(get_backend(move.target), "student_first", None),
+        )
+        step = first(enrolment) if first is not None else ""
+        return StudentMove(
+            stage=move.stage,
+            title=f"Your build will move to {new}",
+            text=(
+                f"Your course is moving its builds from {old} to {new}. Your image keeps "
+                f"building as now, on every push to {branch}; hubcourse moves your build to "
+                f"{new} when your instructor starts it. Nothing to do unless you are asked."
+            ),
+            todo=(f"One step is yours before your build can move: {step}." if step else ""),
+            attention=bool(step),
+        )
+    if move.stage in (ADMITTED, WAITING):
+        if waits_for_green(move):
+            # Only a move off the retiring backend waits, and that backend is automated builds.
+            text = (
+                f"Moving to {new}: your automated build keeps working until the first {new} "
+                f"build of {branch} is green."
+            )
+        else:
+            text = (
+                f"Moving to {new}: hubcourse sets it up again, then removes {old} from your "
+                "repository. Your image keeps building meanwhile."
+            )
+        return StudentMove(
+            stage=move.stage,
+            title=f"Your build is moving to {new}",
+            text=text,
+            run_id=move.run_id,
+        )
+    if move.stage == KEPT:
+        return StudentMove(
+            stage=move.stage,
+            title=f"Your build stays on {old} for now",
+            text=f"Your build was {describe(course, move).rstrip('.')}.",
+            todo=(
+                f"Your image keeps building with {old}, as before. If the reason is about your "
+                f"repository or your Dockerfile, fix it and push to {branch}; your instructor "
+                "then moves your build again. Otherwise there is nothing to do: your "
+                "instructor sees the same reason."
+            ),
+            attention=True,
+        )
+    return None
+
+
 def called_off(course: Course, repository: StudentRepository | None) -> Move | None:
     """The student's move under way when the course went back to the backend they are on:
     what was set up beside is to be taken back (None when there is nothing to call off)."""

@@ -35,7 +35,6 @@ from builds.backends import (
     backend_for,
     get_backend,
 )
-from builds.backends.autobuild import DockerHubAutobuild
 from builds.desired import record_applied
 from builds.models import FINAL_STATES, Build, BuildState
 from builds.notifications import notify_build_outcome
@@ -157,14 +156,15 @@ def build_configure(*, enrolment_id: int) -> ConfigureResult | None:
 
 
 def build_push_hook(*, enrolment_id: int) -> bool:
-    """hubcourse's push webhook on the student's GitHub repository, for automated builds that
-    hubcourse linked; True when one was added. Raises ``ExternalServiceError`` to retry."""
+    """hubcourse's push webhook on the student's GitHub repository, for a backend that needs
+    one written apart (``needs_push_hook``: automated builds that hubcourse linked); True when
+    one was added. Raises ``ExternalServiceError`` to retry."""
     enrolment = _enrolment(enrolment_id)
     if not _may_run(enrolment):
         return False
     assert enrolment is not None
     backend = backend_for(enrolment.course)
-    if not isinstance(backend, DockerHubAutobuild):
+    if not backend.needs_push_hook:
         return False
     try:
         return backend.ensure_push_hook(enrolment)

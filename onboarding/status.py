@@ -18,8 +18,10 @@ from django.urls import reverse
 
 from accounts.models import Course, Enrolment, GitHubAppRegistration, InviteState, PreflightState
 from accounts.steps import StepName
-from builds.backends import StudentTask, backend_for
+from builds import moving
+from builds.backends import StudentTask
 from builds.models import Build, BuildState, StudentBadge
+from builds.moving import StudentMove
 from hubcourse.conditional import rows_digest
 from onboarding.github_access import public_check_minutes
 from onboarding.state import HANDOUT_STEPS
@@ -91,6 +93,11 @@ class StatusView:
     # What the build backend asks of the student or tells them (values to enter, a commit
     # hubcourse made in their repository).
     build_task: StudentTask | None = None
+    # How the image is built now ("GitHub Actions"), and the build's move to the course's
+    # backend while there is one, with its first build when recorded.
+    build_way: str = ""
+    move: StudentMove | None = None
+    move_build: Build | None = None
 
     @property
     def all_done(self) -> bool:
@@ -189,6 +196,18 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
     ]
     # Checking again keeps the old report until the new one replaces it.
     rechecking = enrolment.preflight_state == PreflightState.NOT_RUN and bool(problems)
+    move = moving.for_student(enrolment, repository)
+    move_build = next(
+        (
+            b
+            for b in builds
+            if move is not None
+            and move.run_id
+            and b.external_id == move.run_id
+            and b.backend == enrolment.course.build_backend
+        ),
+        None,
+    )
     return StatusView(
         enrolment=enrolment,
         repository=repository,
@@ -209,14 +228,18 @@ def student_status(enrolment: Enrolment, *, recent_builds: int = 10) -> StatusVi
             else ""
         ),
         build_task=task,
+        build_way=moving.build_way(enrolment.course, repository),
+        move=move,
+        move_build=move_build,
     )
 
 
 def build_task(enrolment: Enrolment, repository: StudentRepository | None) -> StudentTask | None:
-    """The build backend's word to the student (read from rows only)."""
+    """The build backend's word to the student (read from rows only): mid-move, the one
+    their builds come from now (the new one once its first build is awaited)."""
     if repository is None:
         return None
-    return backend_for(enrolment.course).student_task(enrolment, repository)
+    return moving.backend_of(enrolment, repository).student_task(enrolment, repository)
 
 
 @dataclass(frozen=True)

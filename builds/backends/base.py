@@ -107,9 +107,20 @@ class BuildBackend(Protocol):
     # GitHub token scopes the backend needs beyond reading repositories and adding webhooks:
     # (scope, any scope that grants it, what for).
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...]
+    # hubcourse's GitHub push webhook is written by a task of its own after ``configure``
+    # (``ensure_push_hook``, a second per write on the course's one token). A backend whose
+    # results say nothing of a push (automated builds) needs it to know when to look; one
+    # whose configure writes its own hook, or hears through the GitHub App, says False and
+    # is never asked.
+    needs_push_hook: bool
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:
         """Make the student's build exist as the course says; safe to run again."""
+        ...
+
+    def ensure_push_hook(self, enrolment: Enrolment) -> bool:
+        """hubcourse's push webhook on the student's GitHub repository, asked only when
+        ``needs_push_hook``; True when one was added. Safe to run again."""
         ...
 
     def trigger(self, enrolment: Enrolment) -> str | None:

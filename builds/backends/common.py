@@ -30,15 +30,24 @@ HOOK_NAME = "hubcourse"
 LOGIN_HINT_SECONDS = 3600
 
 
+def login_cache_key(course: Course) -> str:
+    return f"hubcourse:github-login:{course.pk}:{course.github_token_set_at}"
+
+
 def course_github_login(course: Course, client: GitHubClient) -> str:
     """The login of the course's GitHub token (one call an hour per course and token)."""
-    key = f"hubcourse:github-login:{course.pk}:{course.github_token_set_at}"
-    cached = cache.get(key)
-    if isinstance(cached, str):
-        return cached
+    known = known_course_github_login(course)
+    if known:
+        return known
     login = client.get_authenticated_user().login
-    cache.set(key, login, LOGIN_HINT_SECONDS)
+    cache.set(login_cache_key(course), login, LOGIN_HINT_SECONDS)
     return login
+
+
+def known_course_github_login(course: Course) -> str:
+    """The login of the course's GitHub token as last read (no call); "" when not known."""
+    cached = cache.get(login_cache_key(course))
+    return cached if isinstance(cached, str) else ""
 
 
 def student_repository(enrolment: Enrolment) -> StudentRepository:

@@ -18,6 +18,7 @@ from builds.models import Build, BuildState
 from builds.services import (
     IDLE_POLL,
     build_configure,
+    build_push_hook,
     build_trigger_first,
     builds_claim_due,
     builds_refresh,
@@ -32,6 +33,7 @@ from tests.builds.support import make_student, use_sandbox
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUTOBUILD = "dockerhub-autobuild"
+ACTIONS = "github-actions"
 # How long after the push the failure must be read, in beat ticks' time (simulated): a
 # minute, where the idle read without the GitHub webhook would come hours later.
 WITHIN = dt.timedelta(minutes=1)
@@ -128,6 +130,27 @@ def test_without_rights_on_the_repositorys_hooks_it_polls_and_says_so(
     assert student.error_step == ""
 
     backend_for(student.course).remove(student)  # nothing of ours there: removal is fine
+
+
+def test_the_github_actions_backend_writes_no_push_hook_where_there_is_none(
+    sandbox: Any, course: Course, settings: Any
+) -> None:
+    course = use_sandbox(sandbox, course, ACTIONS, settings)
+    student = make_student(sandbox, course, "barbaraliskov")
+    # What automated builds leave when a course moves off them: a build hubcourse linked,
+    # the case in which that backend writes its hook.
+    repository = StudentRepository.objects.get(enrolment=student)
+    data.update(repository, AutobuildData, source_uuid="source-1", set_up_by=BY_HUBCOURSE)
+
+    assert build_push_hook(enrolment_id=student.pk) is False
+
+    assert _hooks(sandbox, student.github_repo) == []
+    assert data.read(repository, PushHooks).github_hook_id is None
+    assert _github_audit(student, "webhook.create") == []
+    # The same student on automated builds gets one: the backend says, not the student.
+    Course.objects.filter(pk=course.pk).update(build_backend=AUTOBUILD)
+    assert build_push_hook(enrolment_id=student.pk) is True
+    assert len(_hooks(sandbox, student.github_repo)) == 1
 
 
 def test_remove_deletes_the_push_hook_and_can_run_again(

@@ -56,12 +56,16 @@ class LabCI:
     student_team_permission: Literal["read", "write", "admin"] = "read"
     results_by_event = False
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+    needs_push_hook = False
 
     def configure(self, enrolment: Enrolment) -> ConfigureResult:
         return ConfigureResult(changed=True, reference="pipeline-1")
 
     def trigger(self, enrolment: Enrolment) -> str | None:
         return None
+
+    def ensure_push_hook(self, enrolment: Enrolment) -> bool:
+        return False
 
     def builds_since(self, enrolment: Enrolment, since: dt.datetime | None) -> list[BuildInfo]:
         return []

@@ -290,6 +290,9 @@ class DockerHubAutobuild:
     student_team_permission: Literal["read", "write", "admin"] = "admin"
     results_by_event = False  # Docker Hub sends nothing for a failed build: read after a push
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+    # Docker Hub says nothing of a push (nor of a failed build): hubcourse's own push hook
+    # tells it when to look.
+    needs_push_hook = True
 
     def forget(self, repository: StudentRepository, *, hub_repository_gone: bool) -> bool:
         # The build source hangs on the Docker Hub repository and names the GitHub one:

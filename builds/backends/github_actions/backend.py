@@ -34,7 +34,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from accounts.credentials import dockerhub_client_for, dockerhub_credentials_for
-from accounts.models import Course, Enrolment
+from accounts.models import Course, Enrolment, GitHubAccess
 from builds.backends import data
 from builds.backends.base import (
     BuildInfo,
@@ -51,6 +51,7 @@ from builds.backends.common import (
     github_repository_exists,
     github_source,
     image_name,
+    known_course_github_login,
     remove_dockerhub_webhook,
     remove_github_webhook,
     student_repository,
@@ -248,6 +249,9 @@ class GitHubActions:
     service = "GitHub"
     student_team_permission: Literal["read", "write", "admin"] = "read"
     results_by_event = True  # workflow_run events carry each run's result
+    # Configure writes its own webhook (push and workflow_run), or the GitHub App's events
+    # stand for one: the push-hook task has nothing to add.
+    needs_push_hook = False
     github_scopes: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("workflow", ("workflow",), "commit the GitHub Actions workflow"),
     )
@@ -318,6 +322,9 @@ class GitHubActions:
             found += (MOVE_LOGIN,)
         return found
 
+    def ensure_push_hook(self, enrolment: Enrolment) -> bool:
+        return False  # never asked (needs_push_hook): configure writes the hook
+
     def build_from_webhook(
         self, course: Course, event: str, payload: dict[str, Any]
     ) -> BuildInfo | None:
@@ -352,6 +359,26 @@ class GitHubActions:
         if access.way == "course":
             return []
         return [("error", access.problem)]
+
+    def student_first(self, enrolment: Enrolment) -> str:
+        """What the student must do before hubcourse can write the workflow to their
+        repository, in words, from rows only (a move onto this backend asks it in advance):
+        install the GitHub App on a repository that is not the course's own. "" when it is
+        installed, the repository is the course's, or the rows cannot tell (the course
+        token's login not read lately); pre-flight at the move says it then."""
+        if enrolment.github_access == GitHubAccess.APP and enrolment.github_installation_id:
+            return ""
+        try:
+            owner, repo = github_source(enrolment)
+        except BuildNotReady:
+            return ""
+        login = known_course_github_login(enrolment.course)
+        if not login or login.lower() == owner.lower():
+            return ""
+        return (
+            f"install the course's GitHub App on {owner}/{repo}: hubcourse writes the GitHub "
+            "Actions workflow and its Docker Hub secret there through it"
+        )
 
     def student_task(
         self, enrolment: Enrolment, repository: StudentRepository
