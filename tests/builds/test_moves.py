@@ -188,6 +188,11 @@ def test_a_failing_actions_build_keeps_the_automated_build_and_says_why(
     assert _rules(sandbox)[first.full_name] == 1
     assert _workflow(sandbox, first) is None
     assert data.read(first, AppliedBuild).backend == AUTOBUILD
+    # And hubcourse still hears of its pushes: one push hook, as before the move.
+    with sandbox.world.lock:
+        held = github_state.get_repo(sandbox.world, first.enrolment.github_repo)
+        hooks = list(held["hooks"].values()) if held is not None else []
+    assert len(hooks) == 1, hooks
     for repository in others:
         repository.refresh_from_db()
         assert data.read(repository, Move).stage == moving.MOVED
