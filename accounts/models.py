@@ -176,6 +176,11 @@ class Course(models.Model):
     # -- observed ----------------------------------------------------------------------
     team_id = models.BigIntegerField(null=True, blank=True)
     instructors_team_id = models.BigIntegerField(null=True, blank=True)
+    # The course's teams from before a rename: old name (as Docker Hub spells it) -> the
+    # setting it was ("team" or "instructors_team"). Each is deleted, if the course made it
+    # and no other active course uses it, once the new team holds its members and
+    # permissions (repositories.services.course_retire_old_teams); the plan shows it until.
+    old_teams = models.JSONField(default=dict, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.TextField(blank=True)
 

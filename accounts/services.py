@@ -9,6 +9,7 @@ wrong, which step, a sentence a person can act on, and when it is tried again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -132,7 +133,9 @@ def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course 
     if course is None:
         return None
     client = dockerhub_client_for(course)
-    teams = {team.name.lower(): team for team in client.list_teams(course.organisation)}
+    listed = client.list_teams(course.organisation)
+    course_record_old_teams(course, applied_team_names(course, listed))
+    teams = {team.name.lower(): team for team in listed}
     ids: dict[str, int] = {}
     for field, name in (("team_id", course.team), ("instructors_team_id", course.instructors_team)):
         team = teams.get(name.lower())
@@ -146,6 +149,50 @@ def course_ensure_teams(*, course_id: int, actor: User | None = None) -> Course 
     Course.objects.filter(pk=course_id).update(**ids)
     course.refresh_from_db()
     return course
+
+
+# The course's own teams: the setting that names each, and the field with its observed id.
+TEAM_SETTINGS = (("team", "team_id"), ("instructors_team", "instructors_team_id"))
+
+
+def applied_team_names(course: Course, teams: Iterable[Team]) -> dict[str, str]:
+    """Setting -> the name of the team the course's stored id points at, as Docker Hub
+    lists it: the name last applied, which differs from the setting after a rename."""
+    by_id = {team.id: team.name for team in teams}
+    return {
+        setting: by_id[team_id]
+        for setting, id_field in TEAM_SETTINGS
+        if (team_id := getattr(course, id_field)) is not None and team_id in by_id
+    }
+
+
+def old_teams_after(course: Course, applied: Mapping[str, str]) -> dict[str, str]:
+    """``course.old_teams`` with the applied names the settings no longer give added (a
+    rename), and the names the settings give again taken out (a rename back)."""
+    old: dict[str, str] = dict(course.old_teams or {})
+    for setting, name in applied.items():
+        known = {n.lower() for n in old}
+        if (
+            name
+            and name.lower() != str(getattr(course, setting)).lower()
+            and name.lower() not in known
+        ):
+            old[name] = setting
+    current = {course.team.lower(), course.instructors_team.lower()}
+    return {name: setting for name, setting in old.items() if name.lower() not in current}
+
+
+def course_record_old_teams(course: Course, applied: Mapping[str, str]) -> None:
+    """Remember the teams a rename leaves behind (``old_teams_after``), on the locked row:
+    the retirement of old teams writes the same field."""
+    with transaction.atomic():
+        locked = Course.objects.select_for_update().filter(pk=course.pk).first()
+        if locked is None:
+            return
+        old = old_teams_after(locked, applied)
+        if old != locked.old_teams:
+            Course.objects.filter(pk=course.pk).update(old_teams=old)
+    course.old_teams = old
 
 
 def create_team(

@@ -34,8 +34,10 @@ from accounts.models import (
 )
 from accounts.role_invitations import role_invite
 from accounts.services import (
+    TEAM_SETTINGS,
     enrolment_resend_invite,
     enrolment_reset_for_retry,
+    old_teams_after,
 )
 from accounts.tokens import revoke_access
 from builds import moving
@@ -110,6 +112,12 @@ def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> lis
     changed: list[str] = []
     with transaction.atomic():
         locked = Course.objects.select_for_update().get(pk=course.pk)
+        # The names the teams' stored ids stand for: a rename leaves those teams behind.
+        applied = {
+            setting: getattr(locked, setting)
+            for setting, id_field in TEAM_SETTINGS
+            if getattr(locked, id_field) is not None
+        }
         for name, value in _without_secrets(values).items():
             if getattr(locked, name) != value:
                 setattr(locked, name, value)
@@ -117,6 +125,7 @@ def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> lis
         changed += _set_secrets(locked, values)
         if not changed:
             return []
+        _forget_renamed_teams(locked, applied)
         locked.full_clean()
         locked.save()
         audit_record(
@@ -130,6 +139,16 @@ def course_update(*, course: Course, actor: User, values: dict[str, Any]) -> lis
         )
     course.refresh_from_db()
     return changed
+
+
+def _forget_renamed_teams(course: Course, applied: dict[str, str]) -> None:
+    """A renamed team is another team: its stored id goes (the plan creates the new one and
+    moves everyone to it) and the old name is kept until the old team can be deleted."""
+    course.old_teams = old_teams_after(course, applied)
+    for setting, id_field in TEAM_SETTINGS:
+        name = applied.get(setting)
+        if name is not None and name.lower() != str(getattr(course, setting)).lower():
+            setattr(course, id_field, None)
 
 
 def _without_secrets(values: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from accounts import managed
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState
 from accounts.seats import record_seat_usage
+from accounts.services import applied_team_names, course_record_old_teams
 from accounts.steps import StepName
 from builds import moving
 from builds.backends import backend_for
@@ -53,7 +54,11 @@ from integrations.dockerhub.client import Repository as HubRepository
 from onboarding.state import enrolment_refresh_state
 from onboarding.steps import PIPELINE, STEPS
 from repositories.models import StudentRepository
-from repositories.services import grant_changes
+from repositories.services import (
+    grant_changes,
+    old_course_team_replaced,
+    old_course_team_stays,
+)
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +188,10 @@ def observe_course(course: Course) -> Observation:
     client = dockerhub_client_for(course)
     org = course.organisation
     calls = 0
-    teams = {t.name.lower(): t for t in client.list_teams(org)}
+    listed = client.list_teams(org)
+    # Before the ids follow the settings: a renamed team's old name is kept for its deletion.
+    course_record_old_teams(course, applied_team_names(course, listed))
+    teams = {t.name.lower(): t for t in listed}
     members = {
         m.username.lower() for m in client.list_members(org) if m.username and not m.is_invitee
     }
@@ -435,6 +443,7 @@ def plan_course(
                 )
             else:
                 plan.steps.append(PlanStep(None, StepName.TEAMS, "no-op", org, "both teams exist"))
+        plan.steps.extend(_old_course_team_steps(course))
     enrolments = (
         [enrolment]
         if enrolment is not None
@@ -772,6 +781,31 @@ def _team_step(
     return PlanStep(e, StepName.TEAM, "no-op", target, "in their team")
 
 
+def _old_course_team_steps(course: Course) -> list[PlanStep]:
+    """The course team or instructors' team from before a rename: deleted once the new team
+    holds everyone and every permission it gave; one that stays, with the reason."""
+    steps: list[PlanStep] = []
+    for old, setting in (course.old_teams or {}).items():
+        target = f"{course.organisation}/{old}"
+        new = str(getattr(course, setting))
+        stays = old_course_team_stays(course, old)
+        if stays:
+            steps.append(PlanStep(None, StepName.TEAMS, "no-op", target, stays))
+            continue
+        who = "instructor" if setting == "instructors_team" else "student"
+        steps.append(
+            PlanStep(
+                None,
+                StepName.TEAMS,
+                "delete",
+                target,
+                f"delete old team {old} (renamed to {new}) once {new} holds every {who} and "
+                "permission it gave",
+            )
+        )
+    return steps
+
+
 def _old_team_steps(
     course: Course, enrolment: Enrolment, repository: StudentRepository | None
 ) -> list[PlanStep]:
@@ -865,16 +899,34 @@ def _take_again(enrolment_id: int) -> bool:
 def pipeline_ended(enrolment_id: int) -> None:
     """A student's chain ended: plan them again when that was asked for meanwhile
     (:func:`pipeline_again`); when their course has students held back by the window, queue
-    one refill pass for the chains ending in the next few seconds."""
+    one refill pass for the chains ending in the next few seconds; when it has an old team
+    that the new one has now replaced, its deletion."""
     if _take_again(enrolment_id):
         current_app.tasks[RECONCILE_STUDENT_TASK].delay(enrolment_id)
-    course_id = (
-        Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", flat=True).first()
-    )
-    if course_id is None or not cache.get(_held_back_key(course_id)):
+    row = Enrolment.objects.filter(pk=enrolment_id).values_list("course_id", "course__old_teams")
+    course_id, old_teams = row.first() or (None, None)
+    if course_id is None:
+        return
+    if old_teams:
+        _retire_when_replaced(course_id)
+    if not cache.get(_held_back_key(course_id)):
         return
     if cache.add(_refill_key(course_id), 1, timeout=REFILL_DELAY_SECONDS * 30):
         current_app.tasks[REFILL_TASK].apply_async((course_id,), countdown=REFILL_DELAY_SECONDS)
+
+
+def _retire_when_replaced(course_id: int) -> None:
+    """The chain that moved a class's last student to a renamed team ends: the course task
+    deletes the old team now, not at the next reconcile (the rows say when; one task for
+    the chains ending together)."""
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None or not any(
+        old_course_team_replaced(course, old, setting) and not old_course_team_stays(course, old)
+        for old, setting in course.old_teams.items()
+    ):
+        return
+    if cache.add(f"hubcourse:retire-teams:{course_id}", 1, timeout=REFILL_DELAY_SECONDS * 5):
+        enqueue_on_commit(ENSURE_TEAMS_TASK, course_id, None)
 
 
 def refill_started(course_id: int) -> None:

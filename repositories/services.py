@@ -562,3 +562,183 @@ def retire_old_teams(
     repository.old_teams = left
     StudentRepository.objects.filter(pk=repository.pk).update(old_teams=left)
     return deleted
+
+
+# -- the course's own teams after a rename ------------------------------------------------------
+
+_PERMISSIONS: dict[str, Permission] = {"read": "read", "write": "write", "admin": "admin"}
+_ORDER = ("read", "write", "admin")
+
+
+def old_course_team_stays(course: Course, old: str) -> str:
+    """Why the course's old team ``old`` is never deleted, in words, or "" when it goes once
+    replaced: another active course of the organisation uses it (or still moves off it),
+    or this course did not make it (and no site admin let it adopt it)."""
+    for other in Course.objects.filter(
+        archived_at__isnull=True, organisation__iexact=course.organisation
+    ).exclude(pk=course.pk):
+        if uses := _uses_team(other, old):
+            return f"the old team {old} stays: the course {other.name} ({other.slug}) {uses}"
+    if not managed.owned(course, managed.Kind.TEAM, f"{course.organisation}/{old}"):
+        return f"the old team {old} stays: this course did not create it"
+    return ""
+
+
+def _uses_team(course: Course, team: str) -> str:
+    """How ``course`` uses ``team``, in words ("uses it as its course team"), or ""."""
+    name = team.lower()
+    if course.team.lower() == name:
+        return "uses it as its course team"
+    if course.instructors_team.lower() == name:
+        return "uses it as its instructors' team"
+    for old, setting in (course.old_teams or {}).items():
+        if old.lower() == name and not old_course_team_replaced(course, old, setting):
+            return "still moves its people off it"
+    return ""
+
+
+def old_course_team_replaced(course: Course, old: str, setting: str) -> bool:
+    """Whether, as the rows say, the team that replaced ``old`` has taken over: it exists,
+    every student repository's grant is the new team's and none is the old one's, and under
+    the course-team policy every student in the organisation is in the new team. The
+    retirement reads Docker Hub before it deletes; this only spares it the reads before."""
+    id_field = "team_id" if setting == "team" else "instructors_team_id"
+    if getattr(course, id_field) is None:
+        return False
+    new = str(getattr(course, setting)).lower()
+    holds_new = setting == "instructors_team" or (
+        course.access_policy == Course.AccessPolicy.COURSE_TEAM
+    )
+    if (
+        setting == "team"
+        and holds_new
+        and course.enrolments.exclude(docker_id="")
+        .filter(member_at__isnull=False, team_at__isnull=True)
+        .exists()
+    ):
+        return False
+    for grants in StudentRepository.objects.filter(
+        enrolment__course=course, created_at__isnull=False
+    ).values_list("team_grants", flat=True):
+        names = {str(name).lower() for name in grants or {}}
+        if old.lower() in names or (holds_new and new not in names):
+            return False
+    return True
+
+
+def course_retire_old_teams(*, course_id: int, actor: User | None = None) -> list[str]:
+    """Delete the course's teams from before a rename once their replacements hold their
+    members and permissions; the names deleted.
+
+    A team another active course uses, or that this course did not make, stays (the plan
+    says why). Before deleting, Docker Hub is read: the old team's members who are not in
+    the new one are added to it (the instructors' team has no other way across), and a
+    permission the old team gives that the new one lacks is copied, except on the course's
+    student repositories, whose own permission step moves them (the course may grant
+    otherwise now): the old team waits for it. A team gone already counts as done.
+    """
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None or not course.old_teams:
+        return []
+    client = dockerhub_client_for(course)
+    org = course.organisation
+    done: list[str] = []
+    deleted: list[str] = []
+    for old, setting in dict(course.old_teams).items():
+        if old_course_team_stays(course, old) or not old_course_team_replaced(course, old, setting):
+            continue
+        new = str(getattr(course, setting))
+        try:
+            if not _moved_to(client, course, old, new, actor):
+                continue
+            client.delete_team(org, old)
+        except (OldTeamGone, NotFound):
+            # Deleted by an earlier attempt whose worker died before recording it, or by hand.
+            outcome, message = Outcome.NOOP, "already gone"
+        else:
+            outcome, message = Outcome.OK, f"renamed to {new}"
+            deleted.append(old)
+        done.append(old)
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.delete",
+            target=f"{org}/{old}",
+            outcome=outcome,
+            course=course,
+            actor=actor,
+            message=message,
+        )
+    if done:
+        with transaction.atomic():
+            locked = Course.objects.select_for_update().get(pk=course_id)
+            left = {n: s for n, s in (locked.old_teams or {}).items() if n not in done}
+            Course.objects.filter(pk=course_id).update(old_teams=left)
+    return deleted
+
+
+class OldTeamGone(Exception):
+    """The old team is not on Docker Hub any more: nothing is left to delete."""
+
+
+def _moved_to(
+    client: DockerHubClient, course: Course, old: str, new: str, actor: User | None
+) -> bool:
+    """The old team's members and permissions are the new team's too (see
+    ``course_retire_old_teams``); False while a student repository's grant has not moved.
+    ``OldTeamGone`` when the old team is gone (a ``NotFound`` of anything else is an error)."""
+    org = course.organisation
+    try:
+        old_members = client.list_team_members(org, old)
+    except NotFound as error:
+        raise OldTeamGone(old) from error
+    new_members = {m.username.lower() for m in client.list_team_members(org, new)}
+    for member in old_members:
+        if member.username.lower() in new_members:
+            continue
+        client.add_team_member(org, new, member.username)
+        audit_record(
+            service=DOCKER_HUB,
+            action="team.add_member",
+            target=f"{org}/{new}: {member.username}",
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+            message=f"a member of {old}, which the course renamed to {new}",
+        )
+
+    def full(repository: str) -> str:
+        # Rows name "namespace/name", or only "name" (``engine._short_names``).
+        return (repository if "/" in repository else f"{org}/{repository}").lower()
+
+    have = {full(row.repository): row.permission for row in client.list_team_repositories(org, new)}
+    students = {
+        r.full_name.lower() for r in StudentRepository.objects.filter(enrolment__course=course)
+    }
+    new_id: int | None = None
+    for row in client.list_team_repositories(org, old):
+        full_name, permission = full(row.repository), _PERMISSIONS.get(row.permission)
+        held = have.get(full_name, "")
+        if permission is None or (
+            held in _ORDER and _ORDER.index(held) >= _ORDER.index(permission)
+        ):
+            continue
+        if full_name in students:
+            return False
+        namespace, name = full_name.split("/", 1)
+        new_id = new_id if new_id is not None else client.get_team(org, new).id
+        try:
+            client.grant_team_permission(namespace, name, new_id, permission)
+        except Invalid as error:
+            if not _is_already_exists(error):
+                raise
+            client.change_team_permission(namespace, name, new_id, permission)
+        audit_record(
+            service=DOCKER_HUB,
+            action="permission.grant",
+            target=f"{full_name}: team {new}",
+            outcome=Outcome.OK,
+            course=course,
+            actor=actor,
+            message=f"{permission}, as {old} had before the course renamed it",
+        )
+    return True

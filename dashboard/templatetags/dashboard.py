@@ -28,6 +28,7 @@ def moving_note(course: Course) -> str:
 PLAN_ACTIONS: dict[tuple[str, str], str] = {
     ("teams", "create"): "Create the course teams",
     ("teams", "change"): "Fix the course teams",
+    ("teams", "delete"): "Delete the old team",
     ("preflight", "create"): "Check the GitHub repository",
     ("invite", "create"): "Send the invitation",
     ("invite", "change"): "Send the invitation again",

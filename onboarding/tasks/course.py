@@ -18,6 +18,7 @@ from accounts.services import course_ensure_teams, course_invite_students, enrol
 from hubcourse.errors import ExternalServiceError, TransientError
 from hubcourse.tasks import PolicyTask
 from onboarding import engine
+from repositories.services import course_retire_old_teams
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ def _retry_course(task: Task[Any, Any], course_id: int, error: TransientError) -
 def course_ensure_teams_task(
     self: Task[Any, Any], course_id: int, actor_id: int | None = None
 ) -> None:
+    actor = _actor(actor_id)
     try:
-        course_ensure_teams(course_id=course_id, actor=_actor(actor_id))
+        course_ensure_teams(course_id=course_id, actor=actor)
+        # A renamed team's old one goes once the new one has taken over (else it waits).
+        course_retire_old_teams(course_id=course_id, actor=actor)
     except TransientError as error:
         raise _retry_course(self, course_id, error) from error
     except ExternalServiceError as error:

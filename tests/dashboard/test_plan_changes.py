@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Course, Enrolment, InviteState, PreflightState, User
+from accounts.managed import record_created
+from accounts.models import Course, Enrolment, InviteState, ManagedResource, PreflightState, User
 from onboarding.courses import course_update
 from onboarding.engine import plan_course
 from repositories.models import StudentRepository
@@ -91,6 +92,34 @@ def test_a_saved_setting_is_a_row_per_student_with_before_and_after(
     out = StringIO()
     call_command("reconcile", course.slug, "--dry-run", "--no-observe", stdout=out)
     assert out.getvalue().count("tag latest -> week1") == 3
+
+
+def test_a_renamed_course_team_shows_its_deletion_on_the_plan_page_before_apply(
+    client: Client, instructor: User, course: Course
+) -> None:
+    Course.objects.filter(pk=course.pk).update(team_id=1, instructors_team_id=2)
+    course.refresh_from_db()
+    _onboarded(course, "student0")
+    # The course made its course team; the instructors' team was there before it.
+    record_created(course, ManagedResource.Kind.TEAM, f"{course.organisation}/students")
+
+    course_update(
+        course=course,
+        actor=instructor,
+        values={"team": "docker-101-students", "instructors_team": "docker-101-staff"},
+    )
+
+    course.refresh_from_db()
+    assert course.old_teams == {"students": "team", "instructors": "instructors_team"}
+    assert (course.team_id, course.instructors_team_id) == (None, None)
+    client.login(email=instructor.email, password=PASSWORD)
+    page = client.get(reverse("dashboard:plan", args=[course.slug])).content.decode()
+    assert "Delete the old team" in page
+    assert (
+        "delete old team students (renamed to docker-101-students) once docker-101-students "
+        "holds every student and permission it gave" in page
+    )
+    assert "the old team instructors stays: this course did not create it" in page
 
 
 def test_saving_a_setting_says_the_plan_has_what_it_changes(

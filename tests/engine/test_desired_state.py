@@ -357,9 +357,13 @@ def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -
         ], words
     removals = sorted(s.reason for s in plan.actionable if s.kind == "delete")
     assert removals == [
-        f"remove the old team docker-101-{r.name.removeprefix('docker-101-')} once "
-        f"lab-{r.name.removeprefix('docker-101-')} holds the student and the permission"
-        for r in _repositories(course)
+        "delete old team instructors (renamed to docker-101-staff) once docker-101-staff "
+        "holds every instructor and permission it gave",
+        *(
+            f"remove the old team docker-101-{r.name.removeprefix('docker-101-')} once "
+            f"lab-{r.name.removeprefix('docker-101-')} holds the student and the permission"
+            for r in _repositories(course)
+        ),
     ]
     converge(sandbox, course)
     with sandbox.world.lock:
@@ -375,6 +379,8 @@ def test_renamed_teams_take_the_grants_with_them(sandbox: Any, course: Course) -
         # The old team is gone once the new one holds the student and the permission.
         assert f"docker-101-{docker_id}" not in members
         assert repository.old_teams == []
+    # The course made the instructors' team too: it goes as well.
+    assert "instructors" not in members and "docker-101-staff" in members
     _settled_again(sandbox, course)
 
 
