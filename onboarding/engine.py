@@ -934,6 +934,53 @@ def refill_started(course_id: int) -> None:
     cache.delete(_refill_key(course_id))
 
 
+# -- one course pass at a time ------------------------------------------------------------------
+
+# Longer than a course pass may run (its task's time limit).
+COURSE_PASS_SECONDS = 240
+
+
+def _pass_key(course_id: int) -> str:
+    return f"hubcourse:course-pass:{course_id}"
+
+
+def _pass_again_key(course_id: int) -> str:
+    return f"hubcourse:course-pass-again:{course_id}"
+
+
+def course_pass_claim(course_id: int) -> bool:
+    """Whether this worker may run a reconcile pass of the course now (and claims it).
+
+    One pass per course at a time: a pass still reading a large class at GitHub's pace when
+    the next one is due would otherwise run beside it, and passes piled up until every worker
+    ran one and the students' own chains waited behind them. A pass whose worker died
+    (``hubcourse.workers``) holds nothing.
+    """
+    key = _pass_key(course_id)
+    if cache.add(key, workers.holder(), timeout=COURSE_PASS_SECONDS):
+        return True
+    holder = cache.get(key)
+    if not isinstance(holder, str) or workers.holder_alive(holder):
+        return False
+    cache.delete(key)
+    return bool(cache.add(key, workers.holder(), timeout=COURSE_PASS_SECONDS))
+
+
+def course_pass_again(course_id: int) -> bool:
+    """A pass was asked for while one runs: that one asks for one more when it ends (one for
+    any number asked meanwhile). True when it has ended already, so the caller runs now."""
+    cache.set(_pass_again_key(course_id), 1, timeout=COURSE_PASS_SECONDS * 2)
+    return cache.get(_pass_key(course_id)) is None and bool(
+        cache.delete(_pass_again_key(course_id))
+    )
+
+
+def course_pass_end(course_id: int) -> bool:
+    """The course's pass ended; True when another was asked for meanwhile."""
+    cache.delete(_pass_key(course_id))
+    return bool(cache.delete(_pass_again_key(course_id)))
+
+
 def pipeline_lease_seconds() -> int:
     return int(getattr(settings, "HUBCOURSE_PIPELINE_LEASE", PIPELINE_LEASE_SECONDS))
 

@@ -77,10 +77,17 @@ def course_invite_task(self: Task[Any, Any], course_id: int, actor_id: int | Non
 def reconcile_course_task(
     self: Task[Any, Any], course_id: int, follow_up: bool = True, actor_id: int | None = None
 ) -> None:
-    """Observe the course in bulk, plan from the rows, and enqueue what is unfinished."""
+    """Observe the course in bulk, plan from the rows, and enqueue what is unfinished.
+
+    One pass per course at a time (``engine.course_pass_claim``): asked for while one runs,
+    the running one asks for the next as it ends."""
 
     course = Course.objects.filter(pk=course_id, archived_at__isnull=True).first()
     if course is None:
+        return
+    if not engine.course_pass_claim(course_id):
+        if engine.course_pass_again(course_id):
+            reconcile_course_task.delay(course_id, follow_up, actor_id)  # it ended meanwhile
         return
     try:
         plan = engine.plan_course(course, observe=True)
@@ -89,6 +96,9 @@ def reconcile_course_task(
     except ExternalServiceError as error:
         Course.objects.filter(pk=course_id).update(last_sync_error=str(error)[:1000])
         return
+    finally:
+        if engine.course_pass_end(course_id):
+            reconcile_course_task.delay(course_id)
     engine.apply_plan(plan, actor_id=actor_id, follow_up=follow_up)
 
 

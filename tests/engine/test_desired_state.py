@@ -13,6 +13,7 @@ from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, ManagedResource
 from builds.backends import data
 from builds.backends.github_actions.backend import (
+    DRIFT_RECHECK,
     MOVE_LOGIN,
     TOKEN_SECRET,
     USERNAME_SECRET,
@@ -21,6 +22,7 @@ from builds.backends.github_actions.backend import (
     ActionsData,
     workflow_text,
 )
+from builds.services import repositories_note_push
 from hubcourse.errors import ValidationError
 from hubcourse.models import AuditEvent
 from integrations.github.client import seal_secret
@@ -29,7 +31,7 @@ from onboarding.engine import Plan, apply_plan, plan_course
 from repositories.models import StudentRepository
 from sandbox import dockerhub as hub_state
 from sandbox import github_state
-from tests.engine.support import created, make_class
+from tests.engine.support import created, make_class, requests_to
 from tests.engine.test_converge import converge
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -214,6 +216,8 @@ def test_a_students_edit_of_the_managed_workflow_is_undone(sandbox: Any, course:
         "my own workflow",
         source.split("/")[0],
     )
+    # The push event of the hook hubcourse wrote (the sandbox delivers none here).
+    repositories_note_push(course_id=course.pk, github_repo=source)
 
     plan = plan_course(course, observe=True)
 
@@ -231,6 +235,31 @@ def test_a_students_edit_of_the_managed_workflow_is_undone(sandbox: Any, course:
     )
     assert other_tree is not None
     assert other_tree[WORKFLOW_PATH] == workflow_text(course, other.full_name)
+
+
+def test_the_managed_workflow_is_not_read_at_every_reconcile_when_nothing_was_pushed(
+    sandbox: Any, course: Course
+) -> None:
+    # Heads not watched, no push event: a reconcile every 5 minutes would otherwise read every
+    # student's workflow each time, a class of 200 taking half of GitHub's hourly reads.
+    _onboard(sandbox, course, size=3, build_backend="github-actions")
+    quiet, pushed, old = _repositories(course)[:3]
+    reads = requests_to(sandbox, "GET", "/contents/")
+
+    plan_course(course, observe=True)
+    plan_course(course, observe=True)
+    assert requests_to(sandbox, "GET", "/contents/") == reads  # just written: known as is
+
+    repositories_note_push(course_id=course.pk, github_repo=pushed.enrolment.github_repo)
+    checked = data.read(old, ActionsData).checked_at
+    assert checked is not None
+    data.update(old, ActionsData, checked_at=checked - DRIFT_RECHECK)
+    plan_course(course, observe=True)
+    plan_course(course, observe=True)
+
+    # One read each for the student who pushed and the one last read long ago; none for
+    # the quiet one.
+    assert requests_to(sandbox, "GET", "/contents/") == reads + 2
 
 
 def _store_secret(sandbox: Any, full_name: str, name: str, value: str) -> None:

@@ -93,6 +93,11 @@ HISTORY = 20
 # GitHub lists a run a few seconds after the push that starts it; until then the first
 # build is "not there yet", not "never".
 RUN_APPEARS_WITHIN = dt.timedelta(minutes=5)
+# Where hubcourse does not know the student's branch head (not watched), a push event since
+# the last look says the managed workflow may have changed; without one it is read again
+# after this long, not at every reconcile. Read at every pass, a class of 200 took 144 s of each 5-minute pass at
+# GitHub's 5000 reads an hour, and passes 30 s apart piled up on the workers.
+DRIFT_RECHECK = dt.timedelta(minutes=30)
 
 _QUEUED = frozenset({"queued", "requested", "waiting", "pending"})
 _CANCELED = frozenset({"cancelled", "skipped", "stale"})
@@ -239,6 +244,7 @@ class ActionsData(BackendData):
     # and the branch head it was last read at (a head not moved since needs no read).
     drift: str = ""
     checked_head: str = ""
+    checked_at: dt.datetime | None = None
 
 
 class GitHubActions:
@@ -280,7 +286,8 @@ class GitHubActions:
     def observe_drift(self, enrolment: Enrolment, repository: StudentRepository) -> bool:
         """Read the managed workflow on the course branch and compare it, by content, with
         the one hubcourse writes: one GitHub read per student whose branch head moved since
-        the last look (every pass while the head is not watched)."""
+        the last look (where the head is not known: after a push event, else every
+        ``DRIFT_RECHECK``)."""
         kept = data.read(repository, ActionsData)
         if repository.build_configured_at is None or not kept.workflow_sha:
             return False
@@ -288,9 +295,17 @@ class GitHubActions:
             # Written before the login name was a variable: it differs from today's text for
             # that reason alone, and the plan already says the next set-up rewrites it.
             return False
-        head = repository.head_sha
+        head, now = repository.head_sha, timezone.now()
         if head and head == kept.checked_head:
             return False
+        pushed = repository.last_pushed_at
+        if (
+            not head
+            and kept.checked_at is not None
+            and now - kept.checked_at < DRIFT_RECHECK
+            and (pushed is None or pushed <= kept.checked_at)
+        ):
+            return False  # no push heard of since the last look, and that look was recent
         course = enrolment.course
         try:
             owner, repo = github_source(enrolment)
@@ -309,9 +324,7 @@ class GitHubActions:
         except (BuildNotReady, ExternalServiceError, ValueError):
             # Not readable now (no access or token, a passing failure): the next pass looks.
             return False
-        if drift == kept.drift and head == kept.checked_head:
-            return False
-        data.update(repository, ActionsData, drift=drift, checked_head=head)
+        data.update(repository, ActionsData, drift=drift, checked_head=head, checked_at=now)
         return drift != kept.drift
 
     def drift(self, repository: StudentRepository) -> tuple[str, ...]:
@@ -734,9 +747,12 @@ class GitHubActions:
                 committed_at=timezone.now(),
                 drift="",
                 checked_head="",
+                checked_at=timezone.now(),  # as written: no read needed to know it
             )
         elif known != sha or data.read(repository, ActionsData).drift:
-            data.update(repository, ActionsData, workflow_sha=sha, drift="")
+            data.update(
+                repository, ActionsData, workflow_sha=sha, drift="", checked_at=timezone.now()
+            )
         self._audit(
             enrolment,
             "workflow.commit",
