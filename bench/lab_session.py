@@ -335,9 +335,7 @@ def run(
         if "actions" in cases:
             actions_course = _setup_actions(sandbox, world, students, app, build_delay)
         world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
-        ctx.start_web(workers=2)
-        ctx.start_workers(1, 2)
-        ctx.start_beat()
+        ctx.start_hubcourse(workers=1, concurrency=2)
         hook = {"hook_url": f"{ctx.web_url}/webhooks/github/app/"}
 
         if course is not None and "app" in cases:
