@@ -146,16 +146,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.signins = 5
         # Its GitHub writes (5 a student on one token, a second apart) set the move's pace.
-        args.move_students = 2
-        args.lab_load_boards, args.lab_load_duration = 2, 6
+        args.move_students = 1
+        args.lab_load_boards, args.lab_load_interval, args.lab_load_duration = 2, 2, 4
         # The onboarding-like runs' pace is the push webhooks' GitHub writes, a second apart.
         args.recovery_students = 4
         args.students, args.repos, args.builds, args.window = 4, 20, 6, 5
         args.board_students, args.builds_per_student, args.duration = 50, 3, 2
         args.query_sizes, args.bulk, args.clients = "2,5", 30, 2
-        args.freshness_build_delay, args.quiet = 1.0, 3
-        # The Actions class's set-up writes through the app a second apart: 4 students, not 6.
-        args.lab_students, args.lab_window, args.lab_build_delay = 4, 5, 1.0
+        args.freshness_build_delay, args.quiet = 0.5, 3
+        args.lab_students, args.lab_window, args.lab_build_delay = 6, 5, 0.5
         args.term_courses, args.term_students, args.term_workers = 2, 3, 2
         # What made a quick run slow (each measured at about 40-60 s): the 304 figures'
         # 160 in-process requests, the sandbox's 2 s build phases, and an accepted invite
