@@ -255,9 +255,7 @@ def run(
         running.world.config.update({"rate_limit": rate_limit, "latency_ms": latency_ms})
         # Long enough that the reconcile never runs while builds are timed.
         ctx.processes.env["RECONCILE_INTERVAL"] = "86400"
-        ctx.start_web(workers=2)
-        workers = ctx.start_workers(1, 2)
-        ctx.start_beat()
+        workers = ctx.start_hubcourse(workers=1, concurrency=2)
         # The class at rest: what does polling cost with nothing in flight?
         quiet_before = _list_reads(running.world)
         time.sleep(quiet)

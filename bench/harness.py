@@ -194,6 +194,8 @@ class Started:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    # A Celery worker's node name (``--hostname``), which a ping names.
+    node: str = ""
 
 
 class Processes:
@@ -203,6 +205,14 @@ class Processes:
         self.env = env
         self.log_dir = log_dir
         self.started: list[Started] = []
+        # SIGKILL instead of SIGTERM (a quick run): nothing is measured after a stop, and the
+        # next benchmark empties the database, cache and broker, so a clean shutdown (a
+        # worker's warm shutdown, gunicorn's) is only time spent waiting.
+        self.kill = False
+
+    @property
+    def _signal(self) -> signal.Signals:
+        return signal.SIGKILL if self.kill else signal.SIGTERM
 
     def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Started:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +235,7 @@ class Processes:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 # The group is the one this process leads (start_new_session): its own children.
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, self._signal)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -241,7 +251,7 @@ class Processes:
         for started in self.started:
             if started.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(started.process.pid, signal.SIGTERM)
+                    os.killpg(started.process.pid, self._signal)
         for started in reversed(list(self.started)):
             self.stop(started)
 

@@ -109,12 +109,8 @@ def run(
     org = sandbox.seeded["dockerhub"]["org"]
     course = _course(ctx, sandbox, make_class(sandbox, students))
     ctx.processes.env["RECONCILE_INTERVAL"] = str(RECONCILE_INTERVAL)
-    ctx.start_web(workers=2)
-    ctx.start_workers(workers, concurrency)
-    ctx.start_beat()
-    time.sleep(4)
-    ctx.processes.check_alive()
-    accepting = Students(sandbox, org)
+    ctx.start_hubcourse(workers=workers, concurrency=concurrency, warm=4)
+    accepting = Students(sandbox, org, courses=[course.pk] if ctx.quick else ())
     accepting.start()
     reconcile_course_task.delay(course.pk)
     onboarded = wait_until(

@@ -19,7 +19,7 @@ each), with Docker Hub's and GitHub's calls per student against each service's f
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from bench.context import Context, Sandbox, make_class
@@ -71,23 +71,57 @@ GITHUB_WRITE_SPACING = 1.0
 
 
 class Students(threading.Thread):
-    """Students accept their invites as soon as they get them (bounded by ``stop``)."""
+    """Students accept their invites as soon as they get them (bounded by ``stop``).
 
-    def __init__(self, sandbox: Sandbox, org: str, interval: float = 1.0) -> None:
+    Docker Hub says nothing when an invite is accepted: hubcourse sees it at the next invite
+    watch (beat, every ``INVITE_WATCH_INTERVAL`` s, 10 at the shortest). A quick run passes
+    ``courses``, and after each acceptance this thread runs what the watch queues, the
+    course's reconcile pass, itself: a tiny class would otherwise spend most of its run
+    waiting for that beat. In this thread, so that no student accepts while the pass reads
+    the organisation (it reads members, then invites: a student who accepts in between is
+    in neither list and taken for cancelled).
+    """
+
+    def __init__(
+        self, sandbox: Sandbox, org: str, interval: float = 1.0, courses: Sequence[int] = ()
+    ) -> None:
         super().__init__(name="students", daemon=True)
         self.sandbox, self.org, self.interval = sandbox, org, interval
+        self.courses = tuple(courses)
         self.accepted = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            try:
-                answer = self.sandbox.control(
-                    "POST", f"/dockerhub/orgs/{self.org}/accept", {"invitee": "all"}
-                )
-                self.accepted += len(answer["accepted"])
-            except OSError:
-                continue  # 404: nothing pending yet
+        from django.db import connection
+
+        due = False
+        try:
+            while not self._halt.wait(self.interval):
+                try:
+                    answer = self.sandbox.control(
+                        "POST", f"/dockerhub/orgs/{self.org}/accept", {"invitee": "all"}
+                    )
+                    self.accepted += len(answer["accepted"])
+                    due = due or bool(answer["accepted"])
+                except OSError:
+                    pass  # 404: nothing pending yet
+                if due and self.courses:
+                    due = not self._reconcile()
+        finally:
+            connection.close()
+
+    def _reconcile(self) -> bool:
+        """The courses' reconcile pass (reconcile_course_task's body); False to try again."""
+        from accounts.models import Course
+        from hubcourse.errors import TransientError
+        from onboarding import engine
+
+        try:
+            for course in Course.objects.filter(pk__in=self.courses):
+                engine.apply_plan(engine.plan_course(course, observe=True))
+        except TransientError:
+            return False
+        return True
 
     def stop(self) -> None:
         self._halt.set()
@@ -231,14 +265,11 @@ def _onboard(
     else:
         course = _course(ctx, sandbox, make_class(sandbox, students))
     ctx.processes.env["RECONCILE_INTERVAL"] = str(ONBOARDING_RECONCILE_INTERVAL)
-    ctx.start_web(workers=2)
-    started_workers = ctx.start_workers(workers, concurrency)
-    ctx.start_beat()
-    time.sleep(4)  # workers connected: a cold start is not onboarding time
-    ctx.processes.check_alive()
+    # Workers connected: a cold start is not onboarding time.
+    started_workers = ctx.start_hubcourse(workers=workers, concurrency=concurrency, warm=4)
     calls_before = sandbox.dockerhub_requests()
     github_before, writes_before = _github_calls(sandbox)
-    accepting = Students(sandbox, org)
+    accepting = Students(sandbox, org, courses=[course.pk] if ctx.quick else ())
     accepting.start()
     all_built_at: float | None = None
 

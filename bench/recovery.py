@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from typing import Any
 
 from bench.context import Context, Sandbox, make_class
@@ -71,12 +70,9 @@ def _onboard(
     org = sandbox.seeded["dockerhub"]["org"]
     course = _course(ctx, sandbox, make_class(sandbox, students))
     ctx.processes.env["RECONCILE_INTERVAL"] = str(RECONCILE_INTERVAL)
-    ctx.start_web(workers=2)
-    running = ctx.start_workers(workers, concurrency)
-    ctx.start_beat()
-    time.sleep(4)  # workers connected: a cold start is not onboarding time
-    ctx.processes.check_alive()
-    accepting = Students(sandbox, org)
+    # Workers connected: a cold start is not onboarding time.
+    running = ctx.start_hubcourse(workers=workers, concurrency=concurrency, warm=4)
+    accepting = Students(sandbox, org, courses=[course.pk] if ctx.quick else ())
     accepting.start()
     killed_at: float | None = None
     created_at_kill = 0

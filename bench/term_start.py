@@ -154,14 +154,11 @@ def run(
     made = _courses(sandbox, courses, students)
     ids = [c.pk for c in made]
     ctx.processes.env["RECONCILE_INTERVAL"] = str(RECONCILE_INTERVAL)
-    ctx.start_web(workers=2)
-    started_workers = ctx.start_workers(workers, concurrency)
-    ctx.start_beat()
-    time.sleep(4)  # workers connected: a cold start is not onboarding time
-    ctx.processes.check_alive()
+    # Workers connected: a cold start is not onboarding time.
+    started_workers = ctx.start_hubcourse(workers=workers, concurrency=concurrency, warm=4)
     calls_before = sandbox.dockerhub_requests()
     github_before = _github_calls(sandbox)
-    accepting = Students(sandbox, org)
+    accepting = Students(sandbox, org, courses=ids if ctx.quick else ())
     accepting.start()
     finished_at: dict[int, float] = {}
     with MemorySampler([w.process.pid for w in started_workers]) as memory:
