@@ -192,10 +192,12 @@ def observe_course(course: Course) -> Observation:
     # Before the ids follow the settings: a renamed team's old name is kept for its deletion.
     course_record_old_teams(course, applied_team_names(course, listed))
     teams = {t.name.lower(): t for t in listed}
+    # Invitations before members: a student who accepts between the two reads is then in
+    # both lists (and a member wins), not in neither (and taken for a cancelled invitation).
+    invites = {i.invitee.lower(): i for i in client.list_invites(org)}
     members = {
         m.username.lower() for m in client.list_members(org) if m.username and not m.is_invitee
     }
-    invites = {i.invitee.lower(): i for i in client.list_invites(org)}
     # Every member and pending invitation holds a paid seat: the pages that invite read this.
     record_seat_usage(org, members=len(members), invites=len(invites))
     # By name: the default order (last updated first) moves repositories between pages while
