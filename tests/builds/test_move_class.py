@@ -207,14 +207,17 @@ def test_a_class_of_30_moves_with_a_canary_of_3_and_one_failing_student_kept_and
         no_duplicates_in(sandbox, repository)
 
     # Each student's access token, secret, webhook, workflow commit and run was made once (one
-    # more commit: the kept student's workflow removed); no rule was made again.
+    # more commit: the kept student's workflow removed; one more hook: the kept student's push
+    # hook, which taking the workflow back removed, made again); no rule was made again.
     made = created(sandbox)
     delta = {kind: made.get(kind, 0) - before.get(kind, 0) for kind in made}
     assert delta.get("dockerhub.build_setting", 0) == 0, delta
     assert delta.get("dockerhub.build_source", 0) == 0, delta
     assert delta.get("github.secrets", 0) == SIZE, delta
     assert delta.get("github.workflow_runs", 0) == SIZE, delta
-    assert delta.get("github.hooks", 0) == SIZE, delta
+    assert delta.get("github.hooks", 0) == SIZE + 1, delta
+    with sandbox.world.lock:
+        assert len(github_repo(sandbox, failing)["hooks"]) == 1
     assert delta.get("dockerhub.oat", 0) == SIZE, delta
     assert delta.get("github.commits", 0) == SIZE + 1, delta
 
