@@ -245,6 +245,7 @@ def test_the_managed_workflow_is_not_read_at_every_reconcile_when_nothing_was_pu
     _onboard(sandbox, course, size=3, build_backend="github-actions")
     quiet, pushed, old = _repositories(course)[:3]
     reads = requests_to(sandbox, "GET", "/contents/")
+    quiet_checked = data.read(quiet, ActionsData).checked_at
 
     plan_course(course, observe=True)
     plan_course(course, observe=True)
@@ -260,6 +261,8 @@ def test_the_managed_workflow_is_not_read_at_every_reconcile_when_nothing_was_pu
     # One read each for the student who pushed and the one last read long ago; none for
     # the quiet one.
     assert requests_to(sandbox, "GET", "/contents/") == reads + 2
+    quiet.refresh_from_db()
+    assert data.read(quiet, ActionsData).checked_at == quiet_checked
 
 
 def _store_secret(sandbox: Any, full_name: str, name: str, value: str) -> None:
