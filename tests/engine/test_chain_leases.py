@@ -9,7 +9,6 @@ import pytest
 from django.db import OperationalError
 
 from accounts.models import Course
-from accounts.services import course_ensure_teams
 from accounts.steps import StepName
 from hubcourse import tasks as policy
 from hubcourse.celery import app
@@ -21,15 +20,6 @@ from repositories.services import repository_ensure
 from tests.engine.support import make_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def hub_course(sandbox: Any, course: Course) -> Course:
-    course.organisation = sandbox.seeded["dockerhub"]["org"]
-    course.save()
-    course_ensure_teams(course_id=course.pk)
-    course.refresh_from_db()
-    return course
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from django.core.cache import cache
 from accounts import managed
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course, ManagedResource
-from accounts.services import course_ensure_teams
 from accounts.steps import StepName
 from hubcourse import workers
 from onboarding import engine
@@ -43,15 +42,6 @@ def _held_by(monkeypatch: pytest.MonkeyPatch, enrolment_id: int, holder: str) ->
     assert engine.pipeline_renew(enrolment_id, token=token)
     monkeypatch.setitem(workers._identity, "holder", "")
     return token
-
-
-@pytest.fixture
-def hub_course(sandbox: Any, course: Course) -> Course:
-    course.organisation = sandbox.seeded["dockerhub"]["org"]
-    course.save()
-    course_ensure_teams(course_id=course.pk)
-    course.refresh_from_db()
-    return course
 
 
 def test_a_lease_whose_worker_died_is_released_and_a_live_workers_is_not(

@@ -10,22 +10,12 @@ from typing import Any
 import pytest
 
 from accounts.models import Course
-from accounts.services import course_ensure_teams
 from onboarding import engine
 from onboarding.tasks import steps as step_tasks
 from onboarding.tasks.course import reconcile_student_task
 from tests.engine.support import make_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def hub_course(sandbox: Any, course: Course) -> Course:
-    course.organisation = sandbox.seeded["dockerhub"]["org"]
-    course.save()
-    course_ensure_teams(course_id=course.pk)
-    course.refresh_from_db()
-    return course
 
 
 @pytest.fixture

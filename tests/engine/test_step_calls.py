@@ -9,7 +9,6 @@ import pytest
 
 from accounts.credentials import dockerhub_client_for
 from accounts.models import Course
-from accounts.services import course_ensure_teams
 from repositories.models import StudentRepository
 from repositories.services import repository_ensure, repository_grant_permissions
 from sandbox.dockerhub import team_grants
@@ -18,15 +17,6 @@ from tests.engine.support import make_class, requests_to
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REPO = "/v2/namespaces/<namespace>/repositories"
-
-
-@pytest.fixture
-def hub_course(sandbox: Any, course: Course) -> Course:
-    course.organisation = sandbox.seeded["dockerhub"]["org"]
-    course.save()
-    course_ensure_teams(course_id=course.pk)
-    course.refresh_from_db()
-    return course
 
 
 def _calls(sandbox: Any, method: str, part: str) -> int:
