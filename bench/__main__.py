@@ -119,6 +119,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     move.add_argument("--move-students", type=int, default=200)
     move.add_argument("--move-timeout", type=float, default=1800, help="s per phase")
+    move.add_argument(
+        "--move-github-rate-limit",
+        type=int,
+        default=5000,
+        help="GitHub requests/hour on the course's token (5000 a person's, 15000 on Enterprise)",
+    )
     b3 = parser.add_argument_group(
         "B3. lab load (the class board's size, builds, query sizes and gunicorn workers)"
     )
@@ -247,6 +253,7 @@ def runners(args: argparse.Namespace) -> dict[str, Callable[[Any], Result]]:
             workers=args.workers,
             concurrency=args.concurrency,
             timeout=args.move_timeout,
+            github_rate_limit=args.move_github_rate_limit,
         ),
         "lab_load": lambda ctx: lab_load.run(
             ctx,
