@@ -559,4 +559,6 @@ def test_two_workers_sharing_a_token_stay_under_the_limit(gh, login, repo, gover
     assert outcomes == ["throttled", "throttled"]
     assert gh.world.stats["rate_limited"].get("github", 0) == 0
     served = _requests(gh, "GET", "/repos/<owner>/<name>/branches/<path:branch>")
-    assert set(served) == {"200"} and served["200"] < 30
+    # The margin (one call at this limit) absorbs a slot taken while another worker's
+    # response was on its way: on a loaded machine the 30th call can go out, never a 31st.
+    assert set(served) == {"200"} and served["200"] <= 30
