@@ -193,11 +193,16 @@ def plain_label(name: str) -> str:
     return label(name).split(" (", 1)[0]
 
 
-def build_way(course: Course, repository: StudentRepository | None) -> str:
-    """How the student's image is built now, for their page: the backend their build was
-    set up with (the old one until their move is done), else the course's."""
+def set_up_with(course: Course, repository: StudentRepository | None) -> str:
+    """The backend the student's build is set up with (mid-move the old one until they have
+    moved); the course's when nothing is set up yet."""
     applied = data.read(repository, AppliedBuild).backend if repository is not None else ""
-    return plain_label(applied or course.build_backend)
+    return applied or course.build_backend
+
+
+def build_way(course: Course, repository: StudentRepository | None) -> str:
+    """How the student's image is built now, for their page (:func:`set_up_with`)."""
+    return plain_label(set_up_with(course, repository))
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,8 @@ from builds.backends import (
     BuildNotReady,
     ConfigureResult,
     backend_for,
-    data,
     get_backend,
 )
-from builds.backends.data import AppliedBuild
 from builds.desired import record_applied
 from builds.models import FINAL_STATES, Build, BuildState
 from builds.notifications import notify_build_outcome
@@ -169,8 +167,7 @@ def build_push_hook(*, enrolment_id: int) -> bool:
     # moved, so one kept on automated builds gets back the hook that taking back the new
     # backend's set-up removed (the two share its address).
     repository = StudentRepository.objects.filter(enrolment_id=enrolment_id).first()
-    applied = data.read(repository, AppliedBuild).backend if repository is not None else ""
-    backend = get_backend(applied) if applied else backend_for(enrolment.course)
+    backend = get_backend(moving.set_up_with(enrolment.course, repository))
     if not backend.needs_push_hook:
         return False
     try:

@@ -385,14 +385,22 @@ def test_offboarding_mid_move_removes_what_the_old_and_the_new_backend_hold(
         assert _workflow(sandbox, repository) is None, repository.full_name
 
 
-def test_builds_are_labelled_with_the_backend_that_built_them_during_a_move(
+def _one_moved_one_staying(
     sandbox: Any, course: Course
-) -> None:
+) -> tuple[StudentRepository, StudentRepository]:
+    """Two students on automated builds, the first moved to GitHub Actions (a canary of one)."""
     _onboard(sandbox, course, 2)
     _switch(course, ACTIONS)
     _move(sandbox, course, count=1)
     _apply(sandbox, course)
     moved, staying = _repositories(course)
+    return moved, staying
+
+
+def test_builds_are_labelled_with_the_backend_that_built_them_during_a_move(
+    sandbox: Any, course: Course
+) -> None:
+    moved, staying = _one_moved_one_staying(sandbox, course)
     assert _stages(course) == [moving.MOVED, ""]
     # A new automated build of the student not moved yet, read by the usual refresh.
     started = get_backend(AUTOBUILD).trigger(staying.enrolment)
@@ -415,11 +423,7 @@ def test_builds_are_labelled_with_the_backend_that_built_them_during_a_move(
 def test_a_rebuild_during_a_move_goes_to_the_backend_the_student_is_on(
     sandbox: Any, course: Course
 ) -> None:
-    _onboard(sandbox, course, 2)
-    _switch(course, ACTIONS)
-    _move(sandbox, course, count=1)
-    _apply(sandbox, course)
-    moved, staying = _repositories(course)
+    moved, staying = _one_moved_one_staying(sandbox, course)
     with sandbox.world.lock:
         runs = sandbox.world.stats["objects_created"].get("github.workflow_runs", 0)
     automated = Build.objects.filter(enrolment_id=staying.enrolment_id, backend=AUTOBUILD).count()
